@@ -1,0 +1,10 @@
+// Runs every benchmark in one process tree, one after another, so their figures come from one run.
+import { spawnSync } from 'node:child_process';
+
+const benches = ['bench/core.ts'];
+let failed = false;
+for (const bench of benches) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', bench], { stdio: 'inherit' });
+  if (result.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);

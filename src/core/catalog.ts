@@ -1,0 +1,127 @@
+/**
+ * The disk catalog: which migrations a directory listing holds. golang-migrate convention,
+ * `<version>_<name>.(up|down).sql`, parsed with a full pattern (never by fixed-width slicing,
+ * because widths differ between projects and timestamps are 14 digits long).
+ */
+
+const MIGRATION_FILE = /^([0-9]+)_(.+)\.(up|down)\.sql$/;
+/** Names that are probably meant to be migrations; they are reported, not ignored, when they do not parse. */
+const LOOKS_LIKE_MIGRATION = [/\.(up|down)\.sql$/i, /^[0-9]+_.*\.sql$/i];
+/** schema_migrations.version is a bigint: versions must fit a signed 64-bit integer. */
+export const MAX_VERSION = 2n ** 63n - 1n;
+
+export type Direction = 'up' | 'down';
+
+export interface ParsedMigrationName {
+  readonly version: bigint;
+  readonly name: string;
+  readonly direction: Direction;
+}
+
+export interface Migration {
+  readonly version: bigint;
+  readonly name: string;
+  /** File name of the up migration, when present. */
+  readonly up: string | undefined;
+  /** File name of the down migration, when present. */
+  readonly down: string | undefined;
+}
+
+export type CatalogIssue =
+  | { readonly code: 'MIGRATION_NAME_INVALID'; readonly severity: 'error'; readonly file: string; readonly reason: string }
+  | { readonly code: 'MIGRATION_VERSION_REUSED'; readonly severity: 'error'; readonly version: bigint; readonly files: readonly string[] }
+  | { readonly code: 'MIGRATION_DOWN_MISSING'; readonly severity: 'warning'; readonly version: bigint; readonly file: string }
+  | { readonly code: 'MIGRATION_UP_MISSING'; readonly severity: 'warning'; readonly version: bigint; readonly file: string };
+
+export interface Catalog {
+  /** Ascending by version. */
+  readonly migrations: readonly Migration[];
+  readonly byVersion: ReadonlyMap<bigint, Migration>;
+  readonly issues: readonly CatalogIssue[];
+}
+
+export function compareVersions(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Parses one file name; `null` when it is not a well-formed migration name. */
+export function parseMigrationName(fileName: string): ParsedMigrationName | null {
+  const match = MIGRATION_FILE.exec(fileName);
+  if (!match) return null;
+  const [, digits, name, direction] = match as unknown as [string, string, string, Direction];
+  const version = BigInt(digits);
+  if (version <= 0n || version > MAX_VERSION) return null;
+  return { version, name, direction };
+}
+
+export function looksLikeMigration(fileName: string): boolean {
+  return LOOKS_LIKE_MIGRATION.some((pattern) => pattern.test(fileName));
+}
+
+function invalidReason(fileName: string): string {
+  const match = /^([0-9]+)_/.exec(fileName);
+  if (match) {
+    const version = BigInt(match[1] as string);
+    if (version === 0n) return 'version must be a positive integer';
+    if (version > MAX_VERSION) return 'version does not fit a 64-bit integer';
+  } else {
+    return 'name must start with a numeric version followed by "_"';
+  }
+  return 'name must match <version>_<name>.up.sql or <version>_<name>.down.sql';
+}
+
+/**
+ * Builds the catalog from a directory listing. Files that are not migrations are ignored; names that
+ * look like migrations but do not parse, and a version used twice in one direction, are errors;
+ * an up without a down is a warning (it only blocks the rollback of that version).
+ */
+export function buildCatalog(fileNames: Iterable<string>): Catalog {
+  const issues: CatalogIssue[] = [];
+  const files = new Map<bigint, { up: string[]; down: string[]; name: string }>();
+
+  for (const fileName of fileNames) {
+    const parsed = parseMigrationName(fileName);
+    if (!parsed) {
+      if (looksLikeMigration(fileName)) {
+        issues.push({ code: 'MIGRATION_NAME_INVALID', severity: 'error', file: fileName, reason: invalidReason(fileName) });
+      }
+      continue;
+    }
+    let entry = files.get(parsed.version);
+    if (!entry) {
+      entry = { up: [], down: [], name: parsed.name };
+      files.set(parsed.version, entry);
+    }
+    entry[parsed.direction].push(fileName);
+    if (parsed.direction === 'up') entry.name = parsed.name;
+  }
+
+  const migrations: Migration[] = [];
+  for (const [version, entry] of files) {
+    if (entry.up.length > 1 || entry.down.length > 1) {
+      const reused = [...(entry.up.length > 1 ? entry.up : []), ...(entry.down.length > 1 ? entry.down : [])];
+      issues.push({ code: 'MIGRATION_VERSION_REUSED', severity: 'error', version, files: reused.sort() });
+    }
+    const up = entry.up[0];
+    const down = entry.down[0];
+    if (up !== undefined && down === undefined) {
+      issues.push({ code: 'MIGRATION_DOWN_MISSING', severity: 'warning', version, file: up });
+    }
+    if (up === undefined && down !== undefined) {
+      issues.push({ code: 'MIGRATION_UP_MISSING', severity: 'warning', version, file: down });
+    }
+    migrations.push({ version, name: entry.name, up, down });
+  }
+  migrations.sort((a, b) => compareVersions(a.version, b.version));
+  return { migrations, byVersion: new Map(migrations.map((m) => [m.version, m])), issues };
+}
+
+/** The errors among a catalog's issues (warnings excluded). */
+export function catalogErrors(catalog: Catalog): CatalogIssue[] {
+  return catalog.issues.filter((issue) => issue.severity === 'error');
+}
+
+/** The down file name that belongs to an up file name. */
+export function downFileFor(upFile: string): string {
+  return upFile.replace(/\.up\.sql$/, '.down.sql');
+}

@@ -1,0 +1,92 @@
+/**
+ * Every failure a user can meet is a DbguardError: a stable code, one line of cause, and the next
+ * command to run. Adapters throw them; the CLI edge renders them once and maps them to exit codes.
+ */
+
+/** Exit codes of DESIGN §9. */
+export const ExitCode = {
+  ok: 0,
+  actionNeeded: 1,
+  usage: 2,
+  unsafe: 3,
+  failure: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Which §9 class each code belongs to; the code itself is the stable identifier. */
+const CODE_CLASS = {
+  // usage / configuration (2)
+  USAGE: ExitCode.usage,
+  CONFIG_INVALID: ExitCode.usage,
+  CONFIG_NOT_JSON: ExitCode.usage,
+  MIGRATIONS_DIR_NOT_FOUND: ExitCode.usage,
+  MIGRATIONS_DIR_UNREADABLE: ExitCode.usage,
+  MIGRATION_NAME_INVALID: ExitCode.usage,
+  MIGRATION_VERSION_REUSED: ExitCode.usage,
+  MIGRATION_FILE_INVALID: ExitCode.usage,
+  CACHE_CORRUPT: ExitCode.usage,
+  CACHE_VERSION_UNSUPPORTED: ExitCode.usage,
+  CACHE_OTHER_DATABASE: ExitCode.usage,
+  NOT_A_TTY: ExitCode.usage,
+  CONFIRMATION_MISMATCH: ExitCode.usage,
+  NOT_A_GIT_REPO: ExitCode.usage,
+  // refused as unsafe (3)
+  DIRTY: ExitCode.unsafe,
+  UNTRACKED: ExitCode.unsafe,
+  NOT_CONTIGUOUS: ExitCode.unsafe,
+  NO_DOWN_SQL: ExitCode.unsafe,
+  REMOTE_REFUSED: ExitCode.unsafe,
+  ABORTED: ExitCode.unsafe,
+  // database or git failure (4)
+  DB_CONNECT_FAILED: ExitCode.failure,
+  DB_AUTH_FAILED: ExitCode.failure,
+  DB_QUERY_FAILED: ExitCode.failure,
+  DB_BUSY: ExitCode.failure,
+  STEP_FAILED: ExitCode.failure,
+  MIGRATION_FAILED: ExitCode.failure,
+  EMBEDDED_START_FAILED: ExitCode.failure,
+  EMBEDDED_INIT_FAILED: ExitCode.failure,
+  EMBEDDED_DIR_NOT_ACCESSIBLE: ExitCode.failure,
+  EMBEDDED_NOT_RUNNING: ExitCode.failure,
+  STATE_WRITE_FAILED: ExitCode.failure,
+  STATE_DIR_UNWRITABLE: ExitCode.failure,
+  GIT_FAILED: ExitCode.failure,
+  HOOK_INSTALL_FAILED: ExitCode.failure,
+  INTERNAL: ExitCode.failure,
+} as const satisfies Record<string, ExitCode>;
+
+export type ErrorCode = keyof typeof CODE_CLASS;
+
+export interface DbguardErrorOptions {
+  /** The command the user should run next (one line). */
+  readonly hint?: string;
+  /** Structured facts for --json output (versions, paths). Never passwords. */
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly cause?: unknown;
+}
+
+export class DbguardError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: DbguardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DbguardError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? {};
+  }
+
+  get exitCode(): ExitCode {
+    return CODE_CLASS[this.code];
+  }
+}
+
+export function isDbguardError(value: unknown): value is DbguardError {
+  return value instanceof DbguardError;
+}
+
+export function exitCodeFor(code: ErrorCode): ExitCode {
+  return CODE_CLASS[code];
+}

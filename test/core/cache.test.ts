@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { assertCacheBelongsTo, parseCache, serializeCache, uncapturedVersions } from '../../src/core/cache.js';
+import { DbguardError } from '../../src/core/errors.js';
+
+const valid = {
+  version: 1,
+  database: 'embedded',
+  migrations: { '445': '000445_chat.up.sql', '446': '446_b.up.sql' },
+  downCaptured: ['445'],
+};
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof DbguardError ? error.code : 'NOT_A_DBGUARD_ERROR';
+  }
+  return undefined;
+}
+
+describe('parseCache', () => {
+  it('reads a valid document', () => {
+    const cache = parseCache(JSON.stringify(valid));
+    expect(cache.database).toBe('embedded');
+    expect([...cache.migrations]).toEqual([
+      [445n, { filename: '000445_chat.up.sql', downCaptured: true }],
+      [446n, { filename: '446_b.up.sql', downCaptured: false }],
+    ]);
+    expect(uncapturedVersions(cache)).toEqual([446n]);
+  });
+
+  it('round-trips through serializeCache deterministically', () => {
+    const text = serializeCache(parseCache(JSON.stringify(valid)));
+    expect(parseCache(text)).toEqual(parseCache(JSON.stringify(valid)));
+    expect(serializeCache(parseCache(text))).toBe(text);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('accepts the minimal document of DESIGN §1', () => {
+    expect(parseCache('{"version":1,"migrations":{}}').migrations.size).toBe(0);
+  });
+
+  it.each([
+    ['empty file', '', 'CACHE_CORRUPT'],
+    ['truncated JSON', JSON.stringify(valid).slice(0, 30), 'CACHE_CORRUPT'],
+    ['not an object', '[]', 'CACHE_CORRUPT'],
+    ['null', 'null', 'CACHE_CORRUPT'],
+    ['future format', JSON.stringify({ ...valid, version: 2 }), 'CACHE_VERSION_UNSUPPORTED'],
+    ['string format version', JSON.stringify({ ...valid, version: '1' }), 'CACHE_VERSION_UNSUPPORTED'],
+    ['missing migrations', '{"version":1}', 'CACHE_CORRUPT'],
+    ['non-numeric key', JSON.stringify({ version: 1, migrations: { abc: '1_a.up.sql' } }), 'CACHE_CORRUPT'],
+    ['value not a string', JSON.stringify({ version: 1, migrations: { '1': 5 } }), 'CACHE_CORRUPT'],
+    ['value names another version', JSON.stringify({ version: 1, migrations: { '1': '2_a.up.sql' } }), 'CACHE_CORRUPT'],
+    ['value is a down file', JSON.stringify({ version: 1, migrations: { '1': '1_a.down.sql' } }), 'CACHE_CORRUPT'],
+    ['duplicate version via leading zeros', JSON.stringify({ version: 1, migrations: { '1': '1_a.up.sql', '01': '01_a.up.sql' } }), 'CACHE_CORRUPT'],
+    ['captured version without entry', JSON.stringify({ version: 1, migrations: {}, downCaptured: ['3'] }), 'CACHE_CORRUPT'],
+    ['unknown key', JSON.stringify({ ...valid, extra: true }), 'CACHE_CORRUPT'],
+  ])('rejects %s', (_label, text, code) => {
+    expect(codeOf(() => parseCache(text))).toBe(code);
+  });
+
+  it('points the user at dbguard capture', () => {
+    try {
+      parseCache('{');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as DbguardError).hint).toContain('dbguard capture');
+    }
+  });
+});
+
+describe('assertCacheBelongsTo', () => {
+  const cache = parseCache(JSON.stringify(valid));
+  it('accepts the same database and caches without identity', () => {
+    expect(() => assertCacheBelongsTo(cache, 'embedded')).not.toThrow();
+    expect(() => assertCacheBelongsTo({ ...cache, database: undefined }, 'x')).not.toThrow();
+  });
+  it('refuses a cache written for another database', () => {
+    expect(codeOf(() => assertCacheBelongsTo(cache, 'postgres://db:5432/other'))).toBe('CACHE_OTHER_DATABASE');
+  });
+});

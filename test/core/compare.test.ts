@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { buildCatalog } from '../../src/core/catalog.js';
+import { findPhantomMigrations, hasConflict } from '../../src/core/compare.js';
+import { cacheOf, catalogOf, filesFor } from '../helpers/core.js';
+
+const disk = (catalog = catalogOf(445), unreadable = new Map<string, string>()) => ({ catalog, unreadable });
+
+describe('findPhantomMigrations', () => {
+  it('is a first run, not a conflict, without a cache', () => {
+    const result = findPhantomMigrations(null, disk());
+    expect(result).toEqual({ firstRun: true, conflicts: [], pending: [] });
+    expect(hasConflict(result)).toBe(false);
+  });
+
+  it('is clean when every cached file is on disk under the same name', () => {
+    const result = findPhantomMigrations(cacheOf([445, 446]), disk(catalogOf(445, 446)));
+    expect(result.conflicts).toEqual([]);
+    expect(result.firstRun).toBe(false);
+  });
+
+  it('lists missing files, highest first', () => {
+    const result = findPhantomMigrations(cacheOf([445, 446, 447, 448]), disk(catalogOf(445)));
+    expect(result.conflicts.map((c) => [c.version, c.kind])).toEqual([[448n, 'missing'], [447n, 'missing'], [446n, 'missing']]);
+  });
+
+  it('reports a renamed file (same version, other name) as a conflict', () => {
+    const catalog = buildCatalog([...filesFor(445), '446_other.up.sql', '446_other.down.sql']);
+    const result = findPhantomMigrations(cacheOf([445, 446]), disk(catalog));
+    expect(result.conflicts).toEqual([{ version: 446n, filename: '446_m446.up.sql', kind: 'renamed', diskFilename: '446_other.up.sql' }]);
+  });
+
+  it('reports an unreadable file (any stat error) as a conflict', () => {
+    const result = findPhantomMigrations(cacheOf([445]), disk(catalogOf(445), new Map([['445_m445.up.sql', 'ELOOP']])));
+    expect(result.conflicts).toEqual([{ version: 445n, filename: '445_m445.up.sql', kind: 'unreadable', error: 'ELOOP' }]);
+  });
+
+  it('lists new files as pending, not as conflicts', () => {
+    const result = findPhantomMigrations(cacheOf([445]), disk(catalogOf(445, 446, 447)));
+    expect(result.conflicts).toEqual([]);
+    expect(result.pending.map((m) => m.version)).toEqual([446n, 447n]);
+  });
+
+  it('does not count a lone down file as pending', () => {
+    const catalog = buildCatalog([...filesFor(445), '446_x.down.sql']);
+    expect(findPhantomMigrations(cacheOf([445]), disk(catalog)).pending).toEqual([]);
+  });
+
+  it('reports missing and pending together (switching to a branch with its own migrations)', () => {
+    const result = findPhantomMigrations(cacheOf([445, 446]), disk(catalogOf(445, 500)));
+    expect(result.conflicts.map((c) => c.version)).toEqual([446n]);
+    expect(result.pending.map((m) => m.version)).toEqual([500n]);
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { buildCatalog } from '../../src/core/catalog.js';
+import { commonAncestor, planRollback, rollbackCandidates, type DownSql, type PlanInput } from '../../src/core/plan.js';
+import { cacheOf, catalogOf, downSqlFromTracking, filesFor, trackedOf } from '../helpers/core.js';
+
+function input(overrides: Partial<PlanInput>): PlanInput {
+  return {
+    catalog: catalogOf(445),
+    current: { version: 445n, dirty: false },
+    tracked: trackedOf(445),
+    cache: cacheOf([445]),
+    downSql: new Map(),
+    ...overrides,
+  };
+}
+
+describe('planRollback', () => {
+  it('worked example: tracking 445–448, disk 445, schema_migrations 448 → roll back 448, 447, 446; ends at 445', () => {
+    const base = input({ current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), cache: cacheOf([445, 446, 447, 448]) });
+    expect(rollbackCandidates(base).map((c) => c.version)).toEqual([448n, 447n, 446n]);
+    const plan = planRollback({ ...base, downSql: downSqlFromTracking(446, 447, 448) });
+    expect(plan).toEqual({
+      kind: 'rollback',
+      from: 448n,
+      to: 445n,
+      steps: [
+        { version: 448n, filename: '448_m448.up.sql', downSql: 'DROP TABLE t448;', origin: 'tracking-table', after: 447n, transactional: true },
+        { version: 447n, filename: '447_m447.up.sql', downSql: 'DROP TABLE t447;', origin: 'tracking-table', after: 446n, transactional: true },
+        { version: 446n, filename: '446_m446.up.sql', downSql: 'DROP TABLE t446;', origin: 'tracking-table', after: 445n, transactional: true },
+      ],
+    });
+    expect(commonAncestor(plan)).toBe(445n);
+  });
+
+  it('is clean when nothing is applied', () => {
+    expect(planRollback(input({ current: null }))).toEqual({ kind: 'clean', current: null });
+  });
+
+  it('is clean when every applied version is on disk, even with pending files', () => {
+    expect(planRollback(input({ catalog: catalogOf(445, 446) }))).toEqual({ kind: 'clean', current: 445n });
+  });
+
+  it('refuses a dirty database and points at reset', () => {
+    const plan = planRollback(input({ current: { version: 446n, dirty: true } }));
+    expect(plan).toMatchObject({ kind: 'refuse', reason: 'DIRTY', versions: [446n], fix: 'dbguard reset' });
+  });
+
+  it('refuses an untracked schema_migrations version that is not on disk', () => {
+    const plan = planRollback(input({ current: { version: 500n, dirty: false } }));
+    expect(plan).toMatchObject({ kind: 'refuse', reason: 'UNTRACKED', versions: [500n] });
+  });
+
+  it('rolls back an untracked version whose down SQL was recovered from git history', () => {
+    const recovered: DownSql = { version: 500n, filename: '500_x.up.sql', sql: 'DROP TABLE x;', origin: 'git-history', ref: 'abc123' };
+    const base = input({ current: { version: 500n, dirty: false } });
+    expect(rollbackCandidates(base)).toEqual([{ version: 500n, filename: undefined }]);
+    const plan = planRollback({ ...base, downSql: new Map([[500n, recovered]]) });
+    expect(plan).toMatchObject({ kind: 'rollback', to: 445n, steps: [{ version: 500n, filename: '500_x.up.sql', origin: 'git-history', ref: 'abc123', after: 445n }] });
+  });
+
+  it('does not call an untracked version that is on disk a conflict', () => {
+    expect(planRollback(input({ current: { version: 446n, dirty: false }, catalog: catalogOf(445, 446) }))).toEqual({ kind: 'clean', current: 446n });
+  });
+
+  it('refuses phantoms that are not contiguous from the top (448 and 446 missing, 447 present)', () => {
+    const plan = planRollback(input({
+      current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), catalog: catalogOf(445, 447),
+      downSql: downSqlFromTracking(446, 448),
+    }));
+    expect(plan).toMatchObject({ kind: 'refuse', reason: 'NOT_CONTIGUOUS', versions: [446n] });
+    expect(plan.kind === 'refuse' && plan.message).toContain('447');
+  });
+
+  it('refuses when the top is on disk but a lower applied version is not', () => {
+    const plan = planRollback(input({ current: { version: 447n, dirty: false }, tracked: trackedOf(445, 446, 447), catalog: catalogOf(445, 447) }));
+    expect(plan).toMatchObject({ kind: 'refuse', reason: 'NOT_CONTIGUOUS', versions: [446n] });
+  });
+
+  it('refuses when a step has no down SQL, naming exactly those versions', () => {
+    const plan = planRollback(input({
+      current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), downSql: downSqlFromTracking(448, 446),
+    }));
+    expect(plan).toMatchObject({ kind: 'refuse', reason: 'NO_DOWN_SQL', versions: [447n] });
+  });
+
+  it('uses the next lower applied version, not version - 1 (timestamp versions)', () => {
+    const v = [20240101120000n, 20240215093000n, 20240301000000n];
+    const plan = planRollback(input({
+      catalog: catalogOf(v[0] as bigint), current: { version: v[2] as bigint, dirty: false },
+      tracked: trackedOf(...v), cache: cacheOf(v), downSql: downSqlFromTracking(v[1] as bigint, v[2] as bigint),
+    }));
+    expect(plan.kind === 'rollback' && plan.steps.map((s) => [s.version, s.after])).toEqual([[v[2], v[1]], [v[1], v[0]]]);
+  });
+
+  it('leaves no row when every applied migration is a phantom', () => {
+    const plan = planRollback(input({ catalog: buildCatalog([]), current: { version: 2n, dirty: false }, tracked: trackedOf(1, 2), downSql: downSqlFromTracking(1, 2) }));
+    expect(plan).toMatchObject({ kind: 'rollback', from: 2n, to: null, steps: [{ version: 2n, after: 1n }, { version: 1n, after: null }] });
+  });
+
+  it('treats a renamed file (version reused by the other branch) as a phantom', () => {
+    const catalog = buildCatalog([...filesFor(445), '446_other.up.sql', '446_other.down.sql']);
+    const plan = planRollback(input({ catalog, current: { version: 446n, dirty: false }, tracked: trackedOf(445, 446), downSql: downSqlFromTracking(446) }));
+    expect(plan).toMatchObject({ kind: 'rollback', to: 445n, steps: [{ version: 446n, filename: '446_m446.up.sql' }] });
+  });
+
+  it('ignores tracked versions above schema_migrations (already rolled back by another tool)', () => {
+    const plan = planRollback(input({ tracked: trackedOf(445, 446, 447), cache: cacheOf([445, 446, 447]) }));
+    expect(plan).toEqual({ kind: 'clean', current: 445n });
+  });
+
+  it('knows applied versions from the cache when the tracking table is empty', () => {
+    const plan = planRollback(input({ current: { version: 446n, dirty: false }, tracked: [], cache: cacheOf([445, 446]), downSql: downSqlFromTracking(446) }));
+    expect(plan).toMatchObject({ kind: 'rollback', to: 445n });
+  });
+
+  it('marks non-transactional down SQL', () => {
+    const downSql = new Map([[446n, { version: 446n, filename: '446_m446.up.sql', sql: 'DROP INDEX CONCURRENTLY i;', origin: 'previous-tree' as const }]]);
+    const plan = planRollback(input({ current: { version: 446n, dirty: false }, tracked: trackedOf(445, 446), downSql }));
+    expect(plan.kind === 'rollback' && plan.steps[0]?.transactional).toBe(false);
+  });
+});
