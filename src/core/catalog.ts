@@ -4,6 +4,8 @@
  * because widths differ between projects and timestamps are 14 digits long).
  */
 
+import { DbguardError } from './errors.js';
+
 const MIGRATION_FILE = /^([0-9]+)_(.+)\.(up|down)\.sql$/;
 /** Names that are probably meant to be migrations; they are reported, not ignored, when they do not parse. */
 const LOOKS_LIKE_MIGRATION = [/\.(up|down)\.sql$/i, /^[0-9]+_.*\.sql$/i];
@@ -124,4 +126,20 @@ export function catalogErrors(catalog: Catalog): CatalogIssue[] {
 /** The down file name that belongs to an up file name. */
 export function downFileFor(upFile: string): string {
   return upFile.replace(/\.up\.sql$/, '.down.sql');
+}
+
+/** Throws the first error-level issue: commands that change the database need a well-formed catalog. */
+export function assertCatalogUsable(catalog: Catalog, dir: string): void {
+  const issue = catalogErrors(catalog)[0];
+  if (!issue) return;
+  if (issue.code === 'MIGRATION_NAME_INVALID') {
+    throw new DbguardError('MIGRATION_NAME_INVALID', `${issue.file} in ${dir} looks like a migration but ${issue.reason}`, {
+      hint: `rename it to <version>_<name>.up.sql / .down.sql, or move it out of ${dir}`, details: { file: issue.file },
+    });
+  }
+  if (issue.code === 'MIGRATION_VERSION_REUSED') {
+    throw new DbguardError('MIGRATION_VERSION_REUSED', `version ${issue.version} is used by more than one file: ${issue.files.join(', ')}`, {
+      hint: 'give one of them a new version number', details: { version: issue.version.toString(), files: issue.files },
+    });
+  }
 }

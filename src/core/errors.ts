@@ -30,6 +30,9 @@ const CODE_CLASS = {
   NOT_A_TTY: ExitCode.usage,
   CONFIRMATION_MISMATCH: ExitCode.usage,
   NOT_A_GIT_REPO: ExitCode.usage,
+  // action needed (1)
+  CONFLICT: ExitCode.actionNeeded,
+  DATABASE_AHEAD: ExitCode.actionNeeded,
   // refused as unsafe (3)
   DIRTY: ExitCode.unsafe,
   UNTRACKED: ExitCode.unsafe,

@@ -20,53 +20,93 @@ const OUTSIDE_TRANSACTION = [
 /** Statement-leading transaction control: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK. */
 const TRANSACTION_CONTROL = /(?:^|;)\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK)\s*(?:;|$|TRANSACTION\b|WORK\b)/i;
 
-/**
- * Blanks out comments, quoted strings, quoted identifiers and dollar-quoted bodies, so keywords inside
- * them (a function body that says COMMIT, a comment that mentions VACUUM) do not count.
- */
-export function stripSqlLiterals(sql: string): string {
-  let out = '';
+interface Segment {
+  /** True for SQL code; false for comments, quoted strings, quoted identifiers and dollar-quoted bodies. */
+  readonly code: boolean;
+  readonly text: string;
+}
+
+/** Splits SQL text into code and non-code segments; one scanner serves stripping and splitting. */
+function segmentSql(sql: string): Segment[] {
+  const segments: Segment[] = [];
+  let codeStart = 0;
   let i = 0;
+  const literal = (start: number, end: number) => {
+    if (start > codeStart) segments.push({ code: true, text: sql.slice(codeStart, start) });
+    segments.push({ code: false, text: sql.slice(start, end) });
+    codeStart = end;
+    i = end;
+  };
   while (i < sql.length) {
     const ch = sql[i] as string;
     const next = sql[i + 1];
     if (ch === '-' && next === '-') {
       const end = sql.indexOf('\n', i);
-      i = end === -1 ? sql.length : end;
-      out += ' ';
+      literal(i, end === -1 ? sql.length : end);
     } else if (ch === '/' && next === '*') {
       let depth = 1;
-      i += 2;
-      while (i < sql.length && depth > 0) {
-        if (sql[i] === '/' && sql[i + 1] === '*') { depth++; i += 2; }
-        else if (sql[i] === '*' && sql[i + 1] === '/') { depth--; i += 2; }
-        else i++;
+      let j = i + 2;
+      while (j < sql.length && depth > 0) {
+        if (sql[j] === '/' && sql[j + 1] === '*') { depth++; j += 2; }
+        else if (sql[j] === '*' && sql[j + 1] === '/') { depth--; j += 2; }
+        else j++;
       }
-      out += ' ';
+      literal(i, j);
     } else if (ch === "'" || ch === '"') {
-      i++;
-      while (i < sql.length) {
-        if (sql[i] === ch && sql[i + 1] === ch) i += 2;
-        else if (sql[i] === ch) { i++; break; }
-        else i++;
+      let j = i + 1;
+      while (j < sql.length) {
+        if (sql[j] === ch && sql[j + 1] === ch) j += 2;
+        else if (sql[j] === ch) { j++; break; }
+        else j++;
       }
-      out += ' ';
-    } else if (ch === '$') {
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
+      literal(i, j);
+    } else if (ch === '$' && !/[A-Za-z0-9_]/.test(sql[i - 1] ?? '')) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
       if (tag) {
         const end = sql.indexOf(tag[0], i + tag[0].length);
-        i = end === -1 ? sql.length : end + tag[0].length;
-        out += ' ';
+        literal(i, end === -1 ? sql.length : end + tag[0].length);
       } else {
-        out += ch;
         i++;
       }
     } else {
-      out += ch;
       i++;
     }
   }
-  return out;
+  if (codeStart < sql.length) segments.push({ code: true, text: sql.slice(codeStart) });
+  return segments;
+}
+
+/**
+ * Blanks out comments, quoted strings, quoted identifiers and dollar-quoted bodies, so keywords inside
+ * them (a function body that says COMMIT, a comment that mentions VACUUM) do not count.
+ */
+export function stripSqlLiterals(sql: string): string {
+  return segmentSql(sql).map((s) => (s.code ? s.text : ' ')).join('');
+}
+
+/**
+ * Splits a script into statements at top-level semicolons. Needed for SQL that must run outside a
+ * transaction: Postgres runs a multi-statement query string as one implicit transaction.
+ */
+export function splitSqlStatements(sql: string): string[] {
+  const statements: string[] = [];
+  let current = '';
+  for (const segment of segmentSql(sql)) {
+    if (!segment.code) {
+      current += segment.text;
+      continue;
+    }
+    const parts = segment.text.split(';');
+    parts.forEach((part, index) => {
+      current += part;
+      if (index < parts.length - 1) {
+        if (!isBlankSql(current)) statements.push(`${current.trim()};`);
+        current = '';
+      }
+    });
+  }
+  if (!isBlankSql(current)) statements.push(current.trim());
+  return statements;
 }
 
 export function requiresNoTransaction(sql: string): boolean {

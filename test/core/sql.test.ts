@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBlankSql, requiresNoTransaction, stripSqlLiterals } from '../../src/core/sql.js';
+import { isBlankSql, requiresNoTransaction, splitSqlStatements, stripSqlLiterals } from '../../src/core/sql.js';
 
 describe('requiresNoTransaction', () => {
   it.each([
@@ -40,5 +40,19 @@ describe('stripSqlLiterals', () => {
 describe('isBlankSql', () => {
   it.each([['', true], ['  \n', true], ['-- nothing\n;', true], ['/* c */', true], ['DROP TABLE t;', false]])('%j → %s', (sql, blank) => {
     expect(isBlankSql(sql)).toBe(blank);
+  });
+});
+
+describe('splitSqlStatements', () => {
+  it('splits at top-level semicolons only', () => {
+    const sql = "DROP INDEX CONCURRENTLY a;\n-- c; d\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\nINSERT INTO t VALUES ('x;y');\n/* ; */";
+    expect(splitSqlStatements(sql)).toEqual([
+      'DROP INDEX CONCURRENTLY a;',
+      '-- c; d\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;',
+      "INSERT INTO t VALUES ('x;y');",
+    ]);
+  });
+  it('keeps a last statement without a semicolon and drops empty ones', () => {
+    expect(splitSqlStatements(';;SELECT 1;; SELECT 2')).toEqual(['SELECT 1;', 'SELECT 2']);
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * Configuration (DESIGN §8): the validated shape of dbguard.config.json (or package.json's "dbguard"
+ * key) merged with environment overrides. Pure: the fs adapter reads the files and hands the text here.
+ */
+import * as v from 'valibot';
+import { DbguardError } from './errors.js';
+
+export const CONFIG_FILE = 'dbguard.config.json';
+export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/migrations'] as const;
+export const DEFAULT_STATE_DIR = '.dbguard';
+export const DEFAULT_EMBEDDED_DATABASE = 'postgres';
+
+const Port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
+const DatabaseName = v.pipe(v.string(), v.minLength(1), v.maxLength(63));
+
+const ConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  migrationsDir: v.optional(v.pipe(v.string(), v.minLength(1))),
+  stateDir: v.optional(v.pipe(v.string(), v.minLength(1))),
+  database: v.optional(v.union([
+    v.strictObject({ url: v.pipe(v.string(), v.minLength(1)) }),
+    v.strictObject({ embedded: v.strictObject({ port: v.optional(Port), database: v.optional(DatabaseName) }) }),
+  ])),
+  onConflict: v.optional(v.picklist(['warn', 'rollback'])),
+  allowRemote: v.optional(v.boolean()),
+});
+
+export type ConfigFile = v.InferOutput<typeof ConfigSchema>;
+
+export type DatabaseSettings =
+  | { readonly kind: 'embedded'; readonly port: number | undefined; readonly database: string }
+  | { readonly kind: 'external'; readonly url: string };
+
+export interface Settings {
+  /** Repository root (absolute). */
+  readonly root: string;
+  /** Migrations directory relative to root, with forward slashes (also a git path). */
+  readonly migrationsDir: string;
+  /** State directory relative to root, or absolute. */
+  readonly stateDir: string;
+  readonly database: DatabaseSettings;
+  readonly onConflict: 'warn' | 'rollback';
+  readonly allowRemote: boolean;
+}
+
+/** Validates a parsed config document; `source` names the file for the error. */
+export function validateConfig(raw: unknown, source: string): ConfigFile {
+  const result = v.safeParse(ConfigSchema, raw);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = issue ? v.getDotPath(issue) : null;
+  const unknownKey = issue?.kind === 'schema' && issue.type === 'strict_object' && issue.input !== undefined;
+  const key = path ?? '(root)';
+  const message = unknownKey
+    ? `unknown key "${key}" in ${source}`
+    : `invalid value for "${key}" in ${source}: ${issue?.message ?? 'invalid'}`;
+  throw new DbguardError('CONFIG_INVALID', message, {
+    hint: `edit ${source} (keys: migrationsDir, stateDir, database, onConflict, allowRemote)`,
+    details: { key, source },
+  });
+}
+
+export interface EnvOverrides {
+  readonly DBGUARD_DATABASE_URL?: string | undefined;
+  readonly DBGUARD_MIGRATIONS_DIR?: string | undefined;
+  readonly DBGUARD_STATE_DIR?: string | undefined;
+  readonly DBGUARD_ON_CONFLICT?: string | undefined;
+  readonly DBGUARD_ALLOW_REMOTE?: string | undefined;
+}
+
+function envChoice<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new DbguardError('CONFIG_INVALID', `invalid value for ${name}: "${value}" (expected ${allowed.join(' or ')})`, {
+    hint: `unset ${name} or set it to ${allowed.join(' or ')}`,
+    details: { key: name },
+  });
+}
+
+/**
+ * Merges file config and environment (environment wins). `existingDirs` says which of the default
+ * migration directories exist, so the default can be "the first existing one" without I/O here.
+ */
+export function resolveSettings(root: string, config: ConfigFile, env: EnvOverrides, existingDirs: ReadonlySet<string>): Settings {
+  const migrationsDir = env.DBGUARD_MIGRATIONS_DIR || config.migrationsDir
+    || DEFAULT_MIGRATION_DIRS.find((dir) => existingDirs.has(dir)) || DEFAULT_MIGRATION_DIRS[0];
+  const url = env.DBGUARD_DATABASE_URL || (config.database && 'url' in config.database ? config.database.url : undefined);
+  const embedded = config.database && 'embedded' in config.database ? config.database.embedded : {};
+  const allowRemoteEnv = envChoice('DBGUARD_ALLOW_REMOTE', env.DBGUARD_ALLOW_REMOTE, ['true', 'false', '1', '0']);
+  return {
+    root,
+    migrationsDir: migrationsDir.replace(/\\/g, '/').replace(/\/+$/, ''),
+    stateDir: env.DBGUARD_STATE_DIR || config.stateDir || DEFAULT_STATE_DIR,
+    database: url
+      ? { kind: 'external', url }
+      : { kind: 'embedded', port: embedded.port, database: embedded.database ?? DEFAULT_EMBEDDED_DATABASE },
+    onConflict: envChoice('DBGUARD_ON_CONFLICT', env.DBGUARD_ON_CONFLICT, ['warn', 'rollback']) ?? config.onConflict ?? 'warn',
+    allowRemote: allowRemoteEnv === undefined ? config.allowRemote ?? false : allowRemoteEnv === 'true' || allowRemoteEnv === '1',
+  };
+}

@@ -1,0 +1,70 @@
+/** The only place that loads `pg` (lazily: the hook's clean path never gets here). */
+import type { Client } from 'pg';
+import { redactSecret, type ConnectionTarget } from '../core/connection.js';
+import { DbguardError } from '../core/errors.js';
+
+export type PgClient = Client;
+
+const AUTH_CODES = new Set(['28P01', '28000']);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
+export function describeTarget(target: ConnectionTarget): string {
+  return `${target.host}:${target.port}/${target.database}`;
+}
+
+/** Turns a driver error into a DbguardError; the password never appears in the result. */
+export function connectError(error: unknown, target: ConnectionTarget): DbguardError {
+  const code = (error as { code?: string }).code ?? '';
+  const message = redactSecret((error as Error).message ?? String(error), target.password);
+  const where = describeTarget(target);
+  if (AUTH_CODES.has(code)) {
+    return new DbguardError('DB_AUTH_FAILED', `authentication failed for user "${target.user}" at ${where}`, {
+      hint: 'check the user and password in DBGUARD_DATABASE_URL (or database.url)', details: { host: target.host, port: target.port, database: target.database },
+    });
+  }
+  if (code === '3D000') {
+    return new DbguardError('DB_CONNECT_FAILED', `database "${target.database}" does not exist at ${target.host}:${target.port}`, {
+      hint: `create it (createdb ${target.database}) or fix the database name in the URL`, details: { host: target.host, port: target.port, database: target.database },
+    });
+  }
+  const unreachable = UNREACHABLE.has(code) || /timeout/i.test(message);
+  return new DbguardError('DB_CONNECT_FAILED', unreachable ? `cannot reach PostgreSQL at ${where} (${code || message})` : `cannot connect to ${where}: ${message}`, {
+    hint: unreachable ? 'start the database (dbguard db start for the embedded one) or fix the host and port' : 'check the database settings, then run the command again',
+    details: { host: target.host, port: target.port, database: target.database },
+  });
+}
+
+export async function connect(target: ConnectionTarget, timeoutMs = 5000): Promise<PgClient> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    connectionTimeoutMillis: timeoutMs,
+    application_name: 'dbguard',
+    ...(target.ssl === undefined ? {} : { ssl: target.ssl }),
+  });
+  // A server that goes away mid-run surfaces as a query error; this only keeps node from crashing on it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw connectError(error, target);
+  }
+  return client;
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Wraps a failed statement: the SQL error, its position, and which migration it came from. */
+export function queryError(error: unknown, context: string, hint: string, details: Record<string, unknown> = {}): DbguardError {
+  const pgError = error as { message?: string; code?: string; position?: string };
+  return new DbguardError('DB_QUERY_FAILED', `${context}: ${pgError.message ?? String(error)}`, {
+    hint, cause: error, details: { ...details, sqlState: pgError.code, position: pgError.position },
+  });
+}

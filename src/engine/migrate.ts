@@ -1,0 +1,44 @@
+/** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
+import { assertCatalogUsable } from '../core/catalog.js';
+import { DbguardError } from '../core/errors.js';
+import { rollbackCandidates } from '../core/plan.js';
+import type { Settings } from '../core/settings.js';
+import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
+import type { AppliedStep } from '../db/rollback-executor.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { readMigrationFile } from '../fs/migrations-dir.js';
+import { captureAppliedMigrations } from './capture.js';
+import type { Reporter } from './events.js';
+import { readDatabaseState } from './rollback.js';
+import type { DbSession } from './session.js';
+
+export async function migratePending(session: DbSession, settings: Settings, report: Reporter, dryRun = false): Promise<{ pending: UpMigration[]; applied: AppliedStep[] }> {
+  const dir = absoluteMigrationsDir(settings);
+  const state = await readDatabaseState(session, settings);
+  const { catalog } = state.disk;
+  assertCatalogUsable(catalog, settings.migrationsDir);
+  if (state.current?.dirty) {
+    throw new DbguardError('DIRTY', `database is dirty at version ${state.current.version}: a migration was only half applied`, { hint: 'dbguard reset' });
+  }
+  const phantoms = rollbackCandidates({ catalog, current: state.current, tracked: state.tracked, cache: state.cache });
+  if (phantoms.length > 0) {
+    throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${phantoms.map((p) => p.version).join(', ')}`, {
+      hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
+    });
+  }
+  const top = state.current?.version ?? 0n;
+  // Every file is read and validated before the first change: bad input changes nothing.
+  const pending: UpMigration[] = catalog.migrations
+    .filter((m) => m.up !== undefined && m.version > top)
+    .map((m) => {
+      const up = readMigrationFile(dir, m.up as string);
+      return { version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql };
+    });
+  if (dryRun || pending.length === 0) {
+    if (!dryRun) await captureAppliedMigrations(session, dir, state.disk);
+    return { pending, applied: [] };
+  }
+  const applied = await applyUpMigrations(session.client, pending, report);
+  await captureAppliedMigrations(session, dir, state.disk);
+  return { pending, applied };
+}

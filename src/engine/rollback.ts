@@ -1,0 +1,95 @@
+/** Plan, then apply: the rollback flow shared by `dbguard rollback` and the auto-rollback hook. */
+import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
+import { assertCatalogUsable } from '../core/catalog.js';
+import type { DiskState } from '../core/compare.js';
+import { planRollback, rollbackCandidates, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
+import type { Settings } from '../core/settings.js';
+import { DbguardError } from '../core/errors.js';
+import { acquireAdvisoryLock } from '../db/advisory-lock.js';
+import { lockTimeoutMs } from '../fs/lock-file.js';
+import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
+import { readSchemaVersion } from '../db/schema-migrations.js';
+import { readTracked } from '../db/tracking.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import { readCacheFile } from '../fs/state.js';
+import { captureAppliedMigrations, type CaptureResult } from './capture.js';
+import { findDownSql, gitHistorySource, trackingTableSource, type DownSqlSource } from './down-sql.js';
+import type { Reporter } from './events.js';
+import type { DbSession } from './session.js';
+
+export interface DatabaseState {
+  readonly disk: DiskState;
+  readonly cache: MigrationCache | null;
+  readonly current: SchemaVersion | null;
+  readonly tracked: readonly TrackedMigration[];
+}
+
+export async function readDatabaseState(session: DbSession, settings: Settings): Promise<DatabaseState> {
+  const dir = absoluteMigrationsDir(settings);
+  const disk = readDiskState(dir);
+  const cache = readCacheFile(session.ref.paths.cacheFile);
+  if (cache) assertCacheBelongsTo(cache, session.ref.identity);
+  return { disk, cache, current: await readSchemaVersion(session.client), tracked: await readTracked(session.client) };
+}
+
+/**
+ * Down SQL sources in DESIGN §3's order: the tracking table, then whatever the caller adds (the hook's
+ * previous tree), then git history.
+ */
+export function downSqlSources(session: DbSession, settings: Settings, extra: readonly DownSqlSource[]): DownSqlSource[] {
+  return [trackingTableSource(session.client), ...extra, gitHistorySource(settings.root, settings.migrationsDir)];
+}
+
+export async function buildRollbackPlan(session: DbSession, settings: Settings, extra: readonly DownSqlSource[] = []): Promise<{ plan: Plan; state: DatabaseState }> {
+  const state = await readDatabaseState(session, settings);
+  assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
+  const base = { catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache };
+  const candidates = rollbackCandidates(base);
+  const downSql = candidates.length === 0 ? new Map() : await findDownSql(downSqlSources(session, settings, extra), candidates);
+  return { plan: planRollback({ ...base, downSql }), state };
+}
+
+export interface RollbackOutcome {
+  readonly applied: readonly AppliedStep[];
+  readonly capture: CaptureResult;
+}
+
+/** Applies the steps, then captures down SQL for what is now applied and rewrites the cache (§4). */
+export async function executeRollback(session: DbSession, settings: Settings, plan: Plan & { kind: 'rollback' }, report: Reporter): Promise<RollbackOutcome> {
+  const applied = await applyRollbackSteps(session.client, plan.steps, report);
+  const dir = absoluteMigrationsDir(settings);
+  const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
+  return { applied, capture };
+}
+
+export interface RunRollbackOptions {
+  readonly extraSources?: readonly DownSqlSource[];
+  readonly report: Reporter;
+  readonly dryRun?: boolean;
+  /** Asked with the plan before anything changes; false aborts (exit 3, ABORTED). */
+  readonly confirm?: (plan: Plan & { kind: 'rollback' }) => Promise<boolean>;
+}
+
+export interface RollbackRun {
+  readonly plan: Plan;
+  readonly outcome: RollbackOutcome | null;
+}
+
+/**
+ * Lock, plan, (confirm,) apply. The plan is built after the lock is held, so a run that waited for
+ * another one plans against the state that one left behind.
+ */
+export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
+  const unlock = options.dryRun ? async () => undefined : await acquireAdvisoryLock(session.client, lockTimeoutMs());
+  try {
+    const { plan } = await buildRollbackPlan(session, settings, options.extraSources);
+    if (plan.kind !== 'rollback' || options.dryRun) return { plan, outcome: null };
+    if (options.confirm && !(await options.confirm(plan))) {
+      throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
+    }
+    return { plan, outcome: await executeRollback(session, settings, plan, options.report) };
+  } finally {
+    await unlock();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * A working connection to the configured database. For the embedded one this takes the data-dir lock
+ * file, initialises or starts a temporary server when none runs, and stops what it started on close.
+ */
+import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
+import { DbguardError } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { connect, type PgClient } from '../db/client.js';
+import { EmbeddedServer } from '../embedded/server.js';
+import { absoluteStateDir } from '../fs/config.js';
+import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
+import { databaseRef, type DatabaseRef } from './identity.js';
+import type { Reporter } from './events.js';
+
+export interface DbSession {
+  readonly ref: DatabaseRef;
+  readonly client: PgClient;
+  readonly target: ConnectionTarget;
+  /** True when this session started the embedded server (and will stop it). */
+  readonly startedServer: boolean;
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Rollback, reset, migrate: refused on non-local hosts unless allowRemote. */
+  readonly destructive: boolean;
+  readonly report?: Reporter;
+}
+
+export function assertLocalOrAllowed(settings: Settings, target: ConnectionTarget): void {
+  if (!isLocalHost(target.host) && !settings.allowRemote) {
+    throw new DbguardError('REMOTE_REFUSED', `refusing to change a database on non-local host "${target.host}"`, {
+      hint: 'set "allowRemote": true in dbguard.config.json if this database is really yours to change',
+      details: { host: target.host },
+    });
+  }
+}
+
+export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
+  const ref = databaseRef(settings);
+  if (ref.kind === 'external') {
+    const target = ref.target as ConnectionTarget;
+    if (options.destructive) assertLocalOrAllowed(settings, target);
+    const client = await connect(target);
+    return { ref, client, target, startedServer: false, close: () => client.end().catch(() => undefined) };
+  }
+  if (settings.database.kind !== 'embedded') throw new Error('unreachable');
+  const server = new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
+  const lock: HeldLock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
+  let startedServer = false;
+  let client: PgClient | undefined;
+  const stopOnSignal = () => {
+    void (async () => {
+      await client?.end().catch(() => undefined);
+      if (startedServer) await server.stop().catch(() => undefined);
+      lock.release();
+      process.exit(130);
+    })();
+  };
+  try {
+    if (!server.isInitialised()) {
+      options.report?.({ type: 'server', action: 'initialising' });
+      await server.initialise();
+    }
+    const running = server.running();
+    startedServer = running === null || server.isOrphanedTemporary();
+    if (running === null) options.report?.({ type: 'server', action: 'starting' });
+    const port = (running ?? (await server.start(true))).port;
+    process.once('SIGINT', stopOnSignal);
+    process.once('SIGTERM', stopOnSignal);
+    const target = server.target(port);
+    client = await connect(target);
+    const opened = client;
+    return {
+      ref, client: opened, target, startedServer,
+      async close() {
+        process.off('SIGINT', stopOnSignal);
+        process.off('SIGTERM', stopOnSignal);
+        await opened.end().catch(() => undefined);
+        try {
+          if (startedServer) await server.stop();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    await client?.end().catch(() => undefined);
+    if (startedServer) await server.stop().catch(() => undefined);
+    lock.release();
+    throw error;
+  }
+}
+
+export async function withSession<T>(settings: Settings, options: SessionOptions, work: (session: DbSession) => Promise<T>): Promise<T> {
+  const session = await openSession(settings, options);
+  try {
+    return await work(session);
+  } finally {
+    await session.close();
+  }
+}

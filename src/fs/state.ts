@@ -1,0 +1,82 @@
+/** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
+import { DbguardError } from '../core/errors.js';
+
+export interface StatePaths {
+  readonly stateDir: string;
+  readonly cacheFile: string;
+  /** Embedded only: the Postgres data directory, its password file and the lock file. */
+  readonly dataDir: string;
+  readonly passwordFile: string;
+  readonly lockFile: string;
+}
+
+export const EMBEDDED_IDENTITY = 'embedded';
+
+/** External databases get one folder each, keyed by host/port/dbname (never by user or password). */
+export function statePathsFor(stateDir: string, identity: string): StatePaths {
+  const base = identity.startsWith(EMBEDDED_IDENTITY)
+    ? stateDir
+    : join(stateDir, 'external', `${identity.replace(/^postgres:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}-${createHash('sha256').update(identity).digest('hex').slice(0, 8)}`);
+  return {
+    stateDir,
+    cacheFile: join(base, 'migration_cache.json'),
+    dataDir: join(stateDir, 'postgres'),
+    passwordFile: join(stateDir, 'postgres.password'),
+    lockFile: join(base, 'dbguard.lock'),
+  };
+}
+
+/** The cache, or null when there is none yet (first run). Unreadable or corrupt is an error. */
+export function readCacheFile(path: string): MigrationCache | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new DbguardError('CACHE_CORRUPT', `cannot read migration cache ${path} (${code})`, { hint: 'dbguard capture', details: { path } });
+  }
+  return parseCache(text);
+}
+
+function writeFailed(path: string, error: unknown): DbguardError {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  return new DbguardError('STATE_WRITE_FAILED', `cannot write ${path} (${code})`, {
+    hint: `check that ${dirname(path)} is writable, then run the command again`, details: { path, error: code },
+  });
+}
+
+/** Temp file + fsync + rename, so a crash leaves the old cache or the new one, never half of one. */
+export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(temp, text, { mode });
+    const fd = openSync(temp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw writeFailed(path, error);
+  }
+}
+
+export function writeCacheFile(path: string, cache: MigrationCache): void {
+  writeFileAtomic(path, serializeCache(cache));
+}
+
+export function removeCacheFile(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch (error) {
+    throw writeFailed(path, error);
+  }
+}

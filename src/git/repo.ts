@@ -1,0 +1,61 @@
+/** Git plumbing through simple-git, loaded lazily: the hook's clean path never imports this file. */
+import type { SimpleGit } from 'simple-git';
+import { DbguardError } from '../core/errors.js';
+
+export async function openRepo(dir: string): Promise<SimpleGit> {
+  const { simpleGit } = await import('simple-git');
+  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4 });
+}
+
+function gitFailed(what: string, error: unknown): DbguardError {
+  return new DbguardError('GIT_FAILED', `git ${what} failed: ${(error as Error).message.trim().split('\n')[0]}`, {
+    hint: 'check that this is a git repository and git works here', cause: error,
+  });
+}
+
+/** A file's text at a revision, or null when that revision does not have it. */
+export async function showFile(git: SimpleGit, rev: string, path: string): Promise<string | null> {
+  try {
+    return await git.show([`${rev}:${path}`]);
+  } catch {
+    return null;
+  }
+}
+
+/** Paths under `dir` at a revision (one ls-tree call, not one show per file). */
+export async function listTree(git: SimpleGit, rev: string, dir: string): Promise<string[]> {
+  try {
+    const out = await git.raw(['ls-tree', '--name-only', `${rev}:${dir}`]);
+    return out.split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Down files that ever existed under `dir` in any ref's history, newest commit first:
+ * `[commit, fileName]` pairs from commits that added or modified them.
+ */
+export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<Array<{ commit: string; file: string }>> {
+  let out: string;
+  try {
+    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '--format=@%H', '--', `:(glob)${dir}/*.down.sql`]);
+  } catch (error) {
+    throw gitFailed('log', error);
+  }
+  const found: Array<{ commit: string; file: string }> = [];
+  let commit = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('@')) commit = line.slice(1);
+    else if (line.trim()) found.push({ commit, file: line.slice(line.lastIndexOf('/') + 1) });
+  }
+  return found;
+}
+
+export async function isInsideRepo(git: SimpleGit): Promise<boolean> {
+  try {
+    return await git.checkIsRepo();
+  } catch {
+    return false;
+  }
+}

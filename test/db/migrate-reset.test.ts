@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DbguardError } from '../../src/core/errors.js';
+import { resetDatabase } from '../../src/engine/reset.js';
+import { withSession } from '../../src/engine/session.js';
+import { readSchemaVersion } from '../../src/db/schema-migrations.js';
+import { adminClient, createDatabase, Project, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
+import { migrate } from '../helpers/engine.js';
+
+const projects: Project[] = [];
+async function project(files: Record<string, string>, config: Record<string, unknown> = {}) {
+  const db = await createDatabase();
+  const p = new Project(db, config);
+  projects.push(p);
+  p.setMigrations(files);
+  return { p, db };
+}
+afterEach(() => projects.splice(0).forEach((p) => p.cleanup()));
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return promise.then(() => 'no error', (e: unknown) => (e instanceof DbguardError ? e.code : String(e)));
+}
+
+describe('migrate', () => {
+  it('applies pending migrations in version order, golang-migrate style, capturing down SQL', async () => {
+    const { p, db } = await project({ ...tableMigration(2, 'two'), ...tableMigration(10, 'ten'), ...tableMigration(1, 'one') });
+    const result = await migrate(p.settings());
+    expect(result.applied.map((a) => a.version)).toEqual([1n, 2n, 10n]);
+    expect(await schemaVersion(db)).toEqual({ version: '10', dirty: false });
+    expect(await query(db, 'SELECT a.version::text AS version, filename, down_sql, length(up_sha256) AS sha FROM _dbguard.applied_migrations a ORDER BY a.version')).toEqual([
+      { version: '1', filename: '1_create_one.up.sql', down_sql: 'DROP TABLE one;', sha: 64 },
+      { version: '2', filename: '2_create_two.up.sql', down_sql: 'DROP TABLE two;', sha: 64 },
+      { version: '10', filename: '10_create_ten.up.sql', down_sql: 'DROP TABLE ten;', sha: 64 },
+    ]);
+    expect((await migrate(p.settings())).applied).toEqual([]);
+  });
+
+  it('leaves the database dirty at a failing version, as golang-migrate does', async () => {
+    const { p, db } = await project({ ...tableMigration(1, 'one'), '2_bad.up.sql': 'CREATE TABLE two (id int); SELECT nope;', '2_bad.down.sql': 'DROP TABLE two;', ...tableMigration(3, 'three') });
+    const error = await migrate(p.settings()).catch((e: unknown) => e as DbguardError);
+    expect(error).toMatchObject({ code: 'MIGRATION_FAILED', details: { version: '2', applied: ['1'] } });
+    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: true });
+    // The file ran as one implicit transaction: its first statement did not stick either.
+    expect(await query(db, "SELECT to_regclass('two') AS t")).toEqual([{ t: null }]);
+    expect(await codeOf(migrate(p.settings()))).toBe('DIRTY');
+  });
+
+  it('refuses to migrate over migrations the branch lacks', async () => {
+    const { p } = await project({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two') });
+    await migrate(p.settings());
+    p.setMigrations({ ...tableMigration(1, 'one'), ...tableMigration(3, 'three') });
+    expect(await codeOf(migrate(p.settings()))).toBe('DATABASE_AHEAD');
+  });
+
+  it('reads and validates every file before changing anything', async () => {
+    const { p, db } = await project({ ...tableMigration(1, 'one'), '2_bin.up.sql': 'CREATE TABLE x (id int);\u0000', '2_bin.down.sql': 'DROP TABLE x;' });
+    expect(await codeOf(migrate(p.settings()))).toBe('MIGRATION_FILE_INVALID');
+    expect(await query(db, "SELECT to_regclass('schema_migrations') AS t, to_regclass('one') AS o")).toEqual([{ t: null, o: null }]);
+  });
+});
+
+describe('external databases', () => {
+  it('connects with a password containing @:/?#% (percent-encoded in the URL) and never prints it', async () => {
+    const db = await createDatabase();
+    const password = 'p@ss:w/rd?#%';
+    const admin = await adminClient();
+    const role = `r_${db}`;
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+      await admin.query(`ALTER DATABASE ${db} OWNER TO ${role}`);
+    } finally {
+      await admin.end();
+    }
+    const p = new Project(db);
+    projects.push(p);
+    p.setMigrations(tableMigration(1, 'one'));
+    const settings = p.settings({ DBGUARD_DATABASE_URL: urlFor(db, role, password) });
+    await migrate(settings);
+    expect(await withSession(settings, { destructive: false }, (s) => readSchemaVersion(s.client))).toEqual({ version: 1n, dirty: false });
+
+    const wrong = p.settings({ DBGUARD_DATABASE_URL: urlFor(db, role, `${password}x`) });
+    const error = await withSession(wrong, { destructive: false }, async () => null).catch((e: unknown) => e as DbguardError);
+    expect(error).toMatchObject({ code: 'DB_AUTH_FAILED' });
+    const shown = JSON.stringify({ message: (error as DbguardError).message, hint: (error as DbguardError).hint, details: (error as DbguardError).details });
+    expect(shown).not.toContain(password);
+    expect(shown).not.toContain(encodeURIComponent(password));
+  });
+
+  it('reports an unreachable host with DB_CONNECT_FAILED', async () => {
+    const p = new Project('x');
+    projects.push(p);
+    const settings = p.settings({ DBGUARD_DATABASE_URL: 'postgres://u:secret@127.0.0.1:1/db' });
+    expect(await codeOf(withSession(settings, { destructive: false }, async () => null))).toBe('DB_CONNECT_FAILED');
+  });
+
+  it('refuses destructive work on a non-local host unless allowRemote', async () => {
+    const p = new Project('x');
+    projects.push(p);
+    const settings = p.settings({ DBGUARD_DATABASE_URL: 'postgres://u:secret@db.example.invalid:5432/db' });
+    expect(await codeOf(withSession(settings, { destructive: true }, async () => null))).toBe('REMOTE_REFUSED');
+    expect(await codeOf(resetDatabase(settings))).toBe('REMOTE_REFUSED');
+    // With allowRemote the refusal goes away and the (unreachable) host is actually tried.
+    const allowed = p.settings({ DBGUARD_DATABASE_URL: 'postgres://u:secret@db.example.invalid:5432/db', DBGUARD_ALLOW_REMOTE: 'true' });
+    expect(await codeOf(withSession(allowed, { destructive: true }, async () => null))).toBe('DB_CONNECT_FAILED');
+  });
+
+  it('reset drops public and _dbguard, recreates public, and removes the cache', async () => {
+    const { p, db } = await project(tableMigration(1, 'one'));
+    await migrate(p.settings());
+    await query(db, 'CREATE TABLE other_data (id int)');
+    const result = await resetDatabase(p.settings());
+    expect(result.kind).toBe('external');
+    expect(await query(db, "SELECT nspname FROM pg_namespace WHERE nspname IN ('public', '_dbguard') ORDER BY 1")).toEqual([{ nspname: 'public' }]);
+    expect(await query(db, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).toEqual([{ n: 0 }]);
+    expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n]);
+  });
+});
