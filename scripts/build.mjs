@@ -5,7 +5,7 @@ import { chmod, rm } from 'node:fs/promises';
 
 await rm('dist', { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli.ts'],
+  entryPoints: ['src/bin.ts'],
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -17,4 +17,4 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
-await chmod('dist/cli.js', 0o755);
+await chmod('dist/bin.js', 0o755);

@@ -1,8 +1,97 @@
-// Placeholder until the CLI issue lands: says honestly what is and is not built.
-const command = process.argv[2];
-if (command === 'demo') {
-  console.log('dbguard demo: not yet built (the CLI and demo land with issue 5). The pure core is tested by `npm test`.');
-  process.exit(0);
+/**
+ * Argument parsing only: each command is defined here and wired to its handler in src/commands/, which
+ * returns data; this edge prints it (or the error) once and turns it into the exit code.
+ */
+import { cac } from 'cac';
+import pkg from '../package.json' with { type: 'json' };
+import { DbguardError, ExitCode, isDbguardError } from './core/errors.js';
+import type { CommandContext, CommandResult } from './commands/context.js';
+import { createOutput, renderError } from './ui/output.js';
+
+type Handler = (ctx: CommandContext) => Promise<CommandResult>;
+
+interface GlobalOptions {
+  json?: boolean;
+  cwd?: string;
 }
-console.error('dbguard: the command-line interface is not yet built; only the pure core (src/core) exists so far.');
-process.exit(2);
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const cli = cac('dbguard');
+  let handler: Handler | undefined;
+  // cac calls the matched command's action; it only records which handler to run with the context.
+  const run = (h: Handler) => {
+    handler = h;
+  };
+
+  cli.option('--json', 'Print one JSON document on stdout and nothing else there');
+  cli.option('--cwd <dir>', 'Run against the repository in <dir>');
+
+  cli.command('init', 'Write dbguard.config.json, ignore the state dir, install the git hooks')
+    .example('dbguard init')
+    .action(() => run((ctx) => import('./commands/init.js').then((m) => m.initCommand(ctx))));
+  cli.command('status', 'Database, cache, phantom migrations, the plan and the next command')
+    .option('--offline', 'Do not start or connect to the database (cache versus disk only)')
+    .example('dbguard status')
+    .action((options: { offline?: boolean }) => run((ctx) => import('./commands/status.js').then((m) => m.statusCommand(ctx, options))));
+  cli.command('check', 'Compare the cache with the migrations on disk, without the database (exit 1 on conflict)')
+    .example('dbguard check || dbguard rollback')
+    .action(() => run((ctx) => import('./commands/check.js').then((m) => m.checkCommand(ctx))));
+  cli.command('rollback', 'Roll back applied migrations this branch lacks, down to the common ancestor')
+    .option('--dry-run', 'Show the plan and change nothing')
+    .option('--yes', 'Do not ask for confirmation (needed when not on a terminal)')
+    .example('dbguard rollback --dry-run')
+    .action((options: { dryRun?: boolean; yes?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
+  cli.command('reset', 'Empty the database (asks for its name; --yes with DBGUARD_CONFIRM_RESET=<db> in scripts)')
+    .option('--yes', 'Confirm without a prompt; also needs DBGUARD_CONFIRM_RESET=<database name>')
+    .example('DBGUARD_CONFIRM_RESET=postgres dbguard reset --yes')
+    .action((options: { yes?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
+  cli.command('capture', 'Store down SQL of applied migrations (run after your own migrator) and refresh the cache')
+    .example('migrate -path migrations -database "$DATABASE_URL" up && dbguard capture')
+    .action(() => run((ctx) => import('./commands/capture.js').then((m) => m.captureCommand(ctx))));
+  cli.command('migrate', 'Apply pending up migrations (golang-migrate compatible), capturing down SQL')
+    .option('--dry-run', 'List what would be applied and change nothing')
+    .example('dbguard migrate')
+    .action((options: { dryRun?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+  cli.command('hooks <action>', 'Git hooks: install | uninstall | status')
+    .example('dbguard hooks install')
+    .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));
+  cli.command('db <action>', 'Embedded database: start | stop | status | url')
+    .option('--show-password', 'With url/start: print the password instead of ***')
+    .example('dbguard db start && export DATABASE_URL="$(dbguard db url --show-password)"')
+    .action((action: string, options: { showPassword?: boolean }) => run((ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options))));
+  cli.command('demo', 'A scripted branch switch on a throwaway repository and the embedded database')
+    .example('dbguard demo')
+    .action(() => run((ctx) => import('./commands/demo.js').then((m) => m.demoCommand(ctx))));
+
+  cli.help();
+  cli.version(pkg.version);
+
+  const json = argv.includes('--json');
+  const out = createOutput({ json });
+  try {
+    const parsed = cli.parse([...argv], { run: false });
+    if (parsed.options.help || parsed.options.version) return ExitCode.ok;
+    if (!cli.matchedCommand) {
+      if (parsed.args.length > 0) throw new DbguardError('USAGE', `unknown command "${parsed.args[0]}"`, { hint: 'dbguard --help' });
+      cli.outputHelp();
+      return ExitCode.usage;
+    }
+    await cli.runMatchedCommand();
+    const options = parsed.options as GlobalOptions;
+    const ctx: CommandContext = {
+      cwd: options.cwd ?? process.cwd(),
+      env: process.env,
+      out,
+      canPrompt: Boolean(process.stdin.isTTY && process.stdout.isTTY) && !json,
+    };
+    const result = await (handler as Handler)(ctx);
+    if (json) out.document({ ok: result.exitCode === ExitCode.ok, ...result.json });
+    return result.exitCode;
+  } catch (error) {
+    const known = isDbguardError(error) ? error : (error as Error).name === 'CACError'
+      ? new DbguardError('USAGE', (error as Error).message, { hint: 'dbguard --help' })
+      : error;
+    renderError(known, out);
+    return isDbguardError(known) ? known.exitCode : ExitCode.failure;
+  }
+}

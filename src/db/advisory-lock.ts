@@ -26,3 +26,12 @@ export async function acquireAdvisoryLock(client: PgClient, timeoutMs: number): 
     await sleep(50 + Math.random() * 100);
   }
 }
+
+export async function withAdvisoryLock<T>(client: PgClient, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  const unlock = await acquireAdvisoryLock(client, timeoutMs);
+  try {
+    return await work();
+  } finally {
+    await unlock();
+  }
+}

@@ -172,7 +172,11 @@ export class EmbeddedServer {
   /** Starts the server; `temporary` servers are stopped by whoever started them (or adopts them). */
   async start(temporary: boolean): Promise<RunningServer> {
     const existing = this.running();
-    if (existing) return existing;
+    if (existing) {
+      // `dbguard db start` keeps a server another run started for itself: it is no longer temporary.
+      if (!temporary) rmSync(this.temporaryMarker, { force: true });
+      return existing;
+    }
     assertReachableByPostgres(this.paths.dataDir);
     const { pg_ctl } = await postgresBinaries();
     let lastOutput = '';

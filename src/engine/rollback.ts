@@ -2,10 +2,10 @@
 import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
 import { assertCatalogUsable } from '../core/catalog.js';
 import type { DiskState } from '../core/compare.js';
-import { planRollback, rollbackCandidates, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
+import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError } from '../core/errors.js';
-import { acquireAdvisoryLock } from '../db/advisory-lock.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
@@ -41,13 +41,21 @@ export function downSqlSources(session: DbSession, settings: Settings, extra: re
   return [trackingTableSource(session.client), ...extra, gitHistorySource(settings.root, settings.migrationsDir)];
 }
 
-export async function buildRollbackPlan(session: DbSession, settings: Settings, extra: readonly DownSqlSource[] = []): Promise<{ plan: Plan; state: DatabaseState }> {
+export interface PlannedRollback {
+  readonly plan: Plan;
+  readonly state: DatabaseState;
+  /** Applied versions missing from disk, and the down SQL found for each (for status reports). */
+  readonly candidates: readonly Candidate[];
+  readonly downSql: ReadonlyMap<bigint, DownSql>;
+}
+
+export async function buildRollbackPlan(session: DbSession, settings: Settings, extra: readonly DownSqlSource[] = []): Promise<PlannedRollback> {
   const state = await readDatabaseState(session, settings);
   assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
   const base = { catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache };
   const candidates = rollbackCandidates(base);
-  const downSql = candidates.length === 0 ? new Map() : await findDownSql(downSqlSources(session, settings, extra), candidates);
-  return { plan: planRollback({ ...base, downSql }), state };
+  const downSql = candidates.length === 0 ? new Map<bigint, DownSql>() : await findDownSql(downSqlSources(session, settings, extra), candidates);
+  return { plan: planRollback({ ...base, downSql }), state, candidates, downSql };
 }
 
 export interface RollbackOutcome {
@@ -81,15 +89,14 @@ export interface RollbackRun {
  * another one plans against the state that one left behind.
  */
 export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
-  const unlock = options.dryRun ? async () => undefined : await acquireAdvisoryLock(session.client, lockTimeoutMs());
-  try {
+  const work = async (): Promise<RollbackRun> => {
     const { plan } = await buildRollbackPlan(session, settings, options.extraSources);
     if (plan.kind !== 'rollback' || options.dryRun) return { plan, outcome: null };
     if (options.confirm && !(await options.confirm(plan))) {
       throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
     }
     return { plan, outcome: await executeRollback(session, settings, plan, options.report) };
-  } finally {
-    await unlock();
-  }
+  };
+  // A dry run only reads: it neither waits for nor blocks a running rollback.
+  return options.dryRun ? work() : withAdvisoryLock(session.client, lockTimeoutMs(), work);
 }

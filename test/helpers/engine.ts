@@ -1,6 +1,6 @@
 /** Runs engine flows against a Project the way the commands do (session, lock, work, close). */
 import type { Settings } from '../../src/core/settings.js';
-import { acquireAdvisoryLock } from '../../src/db/advisory-lock.js';
+import { withAdvisoryLock } from '../../src/db/advisory-lock.js';
 import { captureAppliedMigrations } from '../../src/engine/capture.js';
 import { silent, type ProgressEvent } from '../../src/engine/events.js';
 import { migratePending } from '../../src/engine/migrate.js';
@@ -26,13 +26,7 @@ export function rollback(settings: Settings, options: Partial<RunRollbackOptions
 }
 
 export function capture(settings: Settings) {
-  return withSession(settings, { destructive: false }, async (session) => {
-    const unlock = await acquireAdvisoryLock(session.client, 5000);
-    try {
-      const dir = absoluteMigrationsDir(settings);
-      return await captureAppliedMigrations(session, dir, readDiskState(dir));
-    } finally {
-      await unlock();
-    }
-  });
+  const dir = absoluteMigrationsDir(settings);
+  return withSession(settings, { destructive: false }, (session) =>
+    withAdvisoryLock(session.client, 5000, () => captureAppliedMigrations(session, dir, readDiskState(dir))));
 }

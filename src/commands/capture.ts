@@ -1,0 +1,25 @@
+/** `dbguard capture`: store down SQL for applied migrations (after your own migrator ran) and refresh the cache. */
+import { ExitCode } from '../core/errors.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
+import { captureAppliedMigrations } from '../engine/capture.js';
+import { withSession } from '../engine/session.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { lockTimeoutMs } from '../fs/lock-file.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+
+export async function captureCommand(ctx: CommandContext): Promise<CommandResult> {
+  const settings = settingsFor(ctx);
+  const dir = absoluteMigrationsDir(settings);
+  const disk = readDiskState(dir);
+  const result = await withSession(settings, { destructive: false, report: ctx.out.progress() }, (session) =>
+    withAdvisoryLock(session.client, lockTimeoutMs(), () => captureAppliedMigrations(session, dir, disk)));
+  const { out } = ctx;
+  out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
+  if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${result.pruned.join(', ')}`);
+  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${result.withoutDownSql.join(', ')}: those cannot be rolled back`));
+  return {
+    exitCode: ExitCode.ok,
+    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql, cached: result.cache.migrations.size },
+  };
+}

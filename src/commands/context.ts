@@ -1,0 +1,23 @@
+/** What every command receives: where to run, the environment, and how to talk to the person. */
+import type { ExitCode } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { loadSettings } from '../fs/config.js';
+import type { Output } from '../ui/output.js';
+
+export interface CommandContext {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: Output;
+  /** Whether a person can answer a prompt (stdin and stdout are terminals, not --json). */
+  readonly canPrompt: boolean;
+}
+
+export interface CommandResult {
+  readonly exitCode: ExitCode;
+  /** The --json document (without "ok", which the edge adds from the exit code). */
+  readonly json: Record<string, unknown>;
+}
+
+export function settingsFor(ctx: CommandContext): Settings {
+  return loadSettings(ctx.cwd, ctx.env);
+}

@@ -1,0 +1,65 @@
+/** `dbguard db start|stop|status|url`: run the embedded database as the project's dev database. */
+import { formatConnectionUrl } from '../core/connection.js';
+import { DbguardError, ExitCode } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { EmbeddedServer } from '../embedded/server.js';
+import { databaseRef } from '../engine/identity.js';
+import { absoluteStateDir } from '../fs/config.js';
+import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
+import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+
+export type DbAction = 'start' | 'stop' | 'status' | 'url';
+export const DB_ACTIONS: readonly DbAction[] = ['start', 'stop', 'status', 'url'];
+
+function embeddedServer(settings: Settings): EmbeddedServer {
+  if (settings.database.kind !== 'embedded') {
+    throw new DbguardError('USAGE', 'the configured database is external (DBGUARD_DATABASE_URL or database.url); dbguard only starts and stops the embedded one', {
+      hint: 'dbguard db status   (shows the external database)',
+    });
+  }
+  return new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
+}
+
+export async function dbCommand(ctx: CommandContext, action: string, options: { showPassword?: boolean }): Promise<CommandResult> {
+  if (!DB_ACTIONS.includes(action as DbAction)) {
+    throw new DbguardError('USAGE', `unknown db action "${action}"`, { hint: `dbguard db ${DB_ACTIONS.join('|')}` });
+  }
+  const settings = settingsFor(ctx);
+  const ref = databaseRef(settings);
+  const { out } = ctx;
+  if (ref.target && (action === 'status' || action === 'url')) {
+    const url = formatConnectionUrl(ref.target, options.showPassword);
+    out.line(action === 'url' ? url : `external database ${url}`);
+    return { exitCode: ExitCode.ok, json: { kind: 'external', url } };
+  }
+  const server = embeddedServer(settings);
+  if (action === 'status' || action === 'url') {
+    const running = server.isInitialised() ? server.running() : null;
+    if (action === 'url') {
+      if (!running) throw new DbguardError('EMBEDDED_NOT_RUNNING', 'the embedded database is not running', { hint: 'dbguard db start' });
+      const url = formatConnectionUrl(server.target(running.port), options.showPassword);
+      out.line(url);
+      return { exitCode: ExitCode.ok, json: { kind: 'embedded', url } };
+    }
+    out.line(running ? `embedded database running: pid ${running.pid}, 127.0.0.1:${running.port}, data ${server.paths.dataDir}` : `embedded database ${server.isInitialised() ? 'stopped' : 'not created yet'} (data ${server.paths.dataDir})`);
+    return { exitCode: ExitCode.ok, json: { kind: 'embedded', initialised: server.isInitialised(), running: running !== null, pid: running?.pid ?? null, port: running?.port ?? null, dataDir: server.paths.dataDir } };
+  }
+  const lock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
+  try {
+    if (action === 'stop') {
+      const stopped = await server.stop();
+      out.line(stopped ? 'embedded database stopped' : 'embedded database was not running');
+      return { exitCode: ExitCode.ok, json: { kind: 'embedded', stopped } };
+    }
+    if (!server.isInitialised()) await server.initialise();
+    const already = server.running();
+    const running = await server.start(false);
+    const url = formatConnectionUrl(server.target(running.port), options.showPassword);
+    out.line(`${already ? 'embedded database already running' : 'embedded database started'} on 127.0.0.1:${running.port} (pid ${running.pid})`);
+    out.line(`  url: ${url}`);
+    out.line(out.c.dim('  stop it with: dbguard db stop'));
+    return { exitCode: ExitCode.ok, json: { kind: 'embedded', started: !already, pid: running.pid, port: running.port, url } };
+  } finally {
+    lock.release();
+  }
+}

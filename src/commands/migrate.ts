@@ -1,0 +1,26 @@
+/** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
+import { ExitCode } from '../core/errors.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
+import { migratePending } from '../engine/migrate.js';
+import { withSession } from '../engine/session.js';
+import { lockTimeoutMs } from '../fs/lock-file.js';
+import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+
+export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean }): Promise<CommandResult> {
+  const settings = settingsFor(ctx);
+  const { out } = ctx;
+  // A dry run only reads, so it neither waits for nor blocks a running change.
+  const result = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
+    options.dryRun
+      ? migratePending(session, settings, out.progress(), true)
+      : withAdvisoryLock(session.client, lockTimeoutMs(), () => migratePending(session, settings, out.progress(), false)));
+  if (result.pending.length === 0) out.line('nothing to migrate: the database is up to date');
+  else if (options.dryRun) {
+    out.line(`would apply ${result.pending.length} migration${result.pending.length === 1 ? '' : 's'}:`);
+    for (const m of result.pending) out.line(`  ${m.version}  ${m.filename}`);
+  } else out.line(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}; database at ${result.applied.at(-1)?.version}`);
+  return {
+    exitCode: ExitCode.ok,
+    json: { dryRun: options.dryRun ?? false, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms) })) },
+  };
+}

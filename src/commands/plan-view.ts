@@ -1,0 +1,39 @@
+/** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
+import type { Plan } from '../core/plan.js';
+import type { Output } from '../ui/output.js';
+
+export const ORIGIN_LABEL = { 'tracking-table': 'tracking table', 'previous-tree': 'previous branch', 'git-history': 'git history', 'working-tree': 'working tree' } as const;
+
+export function planJson(plan: Plan): Record<string, unknown> {
+  if (plan.kind === 'rollback') {
+    return {
+      kind: plan.kind, from: plan.from, to: plan.to,
+      steps: plan.steps.map((s) => ({ version: s.version, filename: s.filename, after: s.after, transactional: s.transactional, downSqlSource: s.origin, ref: s.ref ?? null, downSql: s.downSql })),
+    };
+  }
+  return { ...plan };
+}
+
+export function nextCommand(plan: Plan): string | null {
+  if (plan.kind === 'rollback') return 'dbguard rollback';
+  if (plan.kind === 'refuse') return plan.fix;
+  return null;
+}
+
+export function printPlan(out: Output, plan: Plan, withSteps = true): void {
+  const { c } = out;
+  if (plan.kind === 'clean') {
+    out.line(`  plan         ${c.green('nothing to roll back')}`);
+    return;
+  }
+  if (plan.kind === 'refuse') {
+    out.line(`  plan         ${c.red(`refused (${plan.reason})`)}: ${plan.message}`);
+    return;
+  }
+  out.line(`  plan         roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}, ${plan.from} → ${plan.to ?? 'nothing applied'}`);
+  if (!withSteps) return;
+  for (const step of plan.steps) {
+    const how = step.transactional ? '' : c.yellow('  (outside a transaction: dirty marker)');
+    out.line(`    ${step.version}  ${step.filename}  ${c.dim(`down SQL from ${ORIGIN_LABEL[step.origin]}`)}${how}`);
+  }
+}

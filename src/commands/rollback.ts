@@ -1,0 +1,55 @@
+/** `dbguard rollback [--dry-run] [--yes]`: show the plan, ask (on a terminal), apply step by step. */
+import { DbguardError, ExitCode } from '../core/errors.js';
+import type { Plan } from '../core/plan.js';
+import { runRollback } from '../engine/rollback.js';
+import { withSession } from '../engine/session.js';
+import { confirmYes } from '../ui/prompt.js';
+import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+import { planJson, printPlan } from './plan-view.js';
+
+export interface RollbackOptions {
+  readonly dryRun?: boolean;
+  readonly yes?: boolean;
+}
+
+export function refusalError(plan: Plan & { kind: 'refuse' }): DbguardError {
+  return new DbguardError(plan.reason, plan.message, { hint: plan.fix, details: { versions: plan.versions.map(String) } });
+}
+
+export async function rollbackCommand(ctx: CommandContext, options: RollbackOptions): Promise<CommandResult> {
+  const { out } = ctx;
+  if (!options.dryRun && !options.yes && !ctx.canPrompt) {
+    throw new DbguardError('NOT_A_TTY', 'rollback changes the database and needs a confirmation, but there is no terminal to ask on', {
+      hint: 'dbguard rollback --yes   (or --dry-run to only see the plan)',
+    });
+  }
+  const settings = settingsFor(ctx);
+  const started = performance.now();
+  const run = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
+    runRollback(session, settings, {
+      report: out.progress(),
+      dryRun: options.dryRun ?? false,
+      confirm: options.yes ? undefined : async (plan) => {
+        printPlan(out, plan);
+        return confirmYes(`Roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}?`);
+      },
+    }));
+  const { plan, outcome } = run;
+  if (plan.kind === 'refuse') throw refusalError(plan);
+  if (plan.kind === 'clean') {
+    out.line(`nothing to roll back: every applied migration is on disk (database at ${plan.current ?? 'nothing applied'})`);
+    return { exitCode: ExitCode.ok, json: { plan: planJson(plan), applied: [] } };
+  }
+  if (options.dryRun || !outcome) {
+    printPlan(out, plan);
+    out.line(out.c.dim('dry run: nothing was changed. Apply with: dbguard rollback'));
+    return { exitCode: ExitCode.ok, json: { dryRun: true, plan: planJson(plan), applied: [] } };
+  }
+  const ms = performance.now() - started;
+  out.line(`rolled back ${outcome.applied.length} migration${outcome.applied.length === 1 ? '' : 's'} in ${ms.toFixed(0)} ms; database at ${plan.to ?? 'nothing applied'}`);
+  if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${outcome.capture.withoutDownSql.join(', ')}`));
+  return {
+    exitCode: ExitCode.ok,
+    json: { plan: planJson(plan), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms) })), databaseVersion: plan.to },
+  };
+}

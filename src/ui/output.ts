@@ -1,0 +1,91 @@
+/**
+ * Everything a person sees is decided here, once: colors and spinners only on a TTY and never with
+ * NO_COLOR; with --json nothing but one JSON document on stdout (progress goes nowhere).
+ */
+import { createColors } from 'picocolors';
+import { isDbguardError, type DbguardError } from '../core/errors.js';
+import type { Reporter } from '../engine/events.js';
+
+export type Colors = ReturnType<typeof createColors>;
+
+export interface Output {
+  readonly json: boolean;
+  readonly interactive: boolean;
+  readonly c: Colors;
+  /** A line of the command's report (stdout; suppressed with --json). */
+  line(text?: string): void;
+  /** A note or warning (stderr; suppressed with --json). */
+  note(text: string): void;
+  /** The one JSON document of a --json run. */
+  document(value: unknown): void;
+  progress(): Reporter;
+}
+
+/** JSON with bigint versions as strings (they exceed 2^53 for timestamp versions). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+}
+
+export interface OutputOptions {
+  readonly json: boolean;
+  readonly stdout?: NodeJS.WriteStream;
+  readonly stderr?: NodeJS.WriteStream;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function createOutput(options: OutputOptions): Output {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const env = options.env ?? process.env;
+  const interactive = Boolean(stdout.isTTY) && !options.json;
+  const color = interactive && !('NO_COLOR' in env && env.NO_COLOR !== '') && env.TERM !== 'dumb';
+  const c = createColors(color);
+  const line = (text = '') => {
+    if (!options.json) stdout.write(`${text}\n`);
+  };
+  return {
+    json: options.json,
+    interactive,
+    c,
+    line,
+    note(text) {
+      if (!options.json) stderr.write(`${text}\n`);
+    },
+    document(value) {
+      stdout.write(`${toJson(value)}\n`);
+    },
+    progress() {
+      return (event) => {
+        if (options.json) return;
+        if (event.type === 'server') line(c.dim(`  … ${event.action} the embedded database`));
+        else if (event.type === 'step-done') line(`  ${c.green('✓')} ${event.version}  ${event.filename}  ${c.dim(`${event.ms.toFixed(0)} ms`)}`);
+        else if (event.type === 'step-failed') line(`  ${c.red('✗')} ${event.version}  ${event.filename}`);
+      };
+    },
+  };
+}
+
+/** The one place errors become text: code, one line of cause, one line of what to run next. */
+export function renderError(error: unknown, out: Output, env: NodeJS.ProcessEnv = process.env): void {
+  const debug = (env.DEBUG ?? '').split(',').includes('dbguard');
+  if (isDbguardError(error)) {
+    if (out.json) {
+      out.document({ ok: false, error: errorJson(error) });
+    } else {
+      process.stderr.write(`${out.c.red(`error[${error.code}]`)} ${error.message}\n`);
+      if (error.hint) process.stderr.write(`  ${out.c.dim('next:')} ${error.hint}\n`);
+      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    }
+    return;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (out.json) out.document({ ok: false, error: { code: 'INTERNAL', message } });
+  else {
+    process.stderr.write(`${out.c.red('error[INTERNAL]')} ${message}\n  ${out.c.dim('next:')} run again with DEBUG=dbguard and report the output\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  }
+}
+
+export function errorJson(error: DbguardError): Record<string, unknown> {
+  return { code: error.code, message: error.message, hint: error.hint ?? null, details: error.details };
+}
