@@ -1,5 +1,4 @@
 /** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
-import type { MigrationCache } from '../core/cache.js';
 import type { Settings } from '../core/settings.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { captureAppliedMigrations } from '../engine/capture.js';
@@ -11,13 +10,12 @@ import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import type { HookIo } from './hook.js';
 
-export async function captureFromRevision(settings: Settings, rev: string, io: HookIo): Promise<MigrationCache> {
+export async function captureFromRevision(settings: Settings, rev: string, io: HookIo): Promise<void> {
   const dir = absoluteMigrationsDir(settings);
   const result = await withSession(settings, { destructive: false }, (session) =>
     withAdvisoryLock(session.client, lockTimeoutMs(), () =>
       captureAppliedMigrations(session, dir, readDiskState(dir), [previousTreeSource(settings.root, rev, settings.migrationsDir)])));
   if (result.captured.length) io.err(`dbguard: captured down SQL for ${result.captured.join(', ')} from ${rev.slice(0, 12)}`);
-  return result.cache;
 }
 
 export async function autoRollback(settings: Settings, prev: string, io: HookIo): Promise<void> {

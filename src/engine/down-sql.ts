@@ -7,7 +7,7 @@ import { downFileFor, parseMigrationName } from '../core/catalog.js';
 import type { Candidate, DownSql, DownSqlOrigin } from '../core/plan.js';
 import type { PgClient } from '../db/client.js';
 import { readTrackedDownSql } from '../db/tracking.js';
-import { decodeSql } from '../fs/migrations-dir.js';
+import { decodeSql } from '../fs/migration-files.js';
 
 export interface DownSqlSource {
   readonly origin: DownSqlOrigin;

@@ -6,13 +6,20 @@ import type { Settings } from '../core/settings.js';
 import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
-import { readMigrationFile } from '../fs/migrations-dir.js';
+import { readMigrationFile } from '../fs/migration-files.js';
 import { captureAppliedMigrations } from './capture.js';
 import type { Reporter } from './events.js';
 import { readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
 
-export async function migratePending(session: DbSession, settings: Settings, report: Reporter, dryRun = false): Promise<{ pending: UpMigration[]; applied: AppliedStep[] }> {
+export interface MigrateResult {
+  readonly pending: readonly UpMigration[];
+  readonly applied: readonly AppliedStep[];
+  /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
+  readonly withoutDownSql: readonly bigint[];
+}
+
+export async function migratePending(session: DbSession, settings: Settings, report: Reporter, dryRun = false): Promise<MigrateResult> {
   const dir = absoluteMigrationsDir(settings);
   const state = await readDatabaseState(session, settings);
   const { catalog } = state.disk;
@@ -34,11 +41,8 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       const up = readMigrationFile(dir, m.up as string);
       return { version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql };
     });
-  if (dryRun || pending.length === 0) {
-    if (!dryRun) await captureAppliedMigrations(session, dir, state.disk);
-    return { pending, applied: [] };
-  }
-  const applied = await applyUpMigrations(session.client, pending, report);
-  await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, applied };
+  if (dryRun) return { pending, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report);
+  const capture = await captureAppliedMigrations(session, dir, state.disk);
+  return { pending, applied, withoutDownSql: capture.withoutDownSql };
 }

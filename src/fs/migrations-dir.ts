@@ -1,22 +1,32 @@
-/** The migrations directory on disk: its listing (cheap, for the hook) and the files' contents. */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+/** The migrations directory's listing: cheap, and all the hook's clean path reads. */
+import { opendirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { buildCatalog } from '../core/catalog.js';
 import type { DiskState } from '../core/compare.js';
 import { DbguardError } from '../core/errors.js';
 
-/** Larger migration files are refused: dbguard stores down SQL in a table and reads files whole. */
-export const MAX_MIGRATION_BYTES = 16 * 1024 * 1024;
-
-function errnoCode(error: unknown): string {
+export function errnoCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
 }
 
-export function listMigrationFiles(dir: string): { names: string[]; unreadable: Map<string, string> } {
-  let entries;
+export interface Listing {
+  readonly names: string[];
+  readonly unreadable: Map<string, string>;
+  /** Links and other entries that are not plain files (their targets can change unseen). */
+  readonly nonRegular: number;
+}
+
+export function listMigrationFiles(dir: string): Listing {
+  // opendir streams entries in directory order; readdirSync goes through libuv's scandir, which also
+  // sorts them (a quarter of the listing's time at 40,000 files). Order is the catalog's job.
+  const entries: Dirent[] = [];
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    const handle = opendirSync(dir, { bufferSize: 1024 });
+    try {
+      for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) entries.push(entry);
+    } finally {
+      handle.closeSync();
+    }
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -30,9 +40,11 @@ export function listMigrationFiles(dir: string): { names: string[]; unreadable: 
   }
   const names: string[] = [];
   const unreadable = new Map<string, string>();
+  let nonRegular = 0;
   for (const entry of entries) {
     names.push(entry.name);
     if (entry.isFile()) continue;
+    nonRegular++;
     // Links and odd entries: whatever stat says decides. A directory named like a migration is unreadable too.
     try {
       if (!statSync(join(dir, entry.name)).isFile()) unreadable.set(entry.name, 'EISDIR');
@@ -40,44 +52,10 @@ export function listMigrationFiles(dir: string): { names: string[]; unreadable: 
       unreadable.set(entry.name, errnoCode(error));
     }
   }
-  return { names, unreadable };
+  return { names, unreadable, nonRegular };
 }
 
 export function readDiskState(dir: string): DiskState {
   const { names, unreadable } = listMigrationFiles(dir);
   return { catalog: buildCatalog(names), unreadable };
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Reads a migration file as UTF-8 SQL; binary, non-UTF-8 and oversized files are refused. */
-export function readMigrationFile(dir: string, name: string): { sql: string; sha256: string } {
-  const path = join(dir, name);
-  let bytes: Buffer;
-  try {
-    const size = statSync(path).size;
-    if (size > MAX_MIGRATION_BYTES) {
-      throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is ${(size / 1048576).toFixed(1)} MiB; migrations over ${MAX_MIGRATION_BYTES / 1048576} MiB are refused`, {
-        hint: 'split the migration, or load bulk data outside migrations', details: { file: name, size },
-      });
-    }
-    bytes = readFileSync(path);
-  } catch (error) {
-    if (error instanceof DbguardError) throw error;
-    throw new DbguardError('MIGRATION_FILE_INVALID', `cannot read ${name} (${errnoCode(error)})`, {
-      hint: `check ${path}`, details: { file: name, error: errnoCode(error) },
-    });
-  }
-  return { sql: decodeSql(bytes, name), sha256: createHash('sha256').update(bytes).digest('hex') };
-}
-
-export function decodeSql(bytes: Uint8Array, name: string): string {
-  if (bytes.includes(0)) {
-    throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is binary (contains NUL bytes), not SQL`, { hint: `replace ${name} with a SQL text file`, details: { file: name } });
-  }
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is not valid UTF-8`, { hint: `re-save ${name} as UTF-8`, details: { file: name } });
-  }
 }

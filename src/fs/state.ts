@@ -1,5 +1,4 @@
 /** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
@@ -16,11 +15,21 @@ export interface StatePaths {
 
 export const EMBEDDED_IDENTITY = 'embedded';
 
+/** A short stable hash for folder names (FNV-1a): node:crypto costs the hook several ms to load. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
 /** External databases get one folder each, keyed by host/port/dbname (never by user or password). */
 export function statePathsFor(stateDir: string, identity: string): StatePaths {
   const base = identity.startsWith(EMBEDDED_IDENTITY)
     ? stateDir
-    : join(stateDir, 'external', `${identity.replace(/^postgres:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}-${createHash('sha256').update(identity).digest('hex').slice(0, 8)}`);
+    : join(stateDir, 'external', `${identity.replace(/^postgres:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}-${fnv1a(identity)}`);
   return {
     stateDir,
     cacheFile: join(base, 'migration_cache.json'),
@@ -30,17 +39,21 @@ export function statePathsFor(stateDir: string, identity: string): StatePaths {
   };
 }
 
-/** The cache, or null when there is none yet (first run). Unreadable or corrupt is an error. */
-export function readCacheFile(path: string): MigrationCache | null {
-  let text: string;
+/** The cache file's text, or null when there is none yet (first run). Unreadable is an error. */
+export function readCacheText(path: string): string | null {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     throw new DbguardError('CACHE_CORRUPT', `cannot read migration cache ${path} (${code})`, { hint: 'dbguard capture', details: { path } });
   }
-  return parseCache(text);
+}
+
+/** The cache, or null when there is none yet (first run). Unreadable or corrupt is an error. */
+export function readCacheFile(path: string): MigrationCache | null {
+  const text = readCacheText(path);
+  return text === null ? null : parseCache(text);
 }
 
 function writeFailed(path: string, error: unknown): DbguardError {
@@ -52,7 +65,7 @@ function writeFailed(path: string, error: unknown): DbguardError {
 
 /** Temp file + fsync + rename, so a crash leaves the old cache or the new one, never half of one. */
 export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = `${path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(temp, text, { mode });

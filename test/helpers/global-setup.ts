@@ -3,6 +3,7 @@
  * test makes its own database on it. Data lives under /tmp so the "postgres" user can reach it when the
  * suite runs as root.
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Hook and CLI tests run the built binary, as git and users do: build it from the current source.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: join(import.meta.dirname, '../..'), stdio: 'inherit' });
   const stateDir = mkdtempSync(join(tmpdir(), 'dbguard-suite-'));
   chmodSync(stateDir, 0o755);
   const server = new EmbeddedServer({ stateDir, port: undefined, database: 'postgres' });

@@ -1,0 +1,86 @@
+/**
+ * The hook's clean path (issue 4/6): a repository with N migrations and a cache listing them all, and
+ * `dbguard hook post-checkout <prev> <new> 1` timed against a bare `node -e 0`, interleaved in one run.
+ * Targets: ≤ 1.3× node at 2,000 migrations; the 20,000 case within 1.5× of the 2,000 case.
+ *
+ * Two clean paths are measured: the folder unchanged since the last check (the stat stamp answers, the
+ * usual checkout between branches that share their migrations), and the folder changed (stamp removed
+ * before every run: full listing and cache validation, as after a checkout that added migrations).
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serializeCache } from '../src/core/cache.js';
+import { median, printTable } from './util.js';
+
+const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
+const RUNS = Number(process.env.BENCH_RUNS ?? 40);
+
+function makeRepo(count: number): string {
+  const root = mkdtempSync(join(tmpdir(), `dbguard-bench-hook-${count}-`));
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, 'migrations'));
+  mkdirSync(join(root, '.git')); // findRoot stops here; the clean path runs no git command
+  const migrations = new Map<bigint, { filename: string; downCaptured: boolean }>();
+  for (let i = 1; i <= count; i++) {
+    const version = 20200101000000n + BigInt(i);
+    const up = `${version}_migration_number_${i}.up.sql`;
+    writeFileSync(join(root, 'migrations', up), `CREATE TABLE t${i} (id int);\n`);
+    writeFileSync(join(root, 'migrations', up.replace('.up.', '.down.')), `DROP TABLE t${i};\n`);
+    migrations.set(version, { filename: up, downCaptured: true });
+  }
+  mkdirSync(join(root, '.dbguard'));
+  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }));
+  // Last changed an hour ago, as a folder is between the checkouts that touch it.
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(join(root, 'migrations'), hourAgo, hourAgo);
+  utimesSync(join(root, '.dbguard', 'migration_cache.json'), hourAgo, hourAgo);
+  return root;
+}
+
+function timeOnce(args: string[], cwd: string): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0 || result.stderr.length > 0) throw new Error(`not a clean run: ${result.stderr.toString()}`);
+  return ms;
+}
+
+const hookArgs = [BIN, 'hook', 'post-checkout', 'a'.repeat(40), 'b'.repeat(40), '1'];
+const repos = { small: makeRepo(2_000), large: makeRepo(20_000) };
+const stamp = (root: string) => join(root, '.dbguard', 'clean-stamp.json');
+const fullCheck = (root: string) => {
+  rmSync(stamp(root), { force: true });
+  return timeOnce(hookArgs, root);
+};
+try {
+  const samples = { node: [] as number[], small: [] as number[], large: [] as number[], smallFull: [] as number[], largeFull: [] as number[] };
+  for (let i = 0; i < 3; i++) { // warm the page cache; the last full check leaves a valid stamp
+    timeOnce(['-e', '0'], repos.small);
+    fullCheck(repos.small);
+    fullCheck(repos.large);
+  }
+  for (let i = 0; i < RUNS; i++) {
+    samples.node.push(timeOnce(['-e', '0'], repos.small));
+    samples.small.push(timeOnce(hookArgs, repos.small));
+    samples.large.push(timeOnce(hookArgs, repos.large));
+    samples.smallFull.push(fullCheck(repos.small));
+    samples.largeFull.push(fullCheck(repos.large));
+  }
+  const [node, small, large, smallFull, largeFull] = [samples.node, samples.small, samples.large, samples.smallFull, samples.largeFull].map(median) as [number, number, number, number, number];
+  printTable(`hook clean path (median of ${RUNS} interleaved runs)`, [
+    ['node -e 0', `${node.toFixed(1)} ms`],
+    ['folder unchanged, 2,000 migrations', `${small.toFixed(1)} ms`],
+    ['folder unchanged, 20,000 migrations', `${large.toFixed(1)} ms`],
+    ['folder changed (full check), 2,000', `${smallFull.toFixed(1)} ms`],
+    ['folder changed (full check), 20,000', `${largeFull.toFixed(1)} ms`],
+    ['unchanged 2,000 / node -e 0 (target ≤ 1.30)', `${(small / node).toFixed(2)}x`],
+    ['unchanged 20,000 / 2,000 (target ≤ 1.50)', `${(large / small).toFixed(2)}x`],
+    ['full check 2,000 / node -e 0 (target ≤ 1.30)', `${(smallFull / node).toFixed(2)}x`],
+    ['full check 20,000 / 2,000 (target ≤ 1.50)', `${(largeFull / smallFull).toFixed(2)}x`],
+  ]);
+} finally {
+  rmSync(repos.small, { recursive: true, force: true });
+  rmSync(repos.large, { recursive: true, force: true });
+}

@@ -1,0 +1,73 @@
+/** Real git repositories in temp dirs, with dbguard "installed" the way npm would (node_modules/.bin). */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const PACKAGE_ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(PACKAGE_ROOT, 'dist', 'bin.js');
+
+export interface RunResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}, input?: string): RunResult {
+  const result = spawnSync(command, args, {
+    cwd, encoding: 'utf8', input, timeout: 120_000,
+    // A clean environment: no inherited git or dbguard variables, no terminal, no colors.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', GIT_CONFIG_NOSYSTEM: '1', ...env },
+  });
+  return { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
+export class GitRepo {
+  readonly root: string;
+
+  constructor(root?: string) {
+    this.root = root ?? mkdtempSync(join(tmpdir(), 'dbguard-repo-'));
+    chmodSync(this.root, 0o755);
+  }
+
+  static create(): GitRepo {
+    const repo = new GitRepo();
+    repo.git('init', '-q', '-b', 'main');
+    repo.git('config', 'user.email', 'dev@example.com');
+    repo.git('config', 'user.name', 'Dev');
+    mkdirSync(join(repo.root, 'node_modules', '.bin'), { recursive: true });
+    symlinkSync(BIN, join(repo.root, 'node_modules', '.bin', 'dbguard'));
+    writeFileSync(join(repo.root, '.gitignore'), 'node_modules/\n.dbguard/\n');
+    mkdirSync(join(repo.root, 'migrations'));
+    return repo;
+  }
+
+  git(...args: string[]): RunResult {
+    const result = run('git', args, this.root);
+    if (result.status !== 0 && !['checkout', 'merge', 'commit', 'rebase'].includes(args[0] ?? '')) {
+      throw new Error(`git ${args.join(' ')} failed: ${result.stderr}`);
+    }
+    return result;
+  }
+
+  dbguard(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string): RunResult {
+    return run(process.execPath, [BIN, ...args], this.root, env, input);
+  }
+
+  write(path: string, text: string): void {
+    writeFileSync(join(this.root, path), text);
+  }
+
+  /** Replaces the migrations folder with `files`, then commits everything. */
+  commitMigrations(files: Record<string, string>, message: string): void {
+    const dir = join(this.root, 'migrations');
+    for (const name of readdirSync(dir)) rmSync(join(dir, name));
+    for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, name), sql);
+    this.git('add', '-A');
+    this.git('commit', '-q', '-m', message);
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
