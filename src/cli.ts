@@ -2,6 +2,8 @@
  * Argument parsing only: each command is defined here and wired to its handler in src/commands/, which
  * returns data; this edge prints it (or the error) once and turns it into the exit code.
  */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { cac } from 'cac';
 import pkg from '../package.json' with { type: 'json' };
 import { DbguardError, ExitCode, isDbguardError } from './core/errors.js';
@@ -13,6 +15,14 @@ type Handler = (ctx: CommandContext) => Promise<CommandResult>;
 interface GlobalOptions {
   json?: boolean;
   cwd?: string;
+}
+
+function existingDirectory(path: string): string {
+  const dir = resolve(path);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new DbguardError('USAGE', `--cwd ${path}: no such directory`, { hint: 'dbguard --cwd <path to your repository> status' });
+  }
+  return dir;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -60,8 +70,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .example('dbguard db start && export DATABASE_URL="$(dbguard db url --show-password)"')
     .action((action: string, options: { showPassword?: boolean }) => run((ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options))));
   cli.command('demo', 'A scripted branch switch on a throwaway repository and the embedded database')
+    .option('--keep', 'Keep the repository (and leave its database running) to explore afterwards')
     .example('dbguard demo')
-    .action(() => run((ctx) => import('./commands/demo.js').then((m) => m.demoCommand(ctx))));
+    .action((options: { keep?: boolean }) => run((ctx) => import('./commands/demo.js').then((m) => m.demoCommand(ctx, options))));
 
   cli.help();
   cli.version(pkg.version);
@@ -79,12 +90,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     await cli.runMatchedCommand();
     const options = parsed.options as GlobalOptions;
     const ctx: CommandContext = {
-      cwd: options.cwd ?? process.cwd(),
+      cwd: options.cwd === undefined ? process.cwd() : existingDirectory(String(options.cwd)),
       env: process.env,
       out,
       canPrompt: Boolean(process.stdin.isTTY && process.stdout.isTTY) && !json,
     };
-    const result = await (handler as Handler)(ctx);
+    const result = await (handler as Handler)(ctx).finally(() => out.settle());
     if (json) out.document({ ok: result.exitCode === ExitCode.ok, ...result.json });
     return result.exitCode;
   } catch (error) {

@@ -55,6 +55,7 @@ const CODE_CLASS = {
   STATE_DIR_UNWRITABLE: ExitCode.failure,
   GIT_FAILED: ExitCode.failure,
   HOOK_INSTALL_FAILED: ExitCode.failure,
+  DEMO_FAILED: ExitCode.failure,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCode>;
 

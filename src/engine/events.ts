@@ -1,6 +1,6 @@
 /** Progress as data: the engine reports, the CLI edge decides how (or whether) to show it. */
 export type ProgressEvent =
-  | { readonly type: 'server'; readonly action: 'initialising' | 'starting' | 'stopping' }
+  | { readonly type: 'server'; readonly action: 'initialising' | 'starting' | 'ready' | 'stopping' | 'stopped' }
   | { readonly type: 'step-start'; readonly version: bigint; readonly filename: string; readonly index: number; readonly total: number }
   | { readonly type: 'step-done'; readonly version: bigint; readonly filename: string; readonly ms: number }
   | { readonly type: 'step-failed'; readonly version: bigint; readonly filename: string; readonly message: string };

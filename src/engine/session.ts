@@ -66,6 +66,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     startedServer = running === null || server.isOrphanedTemporary();
     if (running === null) options.report?.({ type: 'server', action: 'starting' });
     const port = (running ?? (await server.start(true))).port;
+    if (running === null) options.report?.({ type: 'server', action: 'ready' });
     process.once('SIGINT', stopOnSignal);
     process.once('SIGTERM', stopOnSignal);
     const target = server.target(port);
@@ -78,7 +79,11 @@ export async function openSession(settings: Settings, options: SessionOptions): 
         process.off('SIGTERM', stopOnSignal);
         await opened.end().catch(() => undefined);
         try {
-          if (startedServer) await server.stop();
+          if (startedServer) {
+            options.report?.({ type: 'server', action: 'stopping' });
+            await server.stop();
+            options.report?.({ type: 'server', action: 'stopped' });
+          }
         } finally {
           lock.release();
         }

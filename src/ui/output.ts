@@ -2,9 +2,10 @@
  * Everything a person sees is decided here, once: colors and spinners only on a TTY and never with
  * NO_COLOR; with --json nothing but one JSON document on stdout (progress goes nowhere).
  */
+import { createSpinner, type Spinner } from 'nanospinner';
 import { createColors } from 'picocolors';
 import { isDbguardError, type DbguardError } from '../core/errors.js';
-import type { Reporter } from '../engine/events.js';
+import type { ProgressEvent, Reporter } from '../engine/events.js';
 
 export type Colors = ReturnType<typeof createColors>;
 
@@ -19,6 +20,10 @@ export interface Output {
   /** The one JSON document of a --json run. */
   document(value: unknown): void;
   progress(): Reporter;
+  /** A spinner on a terminal, a plain line elsewhere; `done` ends it. */
+  activity(text: string): { done(result: string, ok?: boolean): void };
+  /** Ends a spinner left running by an error, so the process can exit and the terminal is tidy. */
+  settle(): void;
 }
 
 /** JSON with bigint versions as strings (they exceed 2^53 for timestamp versions). */
@@ -43,6 +48,46 @@ export function createOutput(options: OutputOptions): Output {
   const line = (text = '') => {
     if (!options.json) stdout.write(`${text}\n`);
   };
+  // nanospinner measures wrapped lines by the terminal's width; a pty that reports none gets plain lines.
+  const spins = () => interactive && stdout.columns > 0;
+  let spinner: Spinner | null = null;
+  const finishSpinner = (text: string, ok: boolean) => {
+    if (ok) spinner?.success({ text });
+    else spinner?.error({ text });
+    spinner = null;
+  };
+  const activity = (text: string) => {
+    if (options.json) return { done: () => undefined };
+    if (!spins()) {
+      line(c.dim(`  … ${text}`));
+      return { done: () => undefined };
+    }
+    finishSpinner(text, true);
+    spinner = createSpinner(text, { stream: stdout }).start();
+    return { done: (result: string, ok = true) => finishSpinner(result, ok) };
+  };
+  const serverText: Record<string, string> = {
+    initialising: 'creating the embedded database', starting: 'starting the embedded database', stopping: 'stopping the embedded database',
+  };
+  let pending: ReturnType<typeof activity> | null = null;
+  const report = (event: ProgressEvent) => {
+    if (options.json) return;
+    if (event.type === 'server') {
+      const text = serverText[event.action];
+      if (text) pending = activity(text);
+      else pending?.done(event.action === 'ready' ? 'embedded database running' : 'embedded database stopped');
+    } else if (event.type === 'step-start') {
+      pending = spins() ? activity(`${event.version}  ${event.filename}  (${event.index + 1}/${event.total})`) : null;
+    } else if (event.type === 'step-done') {
+      const text = `${event.version}  ${event.filename}  ${c.dim(`${event.ms.toFixed(0)} ms`)}`;
+      if (spins() && pending) pending.done(text);
+      else line(`  ${c.green('✓')} ${text}`);
+    } else if (spins() && pending) {
+      pending.done(`${event.version}  ${event.filename}`, false);
+    } else {
+      line(`  ${c.red('✗')} ${event.version}  ${event.filename}`);
+    }
+  };
   return {
     json: options.json,
     interactive,
@@ -54,13 +99,10 @@ export function createOutput(options: OutputOptions): Output {
     document(value) {
       stdout.write(`${toJson(value)}\n`);
     },
-    progress() {
-      return (event) => {
-        if (options.json) return;
-        if (event.type === 'server') line(c.dim(`  … ${event.action} the embedded database`));
-        else if (event.type === 'step-done') line(`  ${c.green('✓')} ${event.version}  ${event.filename}  ${c.dim(`${event.ms.toFixed(0)} ms`)}`);
-        else if (event.type === 'step-failed') line(`  ${c.red('✗')} ${event.version}  ${event.filename}`);
-      };
+    progress: () => report,
+    activity,
+    settle() {
+      if (spinner) finishSpinner('interrupted', false);
     },
   };
 }

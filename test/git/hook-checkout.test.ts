@@ -2,32 +2,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
-import { GitRepo } from '../helpers/git.js';
-
-const base = { ...tableMigration(445, 'chat') };
-const branchA = { ...base, ...tableMigration(446, 'a_one'), ...tableMigration(447, 'a_two') };
-const branchB = { ...base, ...tableMigration(450, 'b_only') };
+import { base, branchA, branchedRepo, GitRepo } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
 
-/** main has 445; branch a adds 446–447 and has them applied; branch b adds 450. */
 async function twoBranches(onConflict: 'warn' | 'rollback' = 'warn') {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, onConflict }));
-  repo.commitMigrations(base, 'base');
-  expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
-  repo.git('checkout', '-q', '-b', 'b');
-  repo.commitMigrations(branchB, 'b');
-  repo.git('checkout', '-q', 'main');
-  repo.git('checkout', '-q', '-b', 'a');
-  repo.commitMigrations(branchA, 'a');
-  const migrated = repo.dbguard(['migrate']);
-  expect(migrated.stderr).toBe('');
-  expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
-  return { repo, db };
+  const made = await branchedRepo({ onConflict });
+  repos.push(made.repo);
+  return made;
 }
 
 describe('post-checkout hook', () => {

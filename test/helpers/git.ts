@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
+import { createDatabase, schemaVersion, tableMigration, urlFor } from './db.js';
 
 export const PACKAGE_ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(PACKAGE_ROOT, 'dist', 'bin.js');
@@ -70,4 +72,29 @@ export class GitRepo {
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+export const base = { ...tableMigration(445, 'chat') };
+export const branchA = { ...base, ...tableMigration(446, 'a_one'), ...tableMigration(447, 'a_two') };
+export const branchB = { ...base, ...tableMigration(450, 'b_only') };
+
+/**
+ * The conflict every dbguard user meets: main has 445; branch a adds 446–447 and has them applied
+ * (the repository is left on a); branch b adds 450. Hooks installed; the database is the test's own.
+ */
+export async function branchedRepo(config: Record<string, unknown> = {}): Promise<{ repo: GitRepo; db: string }> {
+  const db = await createDatabase();
+  const repo = GitRepo.create();
+  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, ...config }));
+  repo.commitMigrations(base, 'base');
+  expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+  repo.git('checkout', '-q', '-b', 'b');
+  repo.commitMigrations(branchB, 'b');
+  repo.git('checkout', '-q', 'main');
+  repo.git('checkout', '-q', '-b', 'a');
+  repo.commitMigrations(branchA, 'a');
+  const migrated = repo.dbguard(['migrate']);
+  expect(migrated.stderr).toBe('');
+  expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+  return { repo, db };
 }

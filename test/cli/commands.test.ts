@@ -1,0 +1,183 @@
+/** The built `dbguard` binary as a user runs it: exit codes of DESIGN §9, --json documents, --help, --cwd, init. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import pkg from '../../package.json' with { type: 'json' };
+import { query, schemaVersion, serverInfo, urlFor } from '../helpers/db.js';
+import { branchedRepo, GitRepo, run } from '../helpers/git.js';
+
+const repos: GitRepo[] = [];
+afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
+
+async function conflicted(config: Record<string, unknown> = {}) {
+  const made = await branchedRepo(config);
+  repos.push(made.repo);
+  made.repo.git('checkout', '-q', 'b');
+  return made;
+}
+
+function emptyRepo(): GitRepo {
+  const repo = GitRepo.create();
+  repos.push(repo);
+  return repo;
+}
+
+const COMMANDS = ['init', 'status', 'check', 'rollback', 'reset', 'capture', 'migrate', 'hooks', 'db', 'demo'];
+const ERROR_SHAPE = /^error\[[A-Z_]+\] .+\n {2}next: .+\n$/;
+
+describe('help and version', () => {
+  it('prints the version', () => {
+    const result = emptyRepo().dbguard(['--version']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(pkg.version);
+  });
+
+  it.each(COMMANDS)('prints --help for %s', (command) => {
+    const result = emptyRepo().dbguard([command, '--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`$ dbguard ${command}`);
+    expect(result.stdout).toContain('--json');
+  });
+
+  it('an unknown command is a usage error (2) with the next command, and no stack trace unless DEBUG=dbguard', () => {
+    const repo = emptyRepo();
+    const result = repo.dbguard(['rolback']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(ERROR_SHAPE);
+    expect(result.stderr).toContain('error[USAGE] unknown command "rolback"');
+    const debug = repo.dbguard(['--cwd', join(repo.root, 'nowhere'), 'check'], { DEBUG: 'dbguard' });
+    expect(debug.status).toBe(2);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('exit codes (DESIGN §9)', () => {
+  it('0 when clean, 1 when the branch lacks applied migrations', async () => {
+    const { repo } = await branchedRepo();
+    repos.push(repo);
+    expect(repo.dbguard(['check']).status).toBe(0);
+    expect(repo.dbguard(['status']).status).toBe(0);
+    repo.git('checkout', '-q', 'b');
+    const check = repo.dbguard(['check']);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain('conflict: 2 applied migrations are not on this branch');
+    expect(repo.dbguard(['status']).status).toBe(1);
+  });
+
+  it('2 for a configuration error, naming the key, with nothing changed', async () => {
+    const { repo, db } = await conflicted();
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, onConflit: 'rollback' }));
+    const result = repo.dbguard(['rollback', '--yes']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(ERROR_SHAPE);
+    expect(result.stderr).toContain('onConflit');
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+  });
+
+  it('3 when refused as unsafe (dirty database, remote host)', async () => {
+    const { repo, db } = await conflicted();
+    await query(db, 'UPDATE schema_migrations SET dirty = true');
+    const dirty = repo.dbguard(['rollback', '--yes']);
+    expect(dirty.status).toBe(3);
+    expect(dirty.stderr).toContain('error[DIRTY]');
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: true });
+
+    const remote = repo.dbguard(['rollback', '--yes'], { DBGUARD_DATABASE_URL: 'postgres://me:secret@db.example.com:5432/app' });
+    expect(remote.status).toBe(3);
+    expect(remote.stderr).toContain('error[REMOTE_REFUSED]');
+    expect(remote.stderr).not.toContain('secret');
+  });
+
+  it('4 for database failures: wrong password, nothing listening', async () => {
+    const { repo } = await conflicted();
+    const { host, port, user } = serverInfo();
+    const wrong = repo.dbguard(['status'], { DBGUARD_DATABASE_URL: `postgres://${user}:not-the-password@${host}:${port}/postgres` });
+    expect(wrong.status).toBe(4);
+    expect(wrong.stderr).toContain('error[DB_AUTH_FAILED]');
+    expect(wrong.stderr).not.toContain('not-the-password');
+    const closed = repo.dbguard(['status'], { DBGUARD_DATABASE_URL: `postgres://${user}:x@127.0.0.1:1/postgres` });
+    expect(closed.status).toBe(4);
+    expect(closed.stderr).toContain('error[DB_CONNECT_FAILED]');
+    expect(closed.stderr).toMatch(ERROR_SHAPE);
+  });
+});
+
+describe('--json', () => {
+  it('status: one document with the database, cache, phantoms, pending, plan and next command', async () => {
+    const { repo } = await conflicted();
+    const result = repo.dbguard(['status', '--json']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('');
+    const doc = JSON.parse(result.stdout);
+    expect(doc.ok).toBe(false);
+    expect(doc.database.kind).toBe('external');
+    expect(doc.database.where).not.toContain(serverInfo().password);
+    expect(doc.cache).toEqual({ applied: 3, withoutDownSql: [] });
+    expect(doc.conflicts.map((c: { version: string; kind: string }) => [c.version, c.kind])).toEqual([['447', 'missing'], ['446', 'missing']]);
+    expect(doc.pending).toEqual([{ version: '450', filename: '450_create_b_only.up.sql' }]);
+    expect(doc.plan.kind).toBe('rollback');
+    expect(doc.plan.steps.map((s: { version: string; after: string }) => [s.version, s.after])).toEqual([['447', '446'], ['446', '445']]);
+    expect(doc.next).toBe('dbguard rollback');
+  });
+
+  it('check, rollback --dry-run and rollback --yes print only JSON on stdout', async () => {
+    const { repo, db } = await conflicted();
+    const check = JSON.parse(repo.dbguard(['check', '--json']).stdout);
+    expect(check).toMatchObject({ ok: false, firstRun: false });
+    const dry = repo.dbguard(['rollback', '--dry-run', '--json']);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ ok: true, dryRun: true, applied: [], plan: { kind: 'rollback', from: '447', to: '445' } });
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    const applied = repo.dbguard(['rollback', '--yes', '--json']);
+    expect(applied.stderr).toBe('');
+    const doc = JSON.parse(applied.stdout);
+    expect(doc).toMatchObject({ ok: true, databaseVersion: '445' });
+    expect(doc.applied.map((a: { version: string }) => a.version)).toEqual(['447', '446']);
+    const migrate = JSON.parse(repo.dbguard(['migrate', '--json']).stdout);
+    expect(migrate.ok).toBe(true);
+    expect(JSON.stringify(migrate)).toContain('450');
+  });
+
+  it('errors become {ok: false, error: {code, message, hint}} on stdout', async () => {
+    const { repo } = await conflicted();
+    const result = repo.dbguard(['rollback', '--json']);
+    expect(result.status).toBe(2);
+    const doc = JSON.parse(result.stdout);
+    expect(doc).toMatchObject({ ok: false, error: { code: 'NOT_A_TTY' } });
+    expect(doc.error.hint).toContain('dbguard rollback --yes');
+  });
+
+  it('hooks status, db status and init report as JSON too', () => {
+    const repo = emptyRepo();
+    const init = JSON.parse(repo.dbguard(['init', '--json']).stdout);
+    expect(init).toMatchObject({ ok: true, wroteConfig: true, migrationsDir: 'migrations' });
+    const hooks = JSON.parse(repo.dbguard(['hooks', 'status', '--json']).stdout);
+    expect(hooks.ok).toBe(true);
+    const db = JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout);
+    expect(db).toMatchObject({ ok: true, kind: 'embedded', running: false });
+  });
+});
+
+describe('init and --cwd', () => {
+  it('init writes the config, ignores the state dir, installs hooks, and is idempotent', () => {
+    const repo = emptyRepo();
+    const first = repo.dbguard(['init']);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain('wrote dbguard.config.json');
+    expect(first.stdout).toContain('next:');
+    expect(JSON.parse(readFileSync(join(repo.root, 'dbguard.config.json'), 'utf8'))).toMatchObject({ migrationsDir: 'migrations', onConflict: 'warn' });
+    expect(existsSync(join(repo.root, '.git', 'hooks', 'post-checkout'))).toBe(true);
+    const ignore = readFileSync(join(repo.root, '.gitignore'), 'utf8');
+    expect(ignore).toContain('.dbguard/');
+    const second = repo.dbguard(['init']);
+    expect(second.stdout).toContain('kept the existing configuration');
+    expect(second.stdout).toContain('hooks: already installed');
+    expect(readFileSync(join(repo.root, '.gitignore'), 'utf8')).toBe(ignore);
+  });
+
+  it('--cwd runs against another repository', async () => {
+    const { repo } = await conflicted();
+    const elsewhere = run(process.execPath, [join(repo.root, 'node_modules', '.bin', 'dbguard'), 'check', '--cwd', repo.root], '/');
+    expect(elsewhere.status).toBe(1);
+    expect(elsewhere.stdout).toContain('446');
+  });
+});
