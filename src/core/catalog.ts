@@ -48,7 +48,8 @@ export function compareVersions(a: bigint, b: bigint): number {
 
 /** Parses one file name; `null` when it is not a well-formed migration name. */
 export function parseMigrationName(fileName: string): ParsedMigrationName | null {
-  const match = MIGRATION_FILE.exec(fileName);
+  // U+FFFD is what a name that is not UTF-8 decodes to: such a file could not be opened by that name.
+  const match = fileName.includes('\uFFFD') ? null : MIGRATION_FILE.exec(fileName);
   if (!match) return null;
   const [, digits, name, direction] = match as unknown as [string, string, string, Direction];
   const version = BigInt(digits);
@@ -61,6 +62,7 @@ export function looksLikeMigration(fileName: string): boolean {
 }
 
 function invalidReason(fileName: string): string {
+  if (fileName.includes('\uFFFD')) return 'name is not valid UTF-8';
   const match = /^([0-9]+)_/.exec(fileName);
   if (match) {
     const version = BigInt(match[1] as string);

@@ -38,6 +38,7 @@ const CODE_CLASS = {
   UNTRACKED: ExitCode.unsafe,
   NOT_CONTIGUOUS: ExitCode.unsafe,
   NO_DOWN_SQL: ExitCode.unsafe,
+  UNSAFE_DOWN_SQL: ExitCode.unsafe,
   REMOTE_REFUSED: ExitCode.unsafe,
   ABORTED: ExitCode.unsafe,
   // database or git failure (4)

@@ -4,7 +4,7 @@
  */
 import type { MigrationCache } from './cache.js';
 import { compareVersions, type Catalog } from './catalog.js';
-import { requiresNoTransaction } from './sql.js';
+import { isBlankSql, mentionsSchema, requiresNoTransaction } from './sql.js';
 
 export interface SchemaVersion {
   readonly version: bigint;
@@ -51,7 +51,10 @@ export interface RollbackStep {
   readonly transactional: boolean;
 }
 
-export type RefuseReason = 'DIRTY' | 'UNTRACKED' | 'NOT_CONTIGUOUS' | 'NO_DOWN_SQL';
+/** dbguard's schema in the database (DESIGN §1); down SQL must not touch it. */
+export const TRACKING_SCHEMA = '_dbguard';
+
+export type RefuseReason = 'DIRTY' | 'UNTRACKED' | 'NOT_CONTIGUOUS' | 'NO_DOWN_SQL' | 'UNSAFE_DOWN_SQL';
 
 export type Plan =
   | { readonly kind: 'clean'; readonly current: bigint | null }
@@ -144,6 +147,15 @@ export function planRollback(input: PlanInput): Plan {
       lacking,
       'dbguard reset',
     );
+  }
+  // `migrate create` writes empty down files; running one would drop the version but keep its schema.
+  const empty = phantoms.filter((version) => isBlankSql((downSql.get(version) as DownSql).sql));
+  if (empty.length > 0) {
+    return refuse('NO_DOWN_SQL', `the down SQL of ${list(empty)} is empty: rolling back would record the version as gone and keep its schema`, empty, 'dbguard reset');
+  }
+  const meddling = phantoms.filter((version) => mentionsSchema((downSql.get(version) as DownSql).sql, TRACKING_SCHEMA));
+  if (meddling.length > 0) {
+    return refuse('UNSAFE_DOWN_SQL', `the down SQL of ${list(meddling)} changes ${TRACKING_SCHEMA}, dbguard's own records`, meddling, 'dbguard reset');
   }
 
   const steps = phantoms.map((version, index): RollbackStep => {

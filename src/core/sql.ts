@@ -119,3 +119,12 @@ export function requiresNoTransaction(sql: string): boolean {
 export function isBlankSql(sql: string): boolean {
   return stripSqlLiterals(sql).replace(/[\s;]/g, '') === '';
 }
+
+/**
+ * True when the SQL names `schema` (bare or as a quoted identifier) in code, not in comments or
+ * strings. Down SQL that touches dbguard's own bookkeeping is refused before anything runs.
+ */
+export function mentionsSchema(sql: string, schema: string): boolean {
+  const bare = new RegExp(`(?<![\\w$])${schema.replace(/[^\w]/g, '')}(?![\\w$])`, 'i');
+  return segmentSql(sql).some((s) => (s.code ? bare.test(s.text) : s.text === `"${schema}"`));
+}

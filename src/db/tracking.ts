@@ -2,7 +2,8 @@
 import type { DownSql, TrackedMigration } from '../core/plan.js';
 import type { PgClient } from './client.js';
 
-export const TRACKING_SCHEMA = '_dbguard';
+export { TRACKING_SCHEMA } from '../core/plan.js';
+import { TRACKING_SCHEMA } from '../core/plan.js';
 export const TRACKING_TABLE = `${TRACKING_SCHEMA}.applied_migrations`;
 
 export interface TrackingRow {

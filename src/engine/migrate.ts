@@ -7,6 +7,7 @@ import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationFile } from '../fs/migration-files.js';
+import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations } from './capture.js';
 import type { Reporter } from './events.js';
 import { readDatabaseState } from './rollback.js';
@@ -39,6 +40,10 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     .filter((m) => m.up !== undefined && m.version > top)
     .map((m) => {
       const up = readMigrationFile(dir, m.up as string);
+      if (isBlankSql(up.sql)) {
+        // golang-migrate would record the version and change nothing: almost always a forgotten file.
+        throw new DbguardError('MIGRATION_FILE_INVALID', `${m.up} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${m.up}, or delete it`, details: { file: m.up } });
+      }
       return { version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql };
     });
   if (dryRun) return { pending, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };

@@ -2,6 +2,7 @@
  * A working connection to the configured database. For the embedded one this takes the data-dir lock
  * file, initialises or starts a temporary server when none runs, and stops what it started on close.
  */
+import { dirname } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
@@ -9,6 +10,7 @@ import { connect, type PgClient } from '../db/client.js';
 import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteStateDir } from '../fs/config.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
+import { assertStateDirWritable } from '../fs/state.js';
 import { databaseRef, type DatabaseRef } from './identity.js';
 import type { Reporter } from './events.js';
 
@@ -38,6 +40,7 @@ export function assertLocalOrAllowed(settings: Settings, target: ConnectionTarge
 
 export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
   const ref = databaseRef(settings);
+  if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
   if (ref.kind === 'external') {
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);

@@ -1,5 +1,5 @@
 /** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
 import { DbguardError } from '../core/errors.js';
@@ -54,6 +54,22 @@ export function readCacheText(path: string): string | null {
 export function readCacheFile(path: string): MigrationCache | null {
   const text = readCacheText(path);
   return text === null ? null : parseCache(text);
+}
+
+/**
+ * Checked before a command changes the database: a rollback whose cache cannot be written afterwards
+ * would leave the next hook comparing against a stale cache.
+ */
+export function assertStateDirWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new DbguardError('STATE_DIR_UNWRITABLE', `state directory ${dir} is not writable (${code}); nothing was changed`, {
+      hint: `fix the permissions of ${dir} (or set "stateDir" in dbguard.config.json), then run the command again`, details: { dir, error: code },
+    });
+  }
 }
 
 function writeFailed(path: string, error: unknown): DbguardError {

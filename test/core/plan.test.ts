@@ -83,6 +83,23 @@ describe('planRollback', () => {
     expect(plan).toMatchObject({ kind: 'refuse', reason: 'NO_DOWN_SQL', versions: [447n] });
   });
 
+  it.each([
+    ['an empty down file (as `migrate create` writes it)', '  -- nothing yet\n', 'NO_DOWN_SQL'],
+    ['down SQL that drops dbguard\'s schema', 'DROP TABLE t447; DROP SCHEMA _dbguard CASCADE;', 'UNSAFE_DOWN_SQL'],
+    ['down SQL that edits the tracking table through a quoted name', 'DELETE FROM "_dbguard".applied_migrations;', 'UNSAFE_DOWN_SQL'],
+  ])('refuses %s, before anything runs', (_what, sql, reason) => {
+    const downSql = downSqlFromTracking(446, 447, 448);
+    downSql.set(447n, { ...(downSql.get(447n) as DownSql), sql });
+    const plan = planRollback(input({ current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), downSql }));
+    expect(plan).toMatchObject({ kind: 'refuse', reason, versions: [447n] });
+  });
+
+  it('allows down SQL that only mentions _dbguard in a comment or a string', () => {
+    const downSql = downSqlFromTracking(446, 447, 448);
+    downSql.set(447n, { ...(downSql.get(447n) as DownSql), sql: "-- not _dbguard\nDROP TABLE t447; SELECT '_dbguard';" });
+    expect(planRollback(input({ current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), downSql })).kind).toBe('rollback');
+  });
+
   it('uses the next lower applied version, not version - 1 (timestamp versions)', () => {
     const v = [20240101120000n, 20240215093000n, 20240301000000n];
     const plan = planRollback(input({
