@@ -7,6 +7,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+import { listVersions } from '../core/text.js';
 
 export async function captureCommand(ctx: CommandContext): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -16,8 +17,8 @@ export async function captureCommand(ctx: CommandContext): Promise<CommandResult
     withAdvisoryLock(session.client, lockTimeoutMs(), () => captureAppliedMigrations(session, dir, disk)));
   const { out } = ctx;
   out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
-  if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${result.pruned.join(', ')}`);
-  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${result.withoutDownSql.join(', ')}: those cannot be rolled back`));
+  if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);
+  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back`));
   return {
     exitCode: ExitCode.ok,
     json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql, cached: result.cache.migrations.size },

@@ -9,13 +9,14 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import type { HookIo } from './hook.js';
+import { listVersions } from '../core/text.js';
 
 export async function captureFromRevision(settings: Settings, rev: string, io: HookIo): Promise<void> {
   const dir = absoluteMigrationsDir(settings);
   const result = await withSession(settings, { destructive: false }, (session) =>
     withAdvisoryLock(session.client, lockTimeoutMs(), () =>
       captureAppliedMigrations(session, dir, readDiskState(dir), [previousTreeSource(settings.root, rev, settings.migrationsDir)])));
-  if (result.captured.length) io.err(`dbguard: captured down SQL for ${result.captured.join(', ')} from ${rev.slice(0, 12)}`);
+  if (result.captured.length) io.err(`dbguard: captured down SQL for ${listVersions(result.captured)} from ${rev.slice(0, 12)}`);
 }
 
 export async function autoRollback(settings: Settings, prev: string, io: HookIo): Promise<void> {

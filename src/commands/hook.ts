@@ -7,6 +7,7 @@ import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, ty
 import { buildCatalog } from '../core/catalog.js';
 import { findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
+import { listVersions } from '../core/text.js';
 import type { Settings } from '../core/settings.js';
 import { databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
@@ -47,7 +48,7 @@ function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache)
   const versions = conflicts.map((c) => c.version);
   const missing = new Set(versions);
   const ancestor = [...cache.migrations.keys()].filter((v) => !missing.has(v)).reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
-  io.err(`dbguard: this branch lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${versions.join(', ')}`);
+  io.err(`dbguard: this branch lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${listVersions(versions)}`);
   io.err(`  dbguard rollback   roll ${versions.length === 1 ? 'it' : 'them'} back to ${ancestor ?? 'an empty schema'}, keeping the data in the other tables`);
   io.err('  dbguard reset      start over from an empty database');
 }

@@ -5,6 +5,7 @@ import { migratePending } from '../engine/migrate.js';
 import { withSession } from '../engine/session.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+import { listVersions } from '../core/text.js';
 
 export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -19,9 +20,9 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
     out.line(`would apply ${result.pending.length} migration${result.pending.length === 1 ? '' : 's'}:`);
     for (const m of result.pending) out.line(`  ${m.version}  ${m.filename}`);
   } else out.line(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}; database at ${result.applied.at(-1)?.version}`);
-  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${result.withoutDownSql.join(', ')}: those cannot be rolled back until one is committed`));
+  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
   return {
     exitCode: ExitCode.ok,
-    json: { dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms) })) },
+    json: { dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }

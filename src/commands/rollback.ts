@@ -6,6 +6,7 @@ import { withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { planJson, printPlan } from './plan-view.js';
+import { listVersions } from '../core/text.js';
 
 export interface RollbackOptions {
   readonly dryRun?: boolean;
@@ -47,9 +48,9 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   }
   const ms = performance.now() - started;
   out.line(`rolled back ${outcome.applied.length} migration${outcome.applied.length === 1 ? '' : 's'} in ${ms.toFixed(0)} ms; database at ${plan.to ?? 'nothing applied'}`);
-  if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${outcome.capture.withoutDownSql.join(', ')}`));
+  if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${listVersions(outcome.capture.withoutDownSql)}`));
   return {
     exitCode: ExitCode.ok,
-    json: { plan: planJson(plan), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms) })), databaseVersion: plan.to },
+    json: { plan: planJson(plan), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to },
   };
 }

@@ -12,6 +12,7 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
+import { listVersions } from '../core/text.js';
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -55,7 +56,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     conflicts: comparison.conflicts, pending: comparison.pending.map((m) => ({ version: m.version, filename: m.up })),
   };
   if (options.offline) {
-    out.line(`  phantoms     ${comparison.conflicts.length ? comparison.conflicts.map((x) => x.version).join(', ') : 'none (by the cache)'}`);
+    out.line(`  phantoms     ${comparison.conflicts.length ? listVersions(comparison.conflicts.map((x) => x.version)) : 'none (by the cache)'}`);
     out.line(`  next         ${comparison.conflicts.length ? 'dbguard status   (without --offline, for the plan)' : 'nothing to do'}`);
     return { exitCode: comparison.conflicts.length || cacheProblem ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, plan: null, next: null } };
   }
@@ -72,7 +73,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       out.line(`    ${cand.version}  ${cand.filename ?? c.dim('(file name unknown)')}  ${found ? c.dim(`down SQL from ${ORIGIN_LABEL[found.origin]}`) : c.red('no down SQL found')}`);
     }
   }
-  if (comparison.pending.length) out.line(`  pending      ${comparison.pending.map((m) => m.version).join(', ')}`);
+  if (comparison.pending.length) out.line(`  pending      ${listVersions(comparison.pending.map((m) => m.version))}`);
   printPlan(out, plan, false);
   const next = nextCommand(plan) ?? (comparison.pending.length ? 'dbguard migrate   (or your own migrator)' : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);

@@ -5,6 +5,7 @@
 import type { MigrationCache } from './cache.js';
 import { compareVersions, type Catalog } from './catalog.js';
 import { isBlankSql, mentionsSchema, requiresNoTransaction } from './sql.js';
+import { listVersions } from './text.js';
 
 export interface SchemaVersion {
   readonly version: bigint;
@@ -102,7 +103,7 @@ function refuse(reason: RefuseReason, message: string, versions: bigint[], fix: 
   return { kind: 'refuse', reason, message, versions, fix };
 }
 
-const list = (versions: readonly bigint[]): string => versions.map(String).join(', ');
+const list = (versions: readonly bigint[]): string => listVersions(versions);
 
 export function planRollback(input: PlanInput): Plan {
   const { current, catalog, downSql } = input;

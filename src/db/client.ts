@@ -68,3 +68,15 @@ export function queryError(error: unknown, context: string, hint: string, detail
     hint, cause: error, details: { ...details, sqlState: pgError.code, position: pgError.position },
   });
 }
+
+/** BEGIN, the work, COMMIT; ROLLBACK and rethrow if anything fails. */
+export async function inTransaction(client: PgClient, work: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await work();
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

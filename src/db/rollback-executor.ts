@@ -8,7 +8,7 @@ import { DbguardError } from '../core/errors.js';
 import type { RollbackStep } from '../core/plan.js';
 import { splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../engine/events.js';
-import type { PgClient } from './client.js';
+import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
 import { deleteTracked, ensureTrackingTable } from './tracking.js';
 
@@ -25,22 +25,15 @@ async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
 
 async function runStep(client: PgClient, step: RollbackStep): Promise<void> {
   if (step.transactional) {
-    await client.query('BEGIN');
-    try {
+    await inTransaction(client, async () => {
       await client.query(step.downSql);
       await finishStep(client, step);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    });
     return;
   }
   await writeSchemaVersion(client, step.after, true);
   for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);
-  await client.query('BEGIN');
-  await finishStep(client, step);
-  await client.query('COMMIT');
+  await inTransaction(client, () => finishStep(client, step));
 }
 
 export async function applyRollbackSteps(client: PgClient, steps: readonly RollbackStep[], report: Reporter): Promise<AppliedStep[]> {

@@ -26,8 +26,11 @@ export async function ensureSchemaMigrationsTable(client: PgClient): Promise<voi
 
 /** Sets the version; null means "nothing applied" (no row, or NilVersion when dirty). */
 export async function writeSchemaVersion(client: PgClient, version: bigint | null, dirty: boolean): Promise<void> {
-  await client.query('DELETE FROM schema_migrations');
-  if (version !== null || dirty) {
-    await client.query('INSERT INTO schema_migrations (version, dirty) VALUES ($1, $2)', [(version ?? NIL_VERSION).toString(), dirty]);
-  }
+  await client.query(schemaVersionStatements(version, dirty));
+}
+
+/** The statements that set the version; a bigint and a boolean need no escaping. */
+export function schemaVersionStatements(version: bigint | null, dirty: boolean): string {
+  const insert = version !== null || dirty ? ` INSERT INTO schema_migrations (version, dirty) VALUES (${(version ?? NIL_VERSION).toString()}, ${dirty});` : '';
+  return `DELETE FROM schema_migrations;${insert}`;
 }

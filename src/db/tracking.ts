@@ -57,22 +57,35 @@ export async function readTrackedDownSql(client: PgClient, wanted: ReadonlyArray
   return found;
 }
 
+const UPSERT_CONFLICT = `ON CONFLICT (version) DO UPDATE SET filename = EXCLUDED.filename,
+       down_sql = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
+         THEN COALESCE(EXCLUDED.down_sql, ${TRACKING_TABLE}.down_sql) ELSE EXCLUDED.down_sql END,
+       up_sha256 = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
+         THEN COALESCE(EXCLUDED.up_sha256, ${TRACKING_TABLE}.up_sha256) ELSE EXCLUDED.up_sha256 END,
+       captured_at = now(), source = EXCLUDED.source`;
+
 export async function upsertTracked(client: PgClient, rows: readonly TrackingRow[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(
     `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source)
      SELECT v::bigint, f, d, s, now(), src FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(v, f, d, s, src)
-     ON CONFLICT (version) DO UPDATE SET filename = EXCLUDED.filename,
-       down_sql = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
-         THEN COALESCE(EXCLUDED.down_sql, ${TRACKING_TABLE}.down_sql) ELSE EXCLUDED.down_sql END,
-       up_sha256 = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
-         THEN COALESCE(EXCLUDED.up_sha256, ${TRACKING_TABLE}.up_sha256) ELSE EXCLUDED.up_sha256 END,
-       captured_at = now(), source = EXCLUDED.source`,
+     ${UPSERT_CONFLICT}`,
     [
       rows.map((r) => r.version.toString()), rows.map((r) => r.filename), rows.map((r) => r.downSql),
       rows.map((r) => r.upSha256), rows.map((r) => r.source),
     ],
   );
+}
+
+/**
+ * The same upsert as one SQL statement with its values escaped as literals (pg's escapeLiteral), for
+ * a simple-query batch that applies a migration and records it in one round trip.
+ */
+export function upsertTrackedStatement(client: PgClient, row: TrackingRow): string {
+  const text = (value: string | null) => (value === null ? 'NULL' : client.escapeLiteral(value));
+  return `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source)
+     VALUES (${row.version.toString()}, ${text(row.filename)}, ${text(row.downSql)}, ${text(row.upSha256)}, now(), ${text(row.source)})
+     ${UPSERT_CONFLICT};`;
 }
 
 export async function deleteTracked(client: PgClient, versions: readonly bigint[]): Promise<void> {

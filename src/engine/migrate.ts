@@ -12,6 +12,7 @@ import { captureAppliedMigrations } from './capture.js';
 import type { Reporter } from './events.js';
 import { readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
+import { listVersions } from '../core/text.js';
 
 export interface MigrateResult {
   readonly pending: readonly UpMigration[];
@@ -30,7 +31,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   }
   const phantoms = rollbackCandidates({ catalog, current: state.current, tracked: state.tracked, cache: state.cache });
   if (phantoms.length > 0) {
-    throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${phantoms.map((p) => p.version).join(', ')}`, {
+    throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${listVersions(phantoms.map((p) => p.version))}`, {
       hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
     });
   }
