@@ -11,7 +11,7 @@ import { listVersions } from '../core/text.js';
 import type { Settings } from '../core/settings.js';
 import { databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
-import { cleanStampPath, isKnownClean, recordClean, snapshotBeforeCheck } from '../fs/clean-stamp.js';
+import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck } from '../fs/clean-stamp.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 
@@ -36,11 +36,14 @@ function previousRevision(name: string, args: readonly string[]): string | null 
  * Cheap test first: every applied file is in the listing and statable. Only when one is not are the
  * cache's version map and the disk catalog built, to say which versions and how.
  */
-function conflictsOf(summary: CacheSummary, cacheText: string, listing: Listing): { conflicts: Conflict[]; cache: MigrationCache | null } {
+function conflictsOf(summary: CacheSummary, cacheText: () => string, listing: Listing): { conflicts: Conflict[]; cache: MigrationCache | null } {
   const { names, unreadable } = listing;
-  const present = new Set(names);
-  if (summary.filenames.every((name) => present.has(name) && !unreadable.has(name))) return { conflicts: [], cache: null };
-  const cache = parseCache(cacheText);
+  // Hash the applied names (half the listing: up files only) and count how many the listing holds.
+  const applied = new Set(summary.filenames);
+  let found = 0;
+  for (const name of names) if (applied.has(name) && !unreadable.has(name)) found++;
+  if (found === applied.size) return { conflicts: [], cache: null };
+  const cache = parseCache(cacheText());
   return { conflicts: [...findPhantomMigrations(cache, { catalog: buildCatalog(names), unreadable }).conflicts], cache };
 }
 
@@ -60,26 +63,32 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const settings: Settings = loadSettings(io.cwd, io.env);
     const ref = databaseRef(settings);
     const dir = absoluteMigrationsDir(settings);
-    const stampFile = cleanStampPath(ref.paths.cacheFile);
-    if (isKnownClean(stampFile, dir, ref.identity, ref.paths.cacheFile)) return 0;
-    const before = snapshotBeforeCheck(dir, ref.paths.cacheFile);
-    let cacheText = readCacheText(ref.paths.cacheFile);
-    if (cacheText === null) return 0; // First run: bootstrapped from the database the next time one is used.
-    let summary = summarizeCache(cacheText);
+    const cacheFile = ref.paths.cacheFile;
+    const stampFile = cleanStampPath(cacheFile);
+    const memo = readHookMemo(stampFile, dir, ref.identity, cacheFile);
+    if (memo.clean) return 0;
+    const before = snapshotBeforeCheck(dir, cacheFile);
+    let cacheText: string | null = null;
+    let summary = memo.summary;
+    if (summary === null) {
+      cacheText = readCacheText(cacheFile);
+      if (cacheText === null) return 0; // First run: bootstrapped from the database the next time one is used.
+      summary = summarizeCache(cacheText);
+    }
     assertCacheBelongsTo(summary, ref.identity);
     if (summary.uncaptured > 0) {
       // Leaving a branch: its tree still has the down files the table lacks; snapshot them now (§5).
       const { captureFromRevision } = await import('./hook-actions.js');
       await captureFromRevision(settings, prev, io);
-      cacheText = readCacheText(ref.paths.cacheFile) ?? cacheText;
+      cacheText = readCacheText(cacheFile);
+      if (cacheText === null) return 0;
       summary = summarizeCache(cacheText);
     }
     const listing = listMigrationFiles(dir);
-    const { conflicts, cache } = conflictsOf(summary, cacheText, listing);
-    if (conflicts.length === 0 || cache === null) {
-      if (before && summary.uncaptured === 0 && listing.nonRegular === 0) recordClean(stampFile, dir, ref.identity, ref.paths.cacheFile, before);
-      return 0;
-    }
+    const { conflicts, cache } = conflictsOf(summary, () => cacheText ?? readCacheText(cacheFile) ?? '', listing);
+    const clean = conflicts.length === 0 || cache === null;
+    recordCheck(stampFile, { dir, identity: ref.identity, cacheFile, summary, clean: clean && summary.uncaptured === 0 && listing.nonRegular === 0 }, before);
+    if (clean) return 0;
     if (settings.onConflict === 'rollback') {
       const { autoRollback } = await import('./hook-actions.js');
       await autoRollback(settings, prev, io);

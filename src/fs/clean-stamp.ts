@@ -1,27 +1,35 @@
 /**
- * "Nothing changed since the last clean check", the way git's index trusts stat data. After a full
- * check finds the cache and the migrations folder in agreement, we record both files' stat data. A
- * later hook that finds the folder (its entries) and the cache file unchanged knows the answer without
- * listing 20,000 files or parsing the cache again.
+ * What the last hook run learned, trusted the way git's index trusts stat data. Two parts:
+ *
+ * - the cache's summary (applied file names, database, uncaptured count), valid while the cache
+ *   file's stat data is unchanged: a checkout that changes the migrations folder leaves the cache
+ *   alone, so the next check skips parsing and validating 20,000 JSON entries;
+ * - "clean", valid while the folder's stat data is also unchanged: a checkout that leaves the
+ *   folder alone (the usual one) is answered without listing it.
  *
  * Adding, removing or renaming a file changes the folder's mtime and ctime (ctime cannot be set back
- * by tools). A change in the same clock tick as the check could hide behind an equal mtime, so a stamp
- * whose folder mtime is within RACY_MS of the check is not trusted ("racily clean", as git calls it).
- * Folders holding links or other non-regular entries never get a stamp: a link's target can change
- * without its folder changing.
+ * by tools); rewriting the cache (always by rename) changes its inode and ctime. A change in the same
+ * clock tick as the check could hide behind equal times, so data recorded within RACY_MS of a file's
+ * mtime is not trusted ("racily clean", as git calls it). Folders holding links or other non-regular
+ * entries never count as clean: a link's target can change without its folder changing.
  */
 import { readFileSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { CacheSummary } from '../core/cache.js';
 
-const RACY_MS = 2000n;
+const RACY_NS = 2000n * 1_000_000n;
 
 interface Stamp {
-  readonly v: 1;
-  readonly dir: string;
+  readonly v: 2;
   readonly identity: string;
-  readonly dirStat: string;
   readonly cacheStat: string;
   readonly checkedAtNs: string;
+  readonly database: string | null;
+  /** Applied up file names joined by "\n" (validated names cannot hold line breaks). */
+  readonly filenames: string;
+  readonly uncaptured: number;
+  /** Present only when the check found the folder clean. */
+  readonly clean?: { readonly dir: string; readonly dirStat: string };
 }
 
 export function cleanStampPath(cacheFile: string): string {
@@ -40,43 +48,68 @@ function statOf(path: string): BigIntStats | null {
   }
 }
 
-/** True only when a stamp exists, matches this folder, database and cache, and is not racy. */
-export function isKnownClean(stampFile: string, dir: string, identity: string, cacheFile: string): boolean {
+const settled = (stamp: Stamp, stats: BigIntStats) => BigInt(stamp.checkedAtNs) - stats.mtimeNs >= RACY_NS;
+
+export interface HookMemo {
+  /** The cache's summary when the cache is unchanged since it was recorded; otherwise null. */
+  readonly summary: CacheSummary | null;
+  /** True when the folder is also unchanged since a check found it clean. */
+  readonly clean: boolean;
+}
+
+const NOTHING: HookMemo = { summary: null, clean: false };
+
+export function readHookMemo(stampFile: string, dir: string, identity: string, cacheFile: string): HookMemo {
   let stamp: Stamp;
   try {
     stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as Stamp;
   } catch {
-    return false;
+    return NOTHING;
   }
-  const dirStats = statOf(dir);
   const cacheStats = statOf(cacheFile);
-  if (!dirStats || !cacheStats || stamp.v !== 1 || stamp.dir !== dir || stamp.identity !== identity) return false;
-  if (stamp.dirStat !== statKey(dirStats, false) || stamp.cacheStat !== statKey(cacheStats, true)) return false;
-  return BigInt(stamp.checkedAtNs) - dirStats.mtimeNs >= RACY_MS * 1_000_000n && BigInt(stamp.checkedAtNs) - cacheStats.mtimeNs >= RACY_MS * 1_000_000n;
+  if (stamp.v !== 2 || stamp.identity !== identity || !cacheStats || stamp.cacheStat !== statKey(cacheStats, true) || !settled(stamp, cacheStats)) return NOTHING;
+  if (typeof stamp.filenames !== 'string' || typeof stamp.uncaptured !== 'number') return NOTHING;
+  const summary: CacheSummary = { database: stamp.database ?? undefined, filenames: stamp.filenames === '' ? [] : stamp.filenames.split('\n'), uncaptured: stamp.uncaptured };
+  const dirStats = stamp.clean && stamp.clean.dir === dir ? statOf(dir) : null;
+  return { summary, clean: dirStats !== null && stamp.clean?.dirStat === statKey(dirStats, false) && settled(stamp, dirStats) };
 }
 
 export interface StatSnapshot {
-  readonly dirStat: string;
-  readonly cacheStat: string;
+  readonly dirStat: string | null;
+  readonly cacheStat: string | null;
   readonly checkedAtNs: bigint;
 }
 
 /** Taken before the folder is listed and the cache read, so a change during the check is noticed. */
-export function snapshotBeforeCheck(dir: string, cacheFile: string): StatSnapshot | null {
+export function snapshotBeforeCheck(dir: string, cacheFile: string): StatSnapshot {
   const checkedAtNs = BigInt(Date.now()) * 1_000_000n;
   const dirStats = statOf(dir);
   const cacheStats = statOf(cacheFile);
-  return dirStats && cacheStats ? { dirStat: statKey(dirStats, false), cacheStat: statKey(cacheStats, true), checkedAtNs } : null;
+  return { dirStat: dirStats && statKey(dirStats, false), cacheStat: cacheStats && statKey(cacheStats, true), checkedAtNs };
+}
+
+export interface CheckRecord {
+  readonly dir: string;
+  readonly identity: string;
+  readonly cacheFile: string;
+  readonly summary: CacheSummary;
+  /** The folder held every applied file, nothing uncaptured, and only regular files. */
+  readonly clean: boolean;
 }
 
 /**
- * Records a clean check, unless the folder or cache changed while it ran. A failed write only means
- * the next hook does the full check again, so it is not an error.
+ * Records what a check learned, unless the cache (or, for "clean", the folder) changed while it ran.
+ * A failed write only means the next hook does the full check again, so it is not an error.
  */
-export function recordClean(stampFile: string, dir: string, identity: string, cacheFile: string, before: StatSnapshot): void {
-  const after = snapshotBeforeCheck(dir, cacheFile);
-  if (!after || after.dirStat !== before.dirStat || after.cacheStat !== before.cacheStat) return;
-  const stamp: Stamp = { v: 1, dir, identity, dirStat: before.dirStat, cacheStat: before.cacheStat, checkedAtNs: before.checkedAtNs.toString() };
+export function recordCheck(stampFile: string, record: CheckRecord, before: StatSnapshot): void {
+  const after = snapshotBeforeCheck(record.dir, record.cacheFile);
+  if (before.cacheStat === null || after.cacheStat !== before.cacheStat) return;
+  const clean = record.clean && before.dirStat !== null && after.dirStat === before.dirStat;
+  const stamp: Stamp = {
+    v: 2, identity: record.identity, cacheStat: before.cacheStat, checkedAtNs: before.checkedAtNs.toString(),
+    database: record.summary.database ?? null, filenames: record.summary.filenames.join('\n'), uncaptured: record.summary.uncaptured,
+    ...(clean ? { clean: { dir: record.dir, dirStat: before.dirStat as string } } : {}),
+  };
   const temp = `${stampFile}.${process.pid}.tmp`;
   try {
     writeFileSync(temp, JSON.stringify(stamp));

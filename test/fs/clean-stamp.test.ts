@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanStampPath, isKnownClean, recordClean, snapshotBeforeCheck } from '../../src/fs/clean-stamp.js';
+import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck } from '../../src/fs/clean-stamp.js';
 
 let root: string;
 let dir: string;
@@ -15,11 +15,13 @@ function ageBy(path: string, ms: number): void {
   utimesSync(path, when, when);
 }
 
-function recordNow(): void {
-  const before = snapshotBeforeCheck(dir, cacheFile);
-  expect(before).not.toBeNull();
-  recordClean(stampFile, dir, identity, cacheFile, before!);
+const summary = { database: identity, filenames: ['1_a.up.sql', '2_b.up.sql'], uncaptured: 0 };
+
+function recordNow(clean = true): void {
+  recordCheck(stampFile, { dir, identity, cacheFile, summary, clean }, snapshotBeforeCheck(dir, cacheFile));
 }
+
+const isKnownClean = (d = dir, id = identity) => readHookMemo(stampFile, d, id, cacheFile).clean;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'dbguard-stamp-'));
@@ -38,57 +40,77 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 describe('clean stamp', () => {
   it('is absent before any clean check', () => {
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean()).toBe(false);
   });
 
   it('trusts an unchanged folder and cache after a recorded clean check', () => {
     recordNow();
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(true);
+    expect(isKnownClean()).toBe(true);
   });
 
   it('does not trust a folder that gained a file', () => {
     recordNow();
     writeFileSync(join(dir, '2_b.up.sql'), 'select 2;');
     ageBy(dir, 60_000); // even with the mtime set back, ctime moved
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean()).toBe(false);
   });
 
   it('does not trust a folder where a file was renamed', () => {
     recordNow();
     renameSync(join(dir, '1_a.up.sql'), join(dir, '1_b.up.sql'));
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean()).toBe(false);
   });
 
   it('does not trust a rewritten cache', () => {
     recordNow();
     writeFileSync(cacheFile, '{"changed":true}');
     ageBy(cacheFile, 60_000);
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean()).toBe(false);
   });
 
   it('does not trust a racily clean folder (changed in the same moment as the check)', () => {
     utimesSync(dir, new Date(), new Date());
     recordNow();
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean()).toBe(false);
   });
 
   it('does not trust a stamp made for another database or another folder', () => {
     recordNow();
-    expect(isKnownClean(stampFile, dir, 'postgres://localhost:5432/other', cacheFile)).toBe(false);
+    expect(isKnownClean(dir, 'postgres://localhost:5432/other')).toBe(false);
     const otherDir = join(root, 'other');
     mkdirSync(otherDir);
-    expect(isKnownClean(stampFile, otherDir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean(otherDir)).toBe(false);
   });
 
   it('records nothing when the folder changed while the check ran', () => {
-    const before = snapshotBeforeCheck(dir, cacheFile)!;
+    const before = snapshotBeforeCheck(dir, cacheFile);
     symlinkSync(join(dir, '1_a.up.sql'), join(dir, '3_c.up.sql'));
-    recordClean(stampFile, dir, identity, cacheFile, before);
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: true }, before);
+    expect(isKnownClean()).toBe(false);
+  });
+
+  it('keeps the cache summary when only the folder changed, and drops it when the cache changed', () => {
+    recordNow();
+    writeFileSync(join(dir, '3_c.up.sql'), 'select 3;');
+    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary, clean: false });
+    writeFileSync(cacheFile, '{"rewritten":1}');
+    ageBy(cacheFile, 60_000);
+    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary: null, clean: false });
+  });
+
+  it('records the summary but not "clean" after a check that found a conflict', () => {
+    recordNow(false);
+    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary, clean: false });
+  });
+
+  it('does not trust a summary recorded while the cache was racily new', () => {
+    utimesSync(cacheFile, new Date(), new Date());
+    recordNow();
+    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary: null, clean: false });
   });
 
   it('treats a corrupt stamp as absent', () => {
     writeFileSync(stampFile, '{not json');
-    expect(isKnownClean(stampFile, dir, identity, cacheFile)).toBe(false);
+    expect(isKnownClean()).toBe(false);
   });
 });

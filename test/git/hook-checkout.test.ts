@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
 import { base, branchA, branchedRepo, GitRepo } from '../helpers/git.js';
@@ -35,6 +35,24 @@ describe('post-checkout hook', () => {
     expect(toNewer.stderr).not.toContain('dbguard');
     const fileCheckout = repo.git('checkout', 'b', '--', 'migrations');
     expect(fileCheckout.stderr).not.toContain('dbguard'); // a file checkout (flag 0) is not a branch switch
+  });
+
+  it('warns after a checkout that changes the folder even when the last check was remembered as clean', async () => {
+    const { repo } = await twoBranches();
+    const state = join(repo.root, '.dbguard');
+    const cache = readdirSync(state, { recursive: true }).map(String).find((f) => f.endsWith('migration_cache.json')) as string;
+    repo.git('checkout', '-q', '-b', 'a-docs');
+    repo.write('NOTES.md', 'docs only');
+    repo.git('add', 'NOTES.md');
+    repo.git('commit', '-q', '-m', 'docs');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(state, cache), hourAgo, hourAgo);
+    utimesSync(join(repo.root, 'migrations'), hourAgo, hourAgo);
+    expect(repo.git('checkout', 'a').stderr).not.toContain('dbguard'); // same migrations: clean, remembered
+    const stamp = JSON.parse(readFileSync(join(state, dirname(cache), 'clean-stamp.json'), 'utf8'));
+    expect(stamp).toMatchObject({ v: 2, uncaptured: 0, clean: { dir: join(repo.root, 'migrations') } });
+    const checkout = repo.git('checkout', 'b');
+    expect(checkout.stderr).toContain('dbguard: this branch lacks 2 migrations the database has applied: 447, 446');
   });
 
   it('rolls back right away with onConflict "rollback", leaving the common ancestor and dbguard check clean', async () => {
