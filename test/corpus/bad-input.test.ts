@@ -95,6 +95,7 @@ const CASES: Case[] = [
   { name: 'an invalid DBGUARD_ON_CONFLICT', env: () => ({ DBGUARD_ON_CONFLICT: 'sometimes' }), code: 'CONFIG_INVALID' },
   // Commands
   { name: 'an unknown hooks action', command: ['hooks', 'reinstall'], code: 'USAGE' },
+  { name: 'a misspelled option (--dryrun) next to --yes', command: ['rollback', '--dryrun', '--yes'], code: 'USAGE' },
   { name: 'reset confirmed with the wrong database name', command: ['reset', '--yes'], env: () => ({ DBGUARD_CONFIRM_RESET: 'postgres' }), code: 'CONFIRMATION_MISMATCH' },
   { name: 'rollback with no terminal and no --yes', command: ['rollback'], code: 'NOT_A_TTY' },
 ];

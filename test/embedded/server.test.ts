@@ -7,7 +7,7 @@ import { EmbeddedServer, readPostmasterPid } from '../../src/embedded/server.js'
 import { resetDatabase } from '../../src/engine/reset.js';
 import { openSession, withSession } from '../../src/engine/session.js';
 import { databaseRef } from '../../src/engine/identity.js';
-import { Project, tableMigration } from '../helpers/db.js';
+import { createDatabase, Project, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
 import { migrate } from '../helpers/engine.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -42,6 +42,29 @@ describe('embedded database', () => {
       expect((await session.client.query('SHOW password_encryption')).rows[0]).toEqual({ password_encryption: 'scram-sha-256' });
     });
     expect(server.running()).toBeNull();
+  });
+
+  it('keeps the embedded database and an external one (a second server) apart: own state, own cache', async () => {
+    const { p } = embeddedProject();
+    p.setMigrations(tableMigration(1, 'one'));
+    await migrate(p.settings());
+    const external = await createDatabase();
+    const env = { DBGUARD_DATABASE_URL: urlFor(external) };
+    const embeddedCache = databaseRef(p.settings()).paths.cacheFile;
+    const externalCache = databaseRef(p.settings(env)).paths.cacheFile;
+    expect(externalCache).not.toBe(embeddedCache);
+    expect(existsSync(externalCache)).toBe(false);
+
+    p.setMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two') });
+    const applied = await migrate(p.settings(env));
+    expect(applied.applied.map((a) => a.version)).toEqual([1n, 2n]);
+    expect(await schemaVersion(external)).toEqual({ version: '2', dirty: false });
+    expect(Object.keys(JSON.parse(readFileSync(externalCache, 'utf8')).migrations)).toEqual(['1', '2']);
+    // The embedded database and its cache did not move.
+    expect(Object.keys(JSON.parse(readFileSync(embeddedCache, 'utf8')).migrations)).toEqual(['1']);
+    await withSession(p.settings(), { destructive: false }, async (session) => {
+      expect((await session.client.query('SELECT version::text FROM schema_migrations')).rows).toEqual([{ version: '1' }]);
+    });
   });
 
   it('refuses a wrong password (password auth, not trust)', async () => {

