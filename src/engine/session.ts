@@ -52,6 +52,8 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   const lock: HeldLock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
   let startedServer = false;
   let client: PgClient | undefined;
+  // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
+  // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
     void (async () => {
       await client?.end().catch(() => undefined);
