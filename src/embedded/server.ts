@@ -18,6 +18,8 @@ export interface EmbeddedConfig {
   readonly stateDir: string;
   readonly port: number | undefined;
   readonly database: string;
+  /** Where a free port comes from when none is configured (a probe by default; tests force a race). */
+  readonly choosePort?: () => Promise<number>;
 }
 
 export interface RunningServer {
@@ -181,7 +183,7 @@ export class EmbeddedServer {
     const { pg_ctl } = await postgresBinaries();
     let lastOutput = '';
     for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-      const port = this.config.port ?? (await freePort());
+      const port = this.config.port ?? (await (this.config.choosePort ?? freePort)());
       const result = await run(pg_ctl, ['start', '-D', this.paths.dataDir, '-w', '-t', '60', '-l', this.logFile, '-o', `-p ${port}`]);
       const server = this.running();
       if (result.code === 0 && server) {

@@ -113,6 +113,33 @@ describe('embedded database', () => {
     expect(error).toMatchObject({ code: 'EMBEDDED_START_FAILED', hint: expect.stringContaining(String(port)) });
   });
 
+  it('picks another port when one is taken between the probe and the bind (the port race)', async () => {
+    const { p } = embeddedProject();
+    const squatter: Server = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
+    const taken = (squatter.address() as { port: number }).port;
+    const offered: number[] = [];
+    // The first probe "finds" a port that another process has bound by the time Postgres starts.
+    const choosePort = async () => {
+      const port = offered.length === 0 ? taken : await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const free = (probe.address() as { port: number }).port;
+          probe.close(() => resolve(free));
+        });
+      });
+      offered.push(port);
+      return port;
+    };
+    const server = new EmbeddedServer({ stateDir: join(p.root, '.dbguard'), port: undefined, database: 'postgres', choosePort });
+    cleanups.push(async () => void (await server.stop().catch(() => undefined)));
+    await server.initialise();
+    const running = await server.start(true);
+    expect(offered[0]).toBe(taken);
+    expect(offered.length).toBe(2);
+    expect(running.port).toBe(offered[1]);
+  });
+
   it('adopts and stops a temporary server whose owner died (SIGKILL mid-command)', async () => {
     const { p, server } = embeddedProject();
     await server.initialise();
