@@ -38,10 +38,13 @@ function previousRevision(name: string, args: readonly string[]): string | null 
  */
 function conflictsOf(summary: CacheSummary, cacheText: () => string, listing: Listing): { conflicts: Conflict[]; cache: MigrationCache | null } {
   const { names, unreadable } = listing;
-  // Hash the applied names (half the listing: up files only) and count how many the listing holds.
+  // Hash the applied names (up files only, half the listing) and count how many the listing holds.
   const applied = new Set(summary.filenames);
+  const checkUnreadable = unreadable.size > 0;
   let found = 0;
-  for (const name of names) if (applied.has(name) && !unreadable.has(name)) found++;
+  for (const name of names) {
+    if (name.endsWith('.up.sql') && applied.has(name) && !(checkUnreadable && unreadable.has(name))) found++;
+  }
   if (found === applied.size) return { conflicts: [], cache: null };
   const cache = parseCache(cacheText());
   return { conflicts: [...findPhantomMigrations(cache, { catalog: buildCatalog(names), unreadable }).conflicts], cache };
