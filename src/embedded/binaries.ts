@@ -13,22 +13,26 @@ export interface PostgresBinaries {
   readonly pg_ctl: string;
 }
 
-let hydrated = false;
+const hydrated = new Set<string>();
 
-function hydrateSymlinks(packageRoot: string): void {
+/** Re-creates the links that the platform package's postinstall makes; returns how many it made. */
+export function hydrateSymlinks(packageRoot: string): number {
   const listFile = join(packageRoot, 'native', 'pg-symlinks.json');
-  if (hydrated || !existsSync(listFile)) return;
+  if (hydrated.has(packageRoot) || !existsSync(listFile)) return 0;
+  let made = 0;
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as Array<{ source: string; target: string }>;
   for (const { source, target } of links) {
     const targetPath = join(packageRoot, target);
     if (existsSync(targetPath)) continue;
     try {
       symlinkSync(relative(dirname(targetPath), join(packageRoot, source)), targetPath);
+      made++;
     } catch {
       // A read-only install: Postgres reports the missing library itself if it needs it.
     }
   }
-  hydrated = true;
+  hydrated.add(packageRoot);
+  return made;
 }
 
 export async function postgresBinaries(): Promise<PostgresBinaries> {
