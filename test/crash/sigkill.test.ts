@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabase, Project, query } from '../helpers/db.js';
+import { adminClient, createDatabase, Project } from '../helpers/db.js';
 import { migrate } from '../helpers/engine.js';
 import { BIN, run } from '../helpers/git.js';
 
@@ -48,17 +48,35 @@ interface Observed {
   keep: { n: number; digest: string };
 }
 
+/**
+ * One snapshot of the database (REPEATABLE READ), taken once the killed run's backend is gone: a
+ * backend whose client died mid-COMMIT may still finish it, and reading across two moments could see
+ * half of a step that was in fact committed whole.
+ */
 async function observe(db: string): Promise<Observed> {
-  const [row] = await query<{ version: string; dirty: boolean }>(db, 'SELECT version::text AS version, dirty FROM schema_migrations');
-  const tables = await query<{ t: string }>(db, "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_name ~ '^p[0-9]+$'");
-  const columns = await query<{ c: string }>(db, "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'keep' AND column_name ~ '^c[0-9]+$'");
-  const tracked = await query<{ v: string }>(db, 'SELECT version::text AS v FROM _dbguard.applied_migrations');
-  const [keep] = await query<{ n: number; digest: string }>(db, "SELECT count(*)::int AS n, md5(string_agg(note, ',' ORDER BY id)) AS digest FROM keep");
-  const nums = (values: string[]) => values.map((v) => Number(v.replace(/^\D+/, ''))).sort((a, b) => a - b);
-  return {
-    version: Number(row?.version), dirty: row?.dirty ?? true,
-    tables: nums(tables.map((r) => r.t)), columns: nums(columns.map((r) => r.c)), tracked: nums(tracked.map((r) => r.v)), keep: keep as Observed['keep'],
-  };
+  const client = await adminClient(db);
+  try {
+    for (let waited = 0; waited < 100; waited++) {
+      const others = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      if (others.rows[0].n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const q = async <T extends Record<string, unknown>>(sql: string) => (await client.query<T>(sql)).rows;
+    const [row] = await q<{ version: string; dirty: boolean }>('SELECT version::text AS version, dirty FROM schema_migrations');
+    const tables = await q<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_name ~ '^p[0-9]+$'");
+    const columns = await q<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'keep' AND column_name ~ '^c[0-9]+$'");
+    const tracked = await q<{ v: string }>('SELECT version::text AS v FROM _dbguard.applied_migrations');
+    const [keep] = await q<{ n: number; digest: string }>("SELECT count(*)::int AS n, md5(string_agg(note, ',' ORDER BY id)) AS digest FROM keep");
+    await client.query('COMMIT');
+    const nums = (values: string[]) => values.map((v) => Number(v.replace(/^\D+/, ''))).sort((a, b) => a - b);
+    return {
+      version: Number(row?.version), dirty: row?.dirty ?? true,
+      tables: nums(tables.map((r) => r.t)), columns: nums(columns.map((r) => r.c)), tracked: nums(tracked.map((r) => r.v)), keep: keep as Observed['keep'],
+    };
+  } finally {
+    await client.end();
+  }
 }
 
 /** What a consistent database at `version` looks like: every phantom up to it present, none above. */
