@@ -68,9 +68,9 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const dir = absoluteMigrationsDir(settings);
     const cacheFile = ref.paths.cacheFile;
     const stampFile = cleanStampPath(cacheFile);
-    const memo = readHookMemo(stampFile, dir, ref.identity, cacheFile);
-    if (memo.clean) return 0;
     const before = snapshotBeforeCheck(dir, cacheFile);
+    const memo = readHookMemo(stampFile, dir, ref.identity, before);
+    if (memo.clean) return 0;
     let cacheText: string | null = null;
     let summary = memo.summary;
     if (summary === null) {

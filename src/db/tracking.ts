@@ -1,9 +1,8 @@
 /** `_dbguard.applied_migrations`: the down SQL of every applied migration, kept inside the database. */
-import type { DownSql, TrackedMigration } from '../core/plan.js';
+import { TRACKING_SCHEMA, type DownSql, type TrackedMigration } from '../core/plan.js';
 import type { PgClient } from './client.js';
 
-export { TRACKING_SCHEMA } from '../core/plan.js';
-import { TRACKING_SCHEMA } from '../core/plan.js';
+export { TRACKING_SCHEMA };
 export const TRACKING_TABLE = `${TRACKING_SCHEMA}.applied_migrations`;
 
 export interface TrackingRow {

@@ -90,12 +90,11 @@ export interface RollbackRun {
  */
 export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
   const work = async (): Promise<RollbackRun> => {
-    const { plan } = await buildRollbackPlan(session, settings, options.extraSources);
+    const { plan, state } = await buildRollbackPlan(session, settings, options.extraSources);
     if (plan.kind === 'clean' && !options.dryRun) {
       // Nothing to undo, but the cache may be stale (a run killed after its last step, another
       // migrator): refresh it so the next hook compares against what the database really holds.
-      const dir = absoluteMigrationsDir(settings);
-      await captureAppliedMigrations(session, dir, readDiskState(dir));
+      await captureAppliedMigrations(session, absoluteMigrationsDir(settings), state.disk);
     }
     if (plan.kind !== 'rollback' || options.dryRun) return { plan, outcome: null };
     if (options.confirm && !(await options.confirm(plan))) {

@@ -48,44 +48,50 @@ function statOf(path: string): BigIntStats | null {
   }
 }
 
-const settled = (stamp: Stamp, stats: BigIntStats) => BigInt(stamp.checkedAtNs) - stats.mtimeNs >= RACY_NS;
-
-export interface HookMemo {
-  /** The cache's summary when the cache is unchanged since it was recorded; otherwise null. */
-  readonly summary: CacheSummary | null;
-  /** True when the folder is also unchanged since a check found it clean. */
-  readonly clean: boolean;
+export interface StatSnapshot {
+  readonly dirStat: string | null;
+  readonly dirMtimeNs: bigint | null;
+  readonly cacheStat: string | null;
+  readonly cacheMtimeNs: bigint | null;
+  readonly checkedAtNs: bigint;
 }
+
+/**
+ * The folder's and cache's stat data, taken once before the check: the memo is judged against it, and
+ * a new record is compared with it afterwards, so a change during the check is noticed.
+ */
+export function snapshotBeforeCheck(dir: string, cacheFile: string): StatSnapshot {
+  const checkedAtNs = BigInt(Date.now()) * 1_000_000n;
+  const dirStats = statOf(dir);
+  const cacheStats = statOf(cacheFile);
+  return {
+    dirStat: dirStats && statKey(dirStats, false), dirMtimeNs: dirStats?.mtimeNs ?? null,
+    cacheStat: cacheStats && statKey(cacheStats, true), cacheMtimeNs: cacheStats?.mtimeNs ?? null, checkedAtNs,
+  };
+}
+
+const settled = (stamp: Stamp, mtimeNs: bigint | null) => mtimeNs !== null && BigInt(stamp.checkedAtNs) - mtimeNs >= RACY_NS;
+
+export type HookMemo =
+  /** The folder and the cache are unchanged since a check found them clean. */
+  | { readonly clean: true }
+  /** The cache's summary when the cache is unchanged since it was recorded; otherwise null. */
+  | { readonly clean: false; readonly summary: CacheSummary | null };
 
 const NOTHING: HookMemo = { summary: null, clean: false };
 
-export function readHookMemo(stampFile: string, dir: string, identity: string, cacheFile: string): HookMemo {
+export function readHookMemo(stampFile: string, dir: string, identity: string, now: StatSnapshot): HookMemo {
   let stamp: Stamp;
   try {
     stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as Stamp;
   } catch {
     return NOTHING;
   }
-  const cacheStats = statOf(cacheFile);
-  if (stamp.v !== 2 || stamp.identity !== identity || !cacheStats || stamp.cacheStat !== statKey(cacheStats, true) || !settled(stamp, cacheStats)) return NOTHING;
+  if (stamp.v !== 2 || stamp.identity !== identity || now.cacheStat === null || stamp.cacheStat !== now.cacheStat || !settled(stamp, now.cacheMtimeNs)) return NOTHING;
+  if (stamp.clean && stamp.clean.dir === dir && stamp.clean.dirStat === now.dirStat && settled(stamp, now.dirMtimeNs)) return { clean: true };
   if (typeof stamp.filenames !== 'string' || typeof stamp.uncaptured !== 'number') return NOTHING;
-  const summary: CacheSummary = { database: stamp.database ?? undefined, filenames: stamp.filenames === '' ? [] : stamp.filenames.split('\n'), uncaptured: stamp.uncaptured };
-  const dirStats = stamp.clean && stamp.clean.dir === dir ? statOf(dir) : null;
-  return { summary, clean: dirStats !== null && stamp.clean?.dirStat === statKey(dirStats, false) && settled(stamp, dirStats) };
-}
-
-export interface StatSnapshot {
-  readonly dirStat: string | null;
-  readonly cacheStat: string | null;
-  readonly checkedAtNs: bigint;
-}
-
-/** Taken before the folder is listed and the cache read, so a change during the check is noticed. */
-export function snapshotBeforeCheck(dir: string, cacheFile: string): StatSnapshot {
-  const checkedAtNs = BigInt(Date.now()) * 1_000_000n;
-  const dirStats = statOf(dir);
-  const cacheStats = statOf(cacheFile);
-  return { dirStat: dirStats && statKey(dirStats, false), cacheStat: cacheStats && statKey(cacheStats, true), checkedAtNs };
+  // Split only here: the unchanged-folder answer above needs no file names.
+  return { clean: false, summary: { database: stamp.database ?? undefined, filenames: stamp.filenames === '' ? [] : stamp.filenames.split('\n'), uncaptured: stamp.uncaptured } };
 }
 
 export interface CheckRecord {

@@ -21,7 +21,8 @@ function recordNow(clean = true): void {
   recordCheck(stampFile, { dir, identity, cacheFile, summary, clean }, snapshotBeforeCheck(dir, cacheFile));
 }
 
-const isKnownClean = (d = dir, id = identity) => readHookMemo(stampFile, d, id, cacheFile).clean;
+const memo = (d = dir, id = identity) => readHookMemo(stampFile, d, id, snapshotBeforeCheck(d, cacheFile));
+const isKnownClean = (d = dir, id = identity) => memo(d, id).clean;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'dbguard-stamp-'));
@@ -92,21 +93,21 @@ describe('clean stamp', () => {
   it('keeps the cache summary when only the folder changed, and drops it when the cache changed', () => {
     recordNow();
     writeFileSync(join(dir, '3_c.up.sql'), 'select 3;');
-    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary, clean: false });
+    expect(memo()).toEqual({ summary, clean: false });
     writeFileSync(cacheFile, '{"rewritten":1}');
     ageBy(cacheFile, 60_000);
-    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary: null, clean: false });
+    expect(memo()).toEqual({ summary: null, clean: false });
   });
 
   it('records the summary but not "clean" after a check that found a conflict', () => {
     recordNow(false);
-    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary, clean: false });
+    expect(memo()).toEqual({ summary, clean: false });
   });
 
   it('does not trust a summary recorded while the cache was racily new', () => {
     utimesSync(cacheFile, new Date(), new Date());
     recordNow();
-    expect(readHookMemo(stampFile, dir, identity, cacheFile)).toEqual({ summary: null, clean: false });
+    expect(memo()).toEqual({ summary: null, clean: false });
   });
 
   it('treats a corrupt stamp as absent', () => {
