@@ -3,7 +3,13 @@
 const args = process.argv.slice(2);
 if (args[0] === 'hook') {
   const { runHook } = await import('./commands/hook.js');
-  process.exitCode = await runHook(args[1] ?? '', args.slice(2), { cwd: process.cwd(), env: process.env, err: (text) => process.stderr.write(`${text}\n`) });
+  const { readFileSync } = await import('node:fs');
+  // post-rewrite's "old new" lines: the shim passes them in the environment; a hand-made hook, on stdin.
+  const rewritten = args[1] !== 'post-rewrite' ? undefined
+    : process.env.DBGUARD_REWRITTEN ?? (process.stdin.isTTY ? '' : (() => { try { return readFileSync(0, 'utf8'); } catch { return ''; } })());
+  process.exitCode = await runHook(args[1] ?? '', args.slice(2), {
+    cwd: process.cwd(), env: process.env, err: (text) => process.stderr.write(`${text}\n`), ...(rewritten === undefined ? {} : { rewritten }),
+  });
 } else {
   const { main } = await import('./cli.js');
   process.exitCode = await main(process.argv);

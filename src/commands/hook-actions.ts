@@ -2,7 +2,7 @@
 import type { Settings } from '../core/settings.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { captureAppliedMigrations } from '../engine/capture.js';
-import { previousTreeSource } from '../engine/down-sql.js';
+import { gitHistorySource, previousTreeSource } from '../engine/down-sql.js';
 import { runRollback } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
@@ -11,19 +11,26 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import type { HookIo } from './hook.js';
 import { listVersions } from '../core/text.js';
 
+/** The hook's bound for all of its database work (DESIGN §4): git never waits longer than this. */
+const deadlineFor = (settings: Settings) => Date.now() + settings.timeouts.hookMs;
+
 export async function captureFromRevision(settings: Settings, rev: string, io: HookIo): Promise<void> {
   const dir = absoluteMigrationsDir(settings);
-  const result = await withSession(settings, { destructive: false }, (session) =>
-    withAdvisoryLock(session.client, lockTimeoutMs(), () =>
-      captureAppliedMigrations(session, dir, readDiskState(dir), [previousTreeSource(settings.root, rev, settings.migrationsDir)])));
+  const deadline = deadlineFor(settings);
+  const sources = [previousTreeSource(settings.root, rev, settings.migrationsDir), gitHistorySource(settings.root, settings.migrationsDir)];
+  const result = await withSession(settings, { destructive: false, deadline }, (session) =>
+    withAdvisoryLock(session.client, Math.min(lockTimeoutMs(), settings.timeouts.hookMs), () =>
+      captureAppliedMigrations(session, dir, readDiskState(dir), sources)));
   if (result.captured.length) io.err(`dbguard: captured down SQL for ${listVersions(result.captured)} from ${rev.slice(0, 12)}`);
 }
 
-export async function autoRollback(settings: Settings, prev: string, io: HookIo): Promise<void> {
-  io.err('dbguard: this branch lacks migrations the database has applied; rolling them back (onConflict: "rollback")');
-  const run = await withSession(settings, { destructive: true }, (session) =>
+export async function autoRollback(settings: Settings, prev: string, where: string, io: HookIo): Promise<void> {
+  io.err(`dbguard: ${where} lacks migrations the database has applied; rolling them back (onConflict: "rollback")`);
+  const deadline = deadlineFor(settings);
+  const run = await withSession(settings, { destructive: true, deadline }, (session) =>
     runRollback(session, settings, {
       extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)],
+      deadline,
       report: (event) => {
         if (event.type === 'step-done') io.err(`  ✓ ${event.version}  ${event.filename}  ${event.ms.toFixed(0)} ms`);
         if (event.type === 'step-failed') io.err(`  ✗ ${event.version}  ${event.filename}: ${event.message}`);

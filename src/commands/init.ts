@@ -6,6 +6,7 @@ import { CONFIG_FILE, DEFAULT_MIGRATION_DIRS } from '../core/settings.js';
 import { findRoot, loadSettings } from '../fs/config.js';
 import { installHooks } from '../git/hooks-install.js';
 import type { CommandContext, CommandResult } from './context.js';
+import { thisBinary } from './hooks.js';
 
 function isDir(path: string): boolean {
   try {
@@ -39,7 +40,7 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
   let hooks: string[] = [];
   let hooksError: string | null = null;
   try {
-    hooks = (await installHooks(root)).changed;
+    hooks = (await installHooks(root, thisBinary())).changed;
   } catch (error) {
     if (!isDbguardError(error)) throw error;
     hooksError = error.message;

@@ -122,7 +122,8 @@ export function parseCache(text: string): MigrationCache {
 export interface CacheSummary {
   readonly database: string | undefined;
   readonly filenames: readonly string[];
-  readonly uncaptured: number;
+  /** Versions whose down SQL is not captured, in cache order. */
+  readonly uncaptured: readonly string[];
 }
 
 /**
@@ -132,10 +133,10 @@ export interface CacheSummary {
 export function summarizeCache(text: string): CacheSummary {
   const validated = validateEnvelope(text);
   const filenames: string[] = [];
-  let uncaptured = 0;
+  const uncaptured: string[] = [];
   forEachEntry(validated, (key, filename) => {
     filenames.push(filename);
-    if (!validated.captured.has(key)) uncaptured++;
+    if (!validated.captured.has(key)) uncaptured.push(key);
   });
   return { database: validated.database, filenames, uncaptured };
 }

@@ -47,6 +47,7 @@ const CODE_CLASS = {
   DB_QUERY_FAILED: ExitCode.failure,
   DB_BUSY: ExitCode.failure,
   STEP_FAILED: ExitCode.failure,
+  DEADLINE: ExitCode.failure,
   MIGRATION_FAILED: ExitCode.failure,
   EMBEDDED_START_FAILED: ExitCode.failure,
   EMBEDDED_INIT_FAILED: ExitCode.failure,
@@ -70,7 +71,14 @@ export interface DbguardErrorOptions {
   readonly cause?: unknown;
 }
 
+/**
+ * The hook's bundle and the CLI's bundle each carry this class, so `instanceof` fails for an error made
+ * by the other one; a registered symbol is the same in both.
+ */
+const BRAND = Symbol.for('dbguard.error');
+
 export class DbguardError extends Error {
+  readonly [BRAND] = true;
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly details: Readonly<Record<string, unknown>>;
@@ -89,7 +97,7 @@ export class DbguardError extends Error {
 }
 
 export function isDbguardError(value: unknown): value is DbguardError {
-  return value instanceof DbguardError;
+  return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
 }
 
 export function exitCodeFor(code: ErrorCode): ExitCode {

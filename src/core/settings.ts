@@ -10,6 +10,7 @@ export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/
 export const DEFAULT_STATE_DIR = '.dbguard';
 export const DEFAULT_EMBEDDED_DATABASE = 'postgres';
 
+const Milliseconds = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(86_400_000));
 const Port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
 const DatabaseName = v.pipe(v.string(), v.minLength(1), v.maxLength(63));
 
@@ -23,6 +24,7 @@ const ConfigSchema = v.strictObject({
   ])),
   onConflict: v.optional(v.picklist(['warn', 'rollback'])),
   allowRemote: v.optional(v.boolean()),
+  timeouts: v.optional(v.strictObject({ lockMs: v.optional(Milliseconds), statementMs: v.optional(Milliseconds), hookMs: v.optional(Milliseconds) })),
 });
 
 export type ConfigFile = v.InferOutput<typeof ConfigSchema>;
@@ -41,7 +43,20 @@ export interface Settings {
   readonly database: DatabaseSettings;
   readonly onConflict: 'warn' | 'rollback';
   readonly allowRemote: boolean;
+  readonly timeouts: Timeouts;
 }
+
+/** DESIGN §4: sessions never wait without a bound; a hook's whole database work has a deadline. */
+export interface Timeouts {
+  /** Postgres lock_timeout: how long one statement waits for a table another session holds. */
+  readonly lockMs: number;
+  /** Postgres statement_timeout for commands; 0 = none (a long CREATE INDEX is legitimate). */
+  readonly statementMs: number;
+  /** The hook's overall deadline for its database work (and its statements' bound). */
+  readonly hookMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { lockMs: 5_000, statementMs: 0, hookMs: 30_000 };
 
 /** Validates a parsed config document; `source` names the file for the error. */
 export function validateConfig(raw: unknown, source: string): ConfigFile {
@@ -55,7 +70,7 @@ export function validateConfig(raw: unknown, source: string): ConfigFile {
     ? `unknown key "${key}" in ${source}`
     : `invalid value for "${key}" in ${source}: ${issue?.message ?? 'invalid'}`;
   throw new DbguardError('CONFIG_INVALID', message, {
-    hint: `edit ${source} (keys: migrationsDir, stateDir, database, onConflict, allowRemote)`,
+    hint: `edit ${source} (keys: migrationsDir, stateDir, database, onConflict, allowRemote, timeouts)`,
     details: { key, source },
   });
 }
@@ -66,6 +81,18 @@ export interface EnvOverrides {
   readonly DBGUARD_STATE_DIR?: string | undefined;
   readonly DBGUARD_ON_CONFLICT?: string | undefined;
   readonly DBGUARD_ALLOW_REMOTE?: string | undefined;
+  readonly DBGUARD_PG_LOCK_TIMEOUT_MS?: string | undefined;
+  readonly DBGUARD_STATEMENT_TIMEOUT_MS?: string | undefined;
+  readonly DBGUARD_HOOK_TIMEOUT_MS?: string | undefined;
+}
+
+function envMilliseconds(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (Number.isInteger(parsed) && parsed >= 0 && parsed <= 86_400_000) return parsed;
+  throw new DbguardError('CONFIG_INVALID', `invalid value for ${name}: "${value}" (expected milliseconds, 0 to 86400000)`, {
+    hint: `unset ${name} or set it to a whole number of milliseconds`, details: { key: name },
+  });
 }
 
 function envChoice<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
@@ -96,5 +123,10 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
       : { kind: 'embedded', port: embedded.port, database: embedded.database ?? DEFAULT_EMBEDDED_DATABASE },
     onConflict: envChoice('DBGUARD_ON_CONFLICT', env.DBGUARD_ON_CONFLICT, ['warn', 'rollback']) ?? config.onConflict ?? 'warn',
     allowRemote: allowRemoteEnv === undefined ? config.allowRemote ?? false : allowRemoteEnv === 'true' || allowRemoteEnv === '1',
+    timeouts: {
+      lockMs: envMilliseconds('DBGUARD_PG_LOCK_TIMEOUT_MS', env.DBGUARD_PG_LOCK_TIMEOUT_MS) ?? config.timeouts?.lockMs ?? DEFAULT_TIMEOUTS.lockMs,
+      statementMs: envMilliseconds('DBGUARD_STATEMENT_TIMEOUT_MS', env.DBGUARD_STATEMENT_TIMEOUT_MS) ?? config.timeouts?.statementMs ?? DEFAULT_TIMEOUTS.statementMs,
+      hookMs: envMilliseconds('DBGUARD_HOOK_TIMEOUT_MS', env.DBGUARD_HOOK_TIMEOUT_MS) ?? config.timeouts?.hookMs ?? DEFAULT_TIMEOUTS.hookMs,
+    },
   };
 }

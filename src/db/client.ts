@@ -34,9 +34,16 @@ export function connectError(error: unknown, target: ConnectionTarget): DbguardE
   });
 }
 
-export async function connect(target: ConnectionTarget, timeoutMs = 5000): Promise<PgClient> {
+/** Server-side bounds for every statement of a session (0 = none). */
+export interface SessionLimits {
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+}
+
+export async function connect(target: ConnectionTarget, limits?: SessionLimits, timeoutMs = 5000): Promise<PgClient> {
   const pg = (await import('pg')).default;
   const client = new pg.Client({
+    ...(limits ? { lock_timeout: limits.lockTimeoutMs, statement_timeout: limits.statementTimeoutMs } : {}),
     host: target.host,
     port: target.port,
     user: target.user,

@@ -36,11 +36,27 @@ async function runStep(client: PgClient, step: RollbackStep): Promise<void> {
   await inTransaction(client, () => finishStep(client, step));
 }
 
-export async function applyRollbackSteps(client: PgClient, steps: readonly RollbackStep[], report: Reporter): Promise<AppliedStep[]> {
+/** Why a statement was cancelled by the session's bounds (DESIGN §4), in words a user can act on. */
+function boundHint(sqlState: string | undefined): string | null {
+  if (sqlState === '55P03') return 'another session holds a lock on what this step changes (lock_timeout): end that session\'s open transaction (your app, psql)';
+  if (sqlState === '57014') return 'the step ran past its time limit (statement_timeout or the hook\'s deadline)';
+  return null;
+}
+
+export async function applyRollbackSteps(
+  client: PgClient, steps: readonly RollbackStep[], report: Reporter, options: { readonly deadline?: number } = {},
+): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
   const applied: AppliedStep[] = [];
   for (const [index, step] of steps.entries()) {
+    if (options.deadline !== undefined && Date.now() >= options.deadline && applied.length > 0) {
+      const at = steps[applied.length - 1]?.after ?? null;
+      throw new DbguardError('DEADLINE', `stopped after ${applied.length} of ${steps.length} steps: the time limit ran out; the database is at version ${at ?? 'none'} (clean)`, {
+        hint: 'dbguard rollback   (finishes the rest)',
+        details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
+      });
+    }
     report({ type: 'step-start', version: step.version, filename: step.filename, index, total: steps.length });
     const started = performance.now();
     try {
@@ -49,14 +65,17 @@ export async function applyRollbackSteps(client: PgClient, steps: readonly Rollb
       const message = (error as Error).message;
       report({ type: 'step-failed', version: step.version, filename: step.filename, message });
       const lastGood = applied.length > 0 ? steps[applied.length - 1]?.after ?? null : step.version;
-      throw new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${message}`, {
-        hint: step.transactional
-          ? `fix the down SQL of ${step.filename}, then run dbguard rollback again (the database is at version ${lastGood ?? 'none'})`
-          : `the database is marked dirty; inspect it, then run dbguard reset`,
+      const sqlState = (error as { code?: string }).code;
+      const bound = boundHint(sqlState);
+      const at = `the database is at version ${lastGood ?? 'none'}`;
+      throw new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${message}${bound && step.transactional ? `; ${at} (clean)` : ''}`, {
+        hint: !step.transactional
+          ? `the database is marked dirty; repair it by hand, then dbguard force <version>`
+          : bound ? `${bound}, then run dbguard rollback` : `fix the down SQL of ${step.filename}, then run dbguard rollback again (${at})`,
         details: {
           version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
           databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional,
-          sqlState: (error as { code?: string }).code,
+          sqlState,
         },
         cause: error,
       });

@@ -13,7 +13,7 @@ import { readTracked } from '../db/tracking.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
-import { captureAppliedMigrations, type CaptureResult } from './capture.js';
+import { captureAppliedMigrations, rewriteCache, type CaptureResult } from './capture.js';
 import { findDownSql, gitHistorySource, trackingTableSource, type DownSqlSource } from './down-sql.js';
 import type { Reporter } from './events.js';
 import type { DbSession } from './session.js';
@@ -64,8 +64,17 @@ export interface RollbackOutcome {
 }
 
 /** Applies the steps, then captures down SQL for what is now applied and rewrites the cache (§4). */
-export async function executeRollback(session: DbSession, settings: Settings, plan: Plan & { kind: 'rollback' }, report: Reporter): Promise<RollbackOutcome> {
-  const applied = await applyRollbackSteps(session.client, plan.steps, report);
+export async function executeRollback(
+  session: DbSession, settings: Settings, plan: Plan & { kind: 'rollback' }, report: Reporter, deadline?: number,
+): Promise<RollbackOutcome> {
+  let applied: AppliedStep[];
+  try {
+    applied = await applyRollbackSteps(session.client, plan.steps, report, deadline === undefined ? {} : { deadline });
+  } catch (error) {
+    // Some steps may have run: the cache must list what is still applied, not what was (§4).
+    await rewriteCache(session).catch(() => undefined);
+    throw error;
+  }
   const dir = absoluteMigrationsDir(settings);
   const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
   return { applied, capture };
@@ -75,6 +84,8 @@ export interface RunRollbackOptions {
   readonly extraSources?: readonly DownSqlSource[];
   readonly report: Reporter;
   readonly dryRun?: boolean;
+  /** Epoch ms after which no further step starts (the hook's bound). */
+  readonly deadline?: number;
   /** Asked with the plan before anything changes; false aborts (exit 3, ABORTED). */
   readonly confirm?: (plan: Plan & { kind: 'rollback' }) => Promise<boolean>;
 }
@@ -100,7 +111,7 @@ export async function runRollback(session: DbSession, settings: Settings, option
     if (options.confirm && !(await options.confirm(plan))) {
       throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
     }
-    return { plan, outcome: await executeRollback(session, settings, plan, options.report) };
+    return { plan, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
   };
   // A dry run only reads: it neither waits for nor blocks a running rollback.
   return options.dryRun ? work() : withAdvisoryLock(session.client, lockTimeoutMs(), work);

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
-import { connect, type PgClient } from '../db/client.js';
+import { connect, type PgClient, type SessionLimits } from '../db/client.js';
 import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteStateDir } from '../fs/config.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
@@ -27,6 +27,17 @@ export interface SessionOptions {
   /** Rollback, reset, migrate: refused on non-local hosts unless allowRemote. */
   readonly destructive: boolean;
   readonly report?: Reporter;
+  /** The hook's deadline (epoch ms): every statement is bounded by what is left of it. */
+  readonly deadline?: number;
+}
+
+/** lock_timeout and statement_timeout for a session (DESIGN §4): configured, and capped by a deadline. */
+export function sessionLimits(settings: Settings, deadline: number | undefined): SessionLimits {
+  const { lockMs, statementMs } = settings.timeouts;
+  if (deadline === undefined) return { lockTimeoutMs: lockMs, statementTimeoutMs: statementMs };
+  const left = Math.max(1, deadline - Date.now());
+  const cap = (ms: number) => (ms === 0 ? left : Math.min(ms, left));
+  return { lockTimeoutMs: cap(lockMs), statementTimeoutMs: cap(statementMs) };
 }
 
 export function assertLocalOrAllowed(settings: Settings, target: ConnectionTarget): void {
@@ -44,7 +55,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   if (ref.kind === 'external') {
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);
-    const client = await connect(target);
+    const client = await connect(target, sessionLimits(settings, options.deadline));
     return { ref, client, target, startedServer: false, close: () => client.end().catch(() => undefined) };
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
@@ -75,7 +86,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     process.once('SIGINT', stopOnSignal);
     process.once('SIGTERM', stopOnSignal);
     const target = server.target(port);
-    client = await connect(target);
+    client = await connect(target, sessionLimits(settings, options.deadline));
     const opened = client;
     return {
       ref, client: opened, target, startedServer,

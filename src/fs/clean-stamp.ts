@@ -1,7 +1,7 @@
 /**
  * What the last hook run learned, trusted the way git's index trusts stat data. Two parts:
  *
- * - the cache's summary (applied file names, database, uncaptured count), valid while the cache
+ * - the cache's summary (applied file names, database, uncaptured versions), valid while the cache
  *   file's stat data is unchanged: a checkout that changes the migrations folder leaves the cache
  *   alone, so the next check skips parsing and validating 20,000 JSON entries;
  * - "clean", valid while the folder's stat data is also unchanged: a checkout that leaves the
@@ -13,21 +13,30 @@
  * mtime is not trusted ("racily clean", as git calls it). Folders holding links or other non-regular
  * entries never count as clean: a link's target can change without its folder changing.
  */
-import { readFileSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CacheSummary } from '../core/cache.js';
+import { FAST_PATH_FILE } from '../core/hook-check.js';
+import { hookCleanMarkerPath } from './state.js';
 
 const RACY_NS = 2000n * 1_000_000n;
 
 interface Stamp {
-  readonly v: 2;
+  readonly v: 3;
   readonly identity: string;
   readonly cacheStat: string;
   readonly checkedAtNs: string;
   readonly database: string | null;
   /** Applied up file names joined by "\n" (validated names cannot hold line breaks). */
   readonly filenames: string;
-  readonly uncaptured: number;
+  /** Uncaptured versions, joined by ",". */
+  readonly uncaptured: string;
+  /**
+   * The uncaptured versions (joined) whose down SQL the hook already looked for everywhere (§7: do not
+   * start Postgres for them again). Keyed by content, not stat data: it is recorded right after the
+   * capture rewrote the cache, when stat data is always too fresh to trust.
+   */
+  readonly captureTriedFor?: string;
   /** Present only when the check found the folder clean. */
   readonly clean?: { readonly dir: string; readonly dirStat: string };
 }
@@ -76,9 +85,12 @@ export type HookMemo =
   /** The folder and the cache are unchanged since a check found them clean. */
   | { readonly clean: true }
   /** The cache's summary when the cache is unchanged since it was recorded; otherwise null. */
-  | { readonly clean: false; readonly summary: CacheSummary | null };
+  | { readonly clean: false; readonly summary: CacheSummary | null; readonly captureTriedFor: string | null };
 
-const NOTHING: HookMemo = { summary: null, clean: false };
+const NOTHING = { summary: null, clean: false, captureTriedFor: null } as const satisfies HookMemo;
+
+/** The key captureTriedFor is compared with. */
+export const uncapturedKey = (summary: CacheSummary): string => summary.uncaptured.join(',');
 
 export function readHookMemo(stampFile: string, dir: string, identity: string, now: StatSnapshot): HookMemo {
   let stamp: Stamp;
@@ -87,11 +99,17 @@ export function readHookMemo(stampFile: string, dir: string, identity: string, n
   } catch {
     return NOTHING;
   }
-  if (stamp.v !== 2 || stamp.identity !== identity || now.cacheStat === null || stamp.cacheStat !== now.cacheStat || !settled(stamp, now.cacheMtimeNs)) return NOTHING;
+  if (stamp.v !== 3 || stamp.identity !== identity) return NOTHING;
+  const captureTriedFor = typeof stamp.captureTriedFor === 'string' ? stamp.captureTriedFor : null;
+  if (now.cacheStat === null || stamp.cacheStat !== now.cacheStat || !settled(stamp, now.cacheMtimeNs)) return { ...NOTHING, captureTriedFor };
   if (stamp.clean && stamp.clean.dir === dir && stamp.clean.dirStat === now.dirStat && settled(stamp, now.dirMtimeNs)) return { clean: true };
-  if (typeof stamp.filenames !== 'string' || typeof stamp.uncaptured !== 'number') return NOTHING;
+  if (typeof stamp.filenames !== 'string' || typeof stamp.uncaptured !== 'string') return { ...NOTHING, captureTriedFor };
   // Split only here: the unchanged-folder answer above needs no file names.
-  return { clean: false, summary: { database: stamp.database ?? undefined, filenames: stamp.filenames === '' ? [] : stamp.filenames.split('\n'), uncaptured: stamp.uncaptured } };
+  const split = (text: string, by: string) => (text === '' ? [] : text.split(by));
+  return {
+    clean: false, captureTriedFor,
+    summary: { database: stamp.database ?? undefined, filenames: split(stamp.filenames, '\n'), uncaptured: split(stamp.uncaptured, ',') },
+  };
 }
 
 export interface CheckRecord {
@@ -99,8 +117,12 @@ export interface CheckRecord {
   readonly identity: string;
   readonly cacheFile: string;
   readonly summary: CacheSummary;
-  /** The folder held every applied file, nothing uncaptured, and only regular files. */
+  /** The folder held every applied file, nothing uncaptured (or already searched for), only regular files. */
   readonly clean: boolean;
+  /** uncapturedKey of the summary when the hook searched for those versions' down SQL, else null. */
+  readonly captureTriedFor: string | null;
+  /** For the shim's node-less path: this worktree's git dir and the paths (from its top) whose change needs a check. */
+  readonly fastPath?: { readonly gitDir: string; readonly pathspecs: readonly string[] };
 }
 
 /**
@@ -108,19 +130,36 @@ export interface CheckRecord {
  * A failed write only means the next hook does the full check again, so it is not an error.
  */
 export function recordCheck(stampFile: string, record: CheckRecord, before: StatSnapshot): void {
+  const marker = hookCleanMarkerPath(record.cacheFile);
   const after = snapshotBeforeCheck(record.dir, record.cacheFile);
-  if (before.cacheStat === null || after.cacheStat !== before.cacheStat) return;
+  if (before.cacheStat === null || after.cacheStat !== before.cacheStat) {
+    rmSync(marker, { force: true });
+    return;
+  }
   const clean = record.clean && before.dirStat !== null && after.dirStat === before.dirStat;
   const stamp: Stamp = {
-    v: 2, identity: record.identity, cacheStat: before.cacheStat, checkedAtNs: before.checkedAtNs.toString(),
-    database: record.summary.database ?? null, filenames: record.summary.filenames.join('\n'), uncaptured: record.summary.uncaptured,
+    v: 3, identity: record.identity, cacheStat: before.cacheStat, checkedAtNs: before.checkedAtNs.toString(),
+    database: record.summary.database ?? null, filenames: record.summary.filenames.join('\n'), uncaptured: uncapturedKey(record.summary),
+    ...(record.captureTriedFor === null ? {} : { captureTriedFor: record.captureTriedFor }),
     ...(clean ? { clean: { dir: record.dir, dirStat: before.dirStat as string } } : {}),
   };
-  const temp = `${stampFile}.${process.pid}.tmp`;
+  writeBestEffort(stampFile, JSON.stringify(stamp));
+  if (record.clean && record.fastPath) {
+    // The marker sits beside the cache, which every cache write removes (fs/state); the pointer tells the
+    // shim where it is and which paths, changed between two revisions, need a real check.
+    writeBestEffort(marker, '');
+    writeBestEffort(join(record.fastPath.gitDir, FAST_PATH_FILE), `${[marker, ...record.fastPath.pathspecs].join('\n')}\n`);
+  } else {
+    rmSync(marker, { force: true });
+  }
+}
+
+function writeBestEffort(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, JSON.stringify(stamp));
-    renameSync(temp, stampFile);
+    writeFileSync(temp, text);
+    renameSync(temp, path);
   } catch {
-    // Best effort by design (see above).
+    // Best effort by design (see above): the next hook does the full check.
   }
 }

@@ -98,12 +98,23 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
   }
 }
 
+/**
+ * Present while the hook's last check was clean (fs/clean-stamp); the shim then skips node when the
+ * migrations did not change. Any change of the cache takes it away first, so it can never vouch for a
+ * cache it has not seen.
+ */
+export function hookCleanMarkerPath(cacheFile: string): string {
+  return join(dirname(cacheFile), 'hook-clean');
+}
+
 export function writeCacheFile(path: string, cache: MigrationCache): void {
+  rmSync(hookCleanMarkerPath(path), { force: true });
   writeFileAtomic(path, serializeCache(cache));
 }
 
 export function removeCacheFile(path: string): void {
   try {
+    rmSync(hookCleanMarkerPath(path), { force: true });
     rmSync(path, { force: true });
   } catch (error) {
     throw writeFailed(path, error);

@@ -2,6 +2,8 @@
  * The text dbguard puts into git hooks. One template serves every layout; `hooks/` in the package holds
  * the same shims as files (a test keeps them equal), for people who install hooks by hand.
  */
+import { FAST_PATH_FILE } from '../core/hook-check.js';
+
 export const HOOK_NAMES = ['post-checkout', 'post-merge', 'post-rewrite'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 
@@ -11,19 +13,70 @@ export const CHAIN_START = '# >>> dbguard chain >>>';
 export const CHAIN_END = '# <<< dbguard chain <<<';
 export const CHAINED_SUFFIX = '.pre-dbguard';
 
-/** The managed block: finds the project's dbguard and runs its hook; never blocks or fails git. */
+
+/**
+ * The managed block (POSIX sh). In order: a rebase's own checkouts never act (post-rewrite checks once
+ * at its end); file checkouts and checkouts that keep HEAD do nothing; when the last check was clean and
+ * git says the migrations folder and config did not change between the two revisions, it exits without
+ * starting node (DESIGN §7). Otherwise it finds dbguard — the project's node_modules/.bin (worktree
+ * root, then the project folder recorded by `hooks install`), the absolute path recorded there, PATH —
+ * and never runs anything that could reach the network. It never blocks or fails git.
+ */
 export function hookBlock(name: HookName): string {
+  const rewrite = name === 'post-rewrite';
   return [
     `${BLOCK_START} managed by \`dbguard hooks install\`; \`dbguard hooks uninstall\` removes it`,
     'dbguard_hook() {',
-    '  dbguard_top=$(git rev-parse --show-toplevel 2>/dev/null) || return 0',
-    '  if [ -x "$dbguard_top/node_modules/.bin/dbguard" ]; then',
-    '    "$dbguard_top/node_modules/.bin/dbguard" hook "$@"',
-    '  elif command -v npx >/dev/null 2>&1; then',
-    '    (cd "$dbguard_top" && npx --no-install dbguard hook "$@")',
+    '  dbguard_top= dbguard_dir=',
+    '  { read -r dbguard_top; read -r dbguard_dir; } <<DBGUARD_EOF',
+    '$(git rev-parse --show-toplevel --absolute-git-dir 2>/dev/null)',
+    'DBGUARD_EOF',
+    '  [ -n "$dbguard_dir" ] || return 0',
+    '  if [ "$1" != post-rewrite ] && { [ -d "$dbguard_dir/rebase-merge" ] || [ -d "$dbguard_dir/rebase-apply" ]; }; then return 0; fi',
+    '  dbguard_from= dbguard_to=',
+    '  case "$1" in',
+    '    post-checkout) { [ "$4" = 1 ] && [ "$2" != "$3" ]; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;',
+    '    post-merge) dbguard_from=ORIG_HEAD dbguard_to=HEAD ;;',
+    '  esac',
+    `  if [ -n "$dbguard_from" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ]; then`,
+    '    dbguard_marker= dbguard_p1= dbguard_p2= dbguard_p3=',
+    `    { read -r dbguard_marker; read -r dbguard_p1; read -r dbguard_p2; read -r dbguard_p3; } < "$dbguard_dir/${FAST_PATH_FILE}"`,
+    '    if [ -n "$dbguard_marker" ] && [ -f "$dbguard_marker" ] && [ -n "$dbguard_p1" ] &&',
+    '      git -C "$dbguard_top" diff --quiet "$dbguard_from" "$dbguard_to" -- "$dbguard_p1" ${dbguard_p2:+"$dbguard_p2"} ${dbguard_p3:+"$dbguard_p3"} 2>/dev/null; then',
+    '      return 0',
+    '    fi',
     '  fi',
+    '  dbguard_project= dbguard_bin= dbguard_node=',
+    '  while read -r dbguard_key dbguard_value; do',
+    '    case "$dbguard_key" in',
+    '      dbguard.project) dbguard_project=$dbguard_value ;;',
+    '      dbguard.bin) dbguard_bin=$dbguard_value ;;',
+    '      dbguard.node) dbguard_node=$dbguard_value ;;',
+    '    esac',
+    '  done <<DBGUARD_EOF',
+    "$(git config --get-regexp '^dbguard\\.' 2>/dev/null)",
+    'DBGUARD_EOF',
+    '  dbguard_cwd=$dbguard_top${dbguard_project:+/$dbguard_project}',
+    '  for dbguard_try in "$dbguard_cwd/node_modules/.bin/dbguard" "$dbguard_top/node_modules/.bin/dbguard"; do',
+    '    if [ -x "$dbguard_try" ]; then (cd "$dbguard_cwd" && "$dbguard_try" hook "$@"); return 0; fi',
+    '  done',
+    '  if [ -n "$dbguard_bin" ] && [ -f "$dbguard_bin" ]; then',
+    '    [ -n "$dbguard_node" ] && [ -x "$dbguard_node" ] || dbguard_node=node',
+    '    (cd "$dbguard_cwd" && "$dbguard_node" "$dbguard_bin" hook "$@"); return 0',
+    '  fi',
+    '  if command -v dbguard >/dev/null 2>&1; then (cd "$dbguard_cwd" && dbguard hook "$@"); return 0; fi',
+    '  echo "dbguard: not found, hook skipped: npm i -g dbguard" >&2',
     '}',
-    `dbguard_hook ${name} "$@" || true`,
+    ...(rewrite
+      ? [
+        // git passes "old new" lines on stdin; keep them for dbguard and for whatever runs after us.
+        'DBGUARD_REWRITTEN=$(cat); export DBGUARD_REWRITTEN',
+        `dbguard_hook ${name} "$@" || true`,
+        'exec <<DBGUARD_EOF',
+        '$DBGUARD_REWRITTEN',
+        'DBGUARD_EOF',
+      ]
+      : [`dbguard_hook ${name} "$@" || true`]),
     BLOCK_END,
   ].join('\n');
 }

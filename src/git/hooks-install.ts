@@ -3,8 +3,8 @@
  * `core.hooksPath`, or the repository's hooks folder (shared by linked worktrees). An existing hook is
  * kept and chained; installing twice changes nothing; uninstall restores what was there.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, delimiter, isAbsolute, join, relative, resolve } from 'node:path';
 import { DbguardError } from '../core/errors.js';
 import {
   BLOCK_START, CHAINED_SUFFIX, chainedHook, HOOK_NAMES, standaloneHook, withDbguardBlock, withoutDbguardBlocks, type HookName,
@@ -66,13 +66,70 @@ function stateOf(layout: HookLayout, name: HookName): HookState {
   return { name, path, installed: text.includes(BLOCK_START), chained: layout.kind !== 'husky' && existsSync(`${path}${CHAINED_SUFFIX}`) };
 }
 
-export async function hooksStatus(root: string): Promise<{ layout: HookLayout; hooks: HookState[] }> {
-  const layout = await detectHookLayout(root);
-  return { layout, hooks: HOOK_NAMES.map((name) => stateOf(layout, name)) };
+/** The dbguard that `hooks install` ran as: the shim's fallback when the project has no node_modules. */
+export interface RecordedBinary {
+  readonly bin: string;
+  readonly node: string;
 }
 
-export async function installHooks(root: string): Promise<{ layout: HookLayout; changed: HookName[]; hooks: HookState[] }> {
+/** Which dbguard the shims will run, found in the shim's own order (hook-scripts.ts). */
+export interface HookRunner {
+  readonly kind: 'project' | 'worktree' | 'recorded' | 'path' | 'none';
+  readonly path: string | null;
+}
+
+const isExecutable = (path: string) => {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
+
+async function readRecorded(top: string): Promise<{ project: string; bin: string }> {
+  const get = (key: string) => git(top, ['config', '--get', key]).catch(() => '');
+  return { project: await get('dbguard.project'), bin: await get('dbguard.bin') };
+}
+
+export async function hookRunner(root: string, env: NodeJS.ProcessEnv = process.env): Promise<HookRunner> {
+  const top = await git(root, ['rev-parse', '--show-toplevel']);
+  const recorded = await readRecorded(top);
+  const cwd = recorded.project ? join(top, recorded.project) : top;
+  for (const [kind, dir] of [['project', cwd], ['worktree', top]] as const) {
+    const candidate = join(dir, 'node_modules', '.bin', 'dbguard');
+    if (isExecutable(candidate)) return { kind, path: candidate };
+  }
+  if (recorded.bin && existsSync(recorded.bin)) return { kind: 'recorded', path: recorded.bin };
+  for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    if (isExecutable(join(dir, 'dbguard'))) return { kind: 'path', path: join(dir, 'dbguard') };
+  }
+  return { kind: 'none', path: null };
+}
+
+export async function hooksStatus(root: string, env: NodeJS.ProcessEnv = process.env): Promise<{ layout: HookLayout; hooks: HookState[]; runner: HookRunner }> {
   const layout = await detectHookLayout(root);
+  return { layout, hooks: HOOK_NAMES.map((name) => stateOf(layout, name)), runner: await hookRunner(root, env) };
+}
+
+/**
+ * Records, in the repository's config (shared by its worktrees), the project folder (for a monorepo
+ * whose dbguard config sits below the top) and the dbguard that installed the hooks.
+ */
+async function recordRunner(root: string, recorded: RecordedBinary | undefined): Promise<void> {
+  const top = await git(root, ['rev-parse', '--show-toplevel']);
+  const project = relative(top, resolve(root));
+  if (project && !project.startsWith('..')) await git(top, ['config', '--local', 'dbguard.project', project.split('\\').join('/')]);
+  else await git(top, ['config', '--local', '--unset-all', 'dbguard.project']).catch(() => '');
+  if (recorded) {
+    await git(top, ['config', '--local', 'dbguard.bin', recorded.bin]);
+    await git(top, ['config', '--local', 'dbguard.node', recorded.node]);
+  }
+}
+
+export async function installHooks(root: string, recorded?: RecordedBinary): Promise<{ layout: HookLayout; changed: HookName[]; hooks: HookState[] }> {
+  const layout = await detectHookLayout(root);
+  await recordRunner(root, recorded);
   mkdirSync(layout.dir, { recursive: true });
   const changed: HookName[] = [];
   for (const name of HOOK_NAMES) {
@@ -96,6 +153,7 @@ export async function installHooks(root: string): Promise<{ layout: HookLayout; 
 
 export async function uninstallHooks(root: string): Promise<{ layout: HookLayout; changed: HookName[] }> {
   const layout = await detectHookLayout(root);
+  await git(root, ['config', '--local', '--remove-section', 'dbguard']).catch(() => '');
   const changed: HookName[] = [];
   for (const name of HOOK_NAMES) {
     const path = join(layout.dir, name);

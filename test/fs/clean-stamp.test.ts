@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck } from '../../src/fs/clean-stamp.js';
+import { hookCleanMarkerPath, writeCacheFile } from '../../src/fs/state.js';
 
 let root: string;
 let dir: string;
@@ -15,10 +16,10 @@ function ageBy(path: string, ms: number): void {
   utimesSync(path, when, when);
 }
 
-const summary = { database: identity, filenames: ['1_a.up.sql', '2_b.up.sql'], uncaptured: 0 };
+const summary = { database: identity, filenames: ['1_a.up.sql', '2_b.up.sql'], uncaptured: [] as string[] };
 
 function recordNow(clean = true): void {
-  recordCheck(stampFile, { dir, identity, cacheFile, summary, clean }, snapshotBeforeCheck(dir, cacheFile));
+  recordCheck(stampFile, { dir, identity, cacheFile, summary, clean, captureTriedFor: null }, snapshotBeforeCheck(dir, cacheFile));
 }
 
 const memo = (d = dir, id = identity) => readHookMemo(stampFile, d, id, snapshotBeforeCheck(d, cacheFile));
@@ -86,32 +87,56 @@ describe('clean stamp', () => {
   it('records nothing when the folder changed while the check ran', () => {
     const before = snapshotBeforeCheck(dir, cacheFile);
     symlinkSync(join(dir, '1_a.up.sql'), join(dir, '3_c.up.sql'));
-    recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: true }, before);
+    recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: true, captureTriedFor: null }, before);
     expect(isKnownClean()).toBe(false);
   });
 
   it('keeps the cache summary when only the folder changed, and drops it when the cache changed', () => {
     recordNow();
     writeFileSync(join(dir, '3_c.up.sql'), 'select 3;');
-    expect(memo()).toEqual({ summary, clean: false });
+    expect(memo()).toEqual({ summary, clean: false, captureTriedFor: null });
     writeFileSync(cacheFile, '{"rewritten":1}');
     ageBy(cacheFile, 60_000);
-    expect(memo()).toEqual({ summary: null, clean: false });
+    expect(memo()).toEqual({ summary: null, clean: false, captureTriedFor: null });
   });
 
   it('records the summary but not "clean" after a check that found a conflict', () => {
     recordNow(false);
-    expect(memo()).toEqual({ summary, clean: false });
+    expect(memo()).toEqual({ summary, clean: false, captureTriedFor: null });
   });
 
   it('does not trust a summary recorded while the cache was racily new', () => {
     utimesSync(cacheFile, new Date(), new Date());
     recordNow();
-    expect(memo()).toEqual({ summary: null, clean: false });
+    expect(memo()).toEqual({ summary: null, clean: false, captureTriedFor: null });
   });
 
   it('treats a corrupt stamp as absent', () => {
     writeFileSync(stampFile, '{not json');
     expect(isKnownClean()).toBe(false);
+  });
+
+  it('remembers which uncaptured versions were searched for, even when the cache is too new to trust', () => {
+    const lacking = { ...summary, uncaptured: ['2'] };
+    recordCheck(stampFile, { dir, identity, cacheFile, summary: lacking, clean: true, captureTriedFor: '2' }, snapshotBeforeCheck(dir, cacheFile));
+    expect(memo()).toEqual({ clean: true });
+    writeFileSync(join(dir, '3_c.up.sql'), 'select 3;');
+    expect(memo()).toEqual({ summary: lacking, clean: false, captureTriedFor: '2' });
+    writeFileSync(cacheFile, '{"rewritten":2}'); // rewritten this instant: the summary is not trusted, the search is
+    expect(memo()).toEqual({ summary: null, clean: false, captureTriedFor: '2' });
+  });
+
+  it('leaves the shim a fast-path marker after a clean check, and any cache write takes it away', () => {
+    const gitDir = join(root, 'gitdir');
+    mkdirSync(gitDir);
+    const fastPath = { gitDir, pathspecs: ['migrations', 'dbguard.config.json'] };
+    recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: true, captureTriedFor: null, fastPath }, snapshotBeforeCheck(dir, cacheFile));
+    const marker = hookCleanMarkerPath(cacheFile);
+    expect(existsSync(marker)).toBe(true);
+    expect(readFileSync(join(gitDir, 'dbguard-fast-path'), 'utf8')).toBe(`${marker}\nmigrations\ndbguard.config.json\n`);
+    writeCacheFile(cacheFile, { database: identity, migrations: new Map() });
+    expect(existsSync(marker)).toBe(false);
+    recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: false, captureTriedFor: null, fastPath }, snapshotBeforeCheck(dir, cacheFile));
+    expect(existsSync(marker)).toBe(false);
   });
 });

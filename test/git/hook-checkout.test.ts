@@ -25,14 +25,16 @@ describe('post-checkout hook', () => {
     expect(repo.dbguard(['check']).status).toBe(1);
   });
 
-  it('stays silent on a clean checkout and when only new migrations appear', async () => {
+  it('stays silent on a clean checkout, and only mentions migrations that are new here', async () => {
     const { repo } = await twoBranches();
     repo.git('checkout', '-q', '-b', 'a2');
     repo.commitMigrations({ ...branchA, ...tableMigration(448, 'newer') }, 'a2 adds one');
     repo.git('checkout', '-q', 'a');
     const toNewer = repo.git('checkout', 'a2');
     expect(toNewer.status).toBe(0);
-    expect(toNewer.stderr).not.toContain('dbguard');
+    expect(toNewer.stderr).not.toContain('lacks');
+    expect(toNewer.stderr).toContain('dbguard: 1 new migration here (448): dbguard migrate');
+    expect(repo.git('checkout', 'a').stderr).not.toContain('dbguard');
     const fileCheckout = repo.git('checkout', 'b', '--', 'migrations');
     expect(fileCheckout.stderr).not.toContain('dbguard'); // a file checkout (flag 0) is not a branch switch
   });
@@ -50,7 +52,7 @@ describe('post-checkout hook', () => {
     utimesSync(join(repo.root, 'migrations'), hourAgo, hourAgo);
     expect(repo.git('checkout', 'a').stderr).not.toContain('dbguard'); // same migrations: clean, remembered
     const stamp = JSON.parse(readFileSync(join(state, dirname(cache), 'clean-stamp.json'), 'utf8'));
-    expect(stamp).toMatchObject({ v: 2, uncaptured: 0, clean: { dir: join(repo.root, 'migrations') } });
+    expect(stamp).toMatchObject({ v: 3, uncaptured: '', clean: { dir: join(repo.root, 'migrations') } });
     const checkout = repo.git('checkout', 'b');
     expect(checkout.stderr).toContain('dbguard: this branch lacks 2 migrations the database has applied: 447, 446');
   });

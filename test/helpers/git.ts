@@ -32,28 +32,40 @@ export class GitRepo {
     chmodSync(this.root, 0o755);
   }
 
-  static create(): GitRepo {
+  /** A repository with dbguard in node_modules/.bin, or (nodeModules: false) none, as in a Go project. */
+  static create(options: { nodeModules?: boolean } = {}): GitRepo {
     const repo = new GitRepo();
     repo.git('init', '-q', '-b', 'main');
-    repo.git('config', 'user.email', 'dev@example.com');
-    repo.git('config', 'user.name', 'Dev');
-    mkdirSync(join(repo.root, 'node_modules', '.bin'), { recursive: true });
-    symlinkSync(BIN, join(repo.root, 'node_modules', '.bin', 'dbguard'));
+    repo.configureUser();
+    if (options.nodeModules !== false) {
+      mkdirSync(join(repo.root, 'node_modules', '.bin'), { recursive: true });
+      symlinkSync(BIN, join(repo.root, 'node_modules', '.bin', 'dbguard'));
+    }
     writeFileSync(join(repo.root, '.gitignore'), 'node_modules/\n.dbguard/\n');
     mkdirSync(join(repo.root, 'migrations'));
     return repo;
   }
 
+  configureUser(): void {
+    this.git('config', 'user.email', 'dev@example.com');
+    this.git('config', 'user.name', 'Dev');
+  }
+
   git(...args: string[]): RunResult {
-    const result = run('git', args, this.root);
-    if (result.status !== 0 && !['checkout', 'merge', 'commit', 'rebase'].includes(args[0] ?? '')) {
+    return this.gitWith({}, ...args);
+  }
+
+  /** git with extra environment (PATH for a global dbguard, DEBUG, the hook's time limits). */
+  gitWith(env: NodeJS.ProcessEnv, ...args: string[]): RunResult {
+    const result = run('git', args, this.root, env);
+    if (result.status !== 0 && !['checkout', 'merge', 'commit', 'rebase', 'pull'].includes(args[0] ?? '')) {
       throw new Error(`git ${args.join(' ')} failed: ${result.stderr}`);
     }
     return result;
   }
 
-  dbguard(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string): RunResult {
-    return run(process.execPath, [BIN, ...args], this.root, env, input);
+  dbguard(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string, cwd = this.root): RunResult {
+    return run(process.execPath, [BIN, ...args], cwd, env, input);
   }
 
   write(path: string, text: string): void {

@@ -1,0 +1,48 @@
+/**
+ * What the hook needs to know about the repository without spawning git: the worktree's root and its
+ * own git dir (a linked worktree's `.git` is a file naming it), whether a rebase or bisect is under way,
+ * and whether HEAD is detached.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export interface GitLocation {
+  /** The worktree's top folder (where `.git` is). */
+  readonly worktree: string;
+  /** This worktree's git dir: `.git`, or `.git/worktrees/<name>` for a linked worktree. */
+  readonly gitDir: string;
+}
+
+export function findGitLocation(from: string): GitLocation | null {
+  let dir = resolve(from);
+  for (;;) {
+    const dotGit = join(dir, '.git');
+    const stats = statSync(dotGit, { throwIfNoEntry: false });
+    if (stats?.isDirectory()) return { worktree: dir, gitDir: dotGit };
+    if (stats?.isFile()) {
+      const match = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(dotGit, 'utf8'));
+      return match ? { worktree: dir, gitDir: resolve(dir, match[1] as string) } : null;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+/** A rebase (also `pull --rebase`) is replaying commits: its checkouts are not the user's. */
+export function rebaseInProgress(gitDir: string, env: NodeJS.ProcessEnv): boolean {
+  return existsSync(join(gitDir, 'rebase-merge')) || existsSync(join(gitDir, 'rebase-apply'))
+    || /^(?:rebase|pull --rebase)\b/.test(env.GIT_REFLOG_ACTION ?? '');
+}
+
+export function bisectInProgress(gitDir: string): boolean {
+  return existsSync(join(gitDir, 'BISECT_LOG'));
+}
+
+export function headIsDetached(gitDir: string): boolean {
+  try {
+    return !readFileSync(join(gitDir, 'HEAD'), 'utf8').startsWith('ref:');
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * As most of our users run it: `npm pack`, `npm i -g` of the tarball under a temp prefix, its bin on
+ * PATH, and a Go service's repository (no package.json, no node_modules) whose migrations dbguard guards.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
+import { base, branchA, GitRepo, PACKAGE_ROOT, run } from '../helpers/git.js';
+
+let work: string;
+let path: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'dbguard-global-install-'));
+  // dist/ is already built by the suite's setup; prepack would rebuild it under the other test files.
+  const pack = run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], PACKAGE_ROOT);
+  expect(pack.status, pack.stderr).toBe(0);
+  const tarball = join(work, pack.stdout.trim().split('\n').at(-1) as string);
+  const prefix = join(work, 'prefix');
+  const install = run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], work);
+  expect(install.status, install.stderr).toBe(0);
+  path = `${join(prefix, 'bin')}:${process.env.PATH}`;
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('npm i -g dbguard in a Go project', () => {
+  it('init, migrate, a branch switch that warns, a rebase that keeps the data, and a rollback', async () => {
+    const db = await createDatabase();
+    const repo = GitRepo.create({ nodeModules: false });
+    try {
+      const dbguard = (args: string[]) => run('dbguard', args, repo.root, { PATH: path });
+      repo.write('go.mod', 'module example.com/service\n\ngo 1.22\n');
+      repo.commitMigrations(base, 'base');
+      const init = dbguard(['init']);
+      expect(init.status, init.stderr).toBe(0);
+      expect(existsSync(join(repo.root, 'node_modules'))).toBe(false);
+      const config = JSON.parse(readFileSync(join(repo.root, 'dbguard.config.json'), 'utf8'));
+      writeFileSync(join(repo.root, 'dbguard.config.json'), JSON.stringify({ ...config, database: { url: urlFor(db) } }));
+      repo.git('add', '-A');
+      repo.git('commit', '-q', '-m', 'dbguard');
+      expect(JSON.parse(dbguard(['hooks', 'status', '--json']).stdout).runner.kind).toBe('recorded');
+
+      repo.git('checkout', '-q', '-b', 'feature');
+      repo.commitMigrations(branchA, 'feature: 446, 447');
+      expect(dbguard(['migrate']).status).toBe(0);
+      await query(db, "INSERT INTO a_two (note) VALUES ('weeks of test data')");
+
+      // The hook runs the global dbguard even with it off PATH (git GUIs), by the recorded path.
+      const toMain = repo.git('checkout', 'main');
+      expect(toMain.stderr).toContain('lacks 2 migrations the database has applied: 447, 446');
+      expect(toMain.stderr).not.toMatch(/npm (error|ERR)/);
+      repo.git('checkout', '-q', 'feature');
+
+      const tree = repo.git('rev-parse', 'main^{tree}').stdout.trim();
+      repo.git('update-ref', 'refs/heads/main', repo.git('commit-tree', tree, '-p', 'main', '-m', 'main moves').stdout.trim());
+      const rebase = repo.git('rebase', 'main');
+      expect(rebase.status).toBe(0);
+      expect(rebase.stderr).not.toContain('lacks');
+      expect(await query(db, 'SELECT note FROM a_two')).toEqual([{ note: 'weeks of test data' }]);
+
+      repo.git('checkout', '-q', 'main');
+      const rollback = dbguard(['rollback', '--yes']);
+      expect(rollback.status, rollback.stderr).toBe(0);
+      expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+      repo.git('checkout', '-q', '-b', 'other');
+      repo.commitMigrations({ ...base, ...tableMigration(450, 'other_t') }, 'other');
+      expect(dbguard(['migrate']).status).toBe(0);
+      expect(await schemaVersion(db)).toEqual({ version: '450', dirty: false });
+    } finally {
+      repo.cleanup();
+    }
+  });
+});
