@@ -49,8 +49,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   cli.command('rollback', 'Roll back applied migrations this branch lacks, down to the common ancestor')
     .option('--dry-run', 'Show the plan and change nothing')
     .option('--yes', 'Do not ask for confirmation (needed when not on a terminal)')
+    .option('--keep-irreversible', 'Roll back past migrations with an empty down file that changed the schema, leaving their objects')
     .example('dbguard rollback --dry-run')
-    .action((options: { dryRun?: boolean; yes?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
   cli.command('reset', 'Empty the database (asks for its name; --yes with DBGUARD_CONFIRM_RESET=<db> in scripts)')
     .option('--yes', 'Confirm without a prompt; also needs DBGUARD_CONFIRM_RESET=<database name>')
     .example('DBGUARD_CONFIRM_RESET=postgres dbguard reset --yes')

@@ -8,7 +8,10 @@ export function planJson(plan: Plan): Record<string, unknown> {
   if (plan.kind === 'rollback') {
     return {
       kind: plan.kind, from: plan.from, to: plan.to,
-      steps: plan.steps.map((s) => ({ version: s.version, filename: s.filename, after: s.after, transactional: s.transactional, downSqlSource: s.origin, ref: s.ref ?? null, downSql: s.downSql })),
+      steps: plan.steps.map((s) => ({
+        version: s.version, filename: s.filename, kind: s.kind, after: s.after, transactional: s.transactional, outOfOrder: s.outOfOrder,
+        downSqlSource: s.origin, ref: s.ref ?? null, note: s.note ?? null, downSql: s.downSql,
+      })),
     };
   }
   return { ...plan };
@@ -34,6 +37,9 @@ export function printPlan(out: Output, plan: Plan, withSteps = true): void {
   if (!withSteps) return;
   for (const step of plan.steps) {
     const how = step.transactional ? '' : c.yellow('  (outside a transaction: dirty marker)');
-    out.line(`    ${step.version}  ${step.filename}  ${c.dim(`down SQL from ${ORIGIN_LABEL[step.origin]}`)}${how}`);
+    const what = step.kind === 'noop' ? c.dim('no-op') : c.dim(`down SQL from ${ORIGIN_LABEL[step.origin]}`);
+    const order = step.outOfOrder ? c.yellow('  out of order: newer migrations on disk stay applied') : '';
+    const note = step.note ? c.yellow(`  (${step.note})`) : '';
+    out.line(`    ${step.version}  ${step.filename}  ${what}${note}${order}${how}`);
   }
 }

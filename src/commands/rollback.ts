@@ -11,6 +11,7 @@ import { listVersions } from '../core/text.js';
 export interface RollbackOptions {
   readonly dryRun?: boolean;
   readonly yes?: boolean;
+  readonly keepIrreversible?: boolean;
 }
 
 export function refusalError(plan: Plan & { kind: 'refuse' }): DbguardError {
@@ -30,6 +31,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
     runRollback(session, settings, {
       report: out.progress(),
       dryRun: options.dryRun ?? false,
+      keepIrreversible: options.keepIrreversible ?? false,
       confirm: options.yes ? undefined : async (plan) => {
         printPlan(out, plan);
         return confirmYes(`Roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}?`);

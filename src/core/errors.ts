@@ -36,7 +36,7 @@ const CODE_CLASS = {
   // refused as unsafe (3)
   DIRTY: ExitCode.unsafe,
   UNTRACKED: ExitCode.unsafe,
-  NOT_CONTIGUOUS: ExitCode.unsafe,
+  IRREVERSIBLE: ExitCode.unsafe,
   NO_DOWN_SQL: ExitCode.unsafe,
   UNSAFE_DOWN_SQL: ExitCode.unsafe,
   REMOTE_REFUSED: ExitCode.unsafe,

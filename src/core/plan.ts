@@ -4,7 +4,7 @@
  */
 import type { MigrationCache } from './cache.js';
 import { compareVersions, type Catalog } from './catalog.js';
-import { isBlankSql, mentionsSchema, requiresNoTransaction } from './sql.js';
+import { isBlankSql, isDataOnlySql, mentionsSchema, requiresNoTransaction } from './sql.js';
 import { listVersions } from './text.js';
 
 export interface SchemaVersion {
@@ -16,6 +16,8 @@ export interface TrackedMigration {
   readonly version: bigint;
   readonly filename: string;
   readonly hasDownSql: boolean;
+  /** sha256 of the up file as applied, when known. */
+  readonly upSha256?: string | null;
 }
 
 /** Where a down SQL text was found, in the order they are asked (DESIGN §3). */
@@ -29,6 +31,11 @@ export interface DownSql {
   readonly origin: DownSqlOrigin;
   /** The commit it came from, for git origins. */
   readonly ref?: string;
+  /** A newer down file (its up file unchanged) replaced the copy stored at apply time (§3: a fix wins). */
+  readonly changedSinceApplied?: boolean;
+  /** The up file from the same place, when the source has it (the data-only classifier reads it). */
+  readonly upSql?: string;
+  readonly upSha256?: string;
 }
 
 export interface PlanInput {
@@ -36,13 +43,28 @@ export interface PlanInput {
   readonly current: SchemaVersion | null;
   readonly tracked: readonly TrackedMigration[];
   readonly cache: MigrationCache | null;
+  /**
+   * Versions the project's own migrator applied without `dbguard capture` (§3's untracked
+   * intermediates): up files of the tree that applied schema_migrations' version, between the highest
+   * tracked version and it. Found in git by the engine; absent = none known.
+   */
+  readonly untracked?: ReadonlyMap<bigint, string>;
   /** Down SQL found for the candidates (see rollbackCandidates). */
   readonly downSql: ReadonlyMap<bigint, DownSql>;
+  /** Up SQL of candidates whose down SQL is blank, for the data-only classifier. */
+  readonly upSql?: ReadonlyMap<bigint, string>;
+  /** Proceed past IRREVERSIBLE, leaving the schema those migrations made (listed as drift). */
+  readonly keepIrreversible?: boolean;
 }
+
+/** `down`: run the down SQL. `noop`: nothing to run (a data-only migration, or one kept by choice). */
+export type StepKind = 'down' | 'noop';
 
 export interface RollbackStep {
   readonly version: bigint;
   readonly filename: string;
+  readonly kind: StepKind;
+  /** Empty for a no-op step. */
   readonly downSql: string;
   readonly origin: DownSqlOrigin;
   readonly ref?: string;
@@ -50,12 +72,16 @@ export interface RollbackStep {
   readonly after: bigint | null;
   /** False when the SQL cannot run in our transaction: the dirty-marker path is used. */
   readonly transactional: boolean;
+  /** Applied migrations on disk above it stay applied: it is rolled back out of order (§3). */
+  readonly outOfOrder: boolean;
+  /** What a person should know about this step ("data changes kept", "down SQL changed since applied"). */
+  readonly note?: string;
 }
 
 /** dbguard's schema in the database (DESIGN §1); down SQL must not touch it. */
 export const TRACKING_SCHEMA = '_dbguard';
 
-export type RefuseReason = 'DIRTY' | 'UNTRACKED' | 'NOT_CONTIGUOUS' | 'NO_DOWN_SQL' | 'UNSAFE_DOWN_SQL';
+export type RefuseReason = 'DIRTY' | 'UNTRACKED' | 'NO_DOWN_SQL' | 'UNSAFE_DOWN_SQL' | 'IRREVERSIBLE';
 
 export type Plan =
   | { readonly kind: 'clean'; readonly current: bigint | null }
@@ -64,14 +90,17 @@ export type Plan =
 
 export interface Candidate {
   readonly version: bigint;
-  /** Known when the version was tracked or cached; unknown for an untracked schema_migrations version. */
+  /** Known when the version was tracked, cached or found in git; unknown for an untracked top version. */
   readonly filename: string | undefined;
 }
 
 type Known = Map<bigint, string | undefined>;
 
-/** Applied versions we know of, at or below the database's current version, with their up file. */
-function knownApplied(input: Omit<PlanInput, 'downSql'>, current: bigint): Known {
+/**
+ * The applied set (§3): tracking rows and cache entries at or below the database's version, the
+ * untracked intermediates, and the version itself — never just the top one.
+ */
+export function appliedSet(input: Omit<PlanInput, 'downSql'>, current: bigint): Known {
   const known: Known = new Map();
   for (const [version, entry] of input.cache?.migrations ?? []) {
     if (version <= current) known.set(version, entry.filename);
@@ -79,6 +108,9 @@ function knownApplied(input: Omit<PlanInput, 'downSql'>, current: bigint): Known
   // The tracking table was written by the database itself, so its names win over the cache's.
   for (const row of input.tracked) {
     if (row.version <= current) known.set(row.version, row.filename);
+  }
+  for (const [version, filename] of input.untracked ?? []) {
+    if (version <= current && !known.has(version)) known.set(version, filename);
   }
   if (!known.has(current)) known.set(current, undefined);
   return known;
@@ -92,7 +124,7 @@ function isOnDisk(catalog: Catalog, version: bigint, filename: string | undefine
 /** Applied versions whose files are not on disk: the ones whose down SQL the providers must look for. */
 export function rollbackCandidates(input: Omit<PlanInput, 'downSql'>): Candidate[] {
   if (input.current === null) return [];
-  const known = knownApplied(input, input.current.version);
+  const known = appliedSet(input, input.current.version);
   return [...known]
     .filter(([version, filename]) => !isOnDisk(input.catalog, version, filename))
     .map(([version, filename]) => ({ version, filename }))
@@ -105,70 +137,75 @@ function refuse(reason: RefuseReason, message: string, versions: bigint[], fix: 
 
 const list = (versions: readonly bigint[]): string => listVersions(versions);
 
+/** Keeps the on-disk migrations and the data: the choices before a reset (§3, §12). */
+const GENTLER = 'or check out the branch that has them and keep working there; dbguard reset only as a last resort';
+
 export function planRollback(input: PlanInput): Plan {
   const { current, catalog, downSql } = input;
   if (current === null) return { kind: 'clean', current: null };
   if (current.dirty) {
-    return refuse('DIRTY', `database is dirty at version ${current.version}: a migration was only half applied`, [current.version], 'dbguard reset');
+    return refuse('DIRTY', `database is dirty at version ${current.version}: a migration was only half applied`, [current.version],
+      `dbguard force ${current.version}   (after repairing what it left half done; dbguard status names it), ${GENTLER}`);
   }
 
-  const known = knownApplied(input, current.version);
+  const known = appliedSet(input, current.version);
   const top = current.version;
   if (known.get(top) === undefined && !isOnDisk(catalog, top, undefined)) {
     const recovered = downSql.get(top);
     if (!recovered) {
-      return refuse('UNTRACKED', `schema_migrations is at version ${top}, which is not on disk and was never captured, so its down SQL is unknown`, [top], 'dbguard reset');
+      return refuse('UNTRACKED', `schema_migrations is at version ${top}, which is not on disk, was never captured, and is not in git history, so its down SQL is unknown`, [top],
+        `dbguard status   (then restore ${top}'s migration files from where they were written and run dbguard capture), ${GENTLER}`);
     }
     known.set(top, recovered.filename);
   }
 
   const applied = [...known.keys()].sort((a, b) => compareVersions(b, a));
-  const missing = applied.map((version) => !isOnDisk(catalog, version, known.get(version)));
-  const phantomCount = missing.indexOf(false) === -1 ? applied.length : missing.indexOf(false);
-  const phantoms = applied.slice(0, phantomCount);
-  const stranded = applied.filter((_, index) => index >= phantomCount && missing[index]);
-
-  if (stranded.length > 0) {
-    const highestStranded = stranded[0] as bigint;
-    const kept = applied.filter((version, index) => version > highestStranded && !missing[index]);
-    return refuse(
-      'NOT_CONTIGUOUS',
-      `applied versions ${list(stranded)} are missing from disk but newer applied versions ${list(kept)} are still there (version numbers reused across branches?)`,
-      stranded,
-      'dbguard reset',
-    );
-  }
+  const phantoms = applied.filter((version) => !isOnDisk(catalog, version, known.get(version)));
   if (phantoms.length === 0) return { kind: 'clean', current: top };
 
   const lacking = phantoms.filter((version) => !downSql.has(version));
   if (lacking.length > 0) {
-    return refuse(
-      'NO_DOWN_SQL',
-      `no down SQL found for ${list(lacking)} (looked in the tracking table, the previous branch and git history)`,
-      lacking,
-      'dbguard reset',
-    );
+    return refuse('NO_DOWN_SQL', `no down SQL found for ${list(lacking)} (looked in the tracking table, the previous branch and git history)`, lacking,
+      `dbguard status   (restore the down files in git, then dbguard rollback), ${GENTLER}`);
   }
-  // `migrate create` writes empty down files; running one would drop the version but keep its schema.
-  const empty = phantoms.filter((version) => isBlankSql((downSql.get(version) as DownSql).sql));
-  if (empty.length > 0) {
-    return refuse('NO_DOWN_SQL', `the down SQL of ${list(empty)} is empty: rolling back would record the version as gone and keep its schema`, empty, 'dbguard reset');
-  }
-  const meddling = phantoms.filter((version) => mentionsSchema((downSql.get(version) as DownSql).sql, TRACKING_SCHEMA));
+  const sqlOf = (version: bigint) => (downSql.get(version) as DownSql).sql;
+  const meddling = phantoms.filter((version) => mentionsSchema(sqlOf(version), TRACKING_SCHEMA));
   if (meddling.length > 0) {
-    return refuse('UNSAFE_DOWN_SQL', `the down SQL of ${list(meddling)} changes ${TRACKING_SCHEMA}, dbguard's own records`, meddling, 'dbguard reset');
+    return refuse('UNSAFE_DOWN_SQL', `the down SQL of ${list(meddling)} changes ${TRACKING_SCHEMA}, dbguard's own records`, meddling,
+      `dbguard status   (fix those down files so they leave ${TRACKING_SCHEMA} alone), ${GENTLER}`);
+  }
+  // An empty down file: harmless when the migration only changed data; otherwise its schema would stay.
+  const blank = phantoms.filter((version) => isBlankSql(sqlOf(version)));
+  const dataOnly = new Set(blank.filter((version) => {
+    const up = input.upSql?.get(version);
+    return up !== undefined && isDataOnlySql(up);
+  }));
+  const irreversible = blank.filter((version) => !dataOnly.has(version));
+  if (irreversible.length > 0 && !input.keepIrreversible) {
+    return refuse('IRREVERSIBLE', `${list(irreversible)} ${irreversible.length === 1 ? 'has' : 'have'} an empty down file but changed the schema (or their up SQL is unknown): rolling back would record them as gone and leave what they made`, irreversible,
+      `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}`);
   }
 
-  const steps = phantoms.map((version, index): RollbackStep => {
+  const onDiskApplied = applied.filter((version) => !phantoms.includes(version));
+  const remaining = new Set(applied);
+  const steps = phantoms.map((version): RollbackStep => {
     const found = downSql.get(version) as DownSql;
+    remaining.delete(version);
+    const after = [...remaining].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+    const noop = isBlankSql(found.sql);
+    const note = noop ? (dataOnly.has(version) ? 'data changes kept' : 'schema left behind (--keep-irreversible)')
+      : found.changedSinceApplied ? 'down SQL changed since applied' : undefined;
     return {
       version,
       filename: known.get(version) ?? found.filename,
-      downSql: found.sql,
+      kind: noop ? 'noop' : 'down',
+      downSql: noop ? '' : found.sql,
       origin: found.origin,
       ...(found.ref === undefined ? {} : { ref: found.ref }),
-      after: applied[index + 1] ?? null,
-      transactional: !requiresNoTransaction(found.sql),
+      after,
+      transactional: noop || !requiresNoTransaction(found.sql),
+      outOfOrder: onDiskApplied.some((v) => v > version),
+      ...(note === undefined ? {} : { note }),
     };
   });
   return { kind: 'rollback', from: top, to: steps[steps.length - 1]?.after ?? null, steps };

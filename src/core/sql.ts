@@ -17,8 +17,11 @@ const OUTSIDE_TRANSACTION = [
   /\b(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b/i,
 ];
 
-/** Statement-leading transaction control: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK. */
-const TRANSACTION_CONTROL = /(?:^|;)\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK)\s*(?:;|$|TRANSACTION\b|WORK\b)/i;
+/**
+ * A whole statement of transaction control: BEGIN, START TRANSACTION, COMMIT (AND CHAIN), END, ROLLBACK,
+ * ABORT, with their optional words. `BEGIN ATOMIC` (a SQL function body) is not one.
+ */
+const TRANSACTION_CONTROL = /^(?:BEGIN(?:\s+(?:WORK|TRANSACTION))?(?:\s+ISOLATION\s+LEVEL\b.*|\s+READ\s+(?:ONLY|WRITE)\b.*)?|START\s+TRANSACTION\b.*|(?:COMMIT|END|ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?(?:\s+AND\s+(?:NO\s+)?CHAIN)?|COMMIT\s+PREPARED\b.*)\s*;?$/is;
 
 interface Segment {
   /** True for SQL code; false for comments, quoted strings, quoted identifiers and dollar-quoted bodies. */
@@ -33,6 +36,7 @@ function segmentSql(sql: string): Segment[] {
   let i = 0;
   const literal = (start: number, end: number) => {
     if (start > codeStart) segments.push({ code: true, text: sql.slice(codeStart, start) });
+    else start = codeStart;
     segments.push({ code: false, text: sql.slice(start, end) });
     codeStart = end;
     i = end;
@@ -53,13 +57,16 @@ function segmentSql(sql: string): Segment[] {
       }
       literal(i, j);
     } else if (ch === "'" || ch === '"') {
+      // E'…' strings take backslash escapes (E'it\'s'); the E must start a token, not end a word.
+      const escapes = ch === "'" && /[Ee]/.test(sql[i - 1] ?? '') && !/[A-Za-z0-9_$]/.test(sql[i - 2] ?? '');
       let j = i + 1;
       while (j < sql.length) {
-        if (sql[j] === ch && sql[j + 1] === ch) j += 2;
+        if (escapes && sql[j] === '\\') j += 2;
+        else if (sql[j] === ch && sql[j + 1] === ch) j += 2;
         else if (sql[j] === ch) { j++; break; }
         else j++;
       }
-      literal(i, j);
+      literal(escapes ? i - 1 : i, j);
     } else if (ch === '$' && !/[A-Za-z0-9_]/.test(sql[i - 1] ?? '')) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
       if (tag) {
@@ -91,28 +98,98 @@ export function stripSqlLiterals(sql: string): string {
 export function splitSqlStatements(sql: string): string[] {
   const statements: string[] = [];
   let current = '';
+  // Inside `BEGIN ATOMIC … END` (a SQL-standard function body) semicolons end the body's statements,
+  // not ours; CASE … END inside it nests.
+  let atomicDepth = 0;
+  let lastWord = '';
   for (const segment of segmentSql(sql)) {
     if (!segment.code) {
       current += segment.text;
       continue;
     }
-    const parts = segment.text.split(';');
-    parts.forEach((part, index) => {
-      current += part;
-      if (index < parts.length - 1) {
+    for (const token of segment.text.split(/(;|[A-Za-z_][A-Za-z0-9_$]*)/)) {
+      const word = token.toUpperCase();
+      if (token === ';' && atomicDepth === 0) {
         if (!isBlankSql(current)) statements.push(`${current.trim()};`);
         current = '';
+        continue;
       }
-    });
+      current += token;
+      if (!/^[A-Z_]/.test(word)) continue;
+      if (word === 'ATOMIC' && lastWord === 'BEGIN') atomicDepth++;
+      else if (word === 'CASE' && atomicDepth > 0) atomicDepth++;
+      else if (word === 'END' && atomicDepth > 0) atomicDepth--;
+      lastWord = word;
+    }
   }
   if (!isBlankSql(current)) statements.push(current.trim());
   return statements;
 }
 
+/** The statements with comments, strings and bodies blanked out, whitespace folded: for keyword tests. */
+function codeOfStatements(sql: string): string[] {
+  return splitSqlStatements(sql).map((statement) => stripSqlLiterals(statement).replace(/\s+/g, ' ').trim());
+}
+
+/** True when the file manages its own transaction (BEGIN … COMMIT, ABORT, COMMIT AND CHAIN, …). */
+export function hasTransactionControl(sql: string): boolean {
+  return codeOfStatements(sql).some((code) => TRANSACTION_CONTROL.test(code));
+}
+
+/**
+ * The explicit marker is authoritative; otherwise statements known to refuse a transaction block, or a
+ * file that manages its own transaction. Anything else is tried in a transaction first, and the
+ * executors fall back to the dirty-marker path on SQLSTATE 25001 (DESIGN §4).
+ */
 export function requiresNoTransaction(sql: string): boolean {
-  if (NO_TRANSACTION_MARKER.test(sql)) return true;
+  if (NO_TRANSACTION_MARKER.test(sql.split('\n', 1)[0] ?? '') || NO_TRANSACTION_MARKER.test(sql)) return true;
   const code = stripSqlLiterals(sql);
-  return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || TRANSACTION_CONTROL.test(code);
+  return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || hasTransactionControl(sql);
+}
+
+/** SQLSTATE 25001: the statement cannot run inside a transaction block. */
+export const ACTIVE_SQL_TRANSACTION = '25001';
+
+const DATA_STATEMENT = /^(?:INSERT|UPDATE|DELETE|MERGE|SELECT|VALUES|WITH|COPY|SET|RESET|SHOW|TRUNCATE|ANALYZE|VACUUM|LOCK|NOTIFY|LISTEN|UNLISTEN|DISCARD|REFRESH\s+MATERIALIZED\s+VIEW|CREATE\s+EXTENSION\s+IF\s+NOT\s+EXISTS)\b/i;
+const TEMP_CREATE = /^CREATE\s+(?:GLOBAL\s+|LOCAL\s+)?(?:TEMP|TEMPORARY)\s+(?:TABLE|VIEW|SEQUENCE)\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][\w$]*)/i;
+const TEMP_FUNCTION = /^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)|DROP\s+(?:FUNCTION|PROCEDURE)\s+(?:IF\s+EXISTS\s+)?)\s*pg_temp\./i;
+const DROP_TABLE = /^DROP\s+(?:TABLE|VIEW|SEQUENCE)\s+(?:IF\s+EXISTS\s+)?([A-Za-z_][\w$]*)\s*(?:CASCADE|RESTRICT)?\s*;?$/i;
+const DDL_WORD = /\b(?:CREATE|ALTER|DROP|GRANT|REVOKE|COMMENT\s+ON|EXECUTE|SECURITY\s+LABEL|REASSIGN|IMPORT\s+FOREIGN)\b/i;
+
+/** The body of a `DO` block (its dollar-quoted or quoted text), or null when it has none. */
+function doBlockBody(statement: string): string | null {
+  const match = /^\s*DO\s+(?:LANGUAGE\s+\w+\s+)?(\$([A-Za-z_]\w*)?\$)([\s\S]*?)\1/i.exec(statement.replace(/^(?:\s|--[^\n]*\n)+/, ''));
+  return match ? (match[3] as string) : null;
+}
+
+/**
+ * Conservative classifier (DESIGN §3) for migrations dbguard has no schema record of: true only when
+ * every statement changes data, not schema — INSERT/UPDATE/DELETE/SELECT/COPY/SET and the like, temp
+ * tables and pg_temp functions, transaction control, and DO blocks whose body has no DDL or dynamic
+ * SQL. `CREATE EXTENSION IF NOT EXISTS` counts as data-only: backfills use it to make sure a function
+ * they call exists (§10), and rolling it back would be wrong when an earlier migration created it.
+ */
+export function isDataOnlySql(sql: string): boolean {
+  const temp = new Set<string>();
+  const statements = splitSqlStatements(sql);
+  if (statements.length === 0) return false;
+  for (const statement of statements) {
+    const code = stripSqlLiterals(statement).replace(/\s+/g, ' ').trim();
+    if (code === '' || code === ';' || TRANSACTION_CONTROL.test(code) || DATA_STATEMENT.test(code) || TEMP_FUNCTION.test(code)) continue;
+    const created = TEMP_CREATE.exec(code);
+    if (created) {
+      temp.add((created[1] as string).toLowerCase());
+      continue;
+    }
+    const dropped = DROP_TABLE.exec(code);
+    if (dropped && temp.has((dropped[1] as string).toLowerCase())) continue;
+    if (/^DO\b/i.test(code)) {
+      const body = doBlockBody(statement);
+      if (body !== null && !DDL_WORD.test(stripSqlLiterals(body))) continue;
+    }
+    return false;
+  }
+  return true;
 }
 
 /** True when the text has no statement at all (only blanks and comments). */

@@ -6,7 +6,7 @@
  */
 import { DbguardError } from '../core/errors.js';
 import type { RollbackStep } from '../core/plan.js';
-import { splitSqlStatements } from '../core/sql.js';
+import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../engine/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
@@ -24,12 +24,22 @@ async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
 }
 
 async function runStep(client: PgClient, step: RollbackStep): Promise<void> {
-  if (step.transactional) {
-    await inTransaction(client, async () => {
-      await client.query(step.downSql);
-      await finishStep(client, step);
-    });
+  if (step.kind === 'noop') {
+    // A data-only migration: nothing to undo in the schema; the data it changed is kept.
+    await inTransaction(client, () => finishStep(client, step));
     return;
+  }
+  if (step.transactional) {
+    try {
+      await inTransaction(client, async () => {
+        await client.query(step.downSql);
+        await finishStep(client, step);
+      });
+      return;
+    } catch (error) {
+      // Not marked and not recognised, but it cannot run in a transaction block: golang-migrate's path.
+      if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
+    }
   }
   await writeSchemaVersion(client, step.after, true);
   for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);

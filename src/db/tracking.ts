@@ -32,10 +32,10 @@ async function trackingExists(client: PgClient): Promise<boolean> {
 
 export async function readTracked(client: PgClient): Promise<TrackedMigration[]> {
   if (!(await trackingExists(client))) return [];
-  const result = await client.query<{ version: string; filename: string; has_down: boolean }>(
-    `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down FROM ${TRACKING_TABLE} ORDER BY version`,
+  const result = await client.query<{ version: string; filename: string; has_down: boolean; up_sha256: string | null }>(
+    `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256 FROM ${TRACKING_TABLE} ORDER BY version`,
   );
-  return result.rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down }));
+  return result.rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down, upSha256: row.up_sha256 }));
 }
 
 /** Down SQL the table holds for the given versions (whose file names match, when known). */

@@ -1,31 +1,80 @@
 /**
  * Where down SQL comes from, behind one interface (the way kysely's migrator puts "where migrations
- * come from" behind a provider): the tracking table, the previous HEAD's tree, git history — asked in
- * that order, each only for what the ones before it did not find (DESIGN §3).
+ * come from" behind a provider): a down file restored in the working tree, the tracking table, the
+ * previous HEAD's tree, git history — asked in that order, each only for what the ones before it did
+ * not find (DESIGN §3). A fix wins: a newer down file whose up file is unchanged (same sha256) replaces
+ * the copy stored at apply time.
  */
-import { downFileFor, parseMigrationName } from '../core/catalog.js';
+import { createHash } from 'node:crypto';
+import { downFileFor, parseMigrationName, type Catalog } from '../core/catalog.js';
 import type { Candidate, DownSql, DownSqlOrigin } from '../core/plan.js';
 import type { PgClient } from '../db/client.js';
 import { readTrackedDownSql } from '../db/tracking.js';
-import { decodeSql } from '../fs/migration-files.js';
+import { decodeSql, readMigrationFile } from '../fs/migration-files.js';
 
 export interface DownSqlSource {
   readonly origin: DownSqlOrigin;
   find(candidates: readonly Candidate[]): Promise<Map<bigint, DownSql>>;
 }
 
-export async function findDownSql(sources: readonly DownSqlSource[], candidates: readonly Candidate[]): Promise<Map<bigint, DownSql>> {
+export const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * Asks the sources in order. `appliedSha` (version → the up file's sha256 when applied) lets a later
+ * git source replace a tracking-table copy: same up file, different down file = the down was fixed.
+ */
+export async function findDownSql(
+  sources: readonly DownSqlSource[], candidates: readonly Candidate[], appliedSha: ReadonlyMap<bigint, string> = new Map(),
+): Promise<Map<bigint, DownSql>> {
   const found = new Map<bigint, DownSql>();
   for (const source of sources) {
     const remaining = candidates.filter((c) => !found.has(c.version));
     if (remaining.length === 0) break;
     for (const [version, downSql] of await source.find(remaining)) found.set(version, downSql);
   }
+  const stored = candidates.filter((c) => found.get(c.version)?.origin === 'tracking-table' && appliedSha.has(c.version));
+  const gitSources = sources.filter((s) => s.origin === 'previous-tree' || s.origin === 'git-history');
+  for (const source of stored.length > 0 ? gitSources : []) {
+    const pending = stored.filter((c) => found.get(c.version)?.origin === 'tracking-table');
+    if (pending.length === 0) break;
+    for (const [version, newer] of await source.find(pending)) {
+      const old = found.get(version) as DownSql;
+      if (newer.upSha256 === appliedSha.get(version) && newer.sql !== old.sql) found.set(version, { ...newer, changedSinceApplied: true });
+    }
+  }
   return found;
+}
+
+/** Up SQL for the given candidates from the git sources (the classifier's input for empty downs). */
+export async function findUpSql(sources: readonly DownSqlSource[], candidates: readonly Candidate[]): Promise<Map<bigint, string>> {
+  const upSql = new Map<bigint, string>();
+  for (const source of sources.filter((s) => s.origin === 'previous-tree' || s.origin === 'git-history')) {
+    const remaining = candidates.filter((c) => !upSql.has(c.version));
+    if (remaining.length === 0) break;
+    for (const [version, found] of await source.find(remaining)) if (found.upSql !== undefined) upSql.set(version, found.upSql);
+  }
+  return upSql;
 }
 
 export function trackingTableSource(client: PgClient): DownSqlSource {
   return { origin: 'tracking-table', find: (candidates) => readTrackedDownSql(client, candidates) };
+}
+
+/** A down file put back into the migrations folder (its up file is gone from this branch). */
+export function workingTreeSource(dir: string, catalog: Catalog): DownSqlSource {
+  return {
+    origin: 'working-tree',
+    async find(candidates) {
+      const found = new Map<bigint, DownSql>();
+      for (const candidate of candidates) {
+        const onDisk = catalog.byVersion.get(candidate.version);
+        if (!candidate.filename || onDisk?.up !== undefined || onDisk?.down !== downFileFor(candidate.filename)) continue;
+        const { sql } = readMigrationFile(dir, onDisk.down);
+        found.set(candidate.version, { version: candidate.version, filename: candidate.filename, sql, origin: 'working-tree' });
+      }
+      return found;
+    },
+  };
 }
 
 function toText(text: string, file: string): string | null {
@@ -36,21 +85,32 @@ function toText(text: string, file: string): string | null {
   }
 }
 
+type GitApi = typeof import('../git/repo.js');
+
+/** Reads a migration's down (and up) file at a commit into a DownSql. */
+async function readAt(git: Awaited<ReturnType<GitApi['openRepo']>>, api: GitApi, rev: string, migrationsDir: string, up: string, origin: DownSqlOrigin, version: bigint): Promise<DownSql | null> {
+  const downText = await api.showFile(git, rev, `${migrationsDir}/${downFileFor(up)}`);
+  const sql = downText === null ? null : toText(downText, downFileFor(up));
+  if (sql === null) return null;
+  const upText = await api.showFile(git, rev, `${migrationsDir}/${up}`);
+  const upSql = upText === null ? null : toText(upText, up);
+  return { version, filename: up, sql, origin, ref: rev, ...(upSql === null ? {} : { upSql, upSha256: sha256(upSql) }) };
+}
+
 /** The tree of a revision (post-checkout's `$1`), which still holds the files the old branch had. */
 export function previousTreeSource(repoDir: string, rev: string, migrationsDir: string): DownSqlSource {
   return {
     origin: 'previous-tree',
     async find(candidates) {
-      const { openRepo, listTree, showFile } = await import('../git/repo.js');
-      const git = await openRepo(repoDir);
-      const files = await listTree(git, rev, migrationsDir);
+      const api = await import('../git/repo.js');
+      const git = await api.openRepo(repoDir);
+      const files = await api.listTree(git, rev, migrationsDir);
       const found = new Map<bigint, DownSql>();
       for (const candidate of candidates) {
         const up = candidate.filename ?? files.find((f) => parseMigrationName(f)?.version === candidate.version && f.endsWith('.up.sql'));
         if (!up || !files.includes(downFileFor(up))) continue;
-        const text = await showFile(git, rev, `${migrationsDir}/${downFileFor(up)}`);
-        const sql = text === null ? null : toText(text, downFileFor(up));
-        if (sql !== null) found.set(candidate.version, { version: candidate.version, filename: up, sql, origin: 'previous-tree', ref: rev });
+        const hit = await readAt(git, api, rev, migrationsDir, up, 'previous-tree', candidate.version);
+        if (hit) found.set(candidate.version, hit);
       }
       return found;
     },
@@ -62,20 +122,19 @@ export function gitHistorySource(repoDir: string, migrationsDir: string): DownSq
   return {
     origin: 'git-history',
     async find(candidates) {
-      const { openRepo, downFilesInHistory, showFile, isInsideRepo } = await import('../git/repo.js');
-      const git = await openRepo(repoDir);
+      const api = await import('../git/repo.js');
+      const git = await api.openRepo(repoDir);
       // Not a git project: there is no history to look in, which is "not found", not a failure.
-      if (!(await isInsideRepo(git))) return new Map();
-      const history = await downFilesInHistory(git, migrationsDir);
+      if (!(await api.isInsideRepo(git))) return new Map();
+      const history = await api.downFilesInHistory(git, migrationsDir);
       const found = new Map<bigint, DownSql>();
       for (const candidate of candidates) {
         const wantedDown = candidate.filename === undefined ? undefined : downFileFor(candidate.filename);
         const hit = history.find(({ file }) => (wantedDown === undefined ? parseMigrationName(file)?.version === candidate.version : file === wantedDown));
         if (!hit) continue;
-        const text = await showFile(git, hit.commit, `${migrationsDir}/${hit.file}`);
-        const sql = text === null ? null : toText(text, hit.file);
-        const filename = candidate.filename ?? hit.file.replace(/\.down\.sql$/, '.up.sql');
-        if (sql !== null) found.set(candidate.version, { version: candidate.version, filename, sql, origin: 'git-history', ref: hit.commit });
+        const up = candidate.filename ?? hit.file.replace(/\.down\.sql$/, '.up.sql');
+        const read = await readAt(git, api, hit.commit, migrationsDir, up, 'git-history', candidate.version);
+        if (read) found.set(candidate.version, read);
       }
       return found;
     },

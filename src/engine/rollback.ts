@@ -1,6 +1,7 @@
 /** Plan, then apply: the rollback flow shared by `dbguard rollback` and the auto-rollback hook. */
 import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
-import { assertCatalogUsable } from '../core/catalog.js';
+import { assertCatalogUsable, parseMigrationName } from '../core/catalog.js';
+import { isBlankSql } from '../core/sql.js';
 import type { DiskState } from '../core/compare.js';
 import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
@@ -14,7 +15,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { captureAppliedMigrations, rewriteCache, type CaptureResult } from './capture.js';
-import { findDownSql, gitHistorySource, trackingTableSource, type DownSqlSource } from './down-sql.js';
+import { findDownSql, findUpSql, gitHistorySource, trackingTableSource, workingTreeSource, type DownSqlSource } from './down-sql.js';
 import type { Reporter } from './events.js';
 import type { DbSession } from './session.js';
 
@@ -34,11 +35,14 @@ export async function readDatabaseState(session: DbSession, settings: Settings):
 }
 
 /**
- * Down SQL sources in DESIGN §3's order: the tracking table, then whatever the caller adds (the hook's
- * previous tree), then git history.
+ * Down SQL sources in DESIGN §3's order: a down file restored on disk, the tracking table, whatever the
+ * caller adds (the hook's previous tree), then git history.
  */
-export function downSqlSources(session: DbSession, settings: Settings, extra: readonly DownSqlSource[]): DownSqlSource[] {
-  return [trackingTableSource(session.client), ...extra, gitHistorySource(settings.root, settings.migrationsDir)];
+export function downSqlSources(session: DbSession, settings: Settings, state: DatabaseState, extra: readonly DownSqlSource[]): DownSqlSource[] {
+  return [
+    workingTreeSource(absoluteMigrationsDir(settings), state.disk.catalog), trackingTableSource(session.client), ...extra,
+    gitHistorySource(settings.root, settings.migrationsDir),
+  ];
 }
 
 export interface PlannedRollback {
@@ -49,13 +53,57 @@ export interface PlannedRollback {
   readonly downSql: ReadonlyMap<bigint, DownSql>;
 }
 
-export async function buildRollbackPlan(session: DbSession, settings: Settings, extra: readonly DownSqlSource[] = []): Promise<PlannedRollback> {
+export interface PlanOptions {
+  readonly extraSources?: readonly DownSqlSource[];
+  readonly keepIrreversible?: boolean;
+}
+
+/**
+ * §3's untracked intermediates: when schema_migrations is above everything dbguard tracked, the
+ * project's own migrator applied the up files between them that the applying tree had. That tree is the
+ * working tree when the top version is on disk, else the newest commit that has its up file.
+ */
+async function untrackedIntermediates(settings: Settings, state: DatabaseState): Promise<Map<bigint, string>> {
+  const found = new Map<bigint, string>();
+  const top = state.current?.version;
+  if (top === undefined) return found;
+  const known = [...state.tracked.map((t) => t.version), ...(state.cache?.migrations.keys() ?? [])].filter((v) => v <= top);
+  if (known.includes(top)) return found;
+  const floor = known.reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+  const inGap = (version: bigint) => version <= top && (floor === null || version > floor);
+  let files: readonly string[];
+  if (state.disk.catalog.byVersion.get(top)?.up !== undefined) {
+    files = state.disk.catalog.migrations.map((m) => m.up).filter((f): f is string => f !== undefined);
+  } else {
+    const { openRepo, isInsideRepo, treeWithVersion } = await import('../git/repo.js');
+    const git = await openRepo(settings.root);
+    if (!(await isInsideRepo(git))) return found;
+    files = (await treeWithVersion(git, settings.migrationsDir, top))?.files ?? [];
+  }
+  for (const file of files) {
+    const parsed = parseMigrationName(file);
+    if (parsed?.direction === 'up' && inGap(parsed.version)) found.set(parsed.version, file);
+  }
+  return found;
+}
+
+export async function buildRollbackPlan(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
   const state = await readDatabaseState(session, settings);
   assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
-  const base = { catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache };
+  const untracked = await untrackedIntermediates(settings, state);
+  const base = { catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache, untracked };
   const candidates = rollbackCandidates(base);
-  const downSql = candidates.length === 0 ? new Map<bigint, DownSql>() : await findDownSql(downSqlSources(session, settings, extra), candidates);
-  return { plan: planRollback({ ...base, downSql }), state, candidates, downSql };
+  if (candidates.length === 0) return { plan: planRollback({ ...base, downSql: new Map() }), state, candidates, downSql: new Map() };
+  const sources = downSqlSources(session, settings, state, options.extraSources ?? []);
+  const appliedSha = new Map(state.tracked.filter((t) => t.upSha256).map((t) => [t.version, t.upSha256 as string]));
+  const downSql = await findDownSql(sources, candidates, appliedSha);
+  // An empty down file is a no-op only for a migration that changed data alone: read its up SQL.
+  const blank = candidates.filter((c) => { const found = downSql.get(c.version); return found !== undefined && isBlankSql(found.sql); });
+  const upSql = new Map([...downSql].filter(([, d]) => d.upSql !== undefined).map(([v, d]) => [v, d.upSql as string]));
+  const lackingUp = blank.filter((c) => !upSql.has(c.version));
+  if (lackingUp.length > 0) for (const [v, sql] of await findUpSql(sources, lackingUp)) upSql.set(v, sql);
+  const plan = planRollback({ ...base, downSql, upSql, keepIrreversible: options.keepIrreversible ?? false });
+  return { plan, state, candidates, downSql };
 }
 
 export interface RollbackOutcome {
@@ -82,6 +130,7 @@ export async function executeRollback(
 
 export interface RunRollbackOptions {
   readonly extraSources?: readonly DownSqlSource[];
+  readonly keepIrreversible?: boolean;
   readonly report: Reporter;
   readonly dryRun?: boolean;
   /** Epoch ms after which no further step starts (the hook's bound). */
@@ -101,7 +150,9 @@ export interface RollbackRun {
  */
 export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
   const work = async (): Promise<RollbackRun> => {
-    const { plan, state } = await buildRollbackPlan(session, settings, options.extraSources);
+    const { plan, state } = await buildRollbackPlan(session, settings, {
+      ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false,
+    });
     if (plan.kind === 'clean' && !options.dryRun) {
       // Nothing to undo, but the cache may be stale (a run killed after its last step, another
       // migrator): refresh it so the next hook compares against what the database really holds.

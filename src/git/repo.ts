@@ -1,10 +1,12 @@
 /** Git plumbing through simple-git, loaded lazily: the hook's clean path never imports this file. */
 import type { SimpleGit } from 'simple-git';
+import { parseMigrationName } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
 
 export async function openRepo(dir: string): Promise<SimpleGit> {
   const { simpleGit } = await import('simple-git');
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4 });
+  // Paths as they are (no octal escapes or quotes for non-ASCII names): we compare them with file names.
+  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, config: ['core.quotePath=false'] });
 }
 
 function gitFailed(what: string, error: unknown): DbguardError {
@@ -50,6 +52,28 @@ export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<A
     else if (line.trim()) found.push({ commit, file: line.slice(line.lastIndexOf('/') + 1) });
   }
   return found;
+}
+
+/**
+ * The newest commit (on any ref) that has version's up file under `dir`, with that commit's migration
+ * file names: the tree a migrator applied that version from (§3, untracked intermediates).
+ */
+export async function treeWithVersion(git: SimpleGit, dir: string, version: bigint): Promise<{ commit: string; files: string[] } | null> {
+  let out: string;
+  try {
+    // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
+    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '--format=@%H', '--', `:(glob)${dir}/*${version}_*.up.sql`]);
+  } catch (error) {
+    throw gitFailed('log', error);
+  }
+  let commit = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('@')) commit = line.slice(1);
+    else if (line.trim() && parseMigrationName(line.slice(line.lastIndexOf('/') + 1))?.version === version) {
+      return { commit, files: await listTree(git, commit, dir) };
+    }
+  }
+  return null;
 }
 
 export async function isInsideRepo(git: SimpleGit): Promise<boolean> {

@@ -24,9 +24,9 @@ describe('planRollback', () => {
       from: 448n,
       to: 445n,
       steps: [
-        { version: 448n, filename: '448_m448.up.sql', downSql: 'DROP TABLE t448;', origin: 'tracking-table', after: 447n, transactional: true },
-        { version: 447n, filename: '447_m447.up.sql', downSql: 'DROP TABLE t447;', origin: 'tracking-table', after: 446n, transactional: true },
-        { version: 446n, filename: '446_m446.up.sql', downSql: 'DROP TABLE t446;', origin: 'tracking-table', after: 445n, transactional: true },
+        { version: 448n, filename: '448_m448.up.sql', kind: 'down', downSql: 'DROP TABLE t448;', origin: 'tracking-table', after: 447n, transactional: true, outOfOrder: false },
+        { version: 447n, filename: '447_m447.up.sql', kind: 'down', downSql: 'DROP TABLE t447;', origin: 'tracking-table', after: 446n, transactional: true, outOfOrder: false },
+        { version: 446n, filename: '446_m446.up.sql', kind: 'down', downSql: 'DROP TABLE t446;', origin: 'tracking-table', after: 445n, transactional: true, outOfOrder: false },
       ],
     });
     expect(commonAncestor(plan)).toBe(445n);
@@ -40,9 +40,10 @@ describe('planRollback', () => {
     expect(planRollback(input({ catalog: catalogOf(445, 446) }))).toEqual({ kind: 'clean', current: 445n });
   });
 
-  it('refuses a dirty database and points at reset', () => {
+  it('refuses a dirty database and points at force (after a repair) before reset', () => {
     const plan = planRollback(input({ current: { version: 446n, dirty: true } }));
-    expect(plan).toMatchObject({ kind: 'refuse', reason: 'DIRTY', versions: [446n], fix: 'dbguard reset' });
+    expect(plan).toMatchObject({ kind: 'refuse', reason: 'DIRTY', versions: [446n] });
+    expect(plan.kind === 'refuse' && plan.fix).toMatch(/^dbguard force 446 .*dbguard reset only as a last resort$/);
   });
 
   it('refuses an untracked schema_migrations version that is not on disk', () => {
@@ -62,18 +63,50 @@ describe('planRollback', () => {
     expect(planRollback(input({ current: { version: 446n, dirty: false }, catalog: catalogOf(445, 446) }))).toEqual({ kind: 'clean', current: 446n });
   });
 
-  it('refuses phantoms that are not contiguous from the top (448 and 446 missing, 447 present)', () => {
+  it('rolls back an interleaved phantom out of order, keeping the newer on-disk migration applied (448 and 446 missing, 447 present)', () => {
     const plan = planRollback(input({
       current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), catalog: catalogOf(445, 447),
       downSql: downSqlFromTracking(446, 448),
     }));
-    expect(plan).toMatchObject({ kind: 'refuse', reason: 'NOT_CONTIGUOUS', versions: [446n] });
-    expect(plan.kind === 'refuse' && plan.message).toContain('447');
+    expect(plan.kind === 'rollback' && plan.steps.map((s) => [s.version, s.after, s.outOfOrder])).toEqual([[448n, 447n, false], [446n, 447n, true]]);
+    expect(plan).toMatchObject({ from: 448n, to: 447n });
   });
 
-  it('refuses when the top is on disk but a lower applied version is not', () => {
-    const plan = planRollback(input({ current: { version: 447n, dirty: false }, tracked: trackedOf(445, 446, 447), catalog: catalogOf(445, 447) }));
-    expect(plan).toMatchObject({ kind: 'refuse', reason: 'NOT_CONTIGUOUS', versions: [446n] });
+  it('rolls back a lower phantom under an on-disk top without touching the top (a branch that merged main)', () => {
+    const plan = planRollback(input({ current: { version: 447n, dirty: false }, tracked: trackedOf(445, 446, 447), catalog: catalogOf(445, 447), downSql: downSqlFromTracking(446) }));
+    expect(plan).toMatchObject({ kind: 'rollback', from: 447n, to: 447n, steps: [{ version: 446n, after: 447n, outOfOrder: true }] });
+  });
+
+  it('covers untracked intermediates (applied by the project\'s own migrator), not just the top version', () => {
+    const untracked = new Map([[446n, '446_m446.up.sql'], [447n, '447_m447.up.sql'], [448n, '448_m448.up.sql']]);
+    const base = input({ current: { version: 448n, dirty: false }, tracked: trackedOf(445), untracked });
+    expect(rollbackCandidates(base).map((c) => [c.version, c.filename])).toEqual([[448n, '448_m448.up.sql'], [447n, '447_m447.up.sql'], [446n, '446_m446.up.sql']]);
+    const partial = planRollback({ ...base, downSql: downSqlFromTracking(448) });
+    expect(partial).toMatchObject({ kind: 'refuse', reason: 'NO_DOWN_SQL', versions: [447n, 446n] });
+    const plan = planRollback({ ...base, downSql: downSqlFromTracking(446, 447, 448) });
+    expect(plan.kind === 'rollback' && plan.steps.map((s) => [s.version, s.after])).toEqual([[448n, 447n], [447n, 446n], [446n, 445n]]);
+  });
+
+  it('makes a no-op step of a data-only migration with an empty down file, and refuses a schema-changing one', () => {
+    const downSql = downSqlFromTracking(446, 447);
+    downSql.set(447n, { ...(downSql.get(447n) as DownSql), sql: '-- no-op\n' });
+    const base = input({ current: { version: 447n, dirty: false }, tracked: trackedOf(445, 446, 447), downSql });
+    const backfill = planRollback({ ...base, upSql: new Map([[447n, "UPDATE users SET plan = 'free';"]]) });
+    expect(backfill.kind === 'rollback' && backfill.steps[0]).toMatchObject({ version: 447n, kind: 'noop', downSql: '', note: 'data changes kept', after: 446n });
+    const unknownUp = planRollback(base);
+    expect(unknownUp).toMatchObject({ kind: 'refuse', reason: 'IRREVERSIBLE', versions: [447n] });
+    const schema = planRollback({ ...base, upSql: new Map([[447n, 'CREATE TABLE audit_backup AS SELECT 1;']]) });
+    expect(schema).toMatchObject({ kind: 'refuse', reason: 'IRREVERSIBLE', versions: [447n] });
+    expect(schema.kind === 'refuse' && schema.fix).toMatch(/^dbguard rollback --keep-irreversible/);
+    const kept = planRollback({ ...base, upSql: new Map([[447n, 'CREATE TABLE audit_backup AS SELECT 1;']]), keepIrreversible: true });
+    expect(kept.kind === 'rollback' && kept.steps[0]).toMatchObject({ kind: 'noop', note: 'schema left behind (--keep-irreversible)' });
+  });
+
+  it('says when a fixed down file replaced the stored copy', () => {
+    const downSql = downSqlFromTracking(446);
+    downSql.set(446n, { ...(downSql.get(446n) as DownSql), origin: 'git-history', changedSinceApplied: true });
+    const plan = planRollback(input({ current: { version: 446n, dirty: false }, tracked: trackedOf(445, 446), downSql }));
+    expect(plan.kind === 'rollback' && plan.steps[0]?.note).toBe('down SQL changed since applied');
   });
 
   it('refuses when a step has no down SQL, naming exactly those versions', () => {
@@ -84,7 +117,7 @@ describe('planRollback', () => {
   });
 
   it.each([
-    ['an empty down file (as `migrate create` writes it)', '  -- nothing yet\n', 'NO_DOWN_SQL'],
+    ['an empty down file (as `migrate create` writes it), its up SQL unknown', '  -- nothing yet\n', 'IRREVERSIBLE'],
     ['down SQL that drops dbguard\'s schema', 'DROP TABLE t447; DROP SCHEMA _dbguard CASCADE;', 'UNSAFE_DOWN_SQL'],
     ['down SQL that edits the tracking table through a quoted name', 'DELETE FROM "_dbguard".applied_migrations;', 'UNSAFE_DOWN_SQL'],
   ])('refuses %s, before anything runs', (_what, sql, reason) => {

@@ -63,7 +63,7 @@ describe('refusals change nothing', () => {
     await migrate(p.settings());
     await query(db, 'UPDATE schema_migrations SET dirty = true');
     p.setMigrations(branchB);
-    expect(await plan(p.settings())).toMatchObject({ kind: 'refuse', reason: 'DIRTY', fix: 'dbguard reset' });
+    expect(await plan(p.settings())).toMatchObject({ kind: 'refuse', reason: 'DIRTY', fix: expect.stringMatching(/^dbguard force 448 /) });
     const before = await schemaSnapshot(db);
     expect((await rollback(p.settings())).outcome).toBeNull();
     expect(await schemaSnapshot(db)).toEqual(before);
@@ -76,14 +76,21 @@ describe('refusals change nothing', () => {
     expect(await plan(p.settings())).toMatchObject({ kind: 'refuse', reason: 'UNTRACKED', versions: [900n] });
   });
 
-  it('refuses phantoms that are not contiguous from the top', async () => {
-    const { p } = await project(branchA);
+  it('rolls back interleaved phantoms out of order, keeping the on-disk migration above them and its rows', async () => {
+    const { p, db } = await project(branchA);
     await migrate(p.settings());
-    const { ['000446_create_a_one.up.sql']: _u, ['000446_create_a_one.down.sql']: _d, ...without446 } = branchA;
-    p.setMigrations({ ...without446 });
-    const { ['000448_create_a_three.up.sql']: _u8, ['000448_create_a_three.down.sql']: _d8, ...without446and448 } = without446;
-    p.setMigrations(without446and448);
-    expect(await plan(p.settings())).toMatchObject({ kind: 'refuse', reason: 'NOT_CONTIGUOUS', versions: [446n] });
+    await query(db, "INSERT INTO a_two (note) VALUES ('kept')");
+    const { ['000446_create_a_one.up.sql']: _u, ['000446_create_a_one.down.sql']: _d, ['000448_create_a_three.up.sql']: _u8, ['000448_create_a_three.down.sql']: _d8, ...kept } = branchA;
+    p.setMigrations(kept);
+    const planned = await plan(p.settings());
+    expect(planned.kind === 'rollback' && planned.steps.map((s) => [s.version, s.after, s.outOfOrder])).toEqual([[448n, 447n, false], [446n, 447n, true]]);
+    await rollback(p.settings());
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    expect(await query(db, 'SELECT note FROM a_two')).toEqual([{ note: 'kept' }]);
+    const fresh = await project(kept);
+    await migrate(fresh.p.settings());
+    expect(await schemaSnapshot(db)).toEqual(await schemaSnapshot(fresh.db));
+    expect(await plan(p.settings())).toEqual({ kind: 'clean', current: 447n });
   });
 
   it('refuses when down SQL is found nowhere', async () => {
