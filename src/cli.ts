@@ -57,12 +57,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     .example('DBGUARD_CONFIRM_RESET=postgres dbguard reset --yes')
     .action((options: { yes?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
   cli.command('capture', 'Store down SQL of applied migrations (run after your own migrator) and refresh the cache')
+    .option('--accept-edits', 'Record up files edited since they were applied as what the database has')
     .example('migrate -path migrations -database "$DATABASE_URL" up && dbguard capture')
-    .action(() => run((ctx) => import('./commands/capture.js').then((m) => m.captureCommand(ctx))));
+    .action((options: { acceptEdits?: boolean }) => run((ctx) => import('./commands/capture.js').then((m) => m.captureCommand(ctx, options))));
   cli.command('migrate', 'Apply pending up migrations (golang-migrate compatible), capturing down SQL')
     .option('--dry-run', 'List what would be applied and change nothing')
     .example('dbguard migrate')
     .action((options: { dryRun?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+  cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
+    .example('dbguard force 20240301120000')
+    .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));
   cli.command('hooks <action>', 'Git hooks: install | uninstall | status')
     .example('dbguard hooks install')
     .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));

@@ -9,12 +9,13 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
 
-export async function captureCommand(ctx: CommandContext): Promise<CommandResult> {
+export async function captureCommand(ctx: CommandContext, options: { acceptEdits?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const dir = absoluteMigrationsDir(settings);
   const disk = readDiskState(dir);
-  const result = await withSession(settings, { destructive: false, report: ctx.out.progress() }, (session) =>
-    withAdvisoryLock(session.client, lockTimeoutMs(), () => captureAppliedMigrations(session, dir, disk)));
+  // capture writes _dbguard: a non-local host needs allowRemote, like any other change (§6).
+  const result = await withSession(settings, { destructive: true, report: ctx.out.progress() }, (session) =>
+    withAdvisoryLock(session.client, lockTimeoutMs(), () => captureAppliedMigrations(session, dir, disk, [], { acceptEdits: options.acceptEdits ?? false })));
   const { out } = ctx;
   out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
   if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);

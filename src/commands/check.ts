@@ -1,9 +1,15 @@
 /** `dbguard check`: the hook's pure check (cache versus disk), no database. Exit 1 on conflict. */
 import { assertCacheBelongsTo } from '../core/cache.js';
-import { findPhantomMigrations } from '../core/compare.js';
+import { filesToHash, findPhantomMigrations } from '../core/compare.js';
 import { ExitCode } from '../core/errors.js';
-import { databaseRef } from '../engine/identity.js';
+import { databaseMayExist, databaseRef } from '../engine/identity.js';
+import { recoverCache } from '../engine/capture.js';
+import { buildRollbackPlan } from '../engine/rollback.js';
+import { withSession } from '../engine/session.js';
+import { isLocalHost } from '../core/connection.js';
+import { listVersions } from '../core/text.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
+import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
@@ -13,16 +19,43 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
   const ref = databaseRef(settings);
   const cache = readCacheFile(ref.paths.cacheFile);
   if (cache) assertCacheBelongsTo(cache, ref.identity);
-  const result = findPhantomMigrations(cache, readDiskState(absoluteMigrationsDir(settings)));
+  const dir = absoluteMigrationsDir(settings);
+  const disk = readDiskState(dir);
+  const result = findPhantomMigrations(cache, disk, cache ? await hashFiles(dir, filesToHash(cache, disk, true)) : new Map());
   const { out } = ctx;
-  const json = { firstRun: result.firstRun, conflicts: result.conflicts, pending: result.pending.map((m) => ({ version: m.version, filename: m.up })) };
+  const json = {
+    firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited,
+    pending: result.pending.map((m) => ({ version: m.version, filename: m.up })),
+  };
   if (result.firstRun) {
-    out.line('no migration cache yet: nothing to compare (dbguard capture creates it from the database)');
-    return { exitCode: ExitCode.ok, json };
+    if (!databaseMayExist(ref)) {
+      out.line('no migration cache and no database yet: nothing to compare');
+      return { exitCode: ExitCode.ok, json };
+    }
+    // A lost cache is not "clean": ask the database, and rebuild the cache while there (§2).
+    const planned = await withSession(settings, { destructive: false }, async (session) => {
+      const found = await buildRollbackPlan(session, settings);
+      await recoverCache(session, dir, disk, isLocalHost(session.target.host) || settings.allowRemote);
+      return found;
+    });
+    const phantoms = planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null }));
+    out.line(`no migration cache: checked the database instead (cache rebuilt)`);
+    if (phantoms.length === 0) {
+      out.line(`${out.c.green('clean')}: every applied migration is on disk`);
+      return { exitCode: ExitCode.ok, json: { ...json, checkedDatabase: true, phantoms } };
+    }
+    out.line(`${out.c.yellow('conflict')}: ${phantoms.length} applied migration${phantoms.length === 1 ? ' is' : 's are'} not on this branch: ${listVersions(phantoms.map((p) => p.version))}`);
+    out.line('next: dbguard rollback   (or dbguard status for the full picture)');
+    return { exitCode: ExitCode.actionNeeded, json: { ...json, checkedDatabase: true, phantoms } };
+  }
+  for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
+  if (result.edited.length > 0) {
+    out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
+    out.line('  dbguard rollback the branch that lacks it and migrate again, or accept the database as it is: dbguard capture --accept-edits');
   }
   if (result.conflicts.length === 0) {
     out.line(`${out.c.green('clean')}: every applied migration is on disk${result.pending.length ? `; ${result.pending.length} pending` : ''}`);
-    return { exitCode: ExitCode.ok, json };
+    return { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json };
   }
   out.line(`${out.c.yellow('conflict')}: ${result.conflicts.length} applied migration${result.conflicts.length === 1 ? ' is' : 's are'} not on this branch`);
   for (const conflict of result.conflicts) {

@@ -1,9 +1,10 @@
 /** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
 import type { Settings } from '../core/settings.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
-import { captureAppliedMigrations } from '../engine/capture.js';
+import { captureAppliedMigrations, recoverCache } from '../engine/capture.js';
+import { isLocalHost } from '../core/connection.js';
 import { gitHistorySource, previousTreeSource } from '../engine/down-sql.js';
-import { runRollback } from '../engine/rollback.js';
+import { buildRollbackPlan, runRollback } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
@@ -42,4 +43,26 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
   } else if (plan.kind === 'rollback') {
     io.err(`dbguard: rolled back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}; database at ${plan.to ?? 'nothing applied'}`);
   }
+}
+
+/**
+ * No cache while a database exists (a deleted state dir, a clean clone of the state): one full check
+ * against the database instead of silence (§2), which also rebuilds the cache for the next checkout.
+ */
+export async function checkWithoutCache(settings: Settings, prev: string, where: string, io: HookIo): Promise<void> {
+  const dir = absoluteMigrationsDir(settings);
+  const deadline = deadlineFor(settings);
+  const planned = await withSession(settings, { destructive: false, deadline }, async (session) => {
+    const result = await buildRollbackPlan(session, settings, { extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)] });
+    await recoverCache(session, dir, result.state.disk, isLocalHost(session.target.host) || settings.allowRemote);
+    return result;
+  });
+  if (planned.plan.kind === 'clean') return;
+  if (settings.onConflict === 'rollback' && planned.plan.kind === 'rollback') {
+    await autoRollback(settings, prev, where, io);
+    return;
+  }
+  const versions = planned.candidates.map((c) => c.version);
+  io.err(`dbguard: ${where} lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${listVersions(versions)} (checked the database: the cache was missing)`);
+  io.err(planned.plan.kind === 'refuse' ? `  next: ${planned.plan.fix}` : '  dbguard rollback   roll them back, keeping the data in the other tables');
 }

@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary } from '../core/cache.js';
 import { buildCatalog } from '../core/catalog.js';
-import { findPhantomMigrations, type Conflict } from '../core/compare.js';
+import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
 import { ancestorAfter, checkListing, hookRevisions, pendingVersions } from '../core/hook-check.js';
 import { listVersions } from '../core/text.js';
 import { CONFIG_FILE, type Settings } from '../core/settings.js';
-import { databaseRef } from '../engine/identity.js';
+import { databaseMayExist, databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
 import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
 import { bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
@@ -69,9 +69,16 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     if (memo.clean) return 0;
     let cacheText: string | null = null;
     let summary: CacheSummary | null = memo.summary;
+    const where = () => (git && headIsDetached(git.gitDir) ? 'this checkout' : 'this branch');
     if (summary === null) {
       cacheText = readCacheText(cacheFile);
-      if (cacheText === null) return 0; // First run: bootstrapped from the database the next time one is used.
+      if (cacheText === null) {
+        // First run stays silent; a lost cache while a database exists gets one full check (§2).
+        if (!databaseMayExist(ref)) return 0;
+        const { checkWithoutCache } = await import('./hook-actions.js');
+        await checkWithoutCache(settings, revisions.prev, where(), io);
+        return 0;
+      }
       summary = summarizeCache(cacheText);
     }
     assertCacheBelongsTo(summary, ref.identity);
@@ -91,7 +98,10 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const { allPresent, pending } = checkListing(summary, listing.names, listing.unreadable);
     // Only when a file is missing are the cache's version map and the catalog built, to say which and how.
     const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '');
-    const conflicts = cache ? findPhantomMigrations(cache, { catalog: buildCatalog(listing.names), unreadable: listing.unreadable }).conflicts : [];
+    const disk = { catalog: buildCatalog(listing.names), unreadable: listing.unreadable };
+    // A rename with the same content is adopted, not a conflict (§2): hash only the renamed files.
+    const renamedShas = cache ? await import('../fs/file-hash.js').then((m) => m.hashFiles(dir, filesToHash(cache, disk, false))) : new Map<string, string>();
+    const conflicts = cache ? findPhantomMigrations(cache, disk, renamedShas).conflicts : [];
     const clean = conflicts.length === 0;
     recordCheck(stampFile, {
       dir, identity: ref.identity, cacheFile, summary, captureTriedFor,
@@ -99,13 +109,12 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       ...(git ? { fastPath: { gitDir: git.gitDir, pathspecs: fastPathSpecs(settings, git) } } : {}),
     }, before);
     if (cache && !clean) {
-      const where = git && headIsDetached(git.gitDir) ? 'this checkout' : 'this branch';
       // Bisect jumps through history on purpose: warn, never roll back while it runs.
       if (settings.onConflict === 'rollback' && !(git && bisectInProgress(git.gitDir))) {
         const { autoRollback } = await import('./hook-actions.js');
-        await autoRollback(settings, revisions.prev, where, io);
+        await autoRollback(settings, revisions.prev, where(), io);
       } else {
-        warn(io, conflicts, cache.migrations.keys(), where);
+        warn(io, conflicts, cache.migrations.keys(), where());
       }
     }
     mentionPending(io, pending);

@@ -2,10 +2,13 @@
 import { isDbguardError, ExitCode } from '../core/errors.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
-import { formatConnectionUrl } from '../core/connection.js';
+import { formatConnectionUrl, isLocalHost } from '../core/connection.js';
 import { EmbeddedServer } from '../embedded/server.js';
 import { databaseRef } from '../engine/identity.js';
-import { buildRollbackPlan } from '../engine/rollback.js';
+import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
+import { recoverCache } from '../engine/capture.js';
+import { pendingMigrations } from '../core/plan.js';
+import { hashFiles } from '../fs/file-hash.js';
 import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir, absoluteStateDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
@@ -19,7 +22,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const ref = databaseRef(settings);
   const { out } = ctx;
   const { c } = out;
-  const disk = readDiskState(absoluteMigrationsDir(settings));
+  const dir = absoluteMigrationsDir(settings);
+  const disk = readDiskState(dir);
 
   let cache: MigrationCache | null;
   let cacheProblem: { code: string; message: string } | null = null;
@@ -48,7 +52,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     ? c.red(`${cacheProblem.code}: ${cacheProblem.message}`)
     : cache === null ? 'none yet (first run)' : `${cache.migrations.size} applied${uncapturedVersions(cache).length ? c.yellow(`, ${uncapturedVersions(cache).length} without down SQL`) : ', all down SQL captured'}`;
   out.line(`  cache        ${cacheLine}`);
-  out.line(`  migrations   ${settings.migrationsDir}/  ${disk.catalog.migrations.length} on disk, ${comparison.pending.length} pending`);
+  out.line(`  migrations   ${settings.migrationsDir}/  ${disk.catalog.migrations.length} on disk`);
 
   const json: Record<string, unknown> = {
     root: settings.root, database: server, cache: cacheProblem ?? (cache === null ? null : { applied: cache.migrations.size, withoutDownSql: uncapturedVersions(cache) }),
@@ -57,13 +61,24 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   };
   if (options.offline) {
     out.line(`  phantoms     ${comparison.conflicts.length ? listVersions(comparison.conflicts.map((x) => x.version)) : 'none (by the cache)'}`);
+    if (comparison.pending.length) out.line(`  pending      ${listVersions(comparison.pending.map((m) => m.version))} ${c.dim('(by the cache)')}`);
     out.line(`  next         ${comparison.conflicts.length ? 'dbguard status   (without --offline, for the plan)' : 'nothing to do'}`);
     return { exitCode: comparison.conflicts.length || cacheProblem ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, plan: null, next: null } };
   }
 
-  const planned = await withSession(settings, { destructive: false }, (session) => buildRollbackPlan(session, settings));
-  const { plan, state, candidates, downSql } = planned;
+  const planned = await withSession(settings, { destructive: false }, async (session) => {
+    const result = await buildRollbackPlan(session, settings);
+    // §2: a lost cache is rebuilt by any command that reaches the database, status included.
+    const rebuilt = cache === null && cacheProblem === null
+      ? await recoverCache(session, dir, disk, isLocalHost(session.target.host) || settings.allowRemote) : null;
+    return { ...result, rebuilt };
+  });
+  const { plan, state, candidates, downSql, rebuilt } = planned;
+  if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
   const current = state.current;
+  const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: state.tracked, cache: state.cache });
+  const edited = await editedSinceApplied(dir, state);
+  const fileOf = (version: bigint) => ({ version, filename: state.disk.catalog.byVersion.get(version)?.up ?? null });
   out.line(`  version      ${current === null ? 'nothing applied' : `${current.version}${current.dirty ? c.red(' (dirty)') : c.dim(' (clean)')}`}`);
   if (candidates.length === 0) out.line('  phantoms     none');
   else {
@@ -73,19 +88,31 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       out.line(`    ${cand.version}  ${cand.filename ?? c.dim('(file name unknown)')}  ${found ? c.dim(`down SQL from ${ORIGIN_LABEL[found.origin]}`) : c.red('no down SQL found')}`);
     }
   }
-  if (comparison.pending.length) out.line(`  pending      ${listVersions(comparison.pending.map((m) => m.version))}`);
+  if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
+  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim('(below the applied top: golang-migrate would skip them; dbguard migrate applies them)')}`);
+  if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
   printPlan(out, plan, false);
-  const next = nextCommand(plan) ?? (comparison.pending.length ? 'dbguard migrate   (or your own migrator)' : null);
+  const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
+  const next = nextCommand(plan) ?? (anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
-  const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' ? ExitCode.actionNeeded : ExitCode.ok;
+  const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {
     exitCode,
     json: {
       ...json,
+      pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
+      cacheRebuilt: rebuilt !== null,
       schemaMigrations: current,
       phantoms: candidates.map((cand) => ({ version: cand.version, filename: cand.filename ?? null, downSqlSource: downSql.get(cand.version)?.origin ?? null })),
       plan: planJson(plan),
       next,
     },
   };
+}
+
+/** Applied up files on disk under the same name whose content differs from what was applied (§2). */
+async function editedSinceApplied(dir: string, state: DatabaseState): Promise<Array<{ version: bigint; filename: string }>> {
+  const same = state.tracked.filter((row) => row.upSha256 && state.disk.catalog.byVersion.get(row.version)?.up === row.filename && !state.disk.unreadable.has(row.filename));
+  const hashes = await hashFiles(dir, same.map((row) => row.filename));
+  return same.filter((row) => hashes.has(row.filename) && hashes.get(row.filename) !== row.upSha256).map((row) => ({ version: row.version, filename: row.filename }));
 }

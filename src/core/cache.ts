@@ -12,6 +12,8 @@ export const CACHE_FORMAT_VERSION = 1;
 export interface CacheEntry {
   readonly filename: string;
   readonly downCaptured: boolean;
+  /** sha256 of the up file as applied (tells a rename from an edit without the database, §2). */
+  readonly upSha256?: string;
 }
 
 export interface MigrationCache {
@@ -29,6 +31,7 @@ const CacheSchema = v.strictObject({
   database: v.optional(v.string()),
   migrations: v.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be an object'),
   downCaptured: v.optional(v.array(v.unknown())),
+  upSha256: v.optional(v.record(v.pipe(v.string(), v.regex(/^[0-9]+$/)), v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)))),
 });
 
 const FIX = 'dbguard capture';
@@ -43,6 +46,7 @@ function corrupt(message: string, details: Record<string, unknown> = {}): Dbguar
 interface ValidatedCache {
   readonly database: string | undefined;
   readonly captured: ReadonlySet<string>;
+  readonly shas: Readonly<Record<string, string>>;
   readonly migrations: Record<string, unknown>;
 }
 
@@ -71,7 +75,7 @@ function validateEnvelope(text: string): ValidatedCache {
     if (typeof key !== 'string' || !VERSION_KEY.test(key)) throw corrupt(`downCaptured: ${JSON.stringify(key)} is not a version`);
     captured.add(canonicalVersion(key));
   }
-  return { database: doc.database, captured, migrations: doc.migrations };
+  return { database: doc.database, captured, migrations: doc.migrations, shas: doc.upSha256 ?? {} };
 }
 
 const canonicalVersion = (digits: string): string => digits.replace(/^0+(?=[0-9])/, '');
@@ -115,7 +119,10 @@ function forEachEntry(cache: ValidatedCache, visit: (key: string, filename: stri
 export function parseCache(text: string): MigrationCache {
   const validated = validateEnvelope(text);
   const migrations = new Map<bigint, CacheEntry>();
-  forEachEntry(validated, (key, filename) => migrations.set(BigInt(key), { filename, downCaptured: validated.captured.has(key) }));
+  forEachEntry(validated, (key, filename) => {
+    const upSha256 = validated.shas[key];
+    migrations.set(BigInt(key), { filename, downCaptured: validated.captured.has(key), ...(upSha256 === undefined ? {} : { upSha256 }) });
+  });
   return { database: validated.database, migrations };
 }
 
@@ -147,11 +154,17 @@ export function serializeCache(cache: MigrationCache): string {
   const migrations: Record<string, string> = {};
   for (const version of versions) migrations[version.toString()] = (cache.migrations.get(version) as CacheEntry).filename;
   const downCaptured = versions.filter((version) => cache.migrations.get(version)?.downCaptured).map(String);
+  const upSha256: Record<string, string> = {};
+  for (const version of versions) {
+    const sha = cache.migrations.get(version)?.upSha256;
+    if (sha !== undefined) upSha256[version.toString()] = sha;
+  }
   const doc = {
     version: CACHE_FORMAT_VERSION,
     ...(cache.database === undefined ? {} : { database: cache.database }),
     migrations,
     downCaptured,
+    ...(Object.keys(upSha256).length > 0 ? { upSha256 } : {}),
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -29,29 +29,53 @@ export interface ComparisonResult {
   readonly firstRun: boolean;
   /** Applied migrations no longer (readably) on disk, highest version first. */
   readonly conflicts: readonly Conflict[];
+  /** Renamed with the same content (sha256): adopted under the new name, not a phantom (§2). */
+  readonly adopted: readonly Conflict[];
+  /** Same version and name, but the up file's content differs from what was applied (§2). */
+  readonly edited: ReadonlyArray<{ readonly version: bigint; readonly filename: string }>;
   /** Migrations on disk that the cache does not know: forward work, not a conflict. */
   readonly pending: readonly Migration[];
 }
 
-export function findPhantomMigrations(cache: MigrationCache | null, disk: DiskState): ComparisonResult {
-  if (cache === null) return { firstRun: true, conflicts: [], pending: [] };
+/**
+ * `diskSha` holds the sha256 of the up files on disk that the caller hashed (the renamed ones, and the
+ * applied ones when it looks for edits); files it did not hash are judged by name alone.
+ */
+export function findPhantomMigrations(cache: MigrationCache | null, disk: DiskState, diskSha: ReadonlyMap<string, string> = new Map()): ComparisonResult {
+  if (cache === null) return { firstRun: true, conflicts: [], adopted: [], edited: [], pending: [] };
 
   const conflicts: Conflict[] = [];
+  const adopted: Conflict[] = [];
+  const edited: Array<{ version: bigint; filename: string }> = [];
   for (const [version, entry] of cache.migrations) {
     const onDisk = disk.catalog.byVersion.get(version)?.up;
+    const sha = onDisk === undefined ? undefined : diskSha.get(onDisk);
     if (onDisk === undefined) {
       conflicts.push({ version, filename: entry.filename, kind: 'missing' });
     } else if (onDisk !== entry.filename) {
-      conflicts.push({ version, filename: entry.filename, kind: 'renamed', diskFilename: onDisk });
+      const renamed: Conflict = { version, filename: entry.filename, kind: 'renamed', diskFilename: onDisk };
+      (sha !== undefined && sha === entry.upSha256 ? adopted : conflicts).push(renamed);
     } else {
       const error = disk.unreadable.get(onDisk);
       if (error !== undefined) conflicts.push({ version, filename: entry.filename, kind: 'unreadable', error });
+      else if (sha !== undefined && entry.upSha256 !== undefined && sha !== entry.upSha256) edited.push({ version, filename: onDisk });
     }
   }
   conflicts.sort((a, b) => compareVersions(b.version, a.version));
 
   const pending = disk.catalog.migrations.filter((m) => m.up !== undefined && !cache.migrations.has(m.version));
-  return { firstRun: false, conflicts, pending };
+  return { firstRun: false, conflicts, adopted, edited, pending };
+}
+
+/** The up files whose content the comparison needs: renamed ones always, applied ones to find edits. */
+export function filesToHash(cache: MigrationCache, disk: DiskState, forEdits: boolean): string[] {
+  const files: string[] = [];
+  for (const [version, entry] of cache.migrations) {
+    const onDisk = disk.catalog.byVersion.get(version)?.up;
+    if (onDisk === undefined || disk.unreadable.has(onDisk) || entry.upSha256 === undefined) continue;
+    if (onDisk !== entry.filename || forEdits) files.push(onDisk);
+  }
+  return files;
 }
 
 export function hasConflict(result: ComparisonResult): boolean {

@@ -217,3 +217,23 @@ export function commonAncestor(plan: Plan): bigint | null {
   if (plan.kind === 'clean') return plan.current;
   return null;
 }
+
+export interface PendingMigrations {
+  /** Up files above the database's version: what golang-migrate would apply. */
+  readonly ahead: readonly bigint[];
+  /** Up files below it that were never applied (§10 out-of-order): golang-migrate skips them. */
+  readonly outOfOrder: readonly bigint[];
+}
+
+/** What `migrate` would apply; `status`, `check` and `migrate` all count it this way (§10). */
+export function pendingMigrations(input: Omit<PlanInput, 'downSql'>): PendingMigrations {
+  const top = input.current?.version ?? null;
+  const applied = top === null ? new Map<bigint, string | undefined>() : appliedSet(input, top);
+  const ahead: bigint[] = [];
+  const outOfOrder: bigint[] = [];
+  for (const migration of input.catalog.migrations) {
+    if (migration.up === undefined || applied.has(migration.version)) continue;
+    (top !== null && migration.version < top ? outOfOrder : ahead).push(migration.version);
+  }
+  return { ahead, outOfOrder };
+}

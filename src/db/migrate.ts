@@ -2,10 +2,11 @@
  * Applies pending up migrations into golang-migrate's table format, capturing each one's down SQL with
  * its version. A file that can run in a transaction runs in one with its version and down SQL (a crash
  * leaves the previous version, clean); one that cannot gets golang-migrate's dirty-marker protocol.
- * A failing up leaves the database dirty at that version, as golang-migrate does.
+ * A failing transactional up leaves the database clean at the previous version (nothing of it was
+ * applied); a failing non-transactional one leaves it dirty at that version, as golang-migrate does.
  */
 import { DbguardError } from '../core/errors.js';
-import { requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
+import { ACTIVE_SQL_TRANSACTION, requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../engine/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
@@ -20,7 +21,8 @@ export interface UpMigration {
   readonly downSql: string | null;
 }
 
-export async function applyUpMigrations(client: PgClient, migrations: readonly UpMigration[], report: Reporter): Promise<AppliedStep[]> {
+/** `before`: the database's version when the run started (what a failed first step leaves). */
+export async function applyUpMigrations(client: PgClient, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
   const applied: AppliedStep[] = [];
@@ -28,30 +30,42 @@ export async function applyUpMigrations(client: PgClient, migrations: readonly U
     report({ type: 'step-start', version: migration.version, filename: migration.filename, index, total: migrations.length });
     const started = performance.now();
     const row = { version: migration.version, filename: migration.filename, downSql: migration.downSql, upSha256: migration.upSha256, source: 'migrate' };
+    let transactional = !requiresNoTransaction(migration.upSql);
     try {
-      if (requiresNoTransaction(migration.upSql)) {
+      if (transactional) {
+        // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
+        // The newline ends a trailing "--" comment in the file before our statements follow it.
+        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(migration.version, false)}\n${upsertTrackedStatement(client, row)}\nCOMMIT;`;
+        const failed = await client.query(batch).then(() => null, async (error: unknown) => {
+          await client.query('ROLLBACK').catch(() => undefined);
+          return error;
+        });
+        // Not marked and not recognised, but it cannot run in a transaction block: golang-migrate's path.
+        if (failed !== null && (failed as { code?: string }).code === ACTIVE_SQL_TRANSACTION) transactional = false;
+        else if (failed !== null) throw failed;
+      }
+      if (!transactional) {
         // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker.
         await writeSchemaVersion(client, migration.version, true);
         for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
         await inTransaction(client, () => upsertTracked(client, [row]).then(() => writeSchemaVersion(client, migration.version, false)));
-      } else {
-        // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
-        // The newline ends a trailing "--" comment in the file before our statements follow it.
-        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(migration.version, false)}\n${upsertTrackedStatement(client, row)}\nCOMMIT;`;
-        await client.query(batch).catch(async (error: unknown) => {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        });
       }
     } catch (error) {
       const message = (error as Error).message;
       report({ type: 'step-failed', version: migration.version, filename: migration.filename, message });
-      // As golang-migrate leaves it: dirty at the failing version, for a person to look at.
+      const previous = applied.at(-1)?.version ?? before;
+      const details = { version: migration.version.toString(), applied: applied.map((a) => a.version.toString()), sqlState: (error as { code?: string }).code };
+      if (transactional) {
+        // Its transaction rolled back: nothing of it was applied, so the database is clean where it was (§4).
+        throw new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
+          hint: `fix ${migration.filename}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
+        });
+      }
+      // Outside a transaction some statements may have run: dirty at the failing version, as golang-migrate leaves it.
       await writeSchemaVersion(client, migration.version, true).catch(() => undefined);
-      throw new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; the database is dirty at version ${migration.version}`, {
-        hint: `fix ${migration.filename}, then run dbguard reset (or repair the database by hand and clear the dirty flag)`,
-        details: { version: migration.version.toString(), applied: applied.map((a) => a.version.toString()), sqlState: (error as { code?: string }).code },
-        cause: error,
+      throw new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so the database is dirty at version ${migration.version}`, {
+        hint: `repair what ${migration.filename} left half done, then dbguard force ${migration.version} (or dbguard force ${previous ?? 'none'} if you undid it)`,
+        details: { ...details, dirty: true }, cause: error,
       });
     }
     const ms = performance.now() - started;

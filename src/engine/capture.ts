@@ -24,8 +24,13 @@ export interface CaptureResult {
   readonly cache: MigrationCache;
 }
 
+export interface CaptureOptions {
+  /** Accept up files edited since they were applied: record their new content as what is applied (§2). */
+  readonly acceptEdits?: boolean;
+}
+
 export async function captureAppliedMigrations(
-  session: DbSession, migrationsDir: string, disk: DiskState, extraSources: readonly DownSqlSource[] = [],
+  session: DbSession, migrationsDir: string, disk: DiskState, extraSources: readonly DownSqlSource[] = [], options: CaptureOptions = {},
 ): Promise<CaptureResult> {
   const { client } = session;
   const current = await readSchemaVersion(client);
@@ -44,10 +49,16 @@ export async function captureAppliedMigrations(
     // on the first run) were applied; an untracked file below is a lower-numbered file it skipped.
     const isNew = row === undefined && (maxTracked === null || migration.version > maxTracked);
     const lacksDown = row !== undefined && !row.hasDownSql && row.filename === migration.up;
-    if (!isNew && !lacksDown) continue;
+    const renamed = row !== undefined && row.filename !== migration.up && Boolean(row.upSha256);
+    const mayBeEdited = options.acceptEdits === true && row !== undefined && row.filename === migration.up && Boolean(row.upSha256);
+    if (!isNew && !lacksDown && !renamed && !mayBeEdited) continue;
     const up = readMigrationFile(migrationsDir, migration.up);
+    // A rename is adopted only with the same content (§2): a different file under the version is a phantom.
+    if (renamed && up.sha256 !== row?.upSha256) continue;
+    if (mayBeEdited && up.sha256 === row?.upSha256) continue;
     const down = migration.down !== undefined && !disk.unreadable.has(migration.down) ? readMigrationFile(migrationsDir, migration.down).sql : null;
-    rows.set(migration.version, { version: migration.version, filename: migration.up, downSql: down, upSha256: up.sha256, source: 'working-tree' });
+    const source = renamed ? 'renamed' : mayBeEdited ? 'accepted-edit' : 'working-tree';
+    rows.set(migration.version, { version: migration.version, filename: migration.up, downSql: down, upSha256: up.sha256, source });
   }
 
   // Applied versions that neither the table nor the working tree can give down SQL for: ask the others.
@@ -83,8 +94,18 @@ export async function rewriteCache(session: DbSession): Promise<MigrationCache> 
   const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => row.version <= current.version);
   const cache: MigrationCache = {
     database: session.ref.identity,
-    migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql }])),
+    migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),
   };
   writeCacheFile(session.ref.paths.cacheFile, cache);
   return cache;
+}
+
+/**
+ * §2: a lost cache is rebuilt by any command that reaches the database. From the tracking table when
+ * it has rows (reading only); otherwise a first capture, when this host may be written to.
+ */
+export async function recoverCache(session: DbSession, migrationsDir: string, disk: DiskState, mayWrite: boolean): Promise<MigrationCache> {
+  const tracked = await readTracked(session.client);
+  if (tracked.length > 0 || !mayWrite) return rewriteCache(session);
+  return (await captureAppliedMigrations(session, migrationsDir, disk)).cache;
 }

@@ -27,7 +27,9 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const { catalog } = state.disk;
   assertCatalogUsable(catalog, settings.migrationsDir);
   if (state.current?.dirty) {
-    throw new DbguardError('DIRTY', `database is dirty at version ${state.current.version}: a migration was only half applied`, { hint: 'dbguard reset' });
+    throw new DbguardError('DIRTY', `database is dirty at version ${state.current.version}: a migration was only half applied`, {
+      hint: `repair what it left half done, then dbguard force ${state.current.version}   (dbguard reset only as a last resort)`,
+    });
   }
   const phantoms = rollbackCandidates({ catalog, current: state.current, tracked: state.tracked, cache: state.cache });
   if (phantoms.length > 0) {
@@ -48,7 +50,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       return { version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql };
     });
   if (dryRun) return { pending, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
-  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report);
+  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, state.current?.version ?? null);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
   return { pending, applied, withoutDownSql: capture.withoutDownSql };
 }

@@ -12,6 +12,7 @@ import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readTracked } from '../db/tracking.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
+import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { captureAppliedMigrations, rewriteCache, type CaptureResult } from './capture.js';
@@ -87,11 +88,29 @@ async function untrackedIntermediates(settings: Settings, state: DatabaseState):
   return found;
 }
 
+/**
+ * §2: an applied up file renamed with the same content (sha256) is the same migration under a new
+ * name, not a phantom. The plan sees the new name; the next capture records it.
+ */
+async function adoptRenames(settings: Settings, state: DatabaseState): Promise<TrackedMigration[]> {
+  const renamed = state.tracked.filter((row) => {
+    const onDisk = state.disk.catalog.byVersion.get(row.version)?.up;
+    return row.upSha256 && onDisk !== undefined && onDisk !== row.filename;
+  });
+  if (renamed.length === 0) return [...state.tracked];
+  const catalog = state.disk.catalog;
+  const hashes = await hashFiles(absoluteMigrationsDir(settings), renamed.map((row) => catalog.byVersion.get(row.version)?.up as string));
+  return state.tracked.map((row) => {
+    const onDisk = catalog.byVersion.get(row.version)?.up;
+    return onDisk !== undefined && onDisk !== row.filename && row.upSha256 && hashes.get(onDisk) === row.upSha256 ? { ...row, filename: onDisk } : row;
+  });
+}
+
 export async function buildRollbackPlan(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
   const state = await readDatabaseState(session, settings);
   assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
   const untracked = await untrackedIntermediates(settings, state);
-  const base = { catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache, untracked };
+  const base = { catalog: state.disk.catalog, current: state.current, tracked: await adoptRenames(settings, state), cache: state.cache, untracked };
   const candidates = rollbackCandidates(base);
   if (candidates.length === 0) return { plan: planRollback({ ...base, downSql: new Map() }), state, candidates, downSql: new Map() };
   const sources = downSqlSources(session, settings, state, options.extraSources ?? []);

@@ -41,3 +41,4 @@ export function decodeSql(bytes: Uint8Array, name: string): string {
     throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is not valid UTF-8`, { hint: `re-save ${name} as UTF-8`, details: { file: name } });
   }
 }
+

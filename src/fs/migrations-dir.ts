@@ -14,6 +14,8 @@ export interface Listing {
   readonly unreadable: Map<string, string>;
   /** Links and other entries that are not plain files (their targets can change unseen). */
   readonly nonRegular: number;
+  /** The folder does not exist: on this branch there are no migrations (§2), not a configuration error. */
+  readonly missing: boolean;
 }
 
 export function listMigrationFiles(dir: string): Listing {
@@ -29,8 +31,9 @@ export function listMigrationFiles(dir: string): Listing {
     }
   } catch (error) {
     const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new DbguardError('MIGRATIONS_DIR_NOT_FOUND', `migrations directory ${dir} does not exist`, {
+    if (code === 'ENOENT') return { names: [], unreadable: new Map(), nonRegular: 0, missing: true };
+    if (code === 'ENOTDIR') {
+      throw new DbguardError('MIGRATIONS_DIR_NOT_FOUND', `migrations directory ${dir} is a file, not a folder`, {
         hint: 'set "migrationsDir" in dbguard.config.json (or DBGUARD_MIGRATIONS_DIR)', details: { dir },
       });
     }
@@ -52,7 +55,7 @@ export function listMigrationFiles(dir: string): Listing {
       unreadable.set(entry.name, errnoCode(error));
     }
   }
-  return { names, unreadable, nonRegular };
+  return { names, unreadable, nonRegular, missing: false };
 }
 
 export function readDiskState(dir: string): DiskState {

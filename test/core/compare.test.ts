@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildCatalog } from '../../src/core/catalog.js';
-import { findPhantomMigrations, hasConflict } from '../../src/core/compare.js';
+import { filesToHash, findPhantomMigrations, hasConflict } from '../../src/core/compare.js';
 import { cacheOf, catalogOf, filesFor } from '../helpers/core.js';
 
 const disk = (catalog = catalogOf(445), unreadable = new Map<string, string>()) => ({ catalog, unreadable });
@@ -8,7 +8,7 @@ const disk = (catalog = catalogOf(445), unreadable = new Map<string, string>()) 
 describe('findPhantomMigrations', () => {
   it('is a first run, not a conflict, without a cache', () => {
     const result = findPhantomMigrations(null, disk());
-    expect(result).toEqual({ firstRun: true, conflicts: [], pending: [] });
+    expect(result).toEqual({ firstRun: true, conflicts: [], adopted: [], edited: [], pending: [] });
     expect(hasConflict(result)).toBe(false);
   });
 
@@ -49,5 +49,21 @@ describe('findPhantomMigrations', () => {
     const result = findPhantomMigrations(cacheOf([445, 446]), disk(catalogOf(445, 500)));
     expect(result.conflicts.map((c) => c.version)).toEqual([446n]);
     expect(result.pending.map((m) => m.version)).toEqual([500n]);
+  });
+
+  it('adopts a rename with the same content and reports an edit under the same name (§2)', () => {
+    const sha = (c: string) => c.repeat(64);
+    const cache = { database: undefined, migrations: new Map([
+      [445n, { filename: '445_m445.up.sql', downCaptured: true, upSha256: sha('a') }],
+      [446n, { filename: '446_old_name.up.sql', downCaptured: true, upSha256: sha('b') }],
+      [447n, { filename: '447_old.up.sql', downCaptured: true, upSha256: sha('c') }],
+    ]) };
+    const onDisk = disk(buildCatalog([...filesFor(445), '446_new_name.up.sql', '447_other.up.sql']));
+    expect(filesToHash(cache, onDisk, false)).toEqual(['446_new_name.up.sql', '447_other.up.sql']);
+    expect(filesToHash(cache, onDisk, true)).toEqual(['445_m445.up.sql', '446_new_name.up.sql', '447_other.up.sql']);
+    const result = findPhantomMigrations(cache, onDisk, new Map([['445_m445.up.sql', sha('e')], ['446_new_name.up.sql', sha('b')], ['447_other.up.sql', sha('d')]]));
+    expect(result.adopted.map((c) => c.version)).toEqual([446n]);
+    expect(result.conflicts.map((c) => [c.version, c.kind])).toEqual([[447n, 'renamed']]);
+    expect(result.edited).toEqual([{ version: 445n, filename: '445_m445.up.sql' }]);
   });
 });

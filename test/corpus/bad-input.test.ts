@@ -61,7 +61,7 @@ const CASES: Case[] = [
     arrange: (p) => writeFileSync(cacheFile(p), readFileSync(cacheFile(p), 'utf8').replace(/"database":\s*"[^"]*"/, '"database": "postgres://elsewhere:5432/other"')),
   },
   // Folders and permissions
-  { name: 'the migrations folder is missing', arrange: (p) => rmSync(p.migrationsDir, { recursive: true }), code: 'MIGRATIONS_DIR_NOT_FOUND' },
+  { name: 'the migrations path is a file', arrange: (p) => { rmSync(p.migrationsDir, { recursive: true }); writeFileSync(p.migrationsDir, 'not a folder'); }, code: 'MIGRATIONS_DIR_NOT_FOUND' },
   { name: 'the migrations folder is unreadable', asNobody: true, arrange: (p) => chmodSync(p.migrationsDir, 0o000), code: 'MIGRATIONS_DIR_UNREADABLE' },
   {
     name: 'the state dir is not writable', asNobody: true, code: 'STATE_DIR_UNWRITABLE',

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DbguardError } from '../../src/core/errors.js';
+import { forceVersion } from '../../src/engine/force.js';
 import { resetDatabase } from '../../src/engine/reset.js';
 import { withSession } from '../../src/engine/session.js';
 import { readSchemaVersion } from '../../src/db/schema-migrations.js';
@@ -34,14 +35,33 @@ describe('migrate', () => {
     expect((await migrate(p.settings())).applied).toEqual([]);
   });
 
-  it('leaves the database dirty at a failing version, as golang-migrate does', async () => {
-    const { p, db } = await project({ ...tableMigration(1, 'one'), '2_bad.up.sql': 'CREATE TABLE two (id int); SELECT nope;', '2_bad.down.sql': 'DROP TABLE two;', ...tableMigration(3, 'three') });
+  it('a failing transactional migration leaves the database clean at the previous version; fixed, migrate goes on (issue 9, item 5)', async () => {
+    const files = { ...tableMigration(1, 'one'), '2_bad.up.sql': 'CREATE TABLE two (id int); SELECT nope;', '2_bad.down.sql': 'DROP TABLE two;', ...tableMigration(3, 'three') };
+    const { p, db } = await project(files);
     const error = await migrate(p.settings()).catch((e: unknown) => e as DbguardError);
-    expect(error).toMatchObject({ code: 'MIGRATION_FAILED', details: { version: '2', applied: ['1'] } });
-    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: true });
-    // The file ran as one implicit transaction: its first statement did not stick either.
+    expect(error).toMatchObject({ code: 'MIGRATION_FAILED', hint: 'fix 2_bad.up.sql, then run dbguard migrate', details: { version: '2', applied: ['1'], dirty: false } });
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
     expect(await query(db, "SELECT to_regclass('two') AS t")).toEqual([{ t: null }]);
+    p.setMigrations({ ...files, '2_bad.up.sql': 'CREATE TABLE two (id int);' });
+    expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([2n, 3n]);
+    expect(await schemaVersion(db)).toEqual({ version: '3', dirty: false });
+  });
+
+  it('a failing non-transactional migration is dirty; dbguard force clears it after the repair, and only then', async () => {
+    const files = { ...tableMigration(1, 'one'), '2_idx.up.sql': '-- dbguard:no-transaction\nCREATE TABLE two (id int);\nCREATE INDEX CONCURRENTLY two_x ON two (nope);', '2_idx.down.sql': 'DROP TABLE two;' };
+    const { p, db } = await project(files);
+    const error = await migrate(p.settings()).catch((e: unknown) => e as DbguardError);
+    expect(error).toMatchObject({ code: 'MIGRATION_FAILED', details: { version: '2', dirty: true } });
+    expect((error as DbguardError).hint).toContain('dbguard force 2');
+    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: true });
     expect(await codeOf(migrate(p.settings()))).toBe('DIRTY');
+    // The repair: undo what ran (the table), then record the version the schema is really at.
+    await query(db, 'DROP TABLE two');
+    const forced = await withSession(p.settings(), { destructive: true }, (s) => forceVersion(s, p.settings(), 1n));
+    expect(forced).toMatchObject({ from: 2n, to: 1n });
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+    expect(await codeOf(withSession(p.settings(), { destructive: true }, (s) => forceVersion(s, p.settings(), 5n)))).toBe('USAGE');
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
   });
 
   it('refuses to migrate over migrations the branch lacks', async () => {

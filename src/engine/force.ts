@@ -1,0 +1,46 @@
+/**
+ * `dbguard force <version>` (golang-migrate's `force`): after a person repaired what a half-applied
+ * migration left, record the version the schema is really at and clear the dirty flag. Only a dirty
+ * database is forced: on a clean one it could only make the record lie.
+ */
+import { DbguardError } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
+import { inTransaction } from '../db/client.js';
+import { readSchemaVersion, writeSchemaVersion } from '../db/schema-migrations.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { lockTimeoutMs } from '../fs/lock-file.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import { captureAppliedMigrations, type CaptureResult } from './capture.js';
+import type { DbSession } from './session.js';
+
+/** `none` and golang-migrate's `-1` mean "nothing applied". */
+export function parseForceVersion(text: string): bigint | null {
+  if (text === 'none' || text === '-1') return null;
+  if (!/^[0-9]+$/.test(text) || BigInt(text) === 0n || BigInt(text) > 2n ** 63n - 1n) {
+    throw new DbguardError('USAGE', `"${text}" is not a migration version`, { hint: 'dbguard force <version>   (or none when nothing is applied)' });
+  }
+  return BigInt(text);
+}
+
+export interface ForceResult {
+  readonly from: bigint;
+  readonly to: bigint | null;
+  readonly capture: CaptureResult;
+}
+
+export async function forceVersion(session: DbSession, settings: Settings, version: bigint | null): Promise<ForceResult> {
+  return withAdvisoryLock(session.client, lockTimeoutMs(), async () => {
+    const current = await readSchemaVersion(session.client);
+    if (!current?.dirty) {
+      throw new DbguardError('USAGE', `the database is not dirty (it is at ${current?.version ?? 'nothing applied'}); force only clears a dirty flag after a repair`, {
+        hint: 'dbguard status',
+      });
+    }
+    await inTransaction(session.client, () => writeSchemaVersion(session.client, version, false));
+    const dir = absoluteMigrationsDir(settings);
+    // Tracking rows above the forced version go, and the cache is rewritten from what is now applied.
+    const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
+    return { from: current.version, to: version, capture };
+  });
+}
