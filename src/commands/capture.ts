@@ -1,10 +1,8 @@
 /** `dbguard capture`: store down SQL for applied migrations (after your own migrator ran) and refresh the cache. */
 import { ExitCode } from '../core/errors.js';
-import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { captureAppliedMigrations } from '../engine/capture.js';
 import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
-import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
@@ -15,7 +13,7 @@ export async function captureCommand(ctx: CommandContext, options: { acceptEdits
   const disk = readDiskState(dir);
   // capture writes _dbguard: a non-local host needs allowRemote, like any other change (§6).
   const result = await withSession(settings, { destructive: true, report: ctx.out.progress() }, (session) =>
-    withAdvisoryLock(session.client, lockTimeoutMs(), () => captureAppliedMigrations(session, dir, disk, [], { acceptEdits: options.acceptEdits ?? false })));
+    captureAppliedMigrations(session, dir, disk, [], { acceptEdits: options.acceptEdits ?? false }));
   const { out } = ctx;
   out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
   if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);

@@ -1,6 +1,5 @@
 /** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
 import type { Settings } from '../core/settings.js';
-import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { captureAppliedMigrations, recoverCache } from '../engine/capture.js';
 import { isLocalHost } from '../core/connection.js';
 import { gitHistorySource, previousTreeSource } from '../engine/down-sql.js';
@@ -19,16 +18,15 @@ export async function captureFromRevision(settings: Settings, rev: string, io: H
   const dir = absoluteMigrationsDir(settings);
   const deadline = deadlineFor(settings);
   const sources = [previousTreeSource(settings.root, rev, settings.migrationsDir), gitHistorySource(settings.root, settings.migrationsDir)];
-  const result = await withSession(settings, { destructive: false, deadline }, (session) =>
-    withAdvisoryLock(session.client, Math.min(lockTimeoutMs(), settings.timeouts.hookMs), () =>
-      captureAppliedMigrations(session, dir, readDiskState(dir), sources)));
+  const result = await withSession(settings, { destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) }, (session) =>
+    captureAppliedMigrations(session, dir, readDiskState(dir), sources));
   if (result.captured.length) io.err(`dbguard: captured down SQL for ${listVersions(result.captured)} from ${rev.slice(0, 12)}`);
 }
 
 export async function autoRollback(settings: Settings, prev: string, where: string, io: HookIo): Promise<void> {
   io.err(`dbguard: ${where} lacks migrations the database has applied; rolling them back (onConflict: "rollback")`);
   const deadline = deadlineFor(settings);
-  const run = await withSession(settings, { destructive: true, deadline }, (session) =>
+  const run = await withSession(settings, { destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) }, (session) =>
     runRollback(session, settings, {
       extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)],
       deadline,

@@ -1,20 +1,16 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
 import { ExitCode } from '../core/errors.js';
-import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { migratePending } from '../engine/migrate.js';
 import { withSession } from '../engine/session.js';
-import { lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
 
 export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const { out } = ctx;
-  // A dry run only reads, so it neither waits for nor blocks a running change.
+  // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
-    options.dryRun
-      ? migratePending(session, settings, out.progress(), true)
-      : withAdvisoryLock(session.client, lockTimeoutMs(), () => migratePending(session, settings, out.progress(), false)));
+    migratePending(session, settings, out.progress(), options.dryRun ?? false));
   if (result.pending.length === 0) out.line('nothing to migrate: the database is up to date');
   else if (options.dryRun) {
     out.line(`would apply ${result.pending.length} migration${result.pending.length === 1 ? '' : 's'}:`);

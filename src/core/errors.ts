@@ -103,3 +103,11 @@ export function isDbguardError(value: unknown): value is DbguardError {
 export function exitCodeFor(code: ErrorCode): ExitCode {
   return CODE_CLASS[code];
 }
+
+/** Another run holds the lock (a dbguard run, or the project's migrator): wait, then try again. */
+export function busyError(what: string, holder: string): DbguardError {
+  return new DbguardError('DB_BUSY', `${what} is busy: ${holder.startsWith('the project') ? holder : `another dbguard run (${holder})`} holds the lock`, {
+    hint: 'wait for the other run to finish, then run the command again',
+    details: { holder },
+  });
+}

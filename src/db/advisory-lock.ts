@@ -1,37 +1,76 @@
-/** A session-level advisory lock, so two dbguard runs never change one database at once (DESIGN §4). */
-import { busyError } from '../fs/lock-file.js';
+/**
+ * Session-level advisory locks, so two dbguard runs never change one database at once, and the
+ * project's own migrator cannot interleave with us (DESIGN §4): besides dbguard's key we hold
+ * golang-migrate's, which it derives from the database, schema and table names.
+ */
+import { crc32 } from 'node:zlib';
+import { busyError } from '../core/errors.js';
 import type { PgClient } from './client.js';
 
 /** A fixed key: "dbguard" as a 64-bit number. Other tools are unlikely to pick it. */
 export const DBGUARD_LOCK_KEY = '7233188547264315764';
 
+/** golang-migrate v4's salt (database.GenerateAdvisoryLockId). */
+const MIGRATE_SALT = 1486364155;
+
+/** golang-migrate's key: crc32(schema \0 table \0 database) × salt, as an unsigned 32-bit number. */
+export function golangMigrateLockKey(database: string, schema = 'public', table = 'schema_migrations'): string {
+  const sum = crc32(Buffer.from([schema, table, database].join('\0'), 'utf8'));
+  return (Math.imul(sum, MIGRATE_SALT) >>> 0).toString();
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+async function tryLock(client: PgClient, key: string): Promise<boolean> {
+  const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+  return result.rows[0]?.ok === true;
+}
+
+async function unlock(client: PgClient, key: string): Promise<void> {
+  await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+}
+
+/** Who holds a key in this database (advisory locks are per database: the filter matters). */
+async function holderOf(client: PgClient, key: string): Promise<number | null> {
+  const holder = await client.query<{ pid: number }>(
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND ((classid::bigint << 32) | objid::bigint) = $1::bigint AND pid <> pg_backend_pid() LIMIT 1`,
+    [key],
+  ).catch(() => ({ rows: [] as Array<{ pid: number }> }));
+  return holder.rows[0]?.pid ?? null;
+}
+
 export async function acquireAdvisoryLock(client: PgClient, timeoutMs: number): Promise<() => Promise<void>> {
+  const names = await client.query<{ db: string; schema: string | null }>('SELECT current_database() AS db, current_schema() AS schema');
+  const migrateKey = golangMigrateLockKey(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [DBGUARD_LOCK_KEY]);
-    if (result.rows[0]?.ok) {
-      return async () => {
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [DBGUARD_LOCK_KEY]).catch(() => undefined);
-      };
-    }
-    if (Date.now() >= deadline) {
-      const holder = await client.query<{ pid: number }>(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1::bigint LIMIT 1",
-        [DBGUARD_LOCK_KEY],
-      ).catch(() => ({ rows: [] as Array<{ pid: number }> }));
-      throw busyError('the database', holder.rows[0] ? `backend pid ${holder.rows[0].pid}` : 'another session');
+    if (await tryLock(client, DBGUARD_LOCK_KEY)) {
+      if (await tryLock(client, migrateKey)) {
+        return async () => {
+          await unlock(client, migrateKey);
+          await unlock(client, DBGUARD_LOCK_KEY);
+        };
+      }
+      await unlock(client, DBGUARD_LOCK_KEY); // never hold one while waiting for the other
+      if (Date.now() >= deadline) {
+        const pid = await holderOf(client, migrateKey);
+        throw busyError('the database', `the project's migrator (golang-migrate's lock${pid === null ? '' : `, backend pid ${pid}`})`);
+      }
+    } else if (Date.now() >= deadline) {
+      const pid = await holderOf(client, DBGUARD_LOCK_KEY);
+      throw busyError('the database', pid === null ? 'another session' : `backend pid ${pid}`);
     }
     await sleep(50 + Math.random() * 100);
   }
 }
 
 export async function withAdvisoryLock<T>(client: PgClient, timeoutMs: number, work: () => Promise<T>): Promise<T> {
-  const unlock = await acquireAdvisoryLock(client, timeoutMs);
+  const release = await acquireAdvisoryLock(client, timeoutMs);
   try {
     return await work();
   } finally {
-    await unlock();
+    await release();
   }
 }

@@ -6,7 +6,9 @@
 import type { MigrationCache } from '../core/cache.js';
 import type { DiskState } from '../core/compare.js';
 import type { SchemaVersion } from '../core/plan.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
+import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
 import { readMigrationFile } from '../fs/migration-files.js';
 import { writeCacheFile } from '../fs/state.js';
@@ -107,5 +109,6 @@ export async function rewriteCache(session: DbSession): Promise<MigrationCache> 
 export async function recoverCache(session: DbSession, migrationsDir: string, disk: DiskState, mayWrite: boolean): Promise<MigrationCache> {
   const tracked = await readTracked(session.client);
   if (tracked.length > 0 || !mayWrite) return rewriteCache(session);
-  return (await captureAppliedMigrations(session, migrationsDir, disk)).cache;
+  // A read-only session (status, check) writes only here, so it takes the locks for this step itself.
+  return withAdvisoryLock(session.client, lockTimeoutMs(), async () => (await captureAppliedMigrations(session, migrationsDir, disk)).cache);
 }

@@ -5,11 +5,9 @@
  */
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
-import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { inTransaction } from '../db/client.js';
 import { readSchemaVersion, writeSchemaVersion } from '../db/schema-migrations.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
-import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { captureAppliedMigrations, type CaptureResult } from './capture.js';
 import type { DbSession } from './session.js';
@@ -29,8 +27,9 @@ export interface ForceResult {
   readonly capture: CaptureResult;
 }
 
+/** Needs a session that changes the database (it holds the locks). */
 export async function forceVersion(session: DbSession, settings: Settings, version: bigint | null): Promise<ForceResult> {
-  return withAdvisoryLock(session.client, lockTimeoutMs(), async () => {
+  {
     const current = await readSchemaVersion(session.client);
     if (!current?.dirty) {
       throw new DbguardError('USAGE', `the database is not dirty (it is at ${current?.version ?? 'nothing applied'}); force only clears a dirty flag after a repair`, {
@@ -42,5 +41,5 @@ export async function forceVersion(session: DbSession, settings: Settings, versi
     // Tracking rows above the forced version go, and the cache is rewritten from what is now applied.
     const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
     return { from: current.version, to: version, capture };
-  });
+  }
 }

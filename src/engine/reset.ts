@@ -8,7 +8,6 @@ import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteStateDir } from '../fs/config.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { removeCacheFile } from '../fs/state.js';
-import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { TRACKING_SCHEMA } from '../db/tracking.js';
 import { databaseRef } from './identity.js';
 import { withSession } from './session.js';
@@ -17,10 +16,8 @@ export async function resetDatabase(settings: Settings): Promise<{ kind: 'embedd
   const ref = databaseRef(settings);
   if (ref.kind === 'external') {
     await withSession(settings, { destructive: true }, async (session) => {
-      await withAdvisoryLock(session.client, lockTimeoutMs(), async () => {
-        // One multi-statement query runs as one implicit transaction: all of it or none.
-        await session.client.query(`DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS ${TRACKING_SCHEMA} CASCADE; CREATE SCHEMA public`);
-      });
+      // One multi-statement query runs as one implicit transaction: all of it or none.
+      await session.client.query(`DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS ${TRACKING_SCHEMA} CASCADE; CREATE SCHEMA public`);
     });
     removeCacheFile(ref.paths.cacheFile);
     return { kind: 'external', removed: ['schema public', `schema ${TRACKING_SCHEMA}`, ref.paths.cacheFile] };

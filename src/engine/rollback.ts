@@ -6,8 +6,6 @@ import type { DiskState } from '../core/compare.js';
 import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError } from '../core/errors.js';
-import { withAdvisoryLock } from '../db/advisory-lock.js';
-import { lockTimeoutMs } from '../fs/lock-file.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readTracked } from '../db/tracking.js';
@@ -183,6 +181,5 @@ export async function runRollback(session: DbSession, settings: Settings, option
     }
     return { plan, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
   };
-  // A dry run only reads: it neither waits for nor blocks a running rollback.
-  return options.dryRun ? work() : withAdvisoryLock(session.client, lockTimeoutMs(), work);
+  return work();
 }

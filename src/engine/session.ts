@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
+import { acquireAdvisoryLock } from '../db/advisory-lock.js';
 import { connect, type PgClient, type SessionLimits } from '../db/client.js';
 import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteStateDir } from '../fs/config.js';
@@ -24,8 +25,14 @@ export interface DbSession {
 }
 
 export interface SessionOptions {
-  /** Rollback, reset, migrate: refused on non-local hosts unless allowRemote. */
+  /**
+   * The session changes the database or dbguard's records in it (rollback, reset, migrate, capture,
+   * force): refused on non-local hosts unless allowRemote, and it holds dbguard's and golang-migrate's
+   * advisory locks from open to close (DESIGN §4) — the one place they are taken.
+   */
   readonly destructive: boolean;
+  /** How long to wait for those locks; DBGUARD_LOCK_TIMEOUT_MS (10 s) by default. */
+  readonly lockWaitMs?: number;
   readonly report?: Reporter;
   /** The hook's deadline (epoch ms): every statement is bounded by what is left of it. */
   readonly deadline?: number;
@@ -49,6 +56,11 @@ export function assertLocalOrAllowed(settings: Settings, target: ConnectionTarge
   }
 }
 
+async function lockIfChanging(client: PgClient, options: SessionOptions): Promise<() => Promise<void>> {
+  if (!options.destructive) return async () => undefined;
+  return acquireAdvisoryLock(client, options.lockWaitMs ?? lockTimeoutMs());
+}
+
 export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
   const ref = databaseRef(settings);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
@@ -56,7 +68,17 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);
     const client = await connect(target, sessionLimits(settings, options.deadline));
-    return { ref, client, target, startedServer: false, close: () => client.end().catch(() => undefined) };
+    const unlock = await lockIfChanging(client, options).catch(async (error: unknown) => {
+      await client.end().catch(() => undefined);
+      throw error;
+    });
+    return {
+      ref, client, target, startedServer: false,
+      async close() {
+        await unlock();
+        await client.end().catch(() => undefined);
+      },
+    };
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
   const server = new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
@@ -88,11 +110,13 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const target = server.target(port);
     client = await connect(target, sessionLimits(settings, options.deadline));
     const opened = client;
+    const unlock = await lockIfChanging(opened, options);
     return {
       ref, client: opened, target, startedServer,
       async close() {
         process.off('SIGINT', stopOnSignal);
         process.off('SIGTERM', stopOnSignal);
+        await unlock();
         await opened.end().catch(() => undefined);
         try {
           if (startedServer) {

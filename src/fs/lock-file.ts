@@ -4,7 +4,9 @@
  */
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DbguardError } from '../core/errors.js';
+import { busyError, DbguardError } from '../core/errors.js';
+
+export { busyError };
 
 export interface HeldLock {
   release(): void;
@@ -22,11 +24,33 @@ export function isProcessAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function busyError(what: string, holder: string): DbguardError {
-  return new DbguardError('DB_BUSY', `${what} is busy: another dbguard run (${holder}) holds the lock`, {
-    hint: 'wait for the other run to finish, then run the command again',
-    details: { holder },
-  });
+
+/**
+ * Removes a stale lock, race-free: two waiters that both saw the dead PID must not both remove (the
+ * second would remove the first one's fresh lock). Only the holder of `<lock>.break` (created O_EXCL)
+ * may remove, and only after re-reading that the lock still names the dead PID.
+ */
+export function breakStaleLock(path: string, stalePid: number): boolean {
+  const breaker = `${path}.break`;
+  try {
+    writeFileSync(breaker, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+  } catch {
+    // Another waiter is breaking it, or a breaker died holding it: clear that one when its PID is dead.
+    try {
+      if (!isProcessAlive(Number.parseInt(readFileSync(breaker, 'utf8'), 10))) rmSync(breaker, { force: true });
+    } catch {
+      // Gone meanwhile.
+    }
+    return false;
+  }
+  try {
+    if (Number.parseInt(readFileSync(path, 'utf8').split('\n')[0] ?? '', 10) === stalePid) rmSync(path, { force: true });
+  } catch {
+    // Already removed by its owner's release.
+  } finally {
+    rmSync(breaker, { force: true });
+  }
+  return true;
 }
 
 export async function acquireLockFile(path: string, timeoutMs: number): Promise<HeldLock> {
@@ -59,10 +83,7 @@ export async function acquireLockFile(path: string, timeoutMs: number): Promise<
       continue; // Released between our attempts: try again at once.
     }
     // An empty file is a lock being written this instant, not a stale one.
-    if (!Number.isNaN(holderPid) && !isProcessAlive(holderPid)) {
-      rmSync(path, { force: true });
-      continue;
-    }
+    if (!Number.isNaN(holderPid) && !isProcessAlive(holderPid) && breakStaleLock(path, holderPid)) continue;
     if (Date.now() >= deadline) throw busyError('the embedded database', Number.isNaN(holderPid) ? 'starting' : `pid ${holderPid}`);
     await sleep(50 + Math.random() * 50);
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DbguardError } from '../../src/core/errors.js';
+import { golangMigrateLockKey } from '../../src/db/advisory-lock.js';
 import { forceVersion } from '../../src/engine/force.js';
 import { resetDatabase } from '../../src/engine/reset.js';
 import { withSession } from '../../src/engine/session.js';
@@ -62,6 +63,28 @@ describe('migrate', () => {
     expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
     expect(await codeOf(withSession(p.settings(), { destructive: true }, (s) => forceVersion(s, p.settings(), 5n)))).toBe('USAGE');
     expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+  });
+
+  it("holds golang-migrate's own lock: while the project's migrator has it, migrate gives up after its wait, changing nothing", async () => {
+    // The key golang-migrate v4 takes (crc32 of schema, table, database × its salt), computed with Python's zlib.crc32.
+    expect(golangMigrateLockKey('mydb')).toBe('2103762914');
+    const { p, db } = await project(tableMigration(1, 'one'));
+    const migrator = await adminClient(db);
+    const wait = process.env.DBGUARD_LOCK_TIMEOUT_MS;
+    try {
+      await migrator.query('SELECT pg_advisory_lock($1::bigint)', [golangMigrateLockKey(db)]);
+      process.env.DBGUARD_LOCK_TIMEOUT_MS = '300';
+      const error = await migrate(p.settings()).catch((e: unknown) => e as DbguardError);
+      expect(error).toMatchObject({ code: 'DB_BUSY' });
+      expect((error as DbguardError).message).toContain("the project's migrator");
+      expect(await query(db, "SELECT to_regclass('schema_migrations') AS t")).toEqual([{ t: null }]);
+      await migrator.query('SELECT pg_advisory_unlock_all()');
+      expect((await migrate(p.settings())).applied).toHaveLength(1);
+    } finally {
+      if (wait === undefined) delete process.env.DBGUARD_LOCK_TIMEOUT_MS;
+      else process.env.DBGUARD_LOCK_TIMEOUT_MS = wait;
+      await migrator.end();
+    }
   });
 
   it('refuses to migrate over migrations the branch lacks', async () => {

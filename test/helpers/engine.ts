@@ -1,6 +1,5 @@
 /** Runs engine flows against a Project the way the commands do (session, lock, work, close). */
 import type { Settings } from '../../src/core/settings.js';
-import { withAdvisoryLock } from '../../src/db/advisory-lock.js';
 import { captureAppliedMigrations } from '../../src/engine/capture.js';
 import { silent, type ProgressEvent } from '../../src/engine/events.js';
 import { migratePending } from '../../src/engine/migrate.js';
@@ -27,6 +26,5 @@ export function rollback(settings: Settings, options: Partial<RunRollbackOptions
 
 export function capture(settings: Settings) {
   const dir = absoluteMigrationsDir(settings);
-  return withSession(settings, { destructive: false }, (session) =>
-    withAdvisoryLock(session.client, 5000, () => captureAppliedMigrations(session, dir, readDiskState(dir))));
+  return withSession(settings, { destructive: true }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
 }
