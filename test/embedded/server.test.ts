@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -91,9 +92,10 @@ describe('embedded database', () => {
     const { p, server } = embeddedProject();
     await server.initialise();
     const pidFile = join(server.paths.dataDir, 'postmaster.pid');
-    writeFileSync(pidFile, `${process.pid}\n${server.paths.dataDir}\n0\n5999\n\n127.0.0.1\n0 0\nready\n`);
-    expect(server.running()).toEqual({ pid: process.pid, port: 5999 });
+    const live = await server.start(false);
+    expect(server.running()).toEqual(live);
     expect(existsSync(pidFile)).toBe(true);
+    await server.stop();
 
     writeFileSync(pidFile, `2147483000\n${server.paths.dataDir}\n0\n5999\n\n127.0.0.1\n0 0\nready\n`);
     await withSession(p.settings(), { destructive: false }, async (session) => {
@@ -172,5 +174,75 @@ describe('embedded database', () => {
     expect(existsSync(server.paths.dataDir)).toBe(false);
     expect(existsSync(cacheFile)).toBe(false);
     expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n]);
+  });
+});
+
+describe('embedded server state that used to trap users (issue 9, items 8, 14, 18)', () => {
+  it('keeps one port for its data dir across restarts, so an exported DATABASE_URL stays valid', async () => {
+    const { server } = embeddedProject();
+    await server.initialise();
+    const first = await server.start(false);
+    await server.stop();
+    const second = await server.start(false);
+    expect(second.port).toBe(first.port);
+    expect(readFileSync(join(server.config.stateDir, 'postgres.port'), 'utf8').trim()).toBe(String(first.port));
+  });
+
+  it('a postmaster.pid naming a live process that is not this data dir\'s postgres is stale: start works', async () => {
+    const { server } = embeddedProject();
+    await server.initialise();
+    const { port } = await server.start(false);
+    await server.stop();
+    // After a reboot the old PID belongs to something else: here, this test runner.
+    writeFileSync(join(server.paths.dataDir, 'postmaster.pid'), `${process.pid}\n${server.paths.dataDir}\n0\n${port}\n\n127.0.0.1\n0 0\nready\n`);
+    expect(server.running()).toBeNull();
+    const started = await server.start(false);
+    expect(started.pid).not.toBe(process.pid);
+    expect(server.running()?.pid).toBe(started.pid);
+  });
+
+  it('a data dir deleted under a running server (git clean -fdx): the new cluster starts, works and restarts intact', async () => {
+    const { p, server } = embeddedProject();
+    p.setMigrations(tableMigration(1, 'one'));
+    await server.initialise();
+    const old = await server.start(false);
+    rmSync(join(p.root, '.dbguard'), { recursive: true, force: true });
+    await migrate(p.settings()); // initialises a new cluster at the same path
+    // The orphan was stopped, not left beside it (a zombie at most: nothing here reaps it).
+    const state = existsSync(`/proc/${old.pid}/stat`) ? readFileSync(`/proc/${old.pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
+    expect(['gone', 'Z', 'X']).toContain(state);
+    await server.start(false);
+    await server.stop();
+    await server.start(false); // a corrupt cluster fails here ("could not locate a valid checkpoint record")
+    await withSession(p.settings(), { destructive: false }, async (session) => {
+      expect((await session.client.query('SELECT version FROM schema_migrations')).rows).toEqual([{ version: '1' }]);
+    });
+  });
+
+  it('initdb\'s password file never lies in the shared temp dir', async () => {
+    const { server } = embeddedProject();
+    const shared = mkdtempSync(join(tmpdir(), 'dbguard-shared-tmp-'));
+    chmodSync(shared, 0o1777); // as /tmp is
+    cleanups.push(() => rmSync(shared, { recursive: true, force: true }));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = shared;
+    const seen: Array<{ name: string; mode: number }> = [];
+    const watch = setInterval(() => {
+      for (const name of readdirSync(shared)) {
+        const mode = statSync(join(shared, name), { throwIfNoEntry: false })?.mode;
+        if (mode !== undefined) seen.push({ name, mode: mode & 0o777 });
+      }
+    }, 2);
+    try {
+      await server.initialise();
+    } finally {
+      clearInterval(watch);
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(seen.length).toBeGreaterThan(0); // the private folder was seen while initdb ran
+    expect(seen.filter((s) => s.name.startsWith('pg-password'))).toEqual([]);
+    expect(seen.every((s) => s.name.startsWith('dbguard-initdb-') && s.mode === 0o700)).toBe(true);
+    expect(readdirSync(shared)).toEqual([]);
   });
 });
