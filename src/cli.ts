@@ -85,10 +85,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
   const out = createOutput({ json });
   try {
+    if (json && (argv.includes('--version') || argv.includes('-v'))) {
+      out.document({ ok: true, version: pkg.version });
+      return ExitCode.ok;
+    }
+    // cac prints help text while parsing; with --json the answer must be a document instead.
+    if (json && (argv.includes('--help') || argv.includes('-h'))) {
+      out.document({ ok: true, commands: cli.commands.map((c) => ({ name: c.name, description: c.description })) });
+      return ExitCode.ok;
+    }
     const parsed = cli.parse([...argv], { run: false });
     if (parsed.options.help || parsed.options.version) return ExitCode.ok;
     if (!cli.matchedCommand) {
       if (parsed.args.length > 0) throw new DbguardError('USAGE', `unknown command "${parsed.args[0]}"`, { hint: 'dbguard --help' });
+      if (json) throw new DbguardError('USAGE', 'no command given', { hint: 'dbguard --help' });
       cli.outputHelp();
       return ExitCode.usage;
     }

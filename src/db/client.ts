@@ -17,6 +17,12 @@ export function connectError(error: unknown, target: ConnectionTarget): DbguardE
   const code = (error as { code?: string }).code ?? '';
   const message = redactSecret((error as Error).message ?? String(error), target.password);
   const where = describeTarget(target);
+  // pg raises this before asking the server when it needs a password and the URL has none.
+  if (/client password must be a string|password authentication failed|no password/i.test(message) && !target.password) {
+    return new DbguardError('DB_AUTH_FAILED', `the server at ${where} asks for a password and the URL has none (user "${target.user}")`, {
+      hint: 'put the password in DBGUARD_DATABASE_URL (postgres://user:password@host:port/db), or set PGPASSWORD', details: { host: target.host, port: target.port, database: target.database },
+    });
+  }
   if (AUTH_CODES.has(code)) {
     return new DbguardError('DB_AUTH_FAILED', `authentication failed for user "${target.user}" at ${where}`, {
       hint: 'check the user and password in DBGUARD_DATABASE_URL (or database.url)', details: { host: target.host, port: target.port, database: target.database },

@@ -5,7 +5,7 @@ import { isBlankSql } from '../core/sql.js';
 import type { DiskState } from '../core/compare.js';
 import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
-import { DbguardError } from '../core/errors.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readTracked } from '../db/tracking.js';
@@ -141,8 +141,17 @@ export async function executeRollback(
     throw error;
   }
   const dir = absoluteMigrationsDir(settings);
-  const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
-  return { applied, capture };
+  try {
+    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)) };
+  } catch (error) {
+    // The database did change: say exactly how, then why the record could not follow (§4).
+    if (!isDbguardError(error) || error.code !== 'STATE_WRITE_FAILED') throw error;
+    throw new DbguardError('STATE_WRITE_FAILED', `rolled back ${applied.length}; database at ${plan.to ?? 'nothing applied'}; the record could not be saved: ${error.message}`, {
+      hint: `${error.hint ?? 'free some space'}; the next dbguard command that reaches the database re-derives it (dbguard status)`,
+      details: { ...error.details, rolledBack: applied.map((a) => a.version.toString()), databaseVersion: plan.to === null ? null : plan.to.toString() },
+      cause: error,
+    });
+  }
 }
 
 export interface RunRollbackOptions {

@@ -56,6 +56,29 @@ export function assertLocalOrAllowed(settings: Settings, target: ConnectionTarge
   }
 }
 
+/**
+ * After Ctrl-C (issue 9.19): the step in flight was aborted with its connection, so say where the
+ * database is (a fresh connection reads it) and bring the cache in line with it, then what to run.
+ */
+async function reportInterrupt(ref: DatabaseRef, target: ConnectionTarget): Promise<void> {
+  let where = 'its version could not be read';
+  try {
+    const client = await connect(target, { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000);
+    try {
+      const { readSchemaVersion } = await import('../db/schema-migrations.js');
+      const version = await readSchemaVersion(client);
+      where = `the database is at version ${version?.version ?? 'none'} (${version?.dirty ? 'dirty' : 'clean'})`;
+      const { rewriteCache } = await import('./capture.js');
+      await rewriteCache({ ref, client, target, startedServer: false, close: async () => undefined });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  } catch {
+    // Nothing more to say than that it was interrupted.
+  }
+  process.stderr.write(`dbguard: interrupted; the step in progress was undone with its transaction; ${where}\n  next: dbguard status   (then dbguard rollback or dbguard migrate finishes the job)\n`);
+}
+
 async function lockIfChanging(client: PgClient, options: SessionOptions): Promise<() => Promise<void>> {
   if (!options.destructive) return async () => undefined;
   return acquireAdvisoryLock(client, options.lockWaitMs ?? lockTimeoutMs());
@@ -72,9 +95,20 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       await client.end().catch(() => undefined);
       throw error;
     });
+    const onSignal = () => {
+      void (async () => {
+        await client.end().catch(() => undefined);
+        if (options.destructive) await reportInterrupt(ref, target);
+        process.exit(130);
+      })();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     return {
       ref, client, target, startedServer: false,
       async close() {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         await unlock();
         await client.end().catch(() => undefined);
       },
@@ -85,11 +119,13 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   const lock: HeldLock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
   let startedServer = false;
   let client: PgClient | undefined;
+  let target: ConnectionTarget | undefined;
   // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
   // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
     void (async () => {
       await client?.end().catch(() => undefined);
+      if (options.destructive && target) await reportInterrupt(ref, target);
       if (startedServer) await server.stop().catch(() => undefined);
       lock.release();
       process.exit(130);
@@ -107,7 +143,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     if (running === null) options.report?.({ type: 'server', action: 'ready' });
     process.once('SIGINT', stopOnSignal);
     process.once('SIGTERM', stopOnSignal);
-    const target = server.target(port);
+    target = server.target(port);
     client = await connect(target, sessionLimits(settings, options.deadline));
     const opened = client;
     const unlock = await lockIfChanging(opened, options);

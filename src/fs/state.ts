@@ -108,7 +108,11 @@ export function hookCleanMarkerPath(cacheFile: string): string {
 }
 
 export function writeCacheFile(path: string, cache: MigrationCache): void {
-  rmSync(hookCleanMarkerPath(path), { force: true });
+  try {
+    rmSync(hookCleanMarkerPath(path), { force: true });
+  } catch (error) {
+    throw writeFailed(path, error);
+  }
   writeFileAtomic(path, serializeCache(cache));
 }
 

@@ -24,6 +24,8 @@ export interface Output {
   activity(text: string): { done(result: string, ok?: boolean): void };
   /** Ends a spinner left running by an error, so the process can exit and the terminal is tidy. */
   settle(): void;
+  /** Raw text on stderr (the error renderer's). */
+  error(text: string): void;
 }
 
 /** JSON with bigint versions as strings (they exceed 2^53 for timestamp versions). */
@@ -38,15 +40,34 @@ export interface OutputOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Output into a closed pipe (`dbguard status | head -1`) is dropped quietly (§9): the command still
+ * finishes and releases its locks, instead of dying on EPIPE with the lock file left behind.
+ */
+function quietWhenClosed(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  if (stream.listenerCount('error') === 0) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') closed = true;
+      else throw error;
+    });
+  }
+  return (text) => {
+    if (!closed && !stream.destroyed) stream.write(text);
+  };
+}
+
 export function createOutput(options: OutputOptions): Output {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
+  const writeOut = quietWhenClosed(stdout);
+  const writeErr = quietWhenClosed(stderr);
   const env = options.env ?? process.env;
   const interactive = Boolean(stdout.isTTY) && !options.json;
   const color = interactive && !('NO_COLOR' in env && env.NO_COLOR !== '') && env.TERM !== 'dumb';
   const c = createColors(color);
   const line = (text = '') => {
-    if (!options.json) stdout.write(`${text}\n`);
+    if (!options.json) writeOut(`${text}\n`);
   };
   // Spinners follow colors (a terminal, no NO_COLOR, not TERM=dumb). nanospinner measures wrapped lines
   // by the terminal's width, so a pty that reports none gets plain lines.
@@ -95,10 +116,14 @@ export function createOutput(options: OutputOptions): Output {
     c,
     line,
     note(text) {
-      if (!options.json) stderr.write(`${text}\n`);
+      if (!options.json) writeErr(`${text}\n`);
     },
     document(value) {
-      stdout.write(`${toJson(value)}\n`);
+      // Every document says which shape it has (§9), so scripts can rely on it.
+      writeOut(`${toJson({ format: 1, ...(value as Record<string, unknown>) })}\n`);
+    },
+    error(text) {
+      writeErr(text);
     },
     progress: () => report,
     activity,
@@ -115,17 +140,17 @@ export function renderError(error: unknown, out: Output, env: NodeJS.ProcessEnv 
     if (out.json) {
       out.document({ ok: false, error: errorJson(error) });
     } else {
-      process.stderr.write(`${out.c.red(`error[${error.code}]`)} ${error.message}\n`);
-      if (error.hint) process.stderr.write(`  ${out.c.dim('next:')} ${error.hint}\n`);
-      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      out.error(`${out.c.red(`error[${error.code}]`)} ${error.message}\n`);
+      if (error.hint) out.error(`  ${out.c.dim('next:')} ${error.hint}\n`);
+      if (debug && error.stack) out.error(`${error.stack}\n`);
     }
     return;
   }
   const message = error instanceof Error ? error.message : String(error);
   if (out.json) out.document({ ok: false, error: { code: 'INTERNAL', message } });
   else {
-    process.stderr.write(`${out.c.red('error[INTERNAL]')} ${message}\n  ${out.c.dim('next:')} run again with DEBUG=dbguard and report the output\n`);
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    out.error(`${out.c.red('error[INTERNAL]')} ${message}\n  ${out.c.dim('next:')} run again with DEBUG=dbguard and report the output\n`);
+    if (debug && error instanceof Error && error.stack) out.error(`${error.stack}\n`);
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import pkg from '../../package.json' with { type: 'json' };
 import { query, schemaVersion, serverInfo, urlFor } from '../helpers/db.js';
-import { branchedRepo, GitRepo, run } from '../helpers/git.js';
+import { BIN, branchedRepo, GitRepo, run } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -22,7 +22,7 @@ function emptyRepo(): GitRepo {
   return repo;
 }
 
-const COMMANDS = ['init', 'status', 'check', 'rollback', 'reset', 'capture', 'migrate', 'hooks', 'db', 'demo'];
+const COMMANDS = ['init', 'status', 'check', 'rollback', 'reset', 'capture', 'migrate', 'force', 'hooks', 'db', 'demo'];
 const ERROR_SHAPE = /^error\[[A-Z_]+\] .+\n {2}next: .+\n$/;
 
 describe('help and version', () => {
@@ -82,10 +82,12 @@ describe('exit codes (DESIGN §9)', () => {
     expect(dirty.stderr).toContain('error[DIRTY]');
     expect(await schemaVersion(db)).toEqual({ version: '447', dirty: true });
 
-    const remote = repo.dbguard(['rollback', '--yes'], { DBGUARD_DATABASE_URL: 'postgres://me:secret@db.example.com:5432/app' });
-    expect(remote.status).toBe(3);
-    expect(remote.stderr).toContain('error[REMOTE_REFUSED]');
-    expect(remote.stderr).not.toContain('secret');
+    for (const command of [['rollback', '--yes'], ['capture']]) {
+      const remote = repo.dbguard(command, { DBGUARD_DATABASE_URL: 'postgres://me:secret@db.example.com:5432/app' });
+      expect(remote.status).toBe(3);
+      expect(remote.stderr).toContain('error[REMOTE_REFUSED]');
+      expect(remote.stderr).not.toContain('secret');
+    }
   });
 
   it('4 for database failures: wrong password, nothing listening', async () => {
@@ -95,6 +97,9 @@ describe('exit codes (DESIGN §9)', () => {
     expect(wrong.status).toBe(4);
     expect(wrong.stderr).toContain('error[DB_AUTH_FAILED]');
     expect(wrong.stderr).not.toContain('not-the-password');
+    const noPassword = repo.dbguard(['status'], { DBGUARD_DATABASE_URL: `postgres://${user}@${host}:${port}/postgres` });
+    expect(noPassword.status).toBe(4);
+    expect(noPassword.stderr).toMatch(/^error\[DB_AUTH_FAILED\] the server at .* asks for a password and the URL has none/);
     const closed = repo.dbguard(['status'], { DBGUARD_DATABASE_URL: `postgres://${user}:x@127.0.0.1:1/postgres` });
     expect(closed.status).toBe(4);
     expect(closed.stderr).toContain('error[DB_CONNECT_FAILED]');
@@ -179,5 +184,34 @@ describe('init and --cwd', () => {
     const elsewhere = run(process.execPath, [join(repo.root, 'node_modules', '.bin', 'dbguard'), 'check', '--cwd', repo.root], '/');
     expect(elsewhere.status).toBe(1);
     expect(elsewhere.stdout).toContain('446');
+  });
+});
+
+describe('the command line edge (issue 9, item 16)', () => {
+  it('--json answers --version, --help and a missing command with one document', () => {
+    const repo = emptyRepo();
+    const version = repo.dbguard(['--version', '--json']);
+    expect(JSON.parse(version.stdout)).toEqual({ format: 1, ok: true, version: pkg.version });
+    const help = JSON.parse(repo.dbguard(['--help', '--json']).stdout);
+    expect(help.commands.map((c: { name: string }) => c.name.split(' ')[0])).toEqual(expect.arrayContaining(COMMANDS));
+    const none = repo.dbguard(['--json']);
+    expect(none.status).toBe(2);
+    expect(JSON.parse(none.stdout)).toMatchObject({ format: 1, ok: false, error: { code: 'USAGE' } });
+  });
+
+  it('output into a closed pipe exits quietly, and the embedded lock and server are released', () => {
+    const repo = emptyRepo();
+    repo.commitMigrations({ '1_a.up.sql': 'CREATE TABLE a (id int);', '1_a.down.sql': 'DROP TABLE a;' }, 'one');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    const piped = run('sh', ['-c', `"${process.execPath}" "${BIN}" status | head -1`], repo.root);
+    expect(piped.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(piped.stderr).toBe('');
+    expect(existsSync(join(repo.root, '.dbguard', 'dbguard.lock'))).toBe(false);
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ running: false });
+  });
+
+  it('the packed manifest has no install-time scripts (npm 11 would list them in the user\'s project)', () => {
+    expect(Object.keys(pkg.scripts)).not.toEqual(expect.arrayContaining(['prepare']));
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(pkg.scripts).not.toHaveProperty(hook);
   });
 });
