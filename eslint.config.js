@@ -22,6 +22,16 @@ export default tseslint.config(
         ],
       }],
       'no-console': 'error',
+      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'src/core returns data; the CLI edge decides how to exit.' }],
+    },
+  },
+  {
+    // Adapters import only the core (and their own folder): never the engine, the commands or each other.
+    files: ['src/db/**/*.ts', 'src/git/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['../engine/*', '../commands/*', '../fs/*', '../embedded/*', '../ui/*', '../git/*', '../db/*'], message: 'adapters import only src/core.' }],
+      }],
     },
   },
 );

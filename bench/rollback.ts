@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { silent } from '../src/engine/events.js';
+import { silent } from '../src/core/events.js';
 import { migratePending } from '../src/engine/migrate.js';
 import { withSession } from '../src/engine/session.js';
 import { EmbeddedServer } from '../src/embedded/server.js';

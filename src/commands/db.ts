@@ -1,24 +1,14 @@
 /** `dbguard db start|stop|status|url`: run the embedded database as the project's dev database. */
 import { formatConnectionUrl } from '../core/connection.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
-import type { Settings } from '../core/settings.js';
-import { EmbeddedServer } from '../embedded/server.js';
+import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
-import { absoluteStateDir } from '../fs/config.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
 export type DbAction = 'start' | 'stop' | 'status' | 'url';
 export const DB_ACTIONS: readonly DbAction[] = ['start', 'stop', 'status', 'url'];
 
-function embeddedServer(settings: Settings): EmbeddedServer {
-  if (settings.database.kind !== 'embedded') {
-    throw new DbguardError('USAGE', 'the configured database is external (DBGUARD_DATABASE_URL or database.url); dbguard only starts and stops the embedded one', {
-      hint: 'dbguard db status   (shows the external database)',
-    });
-  }
-  return new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
-}
 
 export async function dbCommand(ctx: CommandContext, action: string, options: { showPassword?: boolean }): Promise<CommandResult> {
   if (!DB_ACTIONS.includes(action as DbAction)) {
@@ -32,7 +22,7 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
     out.line(action === 'url' ? url : `external database ${url}`);
     return { exitCode: ExitCode.ok, json: { kind: 'external', url } };
   }
-  const server = embeddedServer(settings);
+  const server = embeddedServerFor(settings);
   if (action === 'status' || action === 'url') {
     const running = server.isInitialised() ? server.running() : null;
     if (action === 'url') {

@@ -3,14 +3,14 @@ import { isDbguardError, ExitCode } from '../core/errors.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
 import { formatConnectionUrl, isLocalHost } from '../core/connection.js';
-import { EmbeddedServer } from '../embedded/server.js';
+import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
 import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
 import { recoverCache } from '../engine/capture.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { withSession } from '../engine/session.js';
-import { absoluteMigrationsDir, absoluteStateDir } from '../fs/config.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
@@ -39,7 +39,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
 
   let server: { kind: string; running: boolean | null; where: string };
   if (ref.kind === 'embedded' && settings.database.kind === 'embedded') {
-    const embedded = new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
+    const embedded = embeddedServerFor(settings);
     const running = embedded.isInitialised() ? embedded.running() : null;
     server = { kind: 'embedded', running: running !== null, where: running ? `127.0.0.1:${running.port}/${settings.database.database}` : embedded.isInitialised() ? 'stopped' : 'not created yet' };
   } else {

@@ -7,7 +7,7 @@
  */
 import { DbguardError } from '../core/errors.js';
 import { ACTIVE_SQL_TRANSACTION, requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
-import type { Reporter } from '../engine/events.js';
+import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';

@@ -7,7 +7,7 @@
 import { DbguardError } from '../core/errors.js';
 import type { RollbackStep } from '../core/plan.js';
 import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
-import type { Reporter } from '../engine/events.js';
+import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
 import { deleteTracked, ensureTrackingTable } from './tracking.js';

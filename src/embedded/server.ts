@@ -21,6 +21,8 @@ export interface EmbeddedConfig {
   readonly database: string;
   /** Where a free port comes from when none is configured (a probe by default; tests force a race). */
   readonly choosePort?: () => Promise<number>;
+  /** Creates the configured database after a start, when it is not the superuser's (engine/embedded). */
+  readonly ensureDatabase?: (target: ConnectionTarget) => Promise<void>;
 }
 
 export interface RunningServer {
@@ -290,7 +292,7 @@ export class EmbeddedServer {
       if (result.code === 0 && server) {
         if (temporary) writeFileSync(this.temporaryMarker, `${process.pid}\n`);
         else rmSync(this.temporaryMarker, { force: true });
-        await this.ensureDatabase(server.port);
+        await this.config.ensureDatabase?.(this.target(server.port));
         return server;
       }
       lastOutput = `${result.output}\n${this.logTail()}`;
@@ -335,15 +337,4 @@ export class EmbeddedServer {
     }
   }
 
-  private async ensureDatabase(port: number): Promise<void> {
-    if (this.config.database === SUPERUSER) return;
-    const { connect, quoteIdentifier } = await import('../db/client.js');
-    const client = await connect({ ...this.target(port), database: SUPERUSER });
-    try {
-      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.config.database]);
-      if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${quoteIdentifier(this.config.database)}`);
-    } finally {
-      await client.end();
-    }
-  }
 }

@@ -7,6 +7,7 @@ import type { MigrationCache } from '../core/cache.js';
 import type { DiskState } from '../core/compare.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
+import { inTransaction } from '../db/client.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
@@ -76,15 +77,10 @@ export async function captureAppliedMigrations(
   }
 
   const pruned = tracked.filter((row) => row.version > top).map((row) => row.version);
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     await upsertTracked(client, [...rows.values()]);
     await deleteTracked(client, pruned);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   const cache = await rewriteCache(session);
   const withoutDownSql = [...cache.migrations].filter(([, e]) => !e.downCaptured).map(([v]) => v);
   return { current, captured: [...rows.values()].filter((r) => r.downSql !== null).map((r) => r.version), withoutDownSql, pruned, cache };

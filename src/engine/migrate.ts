@@ -9,7 +9,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationFile } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations } from './capture.js';
-import type { Reporter } from './events.js';
+import type { Reporter } from '../core/events.js';
 import { readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
 import { listVersions } from '../core/text.js';

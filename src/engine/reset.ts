@@ -2,30 +2,38 @@
  * Reset (DESIGN §6): the external database loses `public` and `_dbguard` (public is recreated); the
  * embedded one loses its data dir. The cache goes too. Confirmation is the command's job, before this.
  */
-import { rmSync } from 'node:fs';
 import type { Settings } from '../core/settings.js';
-import { EmbeddedServer } from '../embedded/server.js';
-import { absoluteStateDir } from '../fs/config.js';
+import { rmSync } from 'node:fs';
+import { embeddedServerFor } from './embedded.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { removeCacheFile } from '../fs/state.js';
-import { TRACKING_SCHEMA } from '../db/tracking.js';
+import { inTransaction, quoteIdentifier } from '../db/client.js';
 import { databaseRef } from './identity.js';
 import { withSession } from './session.js';
 
 export async function resetDatabase(settings: Settings): Promise<{ kind: 'embedded' | 'external'; removed: string[] }> {
   const ref = databaseRef(settings);
   if (ref.kind === 'external') {
+    let dropped: string[] = [];
     await withSession(settings, { destructive: true }, async (session) => {
-      // One multi-statement query runs as one implicit transaction: all of it or none.
-      await session.client.query(`DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS ${TRACKING_SCHEMA} CASCADE; CREATE SCHEMA public`);
+      // Every schema the migrations made goes, not only public (a next migrate's CREATE SCHEMA app must
+      // work, §6). Without a schema record, that is every schema but the system's; all in one transaction.
+      const schemas = await session.client.query<{ name: string }>(
+        "SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1",
+      );
+      dropped = schemas.rows.map((row) => row.name);
+      await inTransaction(session.client, async () => {
+        for (const name of dropped) await session.client.query(`DROP SCHEMA ${quoteIdentifier(name)} CASCADE`);
+        await session.client.query('CREATE SCHEMA public');
+      });
     });
     removeCacheFile(ref.paths.cacheFile);
-    return { kind: 'external', removed: ['schema public', `schema ${TRACKING_SCHEMA}`, ref.paths.cacheFile] };
+    return { kind: 'external', removed: [...dropped.map((name) => `schema ${name}`), ref.paths.cacheFile] };
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
   const lock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
   try {
-    const server = new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
+    const server = embeddedServerFor(settings);
     await server.stop();
     rmSync(ref.paths.dataDir, { recursive: true, force: true });
     rmSync(ref.paths.passwordFile, { force: true });

@@ -1,37 +1,21 @@
 /** Plan, then apply: the rollback flow shared by `dbguard rollback` and the auto-rollback hook. */
-import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
 import { assertCatalogUsable, parseMigrationName } from '../core/catalog.js';
 import { isBlankSql } from '../core/sql.js';
-import type { DiskState } from '../core/compare.js';
-import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
+import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type TrackedMigration } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
-import { readSchemaVersion } from '../db/schema-migrations.js';
-import { readTracked } from '../db/tracking.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
-import { readCacheFile } from '../fs/state.js';
 import { captureAppliedMigrations, rewriteCache, type CaptureResult } from './capture.js';
 import { findDownSql, findUpSql, gitHistorySource, trackingTableSource, workingTreeSource, type DownSqlSource } from './down-sql.js';
-import type { Reporter } from './events.js';
+import type { Reporter } from '../core/events.js';
 import type { DbSession } from './session.js';
 
-export interface DatabaseState {
-  readonly disk: DiskState;
-  readonly cache: MigrationCache | null;
-  readonly current: SchemaVersion | null;
-  readonly tracked: readonly TrackedMigration[];
-}
+import { readDatabaseState, type DatabaseState } from './state.js';
 
-export async function readDatabaseState(session: DbSession, settings: Settings): Promise<DatabaseState> {
-  const dir = absoluteMigrationsDir(settings);
-  const disk = readDiskState(dir);
-  const cache = readCacheFile(session.ref.paths.cacheFile);
-  if (cache) assertCacheBelongsTo(cache, session.ref.identity);
-  return { disk, cache, current: await readSchemaVersion(session.client), tracked: await readTracked(session.client) };
-}
+export { readDatabaseState, type DatabaseState };
 
 /**
  * Down SQL sources in DESIGN §3's order: a down file restored on disk, the tracking table, whatever the

@@ -2,18 +2,17 @@
  * A working connection to the configured database. For the embedded one this takes the data-dir lock
  * file, initialises or starts a temporary server when none runs, and stops what it started on close.
  */
+import type { Settings } from '../core/settings.js';
 import { dirname } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
-import type { Settings } from '../core/settings.js';
 import { acquireAdvisoryLock } from '../db/advisory-lock.js';
 import { connect, type PgClient, type SessionLimits } from '../db/client.js';
-import { EmbeddedServer } from '../embedded/server.js';
-import { absoluteStateDir } from '../fs/config.js';
+import { embeddedServerFor } from './embedded.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
 import { assertStateDirWritable } from '../fs/state.js';
 import { databaseRef, type DatabaseRef } from './identity.js';
-import type { Reporter } from './events.js';
+import type { Reporter } from '../core/events.js';
 
 export interface DbSession {
   readonly ref: DatabaseRef;
@@ -115,7 +114,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     };
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
-  const server = new EmbeddedServer({ stateDir: absoluteStateDir(settings), port: settings.database.port, database: settings.database.database });
+  const server = embeddedServerFor(settings);
   const lock: HeldLock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
   let startedServer = false;
   let client: PgClient | undefined;
@@ -143,12 +142,13 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     if (running === null) options.report?.({ type: 'server', action: 'ready' });
     process.once('SIGINT', stopOnSignal);
     process.once('SIGTERM', stopOnSignal);
-    target = server.target(port);
-    client = await connect(target, sessionLimits(settings, options.deadline));
+    const serverTarget = server.target(port);
+    target = serverTarget;
+    client = await connect(serverTarget, sessionLimits(settings, options.deadline));
     const opened = client;
     const unlock = await lockIfChanging(opened, options);
     return {
-      ref, client: opened, target, startedServer,
+      ref, client: opened, target: serverTarget, startedServer,
       async close() {
         process.off('SIGINT', stopOnSignal);
         process.off('SIGTERM', stopOnSignal);

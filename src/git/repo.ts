@@ -15,6 +15,21 @@ function gitFailed(what: string, error: unknown): DbguardError {
   });
 }
 
+/**
+ * `git log --name-only -z --format=@%H` output: NUL-separated, each commit's "@<sha>" then its paths,
+ * exactly as they are (no C quoting of names with quotes or non-ASCII characters).
+ */
+function commitsAndFiles(out: string): Array<{ commit: string; path: string }> {
+  const found: Array<{ commit: string; path: string }> = [];
+  let commit = '';
+  for (const raw of out.split('\0')) {
+    const token = raw.replace(/^\n/, '');
+    if (token.startsWith('@')) commit = token.slice(1);
+    else if (token !== '') found.push({ commit, path: token });
+  }
+  return found;
+}
+
 /** A file's text at a revision, or null when that revision does not have it. */
 export async function showFile(git: SimpleGit, rev: string, path: string): Promise<string | null> {
   try {
@@ -27,8 +42,8 @@ export async function showFile(git: SimpleGit, rev: string, path: string): Promi
 /** Paths under `dir` at a revision (one ls-tree call, not one show per file). */
 export async function listTree(git: SimpleGit, rev: string, dir: string): Promise<string[]> {
   try {
-    const out = await git.raw(['ls-tree', '--name-only', `${rev}:${dir}`]);
-    return out.split('\n').filter(Boolean);
+    const out = await git.raw(['ls-tree', '-z', '--name-only', `${rev}:${dir}`]);
+    return out.split('\0').filter(Boolean);
   } catch {
     return [];
   }
@@ -41,17 +56,11 @@ export async function listTree(git: SimpleGit, rev: string, dir: string): Promis
 export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<Array<{ commit: string; file: string }>> {
   let out: string;
   try {
-    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '--format=@%H', '--', `:(glob)${dir}/*.down.sql`]);
+    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/*.down.sql`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
-  const found: Array<{ commit: string; file: string }> = [];
-  let commit = '';
-  for (const line of out.split('\n')) {
-    if (line.startsWith('@')) commit = line.slice(1);
-    else if (line.trim()) found.push({ commit, file: line.slice(line.lastIndexOf('/') + 1) });
-  }
-  return found;
+  return commitsAndFiles(out).map(({ commit, path }) => ({ commit, file: path.slice(path.lastIndexOf('/') + 1) }));
 }
 
 /**
@@ -62,18 +71,12 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   let out: string;
   try {
     // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
-    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '--format=@%H', '--', `:(glob)${dir}/*${version}_*.up.sql`]);
+    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/*${version}_*.up.sql`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
-  let commit = '';
-  for (const line of out.split('\n')) {
-    if (line.startsWith('@')) commit = line.slice(1);
-    else if (line.trim() && parseMigrationName(line.slice(line.lastIndexOf('/') + 1))?.version === version) {
-      return { commit, files: await listTree(git, commit, dir) };
-    }
-  }
-  return null;
+  const hit = commitsAndFiles(out).find(({ path }) => parseMigrationName(path.slice(path.lastIndexOf('/') + 1))?.version === version);
+  return hit ? { commit: hit.commit, files: await listTree(git, hit.commit, dir) } : null;
 }
 
 export async function isInsideRepo(git: SimpleGit): Promise<boolean> {

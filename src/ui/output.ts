@@ -5,7 +5,7 @@
 import { createSpinner, type Spinner } from 'nanospinner';
 import { createColors } from 'picocolors';
 import { isDbguardError, type DbguardError } from '../core/errors.js';
-import type { ProgressEvent, Reporter } from '../engine/events.js';
+import type { ProgressEvent, Reporter } from '../core/events.js';
 
 export type Colors = ReturnType<typeof createColors>;
 

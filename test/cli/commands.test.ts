@@ -32,11 +32,15 @@ describe('help and version', () => {
     expect(result.stdout).toContain(pkg.version);
   });
 
-  it.each(COMMANDS)('prints --help for %s', (command) => {
-    const result = emptyRepo().dbguard([command, '--help']);
-    expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`$ dbguard ${command}`);
-    expect(result.stdout).toContain('--json');
+  it('documents the options each command takes in its --help', () => {
+    const repo = emptyRepo();
+    const expected: Record<string, string[]> = {
+      rollback: ['--dry-run', '--yes', '--keep-irreversible'], migrate: ['--dry-run'], capture: ['--accept-edits'], status: ['--offline'], reset: ['--yes'],
+    };
+    for (const [command, options] of Object.entries(expected)) {
+      const help = repo.dbguard([command, '--help']).stdout;
+      for (const option of options) expect(help, `${command} --help`).toContain(option);
+    }
   });
 
   it('an unknown command is a usage error (2) with the next command, and no stack trace unless DEBUG=dbguard', () => {

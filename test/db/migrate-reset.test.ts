@@ -146,14 +146,16 @@ describe('external databases', () => {
     expect(await codeOf(withSession(allowed, { destructive: true }, async () => null))).toBe('DB_CONNECT_FAILED');
   });
 
-  it('reset drops public and _dbguard, recreates public, and removes the cache', async () => {
-    const { p, db } = await project(tableMigration(1, 'one'));
+  it('reset drops every schema the migrations made (not only public and _dbguard), so the next migrate works (issue 9, item 10)', async () => {
+    const { p, db } = await project({ ...tableMigration(1, 'one'), '2_app.up.sql': 'CREATE SCHEMA app; CREATE TABLE app.things (id int);', '2_app.down.sql': 'DROP SCHEMA app CASCADE;' });
     await migrate(p.settings());
     await query(db, 'CREATE TABLE other_data (id int)');
     const result = await resetDatabase(p.settings());
     expect(result.kind).toBe('external');
     expect(await query(db, "SELECT nspname FROM pg_namespace WHERE nspname IN ('public', '_dbguard') ORDER BY 1")).toEqual([{ nspname: 'public' }]);
     expect(await query(db, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).toEqual([{ n: 0 }]);
-    expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n]);
+    expect(result.removed).toEqual(expect.arrayContaining(['schema app', 'schema public', 'schema _dbguard']));
+    expect(await query(db, "SELECT nspname FROM pg_namespace WHERE nspname = 'app'")).toEqual([]);
+    expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n, 2n]);
   });
 });

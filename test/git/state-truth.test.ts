@@ -81,6 +81,24 @@ describe('untracked intermediates (issue 9, item 1)', () => {
   });
 });
 
+describe('git paths as they are (issue 9, item 9)', () => {
+  it('finds down SQL in history for a file named with non-ASCII characters and quotes', async () => {
+    const { repo, db } = await repoWithDb();
+    repo.git('checkout', '-q', '-b', 'feature');
+    const name = '446_añadir_"café"';
+    repo.commitMigrations({ ...base, [`${name}.up.sql`]: 'CREATE TABLE cafe (id int);', [`${name}.down.sql`]: 'DROP TABLE cafe;' }, 'feature');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, 'UPDATE _dbguard.applied_migrations SET down_sql = NULL WHERE version = 446');
+    repo.git('tag', 'keep');
+    repo.git('checkout', '-q', 'main');
+    repo.git('branch', '-D', 'feature');
+    const plan = JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout).plan;
+    expect(plan.steps).toMatchObject([{ version: '446', filename: `${name}.up.sql`, downSqlSource: 'git-history', downSql: 'DROP TABLE cafe;' }]);
+    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+  });
+});
+
 describe('a fixed down file is used (issue 9, item 2)', () => {
   it('after a failed step, the down file fixed and committed on the branch wins over the stored copy', async () => {
     const { repo, db } = await repoWithDb();

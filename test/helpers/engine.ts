@@ -1,7 +1,7 @@
 /** Runs engine flows against a Project the way the commands do (session, lock, work, close). */
 import type { Settings } from '../../src/core/settings.js';
 import { captureAppliedMigrations } from '../../src/engine/capture.js';
-import { silent, type ProgressEvent } from '../../src/engine/events.js';
+import { silent, type ProgressEvent } from '../../src/core/events.js';
 import { migratePending } from '../../src/engine/migrate.js';
 import { buildRollbackPlan, runRollback, type RunRollbackOptions } from '../../src/engine/rollback.js';
 import { withSession } from '../../src/engine/session.js';
