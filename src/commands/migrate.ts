@@ -5,20 +5,23 @@ import { withSession } from '../engine/session.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
 
-export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean }): Promise<CommandResult> {
+export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const { out } = ctx;
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
-    migratePending(session, settings, out.progress(), options.dryRun ?? false));
+    migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false }));
   if (result.pending.length === 0) out.line('nothing to migrate: the database is up to date');
   else if (options.dryRun) {
     out.line(`would apply ${result.pending.length} migration${result.pending.length === 1 ? '' : 's'}:`);
-    for (const m of result.pending) out.line(`  ${m.version}  ${m.filename}`);
-  } else out.line(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}; database at ${result.applied.at(-1)?.version}`);
+    for (const m of result.pending) out.line(`  ${m.version}  ${m.filename}${m.recordAs === undefined ? '' : out.c.yellow('  (out of order: below the applied top)')}`);
+  } else {
+    const top = result.pending.at(-1)?.recordAs ?? result.applied.at(-1)?.version;
+    out.line(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}${result.outOfOrder.length ? ` (${result.outOfOrder.length} out of order)` : ''}; database at ${top}`);
+  }
   if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
   return {
     exitCode: ExitCode.ok,
-    json: { dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+    json: { dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }

@@ -37,6 +37,7 @@ const CODE_CLASS = {
   DIRTY: ExitCode.unsafe,
   UNTRACKED: ExitCode.unsafe,
   IRREVERSIBLE: ExitCode.unsafe,
+  OUT_OF_ORDER: ExitCode.unsafe,
   NO_DOWN_SQL: ExitCode.unsafe,
   UNSAFE_DOWN_SQL: ExitCode.unsafe,
   REMOTE_REFUSED: ExitCode.unsafe,

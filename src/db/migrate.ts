@@ -11,7 +11,7 @@ import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
-import type { AppliedStep } from './rollback-executor.js';
+import { runSteps, type AppliedStep } from './steps.js';
 
 export interface UpMigration {
   readonly version: bigint;
@@ -19,58 +19,57 @@ export interface UpMigration {
   readonly upSql: string;
   readonly upSha256: string;
   readonly downSql: string | null;
+  /**
+   * What schema_migrations holds after it: its own version, or — for an out-of-order migration below
+   * the applied top (§10) — the top, which stays.
+   */
+  readonly recordAs?: bigint;
 }
 
 /** `before`: the database's version when the run started (what a failed first step leaves). */
 export async function applyUpMigrations(client: PgClient, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
-  const applied: AppliedStep[] = [];
-  for (const [index, migration] of migrations.entries()) {
-    report({ type: 'step-start', version: migration.version, filename: migration.filename, index, total: migrations.length });
-    const started = performance.now();
-    const row = { version: migration.version, filename: migration.filename, downSql: migration.downSql, upSha256: migration.upSha256, source: 'migrate' };
-    let transactional = !requiresNoTransaction(migration.upSql);
-    try {
-      if (transactional) {
+  // Whether the step being run had to leave the transaction (its failure then leaves the database dirty).
+  let outside = false;
+  return runSteps(migrations, report, {
+    async run(migration) {
+      const row = { version: migration.version, filename: migration.filename, downSql: migration.downSql, upSha256: migration.upSha256, source: 'migrate' };
+      const recorded = migration.recordAs ?? migration.version;
+      outside = requiresNoTransaction(migration.upSql);
+      if (!outside) {
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
         // The newline ends a trailing "--" comment in the file before our statements follow it.
-        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(migration.version, false)}\n${upsertTrackedStatement(client, row)}\nCOMMIT;`;
+        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(recorded, false)}\n${upsertTrackedStatement(client, row)}\nCOMMIT;`;
         const failed = await client.query(batch).then(() => null, async (error: unknown) => {
           await client.query('ROLLBACK').catch(() => undefined);
           return error;
         });
         // Not marked and not recognised, but it cannot run in a transaction block: golang-migrate's path.
-        if (failed !== null && (failed as { code?: string }).code === ACTIVE_SQL_TRANSACTION) transactional = false;
-        else if (failed !== null) throw failed;
+        if (failed === null) return;
+        if ((failed as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw failed;
+        outside = true;
       }
-      if (!transactional) {
-        // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker.
-        await writeSchemaVersion(client, migration.version, true);
-        for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
-        await inTransaction(client, () => upsertTracked(client, [row]).then(() => writeSchemaVersion(client, migration.version, false)));
-      }
-    } catch (error) {
+      // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker.
+      await writeSchemaVersion(client, recorded, true);
+      for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
+      await inTransaction(client, () => upsertTracked(client, [row]).then(() => writeSchemaVersion(client, recorded, false)));
+    },
+    failure(migration, error, applied) {
       const message = (error as Error).message;
-      report({ type: 'step-failed', version: migration.version, filename: migration.filename, message });
-      const previous = applied.at(-1)?.version ?? before;
+      const previous = applied.at(-1) === undefined ? before : (migrations[applied.length - 1]?.recordAs ?? applied.at(-1)?.version ?? before);
       const details = { version: migration.version.toString(), applied: applied.map((a) => a.version.toString()), sqlState: (error as { code?: string }).code };
-      if (transactional) {
+      if (!outside) {
         // Its transaction rolled back: nothing of it was applied, so the database is clean where it was (§4).
-        throw new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
+        return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
           hint: `fix ${migration.filename}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }
-      // Outside a transaction some statements may have run: dirty at the failing version, as golang-migrate leaves it.
-      await writeSchemaVersion(client, migration.version, true).catch(() => undefined);
-      throw new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so the database is dirty at version ${migration.version}`, {
-        hint: `repair what ${migration.filename} left half done, then dbguard force ${migration.version} (or dbguard force ${previous ?? 'none'} if you undid it)`,
+      // Outside a transaction some statements may have run: it stays dirty (marked before it ran), as golang-migrate leaves it.
+      return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so the database is dirty at version ${migration.recordAs ?? migration.version}`, {
+        hint: `repair what ${migration.filename} left half done, then dbguard force ${migration.recordAs ?? migration.version} (or dbguard force ${previous ?? 'none'} if you undid it)`,
         details: { ...details, dirty: true }, cause: error,
       });
-    }
-    const ms = performance.now() - started;
-    applied.push({ version: migration.version, filename: migration.filename, ms });
-    report({ type: 'step-done', version: migration.version, filename: migration.filename, ms });
-  }
-  return applied;
+    },
+  });
 }

@@ -9,14 +9,11 @@ import type { RollbackStep } from '../core/plan.js';
 import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
+import { runSteps, type AppliedStep } from './steps.js';
 import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
 import { deleteTracked, ensureTrackingTable } from './tracking.js';
 
-export interface AppliedStep {
-  readonly version: bigint;
-  readonly filename: string;
-  readonly ms: number;
-}
+export type { AppliedStep };
 
 async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
   await writeSchemaVersion(client, step.after, false);
@@ -58,41 +55,32 @@ export async function applyRollbackSteps(
 ): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
-  const applied: AppliedStep[] = [];
-  for (const [index, step] of steps.entries()) {
-    if (options.deadline !== undefined && Date.now() >= options.deadline && applied.length > 0) {
-      const at = steps[applied.length - 1]?.after ?? null;
+  const versionAfter = (applied: readonly AppliedStep[], step: RollbackStep) => (applied.length > 0 ? steps[applied.length - 1]?.after ?? null : step.version);
+  return runSteps(steps, report, {
+    beforeEach(step, applied) {
+      if (options.deadline === undefined || Date.now() < options.deadline || applied.length === 0) return;
+      const at = versionAfter(applied, step);
       throw new DbguardError('DEADLINE', `stopped after ${applied.length} of ${steps.length} steps: the time limit ran out; the database is at version ${at ?? 'none'} (clean)`, {
         hint: 'dbguard rollback   (finishes the rest)',
         details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
       });
-    }
-    report({ type: 'step-start', version: step.version, filename: step.filename, index, total: steps.length });
-    const started = performance.now();
-    try {
-      await runStep(client, step);
-    } catch (error) {
-      const message = (error as Error).message;
-      report({ type: 'step-failed', version: step.version, filename: step.filename, message });
-      const lastGood = applied.length > 0 ? steps[applied.length - 1]?.after ?? null : step.version;
+    },
+    run: (step) => runStep(client, step),
+    failure(step, error, applied) {
+      const lastGood = versionAfter(applied, step);
       const sqlState = (error as { code?: string }).code;
       const bound = boundHint(sqlState);
       const at = `the database is at version ${lastGood ?? 'none'}`;
-      throw new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${message}${bound && step.transactional ? `; ${at} (clean)` : ''}`, {
+      return new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${(error as Error).message}${bound && step.transactional ? `; ${at} (clean)` : ''}`, {
         hint: !step.transactional
           ? `the database is marked dirty; repair it by hand, then dbguard force <version>`
           : bound ? `${bound}, then run dbguard rollback` : `fix the down SQL of ${step.filename}, then run dbguard rollback again (${at})`,
         details: {
           version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
-          databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional,
-          sqlState,
+          databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional, sqlState,
         },
         cause: error,
       });
-    }
-    const ms = performance.now() - started;
-    applied.push({ version: step.version, filename: step.filename, ms });
-    report({ type: 'step-done', version: step.version, filename: step.filename, ms });
-  }
-  return applied;
+    },
+  });
 }

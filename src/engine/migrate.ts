@@ -1,7 +1,7 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
 import { assertCatalogUsable } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
-import { rollbackCandidates } from '../core/plan.js';
+import { pendingMigrations, rollbackCandidates } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
@@ -16,12 +16,21 @@ import { listVersions } from '../core/text.js';
 
 export interface MigrateResult {
   readonly pending: readonly UpMigration[];
+  /** Of those, the ones below the applied top. */
+  readonly outOfOrder: readonly bigint[];
   readonly applied: readonly AppliedStep[];
   /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
   readonly withoutDownSql: readonly bigint[];
 }
 
-export async function migratePending(session: DbSession, settings: Settings, report: Reporter, dryRun = false): Promise<MigrateResult> {
+export interface MigrateOptions {
+  readonly dryRun?: boolean;
+  /** Refuse out-of-order pending migrations instead of applying them (§10). */
+  readonly strict?: boolean;
+}
+
+export async function migratePending(session: DbSession, settings: Settings, report: Reporter, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const dryRun = options.dryRun ?? false;
   const dir = absoluteMigrationsDir(settings);
   const state = await readDatabaseState(session, settings);
   const { catalog } = state.disk;
@@ -37,20 +46,32 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
     });
   }
-  const top = state.current?.version ?? 0n;
+  const top = state.current?.version ?? null;
+  // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
+  const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked: state.tracked, cache: state.cache });
+  if (outOfOrder.length > 0 && options.strict) {
+    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (golang-migrate would skip ${outOfOrder.length === 1 ? 'it' : 'them'}); nothing was applied`, {
+      hint: 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)', details: { versions: outOfOrder.map(String) },
+    });
+  }
+  const wanted = new Set([...outOfOrder, ...ahead]);
   // Every file is read and validated before the first change: bad input changes nothing.
   const pending: UpMigration[] = catalog.migrations
-    .filter((m) => m.up !== undefined && m.version > top)
+    .filter((m) => m.up !== undefined && wanted.has(m.version))
     .map((m) => {
       const up = readMigrationFile(dir, m.up as string);
       if (isBlankSql(up.sql)) {
         // golang-migrate would record the version and change nothing: almost always a forgotten file.
         throw new DbguardError('MIGRATION_FILE_INVALID', `${m.up} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${m.up}, or delete it`, details: { file: m.up } });
       }
-      return { version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql };
+      return {
+        version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql,
+        // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
+        ...(top !== null && m.version < top ? { recordAs: top } : {}),
+      };
     });
-  if (dryRun) return { pending, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
-  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, state.current?.version ?? null);
+  if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, top);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, applied, withoutDownSql: capture.withoutDownSql };
+  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql };
 }

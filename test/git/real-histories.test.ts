@@ -1,0 +1,103 @@
+/**
+ * Issue 11 shapes (DESIGN §10) as real git histories on a real database: a migration that arrives
+ * below the applied top after a rebase, a branch that merged main (interleaved versions), and backfill
+ * migrations with "-- no-op" down files. Each ends with the schema of a fresh migrate and the rows kept.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDatabase, query, schemaSnapshot, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
+import { GitRepo } from '../helpers/git.js';
+
+const repos: GitRepo[] = [];
+afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
+
+const T = (n: number) => 20260101000000 + n * 10000; // Atlas-style timestamp versions
+const base = { ...tableMigration(T(1), 'users'), ...tableMigration(T(2), 'orders') };
+
+async function repoWithDb(files: Record<string, string>): Promise<{ repo: GitRepo; db: string }> {
+  const db = await createDatabase();
+  const repo = GitRepo.create();
+  repos.push(repo);
+  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+  repo.commitMigrations(files, 'main');
+  expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+  expect(repo.dbguard(['migrate']).status).toBe(0);
+  return { repo, db };
+}
+
+async function freshSchema(files: Record<string, string>): Promise<unknown> {
+  const { db } = await repoWithDb(files);
+  return schemaSnapshot(db);
+}
+
+describe('out-of-order pending migrations (§10)', () => {
+  it('status, migrate --dry-run and migrate agree; --strict refuses; migrate applies it and keeps the top', async () => {
+    const main = { ...base, ...tableMigration(T(4), 'invoices') };
+    const { repo, db } = await repoWithDb(main);
+    await query(db, "INSERT INTO users (note) VALUES ('ann')");
+    const late = { ...main, ...tableMigration(T(3), 'coupons') }; // a rebased branch's older migration
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations(late, 'feature: coupons, written before invoices landed');
+
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.outOfOrder.map((m: { version: string }) => m.version)).toEqual([String(T(3))]);
+    expect(status.next).toMatch(/^dbguard migrate/);
+    const dry = JSON.parse(repo.dbguard(['migrate', '--dry-run', '--json']).stdout);
+    expect(dry.pending).toEqual([{ version: String(T(3)), filename: `${T(3)}_create_coupons.up.sql`, outOfOrder: true }]);
+    const strict = repo.dbguard(['migrate', '--strict']);
+    expect(strict.status).toBe(3);
+    expect(strict.stderr).toContain('error[OUT_OF_ORDER]');
+    expect(await query(db, "SELECT to_regclass('coupons') AS t")).toEqual([{ t: null }]);
+
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+    expect(await schemaSnapshot(db)).toEqual(await freshSchema(late));
+    expect(JSON.parse(repo.dbguard(['status', '--json']).stdout).outOfOrder).toEqual([]);
+
+    // Back on main the late migration is a phantom below the top: rolled back out of order, invoices kept.
+    repo.git('checkout', '-q', 'main');
+    const plan = JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout).plan;
+    expect(plan.steps).toMatchObject([{ version: String(T(3)), outOfOrder: true, after: String(T(4)) }]);
+    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(await schemaSnapshot(db)).toEqual(await freshSchema(main));
+    expect(await query(db, 'SELECT note FROM users')).toEqual([{ note: 'ann' }]);
+  });
+});
+
+describe('a branch that merged main (interleaved versions) and backfills with no-op downs (§10)', () => {
+  it('switching back to main rolls back only the branch\'s own migrations, out of order, keeping data changes of backfills', async () => {
+    const { repo, db } = await repoWithDb(base);
+    await query(db, "INSERT INTO users (note) VALUES ('ann'), (NULL)");
+    repo.git('checkout', '-q', '-b', 'feature');
+    const feature = {
+      ...base,
+      ...tableMigration(T(3), 'carts'),
+      [`${T(5)}_backfill_notes.up.sql`]: "CREATE TEMP TABLE missing AS SELECT id FROM users WHERE note IS NULL;\nUPDATE users SET note = 'unknown' WHERE id IN (SELECT id FROM missing);\nDROP TABLE missing;",
+      [`${T(5)}_backfill_notes.down.sql`]: '-- no-op: data-only backfill\n',
+    };
+    repo.commitMigrations(feature, 'feature: carts and a backfill');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    // main moves on with invoices (T4), and the feature branch merges main: T4 lands between T3 and T5.
+    repo.git('checkout', '-q', 'main');
+    const mainNow = { ...base, ...tableMigration(T(4), 'invoices') };
+    repo.commitMigrations(mainNow, 'main: invoices');
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.git('merge', '-q', '--no-edit', 'main').status).toBe(0);
+    expect(repo.dbguard(['migrate']).status).toBe(0); // invoices, out of order below the backfill
+    await query(db, "INSERT INTO invoices (note) VALUES ('inv-1')");
+
+    repo.git('checkout', '-q', 'main');
+    const plan = JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout).plan;
+    expect(plan.steps.map((s: { version: string; kind: string; outOfOrder: boolean }) => [s.version, s.kind, s.outOfOrder]))
+      .toEqual([[String(T(5)), 'noop', false], [String(T(3)), 'down', true]]);
+    expect(plan.steps[0].note).toBe('data changes kept');
+    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+    expect(await schemaSnapshot(db)).toEqual(await freshSchema(mainNow));
+    expect(await query(db, 'SELECT note FROM users ORDER BY id')).toEqual([{ note: 'ann' }, { note: 'unknown' }]);
+    expect(await query(db, 'SELECT note FROM invoices')).toEqual([{ note: 'inv-1' }]);
+    // And back: the branch's migrations apply again (no reset anywhere).
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await schemaSnapshot(db)).toEqual(await freshSchema({ ...feature, ...mainNow }));
+  });
+});
