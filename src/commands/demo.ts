@@ -160,7 +160,7 @@ export async function demoCommand(ctx: CommandContext, options: DemoOptions = {}
       out.line(`    ${kept ? out.c.green('✓') : out.c.red('✗')} ${table}: ${before[table]} before, ${after[table]} after`);
       if (!kept) throw new DbguardError('DEMO_FAILED', `rows were lost in ${table}`, { hint: 'DEBUG=dbguard dbguard demo --keep' });
     }
-    out.line(`\n${out.c.green('Done.')} No database was deleted. In your project: npm i -D dbguard && npx dbguard init`);
+    out.line(`\n${out.c.green('Done.')} No database was deleted. In your project: npm i -g dbguard && dbguard init`);
     return { exitCode: ExitCode.ok, json: { repository: options.keep ? repo.root : null, rowsBefore: before, rowsAfter: after } };
   } finally {
     if (serverStarted && !options.keep) await repo.dbguard(['db', 'stop']).catch(() => undefined);

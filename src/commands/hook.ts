@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary } from '../core/cache.js';
+import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, type MigrationCache } from '../core/cache.js';
 import { buildCatalog } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
@@ -16,7 +16,7 @@ import { databaseMayExist, databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
 import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
 import { bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
-import { listMigrationFiles } from '../fs/migrations-dir.js';
+import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 
 export interface HookIo {
@@ -48,6 +48,14 @@ function fastPathSpecs(settings: Settings, git: GitLocation): string[] {
   const specs = [absoluteMigrationsDir(settings), join(settings.root, CONFIG_FILE)];
   if (!existsSync(join(settings.root, CONFIG_FILE)) && existsSync(join(settings.root, 'package.json'))) specs.push(join(settings.root, 'package.json'));
   return specs.map((path) => relative(git.worktree, path) || '.');
+}
+
+/** Which applied files are really gone: a rename with the same content is adopted, not a conflict (§2). */
+async function conflictsWithRenamesAdopted(cache: MigrationCache, dir: string, listing: Listing): Promise<readonly Conflict[]> {
+  const disk = { catalog: buildCatalog(listing.names), unreadable: listing.unreadable };
+  const renamed = filesToHash(cache, disk, false);
+  const shas = renamed.length === 0 ? new Map<string, string>() : await import('../fs/file-hash.js').then((m) => m.hashFiles(dir, renamed));
+  return findPhantomMigrations(cache, disk, shas).conflicts;
 }
 
 export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
@@ -98,10 +106,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const { allPresent, pending } = checkListing(summary, listing.names, listing.unreadable);
     // Only when a file is missing are the cache's version map and the catalog built, to say which and how.
     const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '');
-    const disk = { catalog: buildCatalog(listing.names), unreadable: listing.unreadable };
-    // A rename with the same content is adopted, not a conflict (§2): hash only the renamed files.
-    const renamedShas = cache ? await import('../fs/file-hash.js').then((m) => m.hashFiles(dir, filesToHash(cache, disk, false))) : new Map<string, string>();
-    const conflicts = cache ? findPhantomMigrations(cache, disk, renamedShas).conflicts : [];
+    const conflicts = cache ? await conflictsWithRenamesAdopted(cache, dir, listing) : [];
     const clean = conflicts.length === 0;
     recordCheck(stampFile, {
       dir, identity: ref.identity, cacheFile, summary, captureTriedFor,

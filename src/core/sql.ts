@@ -132,8 +132,10 @@ function codeOfStatements(sql: string): string[] {
 }
 
 /** True when the file manages its own transaction (BEGIN … COMMIT, ABORT, COMMIT AND CHAIN, …). */
-export function hasTransactionControl(sql: string): boolean {
-  return codeOfStatements(sql).some((code) => TRANSACTION_CONTROL.test(code));
+export function hasTransactionControl(sql: string, code = stripSqlLiterals(sql)): boolean {
+  // Most files name none of these words: skip splitting them into statements (migrate's hot path).
+  if (!/\b(?:BEGIN|START|COMMIT|END|ROLLBACK|ABORT)\b/i.test(code)) return false;
+  return codeOfStatements(sql).some((statement) => TRANSACTION_CONTROL.test(statement));
 }
 
 /**
@@ -144,7 +146,7 @@ export function hasTransactionControl(sql: string): boolean {
 export function requiresNoTransaction(sql: string): boolean {
   if (NO_TRANSACTION_MARKER.test(sql.split('\n', 1)[0] ?? '') || NO_TRANSACTION_MARKER.test(sql)) return true;
   const code = stripSqlLiterals(sql);
-  return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || hasTransactionControl(sql);
+  return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || hasTransactionControl(sql, code);
 }
 
 /** SQLSTATE 25001: the statement cannot run inside a transaction block. */

@@ -182,6 +182,25 @@ describe('rebases keep the branch\'s migrations', () => {
   });
 });
 
+describe('detached checkouts and bisect', () => {
+  it('a detached HEAD is "this checkout"; during bisect the hook warns and never rolls back', async () => {
+    const { repo, db } = await branchedRepo({ onConflict: 'rollback' });
+    track(repo);
+    const b = repo.git('rev-parse', 'b').stdout.trim();
+    repo.git('checkout', '-q', 'a');
+    repo.git('bisect', 'start');
+    const bisecting = repo.git('checkout', b);
+    expect(bisecting.stderr).toContain('dbguard: this checkout lacks 2 migrations the database has applied: 447, 446');
+    expect(bisecting.stderr).not.toContain('rolled back');
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    repo.git('bisect', 'reset');
+    repo.git('checkout', '-q', 'a');
+    const detached = repo.git('checkout', b); // not bisecting: the configured auto-rollback runs
+    expect(detached.stderr).toContain('dbguard: this checkout lacks migrations the database has applied; rolling them back');
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+  });
+});
+
 describe('bounded, cheap, and honest hooks', () => {
   async function holdTable(db: string, table: string): Promise<() => Promise<void>> {
     const app = await adminClient(db);
