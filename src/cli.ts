@@ -68,6 +68,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));
+  cli.command('lint', 'For CI: migrations this branch adds below the base\'s top, or edits and deletes (exit 1)')
+    .option('--base <ref>', 'The branch this one will be merged into')
+    .example('dbguard lint --base origin/main')
+    .action((options: { base?: string }) => run((ctx) => import('./commands/lint.js').then((m) => m.lintCommand(ctx, options))));
   cli.command('hooks <action>', 'Git hooks: install | uninstall | status')
     .example('dbguard hooks install')
     .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));

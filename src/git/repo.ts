@@ -79,6 +79,32 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   return hit ? { commit: hit.commit, files: await listTree(git, hit.commit, dir) } : null;
 }
 
+/** Migration files under `dir` at a revision, with their blob ids (one ls-tree call). */
+export async function treeBlobs(git: SimpleGit, rev: string, dir: string): Promise<Map<string, string>> {
+  let out: string;
+  try {
+    out = await git.raw(['ls-tree', '-z', `${rev}:${dir}`]);
+  } catch {
+    return new Map(); // no such folder at that revision: no migrations there
+  }
+  const blobs = new Map<string, string>();
+  for (const entry of out.split('\0')) {
+    const match = /^\d+ blob ([0-9a-f]+)\t(.+)$/s.exec(entry);
+    if (match) blobs.set(match[2] as string, match[1] as string);
+  }
+  return blobs;
+}
+
+export async function mergeBase(git: SimpleGit, a: string, b: string): Promise<string> {
+  try {
+    return (await git.raw(['merge-base', a, b])).trim();
+  } catch (error) {
+    throw new DbguardError('GIT_FAILED', `no merge-base between ${a} and ${b}: ${(error as Error).message.trim().split('\n')[0]}`, {
+      hint: `check that ${a} exists here (git fetch, then dbguard lint --base origin/main)`, cause: error,
+    });
+  }
+}
+
 export async function isInsideRepo(git: SimpleGit): Promise<boolean> {
   try {
     return await git.checkIsRepo();

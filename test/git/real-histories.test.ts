@@ -101,3 +101,28 @@ describe('a branch that merged main (interleaved versions) and backfills with no
     expect(await schemaSnapshot(db)).toEqual(await freshSchema({ ...feature, ...mainNow }));
   });
 });
+
+describe('dbguard lint --base (§10)', () => {
+  it('exit 1 naming a migration below main\'s top and an edited one; exit 0 for a clean branch; --json', async () => {
+    const repo = GitRepo.create();
+    repos.push(repo);
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: 'postgres://u:p@127.0.0.1:1/none' } }));
+    repo.commitMigrations(base, 'main');
+    repo.git('checkout', '-q', '-b', 'clean-feature');
+    repo.commitMigrations({ ...base, ...tableMigration(T(9), 'later') }, 'adds above');
+    repo.git('checkout', '-q', 'main');
+    repo.commitMigrations({ ...base, ...tableMigration(T(5), 'invoices') }, 'main moves on');
+    repo.git('checkout', '-q', '-b', 'old-feature', 'clean-feature~1');
+    repo.commitMigrations({ ...base, ...tableMigration(T(3), 'coupons'), [`${T(1)}_create_users.up.sql`]: 'CREATE TABLE users (id int);' }, 'old branch');
+
+    const lint = repo.dbguard(['lint', '--base', 'main']);
+    expect(lint.status).toBe(1);
+    expect(lint.stdout).toContain(`below-base-top  migrations/${T(3)}_create_coupons.up.sql`);
+    expect(lint.stdout).toContain(`edited  migrations/${T(1)}_create_users.up.sql`);
+    const doc = JSON.parse(repo.dbguard(['lint', '--base', 'main', '--json']).stdout);
+    expect(doc.findings.map((f: { kind: string; version: string }) => [f.kind, f.version])).toEqual([['edited', String(T(1))], ['below-base-top', String(T(3))]]);
+    repo.git('checkout', '-q', 'clean-feature');
+    expect(repo.dbguard(['lint', '--base', 'main']).status).toBe(0);
+    expect(repo.dbguard(['lint']).status).toBe(2);
+  });
+});

@@ -1,0 +1,31 @@
+/** `dbguard lint --base <ref>`: CI's check of what this branch does to migrations (DESIGN §10). */
+import { DbguardError, ExitCode } from '../core/errors.js';
+import { lintMigrations, type LintFinding } from '../core/lint.js';
+import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+
+const WHY: Record<LintFinding['kind'], (f: LintFinding) => string> = {
+  'below-base-top': (f) => `added below ${f.kind === 'below-base-top' ? f.baseTop : ''}, the highest version on the base: golang-migrate skips it wherever the base is applied; give it a new version`,
+  edited: () => 'existed at the merge-base and is edited here: databases already ran the old text; add a new migration instead',
+  deleted: () => 'existed at the merge-base and is deleted here: databases still have it applied; add a new migration that undoes it instead',
+};
+
+export async function lintCommand(ctx: CommandContext, options: { base?: string }): Promise<CommandResult> {
+  if (!options.base || typeof options.base !== 'string') {
+    throw new DbguardError('USAGE', 'lint needs the branch it will be merged into', { hint: 'dbguard lint --base origin/main' });
+  }
+  const settings = settingsFor(ctx);
+  const { openRepo, isInsideRepo, mergeBase, treeBlobs } = await import('../git/repo.js');
+  const git = await openRepo(settings.root);
+  if (!(await isInsideRepo(git))) throw new DbguardError('NOT_A_GIT_REPO', `${settings.root} is not a git repository`, { hint: 'run dbguard lint inside the repository' });
+  const base = await mergeBase(git, options.base, 'HEAD');
+  const dir = settings.migrationsDir;
+  const [atBase, atRef, atHead] = await Promise.all([treeBlobs(git, base, dir), treeBlobs(git, options.base, dir), treeBlobs(git, 'HEAD', dir)]);
+  const findings = lintMigrations({ mergeBase: atBase, ref: atRef, head: atHead });
+  const { out } = ctx;
+  if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, and none that existed at the merge-base is edited or deleted`);
+  for (const finding of findings) out.line(`${out.c.yellow(finding.kind)}  ${dir}/${finding.file}: ${WHY[finding.kind](finding)}`);
+  return {
+    exitCode: findings.length ? ExitCode.actionNeeded : ExitCode.ok,
+    json: { base: options.base, mergeBase: base, findings: findings.map((f) => ({ ...f, file: `${dir}/${f.file}` })) },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * `dbguard lint --base <ref>` (DESIGN §10), for CI: what this branch does to migrations that would
+ * hurt once merged. Pure: three trees' migration files (name → blob id) in, findings out.
+ */
+import { compareVersions, parseMigrationName } from './catalog.js';
+
+export type LintFinding =
+  /** Added below the highest version <ref> has: golang-migrate skips it wherever <ref> is applied. */
+  | { readonly kind: 'below-base-top'; readonly file: string; readonly version: bigint; readonly baseTop: bigint }
+  /** A file that existed at the merge-base, changed by this branch (databases already ran the old one). */
+  | { readonly kind: 'edited'; readonly file: string; readonly version: bigint }
+  | { readonly kind: 'deleted'; readonly file: string; readonly version: bigint };
+
+export interface LintInput {
+  /** Migration files at the merge-base of <ref> and HEAD. */
+  readonly mergeBase: ReadonlyMap<string, string>;
+  /** At <ref> (what it gained after the merge-base is not this branch's doing). */
+  readonly ref: ReadonlyMap<string, string>;
+  readonly head: ReadonlyMap<string, string>;
+}
+
+export function lintMigrations(input: LintInput): LintFinding[] {
+  const findings: LintFinding[] = [];
+  const versionOf = (file: string) => parseMigrationName(file)?.version;
+  const refUps = [...input.ref.keys()].filter((f) => f.endsWith('.up.sql')).map(versionOf).filter((v): v is bigint => v !== undefined);
+  const baseTop = refUps.reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+  for (const [file] of input.head) {
+    const version = versionOf(file);
+    if (version === undefined || input.mergeBase.has(file) || !file.endsWith('.up.sql')) continue;
+    if (baseTop !== null && version <= baseTop && !input.ref.has(file)) findings.push({ kind: 'below-base-top', file, version, baseTop });
+  }
+  for (const [file, blob] of input.mergeBase) {
+    const version = versionOf(file);
+    if (version === undefined) continue;
+    const now = input.head.get(file);
+    if (now === undefined) findings.push({ kind: 'deleted', file, version });
+    else if (now !== blob) findings.push({ kind: 'edited', file, version });
+  }
+  return findings.sort((a, b) => compareVersions(a.version, b.version) || a.file.localeCompare(b.file));
+}
