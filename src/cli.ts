@@ -68,6 +68,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));
+  cli.command('verify', 'For CI: on a temporary database, check that every down restores the schema its up changed (exit 1)')
+    .example('dbguard verify')
+    .action(() => run((ctx) => import('./commands/verify.js').then((m) => m.verifyCommand(ctx))));
   cli.command('lint', 'For CI: migrations this branch adds below the base\'s top, or edits and deletes (exit 1)')
     .option('--base <ref>', 'The branch this one will be merged into')
     .example('dbguard lint --base origin/main')

@@ -1,0 +1,120 @@
+/**
+ * `dbguard verify` (DESIGN §11): on a temporary embedded database, from empty, for each migration in
+ * order: fingerprint, up, down, fingerprint (must equal the first), up again. Every down
+ * that does not restore the schema is reported with what it leaves or loses; a data-only migration
+ * with a no-op down passes (its up changed no schema).
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertCatalogUsable } from '../core/catalog.js';
+import type { Reporter } from '../core/events.js';
+import { describeDiff, diffSchemas, isSameSchema, type SchemaDiff } from '../core/schema.js';
+import type { Settings } from '../core/settings.js';
+import { isBlankSql, requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
+import { connect, inTransaction, type PgClient } from '../db/client.js';
+import { readFingerprint } from '../db/fingerprint.js';
+import { EmbeddedServer } from '../embedded/server.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { readMigrationFile } from '../fs/migration-files.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+
+export type VerifyFindingKind = 'no-down-file' | 'up-failed' | 'down-failed' | 'down-does-not-restore';
+
+export interface VerifyFinding {
+  readonly version: bigint;
+  readonly filename: string;
+  readonly kind: VerifyFindingKind;
+  readonly message: string;
+  readonly diff?: SchemaDiff;
+}
+
+export interface VerifyResult {
+  readonly checked: number;
+  readonly findings: readonly VerifyFinding[];
+}
+
+async function runSql(client: PgClient, sql: string): Promise<void> {
+  if (isBlankSql(sql)) return;
+  if (requiresNoTransaction(sql)) {
+    for (const statement of splitSqlStatements(sql)) await client.query(statement);
+    return;
+  }
+  await inTransaction(client, async () => {
+    await client.query(sql);
+  });
+}
+
+/** A throwaway cluster: its own folder (reachable by the postgres user when we are root), removed after. */
+async function withTemporaryDatabase<T>(work: (client: PgClient) => Promise<T>): Promise<T> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'dbguard-verify-'));
+  chmodSync(stateDir, 0o755);
+  const server = new EmbeddedServer({ stateDir, port: undefined, database: 'postgres' });
+  try {
+    await server.initialise();
+    const { port } = await server.start(true);
+    const client = await connect(server.target(port));
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  } finally {
+    await server.stop().catch(() => undefined);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export async function verifyMigrations(settings: Settings, report: Reporter): Promise<VerifyResult> {
+  const dir = absoluteMigrationsDir(settings);
+  const { catalog } = readDiskState(dir);
+  assertCatalogUsable(catalog, settings.migrationsDir);
+  // Every file is read before the database starts: bad input is an error, not a finding.
+  const migrations = catalog.migrations.filter((m) => m.up !== undefined).map((m) => ({
+    version: m.version, filename: m.up as string, up: readMigrationFile(dir, m.up as string).sql,
+    down: m.down === undefined ? null : readMigrationFile(dir, m.down).sql,
+  }));
+  return withTemporaryDatabase(async (client) => {
+    const findings: VerifyFinding[] = [];
+    for (const [index, migration] of migrations.entries()) {
+      const { version, filename } = migration;
+      report({ type: 'step-start', version, filename, index, total: migrations.length });
+      const started = performance.now();
+      const before = await readFingerprint(client);
+      try {
+        await runSql(client, migration.up);
+      } catch (error) {
+        // Later migrations build on this one: nothing after it can be checked.
+        findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed: ${(error as Error).message}` });
+        report({ type: 'step-failed', version, filename, message: (error as Error).message });
+        break;
+      }
+      if (migration.down === null) {
+        findings.push({ version, filename, kind: 'no-down-file', message: `${version} has no down file` });
+      } else {
+        let downFailed = false;
+        try {
+          await runSql(client, migration.down);
+        } catch (error) {
+          downFailed = true;
+          findings.push({ version, filename, kind: 'down-failed', message: `the down of ${version} failed: ${(error as Error).message}` });
+        }
+        if (!downFailed) {
+          const diff = diffSchemas(before, await readFingerprint(client));
+          if (!isSameSchema(diff)) {
+            findings.push({ version, filename, kind: 'down-does-not-restore', message: `the down of ${version} does not restore the schema: ${describeDiff(diff)}`, diff });
+          }
+          try {
+            await runSql(client, migration.up); // up again: what a rollback and a re-migrate do
+          } catch (error) {
+            findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed after its down: ${(error as Error).message}` });
+            report({ type: 'step-failed', version, filename, message: (error as Error).message });
+            break;
+          }
+        }
+      }
+      report({ type: 'step-done', version, filename, ms: performance.now() - started });
+    }
+    return { checked: migrations.length, findings };
+  });
+}

@@ -1,0 +1,69 @@
+/** `dbguard verify` (DESIGN §11) on a temporary embedded database, over §10's shapes. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyMigrations } from '../../src/engine/verify.js';
+import { silent } from '../../src/core/events.js';
+import { Project } from '../helpers/db.js';
+
+const projects: Project[] = [];
+afterEach(() => projects.splice(0).forEach((p) => p.cleanup()));
+
+const T = (n: number) => 20260101000000 + n * 10000;
+const good = {
+  [`${T(1)}_users.up.sql`]: "CREATE TYPE plan AS ENUM ('free', 'paid');\nCREATE TABLE users (id serial PRIMARY KEY, email text UNIQUE, plan plan DEFAULT 'free');",
+  [`${T(1)}_users.down.sql`]: 'DROP TABLE users;\nDROP TYPE plan;',
+  [`${T(2)}_audit.up.sql`]: `BEGIN;
+CREATE TABLE audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), what text);
+CREATE FUNCTION audit_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.at := now(); RETURN NEW; END $$;
+CREATE TRIGGER audit_touch BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_touch();
+COMMIT;`,
+  [`${T(2)}_audit.down.sql`]: 'DROP TABLE audit;\nDROP FUNCTION audit_touch();',
+  [`${T(3)}_backfill.up.sql`]: "CREATE EXTENSION IF NOT EXISTS plpgsql;\nCREATE TEMP TABLE t AS SELECT id FROM users;\nDO $$ BEGIN UPDATE users SET plan = 'free' WHERE plan IS NULL; END $$;\nDROP TABLE t;",
+  [`${T(3)}_backfill.down.sql`]: '-- no-op: data only\n',
+  [`${T(4)}_users_idx.up.sql`]: 'CREATE INDEX CONCURRENTLY users_plan ON users (plan);',
+  [`${T(4)}_users_idx.down.sql`]: 'DROP INDEX CONCURRENTLY users_plan;',
+};
+
+function project(files: Record<string, string>): Project {
+  const p = new Project('unused');
+  projects.push(p);
+  p.setMigrations(files);
+  return p;
+}
+
+describe('dbguard verify', () => {
+  it('passes migrations whose downs restore the schema, data-only ones with no-op downs included', async () => {
+    const result = await verifyMigrations(project(good).settings(), silent);
+    expect(result).toEqual({ checked: 4, findings: [] });
+  });
+
+  it('names what a down leaves or loses, and the migration responsible', async () => {
+    const result = await verifyMigrations(project({
+      ...good,
+      // A repair that adds a column IF NOT EXISTS; its down forgets the default it changed.
+      [`${T(5)}_repair.up.sql`]: "ALTER TABLE users ADD COLUMN IF NOT EXISTS name text;\nALTER TABLE users ALTER COLUMN plan SET DEFAULT 'paid';",
+      [`${T(5)}_repair.down.sql`]: 'ALTER TABLE users DROP COLUMN name;',
+      [`${T(6)}_no_down.up.sql`]: 'CREATE TABLE lonely (id int);',
+      // The §10 irreversible cleanup: a backup table and an empty down (so its up cannot even run twice).
+      [`${T(7)}_cleanup.up.sql`]: 'CREATE TABLE audit_backup AS SELECT * FROM audit;\nDELETE FROM audit;',
+      [`${T(7)}_cleanup.down.sql`]: '',
+    }).settings(), silent);
+    expect(result.checked).toBe(7);
+    expect(result.findings.map((f) => [String(f.version), f.kind])).toEqual([
+      [String(T(5)), 'down-does-not-restore'], [String(T(6)), 'no-down-file'], [String(T(7)), 'down-does-not-restore'], [String(T(7)), 'up-failed'],
+    ]);
+    expect(result.findings[0]?.message).toContain('column public.users.plan changed');
+    expect(result.findings[2]?.message).toContain('table public.audit_backup left');
+    expect(result.findings[3]?.message).toContain('after its down');
+  });
+});
+
+describe('dbguard verify from the command line', () => {
+  it('exits 1 with one --json document naming the findings, 0 when all downs restore', async () => {
+    const { run, BIN } = await import('../helpers/git.js');
+    const bad = project({ ...good, [`${T(5)}_leaves.up.sql`]: 'CREATE INDEX users_email_lower ON users (lower(email));', [`${T(5)}_leaves.down.sql`]: '-- forgot the index\n' });
+    const result = run(process.execPath, [BIN, 'verify', '--json'], bad.root);
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ format: 1, ok: false, checked: 5, findings: [{ version: String(T(5)), kind: 'down-does-not-restore' }, { version: String(T(5)), kind: 'up-failed' }] });
+    expect(run(process.execPath, [BIN, 'verify'], project(good).root).status).toBe(0);
+  });
+});
