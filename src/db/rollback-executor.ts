@@ -51,7 +51,8 @@ function boundHint(sqlState: string | undefined): string | null {
 }
 
 export async function applyRollbackSteps(
-  client: PgClient, steps: readonly RollbackStep[], report: Reporter, options: { readonly deadline?: number } = {},
+  client: PgClient, steps: readonly RollbackStep[], report: Reporter,
+  options: { readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void> } = {},
 ): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
@@ -66,6 +67,7 @@ export async function applyRollbackSteps(
       });
     },
     run: (step) => runStep(client, step),
+    ...(options.afterEach ? { afterEach: options.afterEach } : {}),
     failure(step, error, applied) {
       const lastGood = versionAfter(applied, step);
       const sqlState = (error as { code?: string }).code;

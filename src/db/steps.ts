@@ -16,6 +16,8 @@ export interface StepLoop<T extends { readonly version: bigint; readonly filenam
   readonly failure: (item: T, error: unknown, applied: readonly AppliedStep[]) => Error;
   /** Called before each step; throwing stops the run there (a deadline). */
   readonly beforeEach?: (item: T, applied: readonly AppliedStep[]) => void;
+  /** Called after each step's commit (rollback keeps its record in step with the database). */
+  readonly afterEach?: (item: T) => Promise<void>;
 }
 
 export async function runSteps<T extends { readonly version: bigint; readonly filename: string }>(
@@ -35,6 +37,7 @@ export async function runSteps<T extends { readonly version: bigint; readonly fi
     const ms = performance.now() - started;
     applied.push({ version: item.version, filename: item.filename, ms });
     report({ type: 'step-done', version: item.version, filename: item.filename, ms });
+    await loop.afterEach?.(item);
   }
   return applied;
 }

@@ -13,7 +13,7 @@ import type { ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import { isProcessAlive } from '../fs/lock-file.js';
 import { statePathsFor, EMBEDDED_IDENTITY, type StatePaths } from '../fs/state.js';
-import { postgresBinaries } from './binaries.js';
+import { postgresBinaries, type PostgresBinaries } from './binaries.js';
 
 export interface EmbeddedConfig {
   readonly stateDir: string;
@@ -21,6 +21,8 @@ export interface EmbeddedConfig {
   readonly database: string;
   /** Where a free port comes from when none is configured (a probe by default; tests force a race). */
   readonly choosePort?: () => Promise<number>;
+  /** Where the Postgres binaries come from (re-creating their library links first); a seam for tests. */
+  readonly binaries?: () => Promise<PostgresBinaries>;
   /** Creates the configured database after a start, when it is not the superuser's (engine/embedded). */
   readonly ensureDatabase?: (target: ConnectionTarget) => Promise<void>;
 }
@@ -192,6 +194,10 @@ export class EmbeddedServer {
     this.portFile = join(config.stateDir, 'postgres.port');
   }
 
+  private binaries(): Promise<PostgresBinaries> {
+    return (this.config.binaries ?? postgresBinaries)();
+  }
+
   isInitialised(): boolean {
     return existsSync(join(this.paths.dataDir, 'PG_VERSION'));
   }
@@ -218,7 +224,7 @@ export class EmbeddedServer {
     await stopOrphanedServers(this.paths.dataDir);
     if (existsSync(this.paths.dataDir)) rmSync(this.paths.dataDir, { recursive: true, force: true }); // a half-made cluster
     // The binaries' library links first: initdb needs them when npm skipped the postinstall (§ issue 9.12).
-    await postgresBinaries();
+    await this.binaries();
     const password = randomBytes(24).toString('base64url');
     writeFileSync(this.paths.passwordFile, `${password}\n`, { mode: 0o600 });
     chmodSync(this.paths.passwordFile, 0o600);
@@ -282,7 +288,7 @@ export class EmbeddedServer {
       return existing;
     }
     assertReachableByPostgres(this.paths.dataDir);
-    const { pg_ctl } = await postgresBinaries();
+    const { pg_ctl } = await this.binaries();
     let lastOutput = '';
     const taken = new Set<number>();
     for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
@@ -320,7 +326,7 @@ export class EmbeddedServer {
 
   async stop(): Promise<boolean> {
     if (!this.running()) return false;
-    const { pg_ctl } = await postgresBinaries();
+    const { pg_ctl } = await this.binaries();
     const result = await run(pg_ctl, ['stop', '-D', this.paths.dataDir, '-m', 'fast', '-w', '-t', '60']);
     if (result.code !== 0 && this.running()) {
       throw new DbguardError('EMBEDDED_START_FAILED', `the embedded database did not stop: ${result.output.trim().split('\n').pop()}`, { hint: `see ${this.logFile}` });

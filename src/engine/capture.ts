@@ -87,14 +87,14 @@ export async function captureAppliedMigrations(
 }
 
 /** The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held. */
-export async function rewriteCache(session: DbSession): Promise<MigrationCache> {
+export async function rewriteCache(session: DbSession, durable = true): Promise<MigrationCache> {
   const current = await readSchemaVersion(session.client);
   const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => row.version <= current.version);
   const cache: MigrationCache = {
     database: session.ref.identity,
     migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),
   };
-  writeCacheFile(session.ref.paths.cacheFile, cache);
+  writeCacheFile(session.ref.paths.cacheFile, cache, durable);
   return cache;
 }
 

@@ -14,6 +14,8 @@ import type { Reporter } from '../core/events.js';
 import type { DbSession } from './session.js';
 
 import { readDatabaseState, type DatabaseState } from './state.js';
+import type { MigrationCache } from '../core/cache.js';
+import { writeCacheFile } from '../fs/state.js';
 
 export { readDatabaseState, type DatabaseState };
 
@@ -117,8 +119,28 @@ export async function executeRollback(
   session: DbSession, settings: Settings, plan: Plan & { kind: 'rollback' }, report: Reporter, deadline?: number,
 ): Promise<RollbackOutcome> {
   let applied: AppliedStep[];
+  let record: MigrationCache | null = null;
   try {
-    applied = await applyRollbackSteps(session.client, plan.steps, report, deadline === undefined ? {} : { deadline });
+    applied = await applyRollbackSteps(session.client, plan.steps, report, {
+      ...(deadline === undefined ? {} : { deadline }),
+      // After every committed step the cache follows the database, so a kill (SIGKILL runs no handler)
+      // leaves it at most one step behind, never claiming less than is applied (§4). Best effort here:
+      // the capture at the end reports a record that cannot be written.
+      afterEach: async (step) => {
+        try {
+          // From the database once, then in memory: each later step removes exactly its own version.
+          if (record === null) record = await rewriteCache(session, false);
+          else {
+            const migrations = new Map(record.migrations);
+            migrations.delete(step.version);
+            record = { ...record, migrations };
+            writeCacheFile(session.ref.paths.cacheFile, record, false);
+          }
+        } catch {
+          record = null; // the next step reads it from the database again
+        }
+      },
+    });
   } catch (error) {
     // Some steps may have run: the cache must list what is still applied, not what was (§4).
     await rewriteCache(session).catch(() => undefined);

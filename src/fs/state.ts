@@ -79,17 +79,23 @@ function writeFailed(path: string, error: unknown): DbguardError {
   });
 }
 
-/** Temp file + fsync + rename, so a crash leaves the old cache or the new one, never half of one. */
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
+/**
+ * Temp file + fsync + rename, so a crash leaves the old cache or the new one, never half of one.
+ * `durable: false` skips the fsync: the rename alone is atomic for a killed process, only a power loss
+ * needs the flush (rollback's per-step records, which the final durable write follows).
+ */
+export function writeFileAtomic(path: string, text: string, mode = 0o644, durable = true): void {
   const temp = `${path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(temp, text, { mode });
-    const fd = openSync(temp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    if (durable) {
+      const fd = openSync(temp, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     renameSync(temp, path);
   } catch (error) {
@@ -107,13 +113,13 @@ export function hookCleanMarkerPath(cacheFile: string): string {
   return join(dirname(cacheFile), 'hook-clean');
 }
 
-export function writeCacheFile(path: string, cache: MigrationCache): void {
+export function writeCacheFile(path: string, cache: MigrationCache, durable = true): void {
   try {
     rmSync(hookCleanMarkerPath(path), { force: true });
   } catch (error) {
     throw writeFailed(path, error);
   }
-  writeFileAtomic(path, serializeCache(cache));
+  writeFileAtomic(path, serializeCache(cache), 0o644, durable);
 }
 
 export function removeCacheFile(path: string): void {

@@ -6,6 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { databaseRef } from '../../src/engine/identity.js';
+import { readCacheFile } from '../../src/fs/state.js';
 import { adminClient, createDatabase, Project } from '../helpers/db.js';
 import { migrate } from '../helpers/engine.js';
 import { BIN, run } from '../helpers/git.js';
@@ -136,6 +138,11 @@ describe(`SIGKILL during rollback (seed ${SEED}, ${TRIALS} trials)`, () => {
       const seen = await observe(db);
       expectConsistent(seen, keep);
       landed.push(seen.version);
+      // The cache follows the database step by step: every applied phantom listed, at most one more.
+      const cached = [...(readCacheFile(databaseRef(project.settings()).paths.cacheFile)?.migrations.keys() ?? [])].map(Number);
+      const present = PHANTOMS.filter((v) => v <= seen.version);
+      expect(present.every((v) => cached.includes(v))).toBe(true);
+      expect(cached.filter((v) => v > seen.version).length).toBeLessThanOrEqual(1);
       if (!outcome.killed) expect(seen.version).toBe(BASE);
 
       const rerun = run(process.execPath, [BIN, 'rollback', '--yes'], project.root);

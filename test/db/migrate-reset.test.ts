@@ -6,7 +6,7 @@ import { resetDatabase } from '../../src/engine/reset.js';
 import { withSession } from '../../src/engine/session.js';
 import { readSchemaVersion } from '../../src/db/schema-migrations.js';
 import { adminClient, createDatabase, Project, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
-import { migrate } from '../helpers/engine.js';
+import { migrate, rollback } from '../helpers/engine.js';
 
 const projects: Project[] = [];
 async function project(files: Record<string, string>, config: Record<string, unknown> = {}) {
@@ -85,6 +85,23 @@ describe('migrate', () => {
       else process.env.DBGUARD_LOCK_TIMEOUT_MS = wait;
       await migrator.end();
     }
+  });
+
+  it('a statement Postgres refuses inside a transaction (SQLSTATE 25001), unmarked and unrecognised, runs outside one, both ways', async () => {
+    const files = {
+      ...tableMigration(1, 'one'),
+      '2_reindex.up.sql': 'CREATE TABLE two (id int PRIMARY KEY);\nREINDEX SCHEMA public;',
+      '2_reindex.down.sql': 'REINDEX SCHEMA public;\nDROP TABLE two;',
+    };
+    const { p, db } = await project(files);
+    expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n, 2n]);
+    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
+    expect(await query(db, "SELECT to_regclass('two')::text AS t")).toEqual([{ t: 'two' }]);
+    p.setMigrations(tableMigration(1, 'one'));
+    const rolled = await rollback(p.settings());
+    expect(rolled.outcome?.applied.map((a) => a.version)).toEqual([2n]);
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+    expect(await query(db, "SELECT to_regclass('two') AS t")).toEqual([{ t: null }]);
   });
 
   it('refuses to migrate over migrations the branch lacks', async () => {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DbguardError } from '../../src/core/errors.js';
+import { postgresBinaries } from '../../src/embedded/binaries.js';
 import { EmbeddedServer, readPostmasterPid } from '../../src/embedded/server.js';
 import { resetDatabase } from '../../src/engine/reset.js';
 import { openSession, withSession } from '../../src/engine/session.js';
@@ -217,6 +218,23 @@ describe('embedded server state that used to trap users (issue 9, items 8, 14, 1
     await withSession(p.settings(), { destructive: false }, async (session) => {
       expect((await session.client.query('SELECT version FROM schema_migrations')).rows).toEqual([{ version: '1' }]);
     });
+  });
+
+  it('initialise re-creates the binaries\' library links before initdb runs (npm 11 skips the postinstall)', async () => {
+    const p = new Project('unused');
+    cleanups.push(() => p.cleanup());
+    const calls: Array<{ clusterExisted: boolean }> = [];
+    const stateDir = join(p.root, '.dbguard');
+    const server = new EmbeddedServer({
+      stateDir, port: undefined, database: 'postgres',
+      binaries: async () => {
+        calls.push({ clusterExisted: existsSync(join(stateDir, 'postgres', 'PG_VERSION')) });
+        return postgresBinaries();
+      },
+    });
+    await server.initialise();
+    expect(calls[0]).toEqual({ clusterExisted: false });
+    expect(server.isInitialised()).toBe(true);
   });
 
   it('initdb\'s password file never lies in the shared temp dir', async () => {
