@@ -90,3 +90,51 @@ describe('planRollback properties', () => {
     }), { numRuns: 2000 });
   });
 });
+
+describe('planRollback properties with empty downs (data-only backfills and irreversible cleanups)', () => {
+  const withBlanks = fc.record({
+    applied: fc.uniqueArray(fc.bigInt({ min: 1n, max: 30_000_000_000_000n }), { minLength: 1, maxLength: 10 }),
+    keepMask: fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+    // per version: 0 = a real down, 1 = empty down of a data-only up, 2 = empty down of a schema change
+    shape: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 10, maxLength: 10 }),
+    keepIrreversible: fc.boolean(),
+  });
+
+  it('no-op steps only for data-only migrations; schema changes refused unless kept; on-disk ones never touched', () => {
+    fc.assert(fc.property(withBlanks, (h) => {
+      const applied = [...h.applied].sort((a, b) => (a < b ? -1 : 1));
+      const top = applied[applied.length - 1] as bigint;
+      const onDisk = new Set(applied.filter((_, i) => h.keepMask[i]));
+      const shapeOf = new Map(applied.map((v, i) => [v, h.shape[i] ?? 0]));
+      const base = { catalog: buildCatalog(filesFor(...onDisk)), current: { version: top, dirty: false }, tracked: trackedOf(...applied), cache: null };
+      const candidates = rollbackCandidates(base);
+      const downSql = new Map<bigint, DownSql>(candidates.map((c) => [c.version, {
+        version: c.version, filename: c.filename as string, origin: 'tracking-table' as const,
+        sql: shapeOf.get(c.version) === 0 ? `DROP TABLE t${c.version};` : '-- no-op\n',
+      }]));
+      const upSql = new Map(candidates.map((c) => [c.version, shapeOf.get(c.version) === 2 ? `CREATE TABLE backup_${c.version} AS SELECT 1;` : `UPDATE t SET v = ${c.version};`]));
+      const plan = planRollback({ ...base, downSql, upSql, keepIrreversible: h.keepIrreversible });
+      const irreversible = candidates.filter((c) => shapeOf.get(c.version) === 2).map((c) => c.version);
+      if (irreversible.length > 0 && !h.keepIrreversible) {
+        expect(plan).toMatchObject({ kind: 'refuse', reason: 'IRREVERSIBLE', versions: irreversible });
+        return;
+      }
+      if (candidates.length === 0) {
+        expect(plan.kind).toBe('clean');
+        return;
+      }
+      expect(plan.kind).toBe('rollback');
+      if (plan.kind !== 'rollback') return;
+      for (const step of plan.steps) {
+        expect(onDisk.has(step.version)).toBe(false);
+        expect(step.origin).toBe('tracking-table');
+        const shape = shapeOf.get(step.version);
+        expect(step.kind).toBe(shape === 0 ? 'down' : 'noop');
+        if (shape === 1) expect(step.note).toBe('data changes kept');
+        if (shape === 2) expect(step.note).toBe('schema left behind (--keep-irreversible)');
+      }
+      const remaining = applied.filter((v) => !plan.steps.some((s) => s.version === v));
+      expect(remaining.every((v) => onDisk.has(v))).toBe(true);
+    }), { numRuns: 2000 });
+  });
+});
