@@ -4,31 +4,17 @@
  * starting from an empty database. Target: dbguard ≤ 1.5× the direct run. Interleaved trials, medians.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { EmbeddedServer } from '../src/embedded/server.js';
-import { median, printTable } from './util.js';
+import { median, migrationProject, printTable } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const COUNT = 500;
 
-const root = mkdtempSync(join(tmpdir(), 'dbguard-bench-migrate-'));
-chmodSync(root, 0o755);
-mkdirSync(join(root, 'migrations'));
-mkdirSync(join(root, '.git'));
-writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ migrationsDir: 'migrations' }));
-const ups: string[] = [];
-for (let v = 1; v <= COUNT; v++) {
-  const up = v === 1
-    ? 'CREATE TABLE users (id serial PRIMARY KEY, email text);'
-    : `CREATE TABLE t${v} (id serial PRIMARY KEY, user_id int REFERENCES users, v text); CREATE INDEX t${v}_user ON t${v} (user_id);`;
-  writeFileSync(join(root, 'migrations', `${v}_m${v}.up.sql`), up);
-  writeFileSync(join(root, 'migrations', `${v}_m${v}.down.sql`), v === 1 ? 'DROP TABLE users;' : `DROP TABLE t${v};`);
-  ups.push(up);
-}
+const { root, ups } = migrationProject('dbguard-bench-migrate-', COUNT);
 
 function dbguard(...args: string[]): string {
   const result = spawnSync(process.execPath, [BIN, ...args], { cwd: root, encoding: 'utf8' });

@@ -1,3 +1,7 @@
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 export function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -8,4 +12,26 @@ export function printTable(title: string, rows: Array<[string, string]>): void {
   const width = Math.max(...rows.map(([label]) => label.length));
   console.log(`\n${title}`);
   for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${value}`);
+}
+
+/**
+ * A project folder with `count` migrations (a users table, then tables referencing it, each with an
+ * index) and a config for the embedded database; `.git` makes it the repository root. Returns the up SQL too.
+ */
+export function migrationProject(prefix: string, count: number): { root: string; ups: string[] } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, 'migrations'));
+  mkdirSync(join(root, '.git'));
+  writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ migrationsDir: 'migrations' }));
+  const ups: string[] = [];
+  for (let v = 1; v <= count; v++) {
+    const up = v === 1
+      ? 'CREATE TABLE users (id serial PRIMARY KEY, email text);'
+      : `CREATE TABLE t${v} (id serial PRIMARY KEY, user_id int REFERENCES users, v text); CREATE INDEX t${v}_user ON t${v} (user_id);`;
+    writeFileSync(join(root, 'migrations', `${v}_m${v}.up.sql`), up);
+    writeFileSync(join(root, 'migrations', `${v}_m${v}.down.sql`), v === 1 ? 'DROP TABLE users;' : `DROP TABLE t${v};`);
+    ups.push(up);
+  }
+  return { root, ups };
 }

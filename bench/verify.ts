@@ -5,27 +5,15 @@
  * the same run. No target is set for the ratio; the figure says what CI pays for the check.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { median, printTable } from './util.js';
+import { median, migrationProject, printTable } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
 const COUNT = 500;
 
-const root = mkdtempSync(join(tmpdir(), 'dbguard-bench-verify-'));
-chmodSync(root, 0o755);
-mkdirSync(join(root, 'migrations'));
-mkdirSync(join(root, '.git'));
-writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ migrationsDir: 'migrations' }));
-for (let v = 1; v <= COUNT; v++) {
-  const up = v === 1
-    ? 'CREATE TABLE users (id serial PRIMARY KEY, email text);'
-    : `CREATE TABLE t${v} (id serial PRIMARY KEY, user_id int REFERENCES users, v text); CREATE INDEX t${v}_user ON t${v} (user_id);`;
-  writeFileSync(join(root, 'migrations', `${v}_m${v}.up.sql`), up);
-  writeFileSync(join(root, 'migrations', `${v}_m${v}.down.sql`), v === 1 ? 'DROP TABLE users;' : `DROP TABLE t${v};`);
-}
+const { root } = migrationProject('dbguard-bench-verify-', COUNT);
 
 function timed(...args: string[]): number {
   const started = performance.now();
