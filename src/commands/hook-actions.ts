@@ -33,6 +33,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
       report: (event) => {
         if (event.type === 'step-done') io.err(`  ✓ ${event.version}  ${event.filename}  ${event.ms.toFixed(0)} ms`);
         if (event.type === 'step-failed') io.err(`  ✗ ${event.version}  ${event.filename}: ${event.message}`);
+        if (event.type === 'step-replayed') io.err(`  ↺ ${event.version}  ${event.filename}: its down failed, so ${event.replayed.join(', ')} were rolled back first and re-applied after`);
       },
     }));
   const { plan } = run;

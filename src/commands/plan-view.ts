@@ -11,6 +11,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       steps: plan.steps.map((s) => ({
         version: s.version, filename: s.filename, kind: s.kind, after: s.after, transactional: s.transactional, outOfOrder: s.outOfOrder,
         downSqlSource: s.origin, ref: s.ref ?? null, note: s.note ?? null, downSql: s.downSql,
+        fallback: s.fallback?.map((f) => ({ kind: f.kind, version: f.version, after: f.after })) ?? null,
       })),
     };
   }
@@ -38,7 +39,8 @@ export function printPlan(out: Output, plan: Plan, withSteps = true): void {
   for (const step of plan.steps) {
     const how = step.transactional ? '' : c.yellow('  (outside a transaction: dirty marker)');
     const what = step.kind === 'noop' ? c.dim('no-op') : c.dim(`down SQL from ${ORIGIN_LABEL[step.origin]}`);
-    const order = step.outOfOrder ? c.yellow('  out of order: newer migrations on disk stay applied') : '';
+    const replayed = step.fallback?.filter((f) => f.kind === 'replay-up').map((f) => f.version) ?? [];
+    const order = !step.outOfOrder ? '' : c.yellow(`  out of order: newer migrations on disk stay applied${replayed.length ? ` (if its down fails: ${replayed.join(', ')} rolled back first and re-applied after)` : ''}`);
     const note = step.note ? c.yellow(`  (${step.note})`) : '';
     out.line(`    ${step.version}  ${step.filename}  ${what}${note}${order}${how}`);
   }

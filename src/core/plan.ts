@@ -55,6 +55,40 @@ export interface PlanInput {
   readonly upSql?: ReadonlyMap<bigint, string>;
   /** Proceed past IRREVERSIBLE, leaving the schema those migrations made (listed as drift). */
   readonly keepIrreversible?: boolean;
+  /** On-disk applied migrations above an out-of-order phantom, for its rewind-and-replay fallback. */
+  readonly onDisk?: ReadonlyMap<bigint, OnDiskMigration>;
+}
+
+const highest = (versions: Iterable<bigint>): bigint | null => {
+  let best: bigint | null = null;
+  for (const v of versions) if (best === null || v > best) best = v;
+  return best;
+};
+
+/** §3's fallback for an out-of-order down: rewind the on-disk ones above, roll it back, replay them. */
+function replayFallback(version: bigint, filename: string, downSql: string, remaining: ReadonlySet<bigint>, onDisk: ReadonlyMap<bigint, OnDiskMigration> | undefined): ReplayStep[] | undefined {
+  const above = [...remaining].filter((v) => v > version).sort((a, b) => compareVersions(b, a));
+  const sources = above.map((v) => onDisk?.get(v));
+  // Only through migrations whose down and up both exist and run in a transaction: each replay step is one.
+  const replayable = (m: OnDiskMigration | undefined) => m !== undefined && m.downSql !== null && !isBlankSql(m.downSql)
+    && !requiresNoTransaction(m.downSql) && !requiresNoTransaction(m.upSql);
+  if (above.length === 0 || !sources.every(replayable)) return undefined;
+  const left = new Set(remaining);
+  left.add(version);
+  const steps: ReplayStep[] = [];
+  for (const [i, v] of above.entries()) {
+    const m = sources[i] as OnDiskMigration;
+    left.delete(v);
+    steps.push({ kind: 'replay-down', version: v, filename: m.filename, sql: m.downSql as string, after: highest(left) });
+  }
+  left.delete(version);
+  steps.push({ kind: 'down', version, filename, sql: downSql, after: highest(left) });
+  for (const v of [...above].reverse()) {
+    const m = onDisk?.get(v) as OnDiskMigration;
+    left.add(v);
+    steps.push({ kind: 'replay-up', version: v, filename: m.filename, sql: m.upSql, after: highest(left), downSql: m.downSql, upSha256: m.upSha256 });
+  }
+  return steps;
 }
 
 /** `down`: run the down SQL. `noop`: nothing to run (a data-only migration, or one kept by choice). */
@@ -76,6 +110,33 @@ export interface RollbackStep {
   readonly outOfOrder: boolean;
   /** What a person should know about this step ("data changes kept", "down SQL changed since applied"). */
   readonly note?: string;
+  /**
+   * For an out-of-order down: what runs instead if it fails (a migration above it depends on it, §3):
+   * the on-disk migrations above it rolled back, this one rolled back, those re-applied in order.
+   */
+  readonly fallback?: readonly ReplayStep[];
+}
+
+/** One transaction of a rewind-and-replay: a down of an on-disk migration, the phantom's down, or an up again. */
+export interface ReplayStep {
+  readonly kind: 'replay-down' | 'down' | 'replay-up';
+  readonly version: bigint;
+  readonly filename: string;
+  readonly sql: string;
+  /** schema_migrations after this step. */
+  readonly after: bigint | null;
+  /** For replay-up: what its tracking row holds again. */
+  readonly downSql?: string | null;
+  readonly upSha256?: string;
+}
+
+/** An applied migration that is on disk, as a rewind-and-replay needs it. */
+export interface OnDiskMigration {
+  readonly filename: string;
+  readonly upSql: string;
+  readonly upSha256: string;
+  /** The down SQL the tracking table holds for it (null: none, so no replay through it). */
+  readonly downSql: string | null;
 }
 
 /** dbguard's schema in the database (DESIGN §1); down SQL must not touch it. */
@@ -193,6 +254,9 @@ export function planRollback(input: PlanInput): Plan {
     remaining.delete(version);
     const after = [...remaining].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
     const noop = isBlankSql(found.sql);
+    const outOfOrder = onDiskApplied.some((v) => v > version);
+    const fallback = !noop && outOfOrder && !requiresNoTransaction(found.sql)
+      ? replayFallback(version, known.get(version) ?? found.filename, found.sql, remaining, input.onDisk) : undefined;
     const note = noop ? (dataOnly.has(version) ? 'data changes kept' : 'schema left behind (--keep-irreversible)')
       : found.changedSinceApplied ? 'down SQL changed since applied' : undefined;
     return {
@@ -204,8 +268,9 @@ export function planRollback(input: PlanInput): Plan {
       ...(found.ref === undefined ? {} : { ref: found.ref }),
       after,
       transactional: noop || !requiresNoTransaction(found.sql),
-      outOfOrder: onDiskApplied.some((v) => v > version),
+      outOfOrder,
       ...(note === undefined ? {} : { note }),
+      ...(fallback === undefined ? {} : { fallback }),
     };
   });
   return { kind: 'rollback', from: top, to: steps[steps.length - 1]?.after ?? null, steps };

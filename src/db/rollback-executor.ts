@@ -5,13 +5,13 @@
  * golang-migrate's path: mark dirty, run it, mark clean — a crash in between is visible, never silent.
  */
 import { DbguardError } from '../core/errors.js';
-import type { RollbackStep } from '../core/plan.js';
+import type { ReplayStep, RollbackStep } from '../core/plan.js';
 import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { runSteps, type AppliedStep } from './steps.js';
 import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
-import { deleteTracked, ensureTrackingTable } from './tracking.js';
+import { deleteTracked, ensureTrackingTable, upsertTracked } from './tracking.js';
 
 export type { AppliedStep };
 
@@ -20,7 +20,37 @@ async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
   await deleteTracked(client, [step.version]);
 }
 
-async function runStep(client: PgClient, step: RollbackStep): Promise<void> {
+/** §3: the out-of-order down failed (a dependency): rewind the on-disk ones above, roll it back, replay them. */
+async function replay(client: PgClient, steps: readonly ReplayStep[]): Promise<void> {
+  for (const step of steps) {
+    await inTransaction(client, async () => {
+      await client.query(step.sql);
+      await writeSchemaVersion(client, step.after, false);
+      if (step.kind === 'replay-up') {
+        await upsertTracked(client, [{ version: step.version, filename: step.filename, downSql: step.downSql ?? null, upSha256: step.upSha256 ?? null, source: 'replay' }]);
+      } else {
+        await deleteTracked(client, [step.version]);
+      }
+    });
+  }
+}
+
+async function runStep(client: PgClient, step: RollbackStep, report: Reporter): Promise<void> {
+  if (step.fallback && step.transactional) {
+    try {
+      await inTransaction(client, async () => {
+        await client.query(step.downSql);
+        await finishStep(client, step);
+      });
+    } catch (error) {
+      // A lock or time limit is not a dependency: stop as any failed step does.
+      if (boundHint((error as { code?: string }).code) !== null) throw error;
+      await replay(client, step.fallback);
+      const replayed = step.fallback.filter((s) => s.kind === 'replay-up').map((s) => s.version);
+      report({ type: 'step-replayed', version: step.version, filename: step.filename, message: (error as Error).message, replayed });
+    }
+    return;
+  }
   if (step.kind === 'noop') {
     // A data-only migration: nothing to undo in the schema; the data it changed is kept.
     await inTransaction(client, () => finishStep(client, step));
@@ -66,7 +96,7 @@ export async function applyRollbackSteps(
         details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
       });
     },
-    run: (step) => runStep(client, step),
+    run: (step) => runStep(client, step, report),
     ...(options.afterEach ? { afterEach: options.afterEach } : {}),
     failure(step, error, applied) {
       const lastGood = versionAfter(applied, step);

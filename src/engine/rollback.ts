@@ -1,7 +1,9 @@
 /** Plan, then apply: the rollback flow shared by `dbguard rollback` and the auto-rollback hook. */
 import { assertCatalogUsable, parseMigrationName } from '../core/catalog.js';
 import { isBlankSql } from '../core/sql.js';
-import { planRollback, rollbackCandidates, type Candidate, type DownSql, type Plan, type TrackedMigration } from '../core/plan.js';
+import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
+import { readTrackedDownSql } from '../db/tracking.js';
+import { readMigrationFile } from '../fs/migration-files.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
@@ -90,6 +92,29 @@ async function adoptRenames(settings: Settings, state: DatabaseState): Promise<T
   });
 }
 
+/**
+ * The applied migrations on disk above the lowest phantom, with their up SQL (disk) and down SQL
+ * (tracking table): what a rewind-and-replay needs if an out-of-order down fails (§3).
+ */
+async function onDiskAbove(
+  session: DbSession, settings: Settings, state: DatabaseState, base: Omit<PlanInput, 'downSql'>, candidates: readonly Candidate[],
+): Promise<Map<bigint, OnDiskMigration>> {
+  const found = new Map<bigint, OnDiskMigration>();
+  const lowest = candidates.at(-1)?.version;
+  const top = state.current?.version;
+  if (lowest === undefined || top === undefined) return found;
+  const applied = appliedSet(base, top);
+  const wanted = state.disk.catalog.migrations.filter((m) => m.up !== undefined && m.version > lowest && applied.has(m.version) && (applied.get(m.version) ?? m.up) === m.up);
+  if (wanted.length === 0) return found;
+  const downs = await readTrackedDownSql(session.client, wanted.map((m) => ({ version: m.version, filename: m.up })));
+  const dir = absoluteMigrationsDir(settings);
+  for (const m of wanted) {
+    const up = readMigrationFile(dir, m.up as string);
+    found.set(m.version, { filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: downs.get(m.version)?.sql ?? null });
+  }
+  return found;
+}
+
 export async function buildRollbackPlan(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
   const state = await readDatabaseState(session, settings);
   assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
@@ -105,7 +130,8 @@ export async function buildRollbackPlan(session: DbSession, settings: Settings, 
   const upSql = new Map([...downSql].filter(([, d]) => d.upSql !== undefined).map(([v, d]) => [v, d.upSql as string]));
   const lackingUp = blank.filter((c) => !upSql.has(c.version));
   if (lackingUp.length > 0) for (const [v, sql] of await findUpSql(sources, lackingUp)) upSql.set(v, sql);
-  const plan = planRollback({ ...base, downSql, upSql, keepIrreversible: options.keepIrreversible ?? false });
+  const onDisk = await onDiskAbove(session, settings, state, base, candidates);
+  const plan = planRollback({ ...base, downSql, upSql, onDisk, keepIrreversible: options.keepIrreversible ?? false });
   return { plan, state, candidates, downSql };
 }
 

@@ -9,6 +9,8 @@ import type { ProgressEvent, Reporter } from '../core/events.js';
 
 export type Colors = ReturnType<typeof createColors>;
 
+const listOf = (versions: readonly bigint[]) => versions.map(String).join(', ');
+
 export interface Output {
   readonly json: boolean;
   readonly interactive: boolean;
@@ -104,6 +106,10 @@ export function createOutput(options: OutputOptions): Output {
       const text = `${event.version}  ${event.filename}  ${c.dim(`${event.ms.toFixed(0)} ms`)}`;
       if (spins() && pending) pending.done(text);
       else line(`  ${c.green('✓')} ${text}`);
+    } else if (event.type === 'step-replayed') {
+      const text = `${event.version}  ${event.filename}  ${c.yellow(`its down failed (${event.message}); rolled back ${listOf(event.replayed)} above it first, then re-applied ${event.replayed.length === 1 ? 'it' : 'them'}`)}`;
+      if (spins() && pending) pending.done(text);
+      else line(`  ${c.yellow('↺')} ${text}`);
     } else if (spins() && pending) {
       pending.done(`${event.version}  ${event.filename}`, false);
     } else {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildCatalog } from '../../src/core/catalog.js';
-import { commonAncestor, planRollback, rollbackCandidates, type DownSql, type PlanInput } from '../../src/core/plan.js';
+import { commonAncestor, planRollback, rollbackCandidates, type DownSql, type OnDiskMigration, type PlanInput } from '../../src/core/plan.js';
 import { cacheOf, catalogOf, downSqlFromTracking, filesFor, trackedOf } from '../helpers/core.js';
 
 function input(overrides: Partial<PlanInput>): PlanInput {
@@ -70,6 +70,24 @@ describe('planRollback', () => {
     }));
     expect(plan.kind === 'rollback' && plan.steps.map((s) => [s.version, s.after, s.outOfOrder])).toEqual([[448n, 447n, false], [446n, 447n, true]]);
     expect(plan).toMatchObject({ from: 448n, to: 447n });
+  });
+
+  it('prepares a rewind-and-replay for an out-of-order down, with the version each of its steps leaves', () => {
+    const onDisk = new Map<bigint, OnDiskMigration>([
+      [447n, { filename: '447_m447.up.sql', upSql: 'CREATE VIEW v447 AS SELECT 1;', upSha256: 'a'.repeat(64), downSql: 'DROP VIEW v447;' }],
+      [448n, { filename: '448_m448.up.sql', upSql: 'CREATE TABLE t448 (id int);', upSha256: 'b'.repeat(64), downSql: 'DROP TABLE t448;' }],
+    ]);
+    const base = input({ current: { version: 448n, dirty: false }, tracked: trackedOf(445, 446, 447, 448), catalog: catalogOf(445, 447, 448), downSql: downSqlFromTracking(446) });
+    const plan = planRollback({ ...base, onDisk });
+    expect(plan.kind === 'rollback' && plan.steps[0]?.fallback?.map((f) => [f.kind, f.version, f.after])).toEqual([
+      ['replay-down', 448n, 447n], ['replay-down', 447n, 446n], ['down', 446n, 445n], ['replay-up', 447n, 447n], ['replay-up', 448n, 448n],
+    ]);
+    // No down SQL stored for one of them: no replay through it.
+    const noDown = new Map(onDisk);
+    noDown.set(448n, { ...onDisk.get(448n)!, downSql: null });
+    const without = planRollback({ ...base, onDisk: noDown });
+    expect(without.kind === 'rollback' && without.steps[0]?.fallback).toBeUndefined();
+    expect(without).toMatchObject({ kind: 'rollback', steps: [{ version: 446n, outOfOrder: true }] });
   });
 
   it('rolls back a lower phantom under an on-disk top without touching the top (a branch that merged main)', () => {

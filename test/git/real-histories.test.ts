@@ -126,3 +126,36 @@ describe('dbguard lint --base (§10)', () => {
     expect(repo.dbguard(['lint']).status).toBe(2);
   });
 });
+
+describe('rewind-and-replay when an out-of-order down fails on a dependency (§3)', () => {
+  it('a view main added over users blocks dropping the branch\'s column: the view is rolled back, then the column, then the view again', async () => {
+    const { repo, db } = await repoWithDb(base);
+    await query(db, "INSERT INTO users (note) VALUES ('ann')");
+    repo.git('checkout', '-q', '-b', 'feature');
+    const column = { [`${T(3)}_nickname.up.sql`]: 'ALTER TABLE users ADD COLUMN nickname text;', [`${T(3)}_nickname.down.sql`]: 'ALTER TABLE users DROP COLUMN nickname;' };
+    repo.commitMigrations({ ...base, ...column }, 'feature: nickname');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.git('checkout', '-q', 'main');
+    const view = { [`${T(4)}_user_view.up.sql`]: 'CREATE VIEW user_view AS SELECT * FROM users;', [`${T(4)}_user_view.down.sql`]: 'DROP VIEW user_view;' };
+    const mainNow = { ...base, ...view };
+    repo.commitMigrations(mainNow, 'main: a view over users');
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.git('merge', '-q', '--no-edit', 'main').status).toBe(0);
+    expect(repo.dbguard(['migrate']).status).toBe(0); // the view now includes nickname
+
+    repo.git('checkout', '-q', 'main');
+    const plan = JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout).plan;
+    expect(plan.steps).toHaveLength(1);
+    expect(plan.steps[0].fallback.map((f: { kind: string; version: string }) => [f.kind, f.version]))
+      .toEqual([['replay-down', String(T(4))], ['down', String(T(3))], ['replay-up', String(T(4))]]);
+    const rollback = repo.dbguard(['rollback', '--yes']);
+    expect(rollback.status, rollback.stderr).toBe(0);
+    expect(rollback.stdout).toContain(`↺ ${T(3)}`);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+    expect(await schemaSnapshot(db)).toEqual(await freshSchema(mainNow));
+    expect(await query(db, 'SELECT note FROM user_view')).toEqual([{ note: 'ann' }]);
+    expect(repo.dbguard(['check']).status).toBe(0);
+    // The view's tracking row is back, so a later switch can roll it back too.
+    expect(await query(db, 'SELECT down_sql FROM _dbguard.applied_migrations WHERE version = $1', [String(T(4))])).toEqual([{ down_sql: 'DROP VIEW user_view;' }]);
+  });
+});
