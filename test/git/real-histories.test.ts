@@ -159,3 +159,40 @@ describe('rewind-and-replay when an out-of-order down fails on a dependency (§3
     expect(await query(db, 'SELECT down_sql FROM _dbguard.applied_migrations WHERE version = $1', [String(T(4))])).toEqual([{ down_sql: 'DROP VIEW user_view;' }]);
   });
 });
+
+describe('own BEGIN/COMMIT, DO blocks and an irreversible cleanup through a branch switch (§10)', () => {
+  it('refuses IRREVERSIBLE naming the cleanup, rolls back with --keep-irreversible leaving only its backup table, and comes back', async () => {
+    const { repo, db } = await repoWithDb(base);
+    await query(db, "INSERT INTO orders (note) VALUES ('o1'), ('o2')");
+    repo.git('checkout', '-q', '-b', 'feature');
+    const feature = {
+      ...base,
+      [`${T(3)}_own_tx.up.sql`]: 'BEGIN;\nCREATE TABLE ledger (id serial PRIMARY KEY, amount int);\nDO $$ BEGIN INSERT INTO ledger (amount) SELECT 1 FROM orders; END $$;\nCOMMIT;',
+      [`${T(3)}_own_tx.down.sql`]: 'BEGIN;\nDROP TABLE ledger;\nCOMMIT;',
+      [`${T(4)}_cleanup.up.sql`]: 'CREATE TABLE orders_backup AS SELECT * FROM orders;\nDELETE FROM orders WHERE note = \'o2\';',
+      [`${T(4)}_cleanup.down.sql`]: '-- irreversible: the rows are in orders_backup\n',
+    };
+    repo.commitMigrations(feature, 'feature: own transaction, DO block, irreversible cleanup');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await query(db, 'SELECT count(*)::int AS n FROM ledger')).toEqual([{ n: 2 }]);
+
+    repo.git('checkout', '-q', 'main');
+    const refused = repo.dbguard(['rollback', '--yes']);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toContain('error[IRREVERSIBLE]');
+    expect(refused.stderr).toContain(String(T(4)));
+    expect(refused.stderr).toContain('next: dbguard rollback --keep-irreversible');
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+
+    const kept = repo.dbguard(['rollback', '--yes', '--keep-irreversible']);
+    expect(kept.status, kept.stderr).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(2)), dirty: false });
+    expect(await query(db, "SELECT to_regclass('ledger') AS l, to_regclass('orders_backup')::text AS b")).toEqual([{ l: null, b: 'orders_backup' }]);
+    expect(await query(db, 'SELECT note FROM orders ORDER BY id')).toEqual([{ note: 'o1' }]); // its data change is kept
+
+    repo.git('checkout', '-q', 'feature');
+    await query(db, 'DROP TABLE orders_backup'); // the person deals with what the cleanup left, then re-applies
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+  });
+});
