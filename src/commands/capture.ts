@@ -1,6 +1,7 @@
 /** `dbguard capture`: store down SQL for applied migrations (after your own migrator ran) and refresh the cache. */
 import { ExitCode } from '../core/errors.js';
 import { captureAppliedMigrations } from '../engine/capture.js';
+import { acceptSchema } from '../engine/schema-check.js';
 import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
@@ -12,8 +13,12 @@ export async function captureCommand(ctx: CommandContext, options: { acceptEdits
   const dir = absoluteMigrationsDir(settings);
   const disk = readDiskState(dir);
   // capture writes _dbguard: a non-local host needs allowRemote, like any other change (§6).
-  const result = await withSession(settings, { destructive: true, report: ctx.out.progress() }, (session) =>
-    captureAppliedMigrations(session, dir, disk, [], { acceptEdits: options.acceptEdits ?? false }));
+  const result = await withSession(settings, { destructive: true, report: ctx.out.progress() }, async (session) => {
+    const captured = await captureAppliedMigrations(session, dir, disk, [], { acceptEdits: options.acceptEdits ?? false });
+    // Capture accepts the database as it is: its schema becomes the record for its version (§11).
+    await acceptSchema(session.client, captured.current?.version ?? null);
+    return captured;
+  });
   const { out } = ctx;
   out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
   if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);

@@ -41,6 +41,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
     io.err(`dbguard: not rolled back (${plan.reason}): ${plan.message}\n  next: ${plan.fix}`);
   } else if (plan.kind === 'rollback') {
     io.err(`dbguard: rolled back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}; database at ${plan.to ?? 'nothing applied'}`);
+    if (run.outcome?.schema.state === 'drift') io.err(`dbguard: warning: ${run.outcome.schema.message}`);
   }
 }
 

@@ -51,8 +51,12 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   const ms = performance.now() - started;
   out.line(`rolled back ${outcome.applied.length} migration${outcome.applied.length === 1 ? '' : 's'} in ${ms.toFixed(0)} ms; database at ${plan.to ?? 'nothing applied'}`);
   if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${listVersions(outcome.capture.withoutDownSql)}`));
+  if (outcome.schema.state === 'drift') out.note(out.c.yellow(`warning: ${outcome.schema.message}`));
   return {
     exitCode: ExitCode.ok,
-    json: { plan: planJson(plan), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to },
+    json: {
+      plan: planJson(plan), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
+      schema: { state: outcome.schema.state, message: outcome.schema.message, diff: outcome.schema.diff ?? null },
+    },
   };
 }

@@ -7,6 +7,7 @@ import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
 import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
 import { recoverCache } from '../engine/capture.js';
+import { compareWithRecord } from '../engine/schema-check.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { withSession } from '../engine/session.js';
@@ -68,12 +69,13 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
 
   const planned = await withSession(settings, { destructive: false }, async (session) => {
     const result = await buildRollbackPlan(session, settings);
+    const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
     // §2: a lost cache is rebuilt by any command that reaches the database, status included.
     const rebuilt = cache === null && cacheProblem === null
       ? await recoverCache(session, dir, disk, isLocalHost(session.target.host) || settings.allowRemote) : null;
-    return { ...result, rebuilt };
+    return { ...result, rebuilt, schema };
   });
-  const { plan, state, candidates, downSql, rebuilt } = planned;
+  const { plan, state, candidates, downSql, rebuilt, schema } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
   const current = state.current;
   const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: state.tracked, cache: state.cache });
@@ -91,6 +93,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim('(below the applied top: golang-migrate would skip them; dbguard migrate applies them)')}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
+  out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const next = nextCommand(plan) ?? (anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
@@ -102,6 +105,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       ...json,
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
       cacheRebuilt: rebuilt !== null,
+      schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
       schemaMigrations: current,
       phantoms: candidates.map((cand) => ({ version: cand.version, filename: cand.filename ?? null, downSqlSource: downSql.get(cand.version)?.origin ?? null })),
       plan: planJson(plan),

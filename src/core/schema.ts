@@ -1,4 +1,5 @@
 /** Schema fingerprints compared (DESIGN §11): object key → definition, and what differs between two. */
+export { TRACKING_SCHEMA } from './plan.js';
 
 export type SchemaFingerprint = ReadonlyMap<string, string>;
 
@@ -19,10 +20,23 @@ export function diffSchemas(before: SchemaFingerprint, after: SchemaFingerprint)
 
 export const isSameSchema = (diff: SchemaDiff): boolean => diff.added.length + diff.removed.length + diff.changed.length === 0;
 
+/** The table a column, constraint or trigger key belongs to ("column public.users.plan" → "public.users"). */
+function ownerOf(key: string): string | null {
+  const match = /^(?:column|constraint|trigger) ([^.]+\.[^.]+)\./.exec(key);
+  return match ? (match[1] as string) : null;
+}
+
+/** Tables first, and the parts of a table that came or went whole are not listed again. */
+function summarize(keys: readonly string[]): string[] {
+  const tables = new Set(keys.filter((k) => k.startsWith('table ')).map((k) => k.slice('table '.length)));
+  const rank = (key: string) => (/^(schema|table|view|materialized view) /.test(key) ? 0 : 1);
+  return keys.filter((key) => !tables.has(ownerOf(key) ?? '')).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** "table public.audit_backup left, column public.users.plan lost" — the objects a down got wrong. */
 export function describeDiff(diff: SchemaDiff, limit = 5): string {
   const parts = [
-    ...diff.added.map((key) => `${key} left`), ...diff.removed.map((key) => `${key} lost`), ...diff.changed.map((key) => `${key} changed`),
+    ...summarize(diff.added).map((key) => `${key} left`), ...summarize(diff.removed).map((key) => `${key} lost`), ...diff.changed.map((key) => `${key} changed`),
   ];
   return parts.length <= limit ? parts.join(', ') : `${parts.slice(0, limit).join(', ')} and ${parts.length - limit} more`;
 }

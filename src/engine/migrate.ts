@@ -9,6 +9,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationFile } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations } from './capture.js';
+import { checkReached, recordStart, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
 import { readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
@@ -18,6 +19,8 @@ export interface MigrateResult {
   readonly pending: readonly UpMigration[];
   /** Of those, the ones below the applied top. */
   readonly outOfOrder: readonly bigint[];
+  /** The live schema against the record for the version reached (§11); null when nothing was applied. */
+  readonly schema?: SchemaCheck | null;
   readonly applied: readonly AppliedStep[];
   /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
   readonly withoutDownSql: readonly bigint[];
@@ -71,7 +74,10 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       };
     });
   if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  if (pending.length > 0) await recordStart(session.client, top);
   const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, top);
+  const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
+  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, []);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql };
+  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema };
 }

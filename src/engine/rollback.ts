@@ -16,6 +16,7 @@ import type { Reporter } from '../core/events.js';
 import type { DbSession } from './session.js';
 
 import { readDatabaseState, type DatabaseState } from './state.js';
+import { checkReached, recordStart, type SchemaCheck } from './schema-check.js';
 import type { MigrationCache } from '../core/cache.js';
 import { writeCacheFile } from '../fs/state.js';
 
@@ -138,6 +139,8 @@ export async function buildRollbackPlan(session: DbSession, settings: Settings, 
 export interface RollbackOutcome {
   readonly applied: readonly AppliedStep[];
   readonly capture: CaptureResult;
+  /** The live schema against the record for the version reached (§11). */
+  readonly schema: SchemaCheck;
 }
 
 /** Applies the steps, then captures down SQL for what is now applied and rewrites the cache (§4). */
@@ -146,6 +149,7 @@ export async function executeRollback(
 ): Promise<RollbackOutcome> {
   let applied: AppliedStep[];
   let record: MigrationCache | null = null;
+  await recordStart(session.client, plan.from);
   try {
     applied = await applyRollbackSteps(session.client, plan.steps, report, {
       ...(deadline === undefined ? {} : { deadline }),
@@ -173,8 +177,9 @@ export async function executeRollback(
     throw error;
   }
   const dir = absoluteMigrationsDir(settings);
+  const schema = await checkReached(session.client, plan.to, plan.steps.map((s) => s.version));
   try {
-    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)) };
+    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema };
   } catch (error) {
     // The database did change: say exactly how, then why the record could not follow (§4).
     if (!isDbguardError(error) || error.code !== 'STATE_WRITE_FAILED') throw error;

@@ -93,6 +93,7 @@ describe('a branch that merged main (interleaved versions) and backfills with no
     expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
     expect(await schemaSnapshot(db)).toEqual(await freshSchema(mainNow));
+    expect(JSON.parse(repo.dbguard(['status', '--json']).stdout).schema).toMatchObject({ state: 'as-recorded' });
     expect(await query(db, 'SELECT note FROM users ORDER BY id')).toEqual([{ note: 'ann' }, { note: 'unknown' }]);
     expect(await query(db, 'SELECT note FROM invoices')).toEqual([{ note: 'inv-1' }]);
     // And back: the branch's migrations apply again (no reset anywhere).
@@ -186,12 +187,18 @@ describe('own BEGIN/COMMIT, DO blocks and an irreversible cleanup through a bran
 
     const kept = repo.dbguard(['rollback', '--yes', '--keep-irreversible']);
     expect(kept.status, kept.stderr).toBe(0);
+    // The schema record (§11) for T2, taken when the feature's migrate started there, shows what stayed.
+    expect(kept.stderr).toContain(`warning: schema differs from the record for ${T(2)}: table public.orders_backup left`);
+    expect(kept.stderr).toContain(`(by the downs of ${T(4)}, ${T(3)})`);
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.schema).toMatchObject({ state: 'drift', diff: { added: expect.arrayContaining(['table public.orders_backup']), removed: [] } });
     expect(await schemaVersion(db)).toEqual({ version: String(T(2)), dirty: false });
     expect(await query(db, "SELECT to_regclass('ledger') AS l, to_regclass('orders_backup')::text AS b")).toEqual([{ l: null, b: 'orders_backup' }]);
     expect(await query(db, 'SELECT note FROM orders ORDER BY id')).toEqual([{ note: 'o1' }]); // its data change is kept
 
     repo.git('checkout', '-q', 'feature');
     await query(db, 'DROP TABLE orders_backup'); // the person deals with what the cleanup left, then re-applies
+    expect(JSON.parse(repo.dbguard(['status', '--json']).stdout).schema.state).toBe('as-recorded');
     expect(repo.dbguard(['migrate']).status).toBe(0);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
   });

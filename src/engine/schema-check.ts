@@ -1,0 +1,60 @@
+/**
+ * The schema record in use (DESIGN §11): a run records the schema at the version it starts from (when
+ * there is no record yet) and, where it ends, compares the live schema with the record for that
+ * version. A rollback whose downs left or lost something says which objects and which downs; the
+ * record is kept, so `status` goes on showing the drift until it is dealt with. A migrate that reaches
+ * a version whose record differs says so (an edited migration, or changes by hand) and records anew.
+ */
+import { describeDiff, diffSchemas, isSameSchema, type SchemaDiff } from '../core/schema.js';
+import { listVersions } from '../core/text.js';
+import type { PgClient } from '../db/client.js';
+import { readFingerprint } from '../db/fingerprint.js';
+import { readSchemaRecord, writeSchemaRecord } from '../db/schema-record.js';
+
+export interface SchemaCheck {
+  readonly version: bigint | null;
+  readonly state: 'as-recorded' | 'drift' | 'recorded-now';
+  readonly diff?: SchemaDiff;
+  readonly message: string;
+}
+
+/** "Nothing applied" is recorded under 0, which no migration version can be. */
+const keyOf = (version: bigint | null) => version ?? 0n;
+const label = (version: bigint | null) => (version === null ? 'nothing applied' : version.toString());
+
+export async function recordStart(client: PgClient, version: bigint | null): Promise<void> {
+  if (await readSchemaRecord(client, keyOf(version))) return;
+  await writeSchemaRecord(client, keyOf(version), await readFingerprint(client));
+}
+
+export async function checkReached(client: PgClient, version: bigint | null, downsRun: readonly bigint[]): Promise<SchemaCheck> {
+  const live = await readFingerprint(client);
+  const record = await readSchemaRecord(client, keyOf(version));
+  if (!record) {
+    await writeSchemaRecord(client, keyOf(version), live);
+    return { version, state: 'recorded-now', message: `schema recorded for ${label(version)}` };
+  }
+  const diff = diffSchemas(record.fingerprint, live);
+  if (isSameSchema(diff)) return { version, state: 'as-recorded', message: `schema: as recorded for ${label(version)}` };
+  if (downsRun.length > 0) {
+    const by = downsRun.length === 1 ? `the down of ${downsRun[0]}` : `the downs of ${listVersions(downsRun)}`;
+    return { version, state: 'drift', diff, message: `schema differs from the record for ${label(version)}: ${describeDiff(diff)} (by ${by})` };
+  }
+  await writeSchemaRecord(client, keyOf(version), live);
+  return { version, state: 'drift', diff, message: `schema differs from what was recorded for ${label(version)} earlier: ${describeDiff(diff)} (an edited migration, or changes by hand); recorded anew` };
+}
+
+/** `capture` accepts the database as it is: its schema becomes the record for its version. */
+export async function acceptSchema(client: PgClient, version: bigint | null): Promise<void> {
+  await writeSchemaRecord(client, keyOf(version), await readFingerprint(client));
+}
+
+/** For `status`: the live schema against the record for the current version, without writing. */
+export async function compareWithRecord(client: PgClient, version: bigint | null): Promise<SchemaCheck | null> {
+  const record = await readSchemaRecord(client, keyOf(version));
+  if (!record) return null;
+  const diff = diffSchemas(record.fingerprint, await readFingerprint(client));
+  return isSameSchema(diff)
+    ? { version, state: 'as-recorded', message: `as recorded for ${label(version)}` }
+    : { version, state: 'drift', diff, message: `differs from the record for ${label(version)}: ${describeDiff(diff)}` };
+}
