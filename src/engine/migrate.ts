@@ -77,7 +77,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   if (pending.length > 0) await recordStart(session.client, top);
   const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, top);
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
-  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, []);
+  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
   return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema };
 }

@@ -13,7 +13,7 @@ import { readSchemaRecord, writeSchemaRecord } from '../db/schema-record.js';
 
 export interface SchemaCheck {
   readonly version: bigint | null;
-  readonly state: 'as-recorded' | 'drift' | 'recorded-now';
+  readonly state: 'as-recorded' | 'drift' | 'recorded-now' | 'not-recorded';
   readonly diff?: SchemaDiff;
   readonly message: string;
 }
@@ -27,9 +27,14 @@ export async function recordStart(client: PgClient, version: bigint | null): Pro
   await writeSchemaRecord(client, keyOf(version), await readFingerprint(client));
 }
 
-export async function checkReached(client: PgClient, version: bigint | null, downsRun: readonly bigint[]): Promise<SchemaCheck> {
-  const live = await readFingerprint(client);
+/**
+ * `recordIfMissing`: a rollback records the version it reaches; a migrate need not (the next run that
+ * starts there records it), which keeps a catalog read of the whole schema off migrate's path.
+ */
+export async function checkReached(client: PgClient, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true): Promise<SchemaCheck> {
   const record = await readSchemaRecord(client, keyOf(version));
+  if (!record && !recordIfMissing) return { version, state: 'not-recorded', message: `no schema record for ${label(version)} yet` };
+  const live = await readFingerprint(client);
   if (!record) {
     await writeSchemaRecord(client, keyOf(version), live);
     return { version, state: 'recorded-now', message: `schema recorded for ${label(version)}` };

@@ -104,6 +104,22 @@ describe('migrate', () => {
     expect(await query(db, "SELECT to_regclass('two') AS t")).toEqual([{ t: null }]);
   });
 
+  it('the schema record: a rollback reaching a recorded version compares with it; a migrate reaching one whose record differs says so (§11)', async () => {
+    const files = { ...tableMigration(1, 'one'), ...tableMigration(2, 'two') };
+    const { p } = await project(files);
+    await migrate(p.settings());
+    p.setMigrations(tableMigration(1, 'one'));
+    const rolled = await rollback(p.settings());
+    expect(rolled.outcome?.schema).toMatchObject({ version: 1n, state: 'recorded-now' });
+    // 2 comes back edited: the schema at 2 is no longer the one recorded when the rollback left it.
+    p.setMigrations({ ...files, '2_create_two.up.sql': 'CREATE TABLE two (id serial PRIMARY KEY, note text, extra int);' });
+    const again = await migrate(p.settings());
+    expect(again.schema).toMatchObject({ version: 2n, state: 'drift', diff: { added: ['column public.two.extra'] } });
+    expect(again.schema?.message).toContain('an edited migration, or changes by hand');
+    p.setMigrations(tableMigration(1, 'one'));
+    expect((await rollback(p.settings())).outcome?.schema).toMatchObject({ version: 1n, state: 'as-recorded' });
+  });
+
   it('refuses to migrate over migrations the branch lacks', async () => {
     const { p } = await project({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two') });
     await migrate(p.settings());
