@@ -63,8 +63,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   cli.command('migrate', 'Apply pending up migrations (golang-migrate compatible), capturing down SQL')
     .option('--dry-run', 'List what would be applied and change nothing')
     .option('--strict', 'Refuse migrations below the applied version (golang-migrate would skip them) instead of applying them')
+    .option('--replay', 'Roll back the applied migrations above an out-of-order one, then apply all in version order')
     .example('dbguard migrate')
-    .action((options: { dryRun?: boolean; strict?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));

@@ -5,12 +5,13 @@ import { withSession } from '../engine/session.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
 
-export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean }): Promise<CommandResult> {
+export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean; replay?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const { out } = ctx;
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
-    migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false }));
+    migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false, replay: options.replay ?? false }));
+  if (result.rewound?.length) out.line(`${options.dryRun ? 'would roll back' : 'rolled back'} ${listVersions(result.rewound)} first (--replay), then ${options.dryRun ? 'apply' : 'applied'} in version order`);
   if (result.pending.length === 0) out.line('nothing to migrate: the database is up to date');
   else if (options.dryRun) {
     out.line(`would apply ${result.pending.length} migration${result.pending.length === 1 ? '' : 's'}:`);
@@ -23,6 +24,6 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
   if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
   return {
     exitCode: ExitCode.ok,
-    json: { schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+    json: { rewound: result.rewound ?? [], schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }

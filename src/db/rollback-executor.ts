@@ -21,7 +21,7 @@ async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
 }
 
 /** §3: the out-of-order down failed (a dependency): rewind the on-disk ones above, roll it back, replay them. */
-async function replay(client: PgClient, steps: readonly ReplayStep[]): Promise<void> {
+export async function replay(client: PgClient, steps: readonly ReplayStep[]): Promise<void> {
   for (const step of steps) {
     await inTransaction(client, async () => {
       await client.query(step.sql);

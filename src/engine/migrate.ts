@@ -1,7 +1,11 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
 import { assertCatalogUsable } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
-import { pendingMigrations, rollbackCandidates } from '../core/plan.js';
+import { appliedSet, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
+import { requiresNoTransaction } from '../core/sql.js';
+import { replay } from '../db/rollback-executor.js';
+import { readTrackedDownSql } from '../db/tracking.js';
+import type { DatabaseState } from './state.js';
 import type { Settings } from '../core/settings.js';
 import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
@@ -21,6 +25,8 @@ export interface MigrateResult {
   readonly outOfOrder: readonly bigint[];
   /** The live schema against the record for the version reached (§11); null when nothing was applied. */
   readonly schema?: SchemaCheck | null;
+  /** With --replay: the applied migrations rolled back first (then applied again in order). */
+  readonly rewound?: readonly bigint[];
   readonly applied: readonly AppliedStep[];
   /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
   readonly withoutDownSql: readonly bigint[];
@@ -30,6 +36,32 @@ export interface MigrateOptions {
   readonly dryRun?: boolean;
   /** Refuse out-of-order pending migrations instead of applying them (§10). */
   readonly strict?: boolean;
+  /** Rewind the applied migrations above the lowest out-of-order one, then apply all in version order (§10). */
+  readonly replay?: boolean;
+}
+
+/**
+ * `--replay`: the applied migrations above the lowest out-of-order pending one, rolled back highest
+ * first with the down SQL stored for them; refused (nothing changed) when one has none, or cannot run in
+ * a transaction. Rows in the tables they drop go with them: the person asked for a replay.
+ */
+async function rewindSteps(session: DbSession, state: DatabaseState, lowest: bigint): Promise<ReplayStep[]> {
+  const top = state.current?.version as bigint;
+  const applied = appliedSet({ catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache }, top);
+  const above = [...applied.keys()].filter((v) => v > lowest).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  const downs = await readTrackedDownSql(session.client, above.map((version) => ({ version, filename: applied.get(version) })));
+  const lacking = above.filter((v) => { const d = downs.get(v)?.sql; return d === undefined || isBlankSql(d) || requiresNoTransaction(d); });
+  if (lacking.length > 0) {
+    throw new DbguardError('NO_DOWN_SQL', `cannot replay: ${listVersions(lacking)} ${lacking.length === 1 ? 'has' : 'have'} no stored down SQL that runs in a transaction; nothing was changed`, {
+      hint: 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)', details: { versions: lacking.map(String) },
+    });
+  }
+  const left = new Set(applied.keys());
+  return above.map((version): ReplayStep => {
+    left.delete(version);
+    const after = [...left].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+    return { kind: 'replay-down', version, filename: applied.get(version) ?? (downs.get(version) as DownSql).filename, sql: (downs.get(version) as DownSql).sql, after };
+  });
 }
 
 export async function migratePending(session: DbSession, settings: Settings, report: Reporter, options: MigrateOptions = {}): Promise<MigrateResult> {
@@ -56,6 +88,18 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (golang-migrate would skip ${outOfOrder.length === 1 ? 'it' : 'them'}); nothing was applied`, {
       hint: 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)', details: { versions: outOfOrder.map(String) },
     });
+  }
+  if (options.replay && outOfOrder.length > 0) {
+    const rewind = await rewindSteps(session, state, outOfOrder[0] as bigint);
+    if (dryRun) {
+      const again = await migratePending(session, settings, report, { dryRun: true });
+      return { ...again, rewound: rewind.map((s) => s.version) };
+    }
+    await recordStart(session.client, top);
+    await replay(session.client, rewind);
+    // Now every pending migration is above the version the rewind left: apply them all in order.
+    const applied = await migratePending(session, settings, report, { dryRun: false });
+    return { ...applied, rewound: rewind.map((s) => s.version) };
   }
   const wanted = new Set([...outOfOrder, ...ahead]);
   // Every file is read and validated before the first change: bad input changes nothing.

@@ -63,6 +63,26 @@ describe('out-of-order pending migrations (§10)', () => {
   });
 });
 
+describe('migrate --replay (§10)', () => {
+  it('rolls back the applied migrations above the late one, then applies all in version order', async () => {
+    const main = { ...base, ...tableMigration(T(4), 'invoices') };
+    const { repo, db } = await repoWithDb(main);
+    await query(db, "INSERT INTO users (note) VALUES ('ann')");
+    const late = { ...main, ...tableMigration(T(3), 'coupons') };
+    repo.commitMigrations(late, 'a late, lower-numbered migration');
+    const dry = JSON.parse(repo.dbguard(['migrate', '--replay', '--dry-run', '--json']).stdout);
+    expect(dry.rewound).toEqual([String(T(4))]);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+    const replayed = repo.dbguard(['migrate', '--replay']);
+    expect(replayed.status, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain(`rolled back ${T(4)} first (--replay), then applied in version order`);
+    expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
+    expect(await schemaSnapshot(db)).toEqual(await freshSchema(late));
+    expect(await query(db, 'SELECT version::text AS v FROM _dbguard.applied_migrations ORDER BY version')).toEqual([T(1), T(2), T(3), T(4)].map((v) => ({ v: String(v) })));
+    expect(await query(db, 'SELECT note FROM users')).toEqual([{ note: 'ann' }]);
+  });
+});
+
 describe('a branch that merged main (interleaved versions) and backfills with no-op downs (§10)', () => {
   it('switching back to main rolls back only the branch\'s own migrations, out of order, keeping data changes of backfills', async () => {
     const { repo, db } = await repoWithDb(base);
