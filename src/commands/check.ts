@@ -23,9 +23,12 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
   const disk = readDiskState(dir);
   const result = findPhantomMigrations(cache, disk, cache ? await hashFiles(dir, filesToHash(cache, disk, true)) : new Map());
   const { out } = ctx;
+  // Below the highest applied version, a pending file is out of order (§10), as status and migrate say.
+  const cacheTop = cache ? [...cache.migrations.keys()].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null) : null;
+  const late = result.pending.filter((m) => cacheTop !== null && m.version < cacheTop).map((m) => m.version);
   const json = {
     firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited,
-    pending: result.pending.map((m) => ({ version: m.version, filename: m.up })),
+    pending: result.pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: cacheTop !== null && m.version < cacheTop })),
   };
   if (result.firstRun) {
     if (!databaseMayExist(ref)) {
@@ -54,7 +57,7 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
     out.line('  dbguard rollback the branch that lacks it and migrate again, or accept the database as it is: dbguard capture --accept-edits');
   }
   if (result.conflicts.length === 0) {
-    out.line(`${out.c.green('clean')}: every applied migration is on disk${result.pending.length ? `; ${result.pending.length} pending` : ''}`);
+    out.line(`${out.c.green('clean')}: every applied migration is on disk${result.pending.length ? `; ${result.pending.length} pending` : ''}${late.length ? ` (out of order: ${listVersions(late)})` : ''}`);
     return { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json };
   }
   out.line(`${out.c.yellow('conflict')}: ${result.conflicts.length} applied migration${result.conflicts.length === 1 ? ' is' : 's are'} not on this branch`);

@@ -4,7 +4,8 @@
  * migrations with "-- no-op" down files. Each ends with the schema of a fresh migrate and the rows kept.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase, query, schemaSnapshot, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
+import { readFingerprint } from '../../src/db/fingerprint.js';
+import { adminClient, createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
 import { GitRepo } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
@@ -24,9 +25,19 @@ async function repoWithDb(files: Record<string, string>): Promise<{ repo: GitRep
   return { repo, db };
 }
 
+/** The whole schema as dbguard fingerprints it (§11): tables, columns, constraints, indexes, views, functions, triggers, types. */
+async function fingerprint(db: string): Promise<Record<string, string>> {
+  const client = await adminClient(db);
+  try {
+    return Object.fromEntries(await readFingerprint(client));
+  } finally {
+    await client.end();
+  }
+}
+
 async function freshSchema(files: Record<string, string>): Promise<unknown> {
   const { db } = await repoWithDb(files);
-  return schemaSnapshot(db);
+  return fingerprint(db);
 }
 
 describe('out-of-order pending migrations (§10)', () => {
@@ -40,6 +51,9 @@ describe('out-of-order pending migrations (§10)', () => {
 
     const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
     expect(status.outOfOrder.map((m: { version: string }) => m.version)).toEqual([String(T(3))]);
+    const check = repo.dbguard(['check']);
+    expect(check.stdout).toContain(`(out of order: ${T(3)})`);
+    expect(JSON.parse(repo.dbguard(['check', '--json']).stdout).pending).toEqual([{ version: String(T(3)), filename: `${T(3)}_create_coupons.up.sql`, outOfOrder: true }]);
     expect(status.next).toMatch(/^dbguard migrate/);
     const dry = JSON.parse(repo.dbguard(['migrate', '--dry-run', '--json']).stdout);
     expect(dry.pending).toEqual([{ version: String(T(3)), filename: `${T(3)}_create_coupons.up.sql`, outOfOrder: true }]);
@@ -50,7 +64,7 @@ describe('out-of-order pending migrations (§10)', () => {
 
     expect(repo.dbguard(['migrate']).status).toBe(0);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
-    expect(await schemaSnapshot(db)).toEqual(await freshSchema(late));
+    expect(await fingerprint(db)).toEqual(await freshSchema(late));
     expect(JSON.parse(repo.dbguard(['status', '--json']).stdout).outOfOrder).toEqual([]);
 
     // Back on main the late migration is a phantom below the top: rolled back out of order, invoices kept.
@@ -58,7 +72,7 @@ describe('out-of-order pending migrations (§10)', () => {
     const plan = JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout).plan;
     expect(plan.steps).toMatchObject([{ version: String(T(3)), outOfOrder: true, after: String(T(4)) }]);
     expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
-    expect(await schemaSnapshot(db)).toEqual(await freshSchema(main));
+    expect(await fingerprint(db)).toEqual(await freshSchema(main));
     expect(await query(db, 'SELECT note FROM users')).toEqual([{ note: 'ann' }]);
   });
 });
@@ -77,7 +91,7 @@ describe('migrate --replay (§10)', () => {
     expect(replayed.status, replayed.stderr).toBe(0);
     expect(replayed.stdout).toContain(`rolled back ${T(4)} first (--replay), then applied in version order`);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
-    expect(await schemaSnapshot(db)).toEqual(await freshSchema(late));
+    expect(await fingerprint(db)).toEqual(await freshSchema(late));
     expect(await query(db, 'SELECT version::text AS v FROM _dbguard.applied_migrations ORDER BY version')).toEqual([T(1), T(2), T(3), T(4)].map((v) => ({ v: String(v) })));
     expect(await query(db, 'SELECT note FROM users')).toEqual([{ note: 'ann' }]);
   });
@@ -112,14 +126,14 @@ describe('a branch that merged main (interleaved versions) and backfills with no
     expect(plan.steps[0].note).toBe('data changes kept');
     expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
-    expect(await schemaSnapshot(db)).toEqual(await freshSchema(mainNow));
+    expect(await fingerprint(db)).toEqual(await freshSchema(mainNow));
     expect(JSON.parse(repo.dbguard(['status', '--json']).stdout).schema).toMatchObject({ state: 'as-recorded' });
     expect(await query(db, 'SELECT note FROM users ORDER BY id')).toEqual([{ note: 'ann' }, { note: 'unknown' }]);
     expect(await query(db, 'SELECT note FROM invoices')).toEqual([{ note: 'inv-1' }]);
     // And back: the branch's migrations apply again (no reset anywhere).
     repo.git('checkout', '-q', 'feature');
     expect(repo.dbguard(['migrate']).status).toBe(0);
-    expect(await schemaSnapshot(db)).toEqual(await freshSchema({ ...feature, ...mainNow }));
+    expect(await fingerprint(db)).toEqual(await freshSchema({ ...feature, ...mainNow }));
   });
 });
 
@@ -173,7 +187,7 @@ describe('rewind-and-replay when an out-of-order down fails on a dependency (§3
     expect(rollback.status, rollback.stderr).toBe(0);
     expect(rollback.stdout).toContain(`↺ ${T(3)}`);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
-    expect(await schemaSnapshot(db)).toEqual(await freshSchema(mainNow));
+    expect(await fingerprint(db)).toEqual(await freshSchema(mainNow));
     expect(await query(db, 'SELECT note FROM user_view')).toEqual([{ note: 'ann' }]);
     expect(repo.dbguard(['check']).status).toBe(0);
     // The view's tracking row is back, so a later switch can roll it back too.
