@@ -27,7 +27,7 @@ export default tseslint.config(
   },
   {
     // Adapters import only the core (and their own folder): never the engine, the commands or each other.
-    files: ['src/db/**/*.ts', 'src/git/**/*.ts'],
+    files: ['src/db/**/*.ts', 'src/git/**/*.ts', 'src/embedded/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['../engine/*', '../commands/*', '../fs/*', '../embedded/*', '../ui/*', '../git/*', '../db/*'], message: 'adapters import only src/core.' }],

@@ -11,8 +11,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
-import { isProcessAlive } from '../fs/lock-file.js';
-import { statePathsFor, EMBEDDED_IDENTITY, type StatePaths } from '../fs/state.js';
+import { isProcessAlive } from '../core/process.js';
+import { EMBEDDED_IDENTITY, statePathsFor, type StatePaths } from '../core/state-layout.js';
 import { postgresBinaries, type PostgresBinaries } from './binaries.js';
 
 export interface EmbeddedConfig {

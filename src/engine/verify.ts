@@ -50,6 +50,15 @@ async function withTemporaryDatabase<T>(work: (client: PgClient) => Promise<T>):
   const stateDir = mkdtempSync(join(tmpdir(), 'dbguard-verify-'));
   chmodSync(stateDir, 0o755);
   const server = new EmbeddedServer({ stateDir, port: undefined, database: 'postgres' });
+  // Ctrl-C: the throwaway cluster goes with the command, as it would have at the end.
+  const onSignal = () => {
+    void server.stop().catch(() => undefined).finally(() => {
+      rmSync(stateDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await server.initialise();
     const { port } = await server.start(true);
@@ -60,6 +69,8 @@ async function withTemporaryDatabase<T>(work: (client: PgClient) => Promise<T>):
       await client.end().catch(() => undefined);
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await server.stop().catch(() => undefined);
     rmSync(stateDir, { recursive: true, force: true });
   }

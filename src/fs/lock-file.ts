@@ -5,6 +5,9 @@
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { busyError, DbguardError } from '../core/errors.js';
+import { isProcessAlive } from '../core/process.js';
+
+export { isProcessAlive };
 
 export { busyError };
 
@@ -12,15 +15,6 @@ export interface HeldLock {
   release(): void;
 }
 
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -67,3 +67,24 @@ describe('dbguard verify from the command line', () => {
     expect(run(process.execPath, [BIN, 'verify'], project(good).root).status).toBe(0);
   });
 });
+
+describe('dbguard verify interrupted', () => {
+  it('Ctrl-C stops and removes its temporary cluster', async () => {
+    const { spawn } = await import('node:child_process');
+    const { readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { BIN } = await import('../helpers/git.js');
+    const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('dbguard-verify-')));
+    const slow = project({ ...good, [`${T(5)}_slow.up.sql`]: 'SELECT pg_sleep(20);', [`${T(5)}_slow.down.sql`]: '-- no-op\n' });
+    const child = spawn(process.execPath, [BIN, 'verify'], { cwd: slow.root, env: { PATH: process.env.PATH, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes(`${T(4)}`)) setTimeout(() => child.kill('SIGINT'), 300); // inside the slow one
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    const left = readdirSync(tmpdir()).filter((n) => n.startsWith('dbguard-verify-') && !before.has(n));
+    expect(left).toEqual([]);
+  });
+});
