@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { DbguardError } from '../core/errors.js';
 import { isProcessAlive } from '../core/process.js';
 import { EMBEDDED_IDENTITY, statePathsFor, type StatePaths } from '../core/state-layout.js';
 import { postgresBinaries, type PostgresBinaries } from './binaries.js';
+import { isPostmasterOf, readTextOr, stopOrphanedServers } from './processes.js';
 
 export interface EmbeddedConfig {
   readonly stateDir: string;
@@ -132,52 +133,9 @@ export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-po
   return EmbeddedPostgres;
 }
 
-function readTextOr(path: string, fallback: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
-
 function restoreEnv(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
   else process.env[name] = value;
-}
-
-/** Linux: whether `pid` is a postgres whose command line names this data dir; elsewhere, trust it. */
-function isPostmasterOf(pid: number, dataDir: string): boolean {
-  if (!existsSync('/proc/self/cmdline')) return true;
-  const cmdline = readTextOr(`/proc/${pid}/cmdline`, '').split('\0');
-  return /postgres$/.test(cmdline[0] ?? '') && cmdline.includes(resolve(dataDir));
-}
-
-/** Postgres processes whose working directory is this data dir, deleted under them (Linux). */
-function orphansOf(dataDir: string): number[] {
-  if (!existsSync('/proc/self/cwd')) return [];
-  const deleted = `${resolve(dataDir)} (deleted)`;
-  return readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number)
-    .filter((pid) => readLinkOr(`/proc/${pid}/cwd`) === deleted && /postgres/.test(readTextOr(`/proc/${pid}/comm`, '')));
-}
-
-function readLinkOr(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
-}
-
-async function stopOrphanedServers(dataDir: string): Promise<void> {
-  const pids = orphansOf(dataDir);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGQUIT'); // immediate shutdown: its files are gone anyway
-    } catch {
-      // Already gone.
-    }
-  }
-  for (let waited = 0; waited < 5_000 && orphansOf(dataDir).length > 0; waited += 50) await new Promise((r) => setTimeout(r, 50));
 }
 
 export class EmbeddedServer {
