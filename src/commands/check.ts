@@ -1,5 +1,6 @@
 /** `dbguard check`: the hook's pure check (cache versus disk), no database. Exit 1 on conflict. */
 import { assertCacheBelongsTo } from '../core/cache.js';
+import { maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
 import { ExitCode } from '../core/errors.js';
 import { databaseMayExist, databaseRef } from '../engine/identity.js';
@@ -24,7 +25,7 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
   const result = findPhantomMigrations(cache, disk, cache ? await hashFiles(dir, filesToHash(cache, disk, true)) : new Map());
   const { out } = ctx;
   // Below the highest applied version, a pending file is out of order (§10), as status and migrate say.
-  const cacheTop = cache ? [...cache.migrations.keys()].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null) : null;
+  const cacheTop = cache ? maxVersion(cache.migrations.keys()) : null;
   const late = result.pending.filter((m) => cacheTop !== null && m.version < cacheTop).map((m) => m.version);
   const json = {
     firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited,

@@ -46,6 +46,13 @@ export function compareVersions(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** The highest of some versions, or null when there are none. */
+export function maxVersion(versions: Iterable<bigint>): bigint | null {
+  let best: bigint | null = null;
+  for (const v of versions) if (best === null || v > best) best = v;
+  return best;
+}
+
 /** Parses one file name; `null` when it is not a well-formed migration name. */
 export function parseMigrationName(fileName: string): ParsedMigrationName | null {
   // U+FFFD is what a name that is not UTF-8 decodes to: such a file could not be opened by that name.

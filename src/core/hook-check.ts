@@ -3,7 +3,7 @@
  * "is every applied file still here?" test over a directory listing. No I/O.
  */
 import type { CacheSummary } from './cache.js';
-import { compareVersions, parseMigrationName } from './catalog.js';
+import { compareVersions, maxVersion, parseMigrationName } from './catalog.js';
 
 /** The file in a worktree's git dir that lets the shim skip node after a clean check. */
 export const FAST_PATH_FILE = 'dbguard-fast-path';
@@ -62,7 +62,5 @@ export function pendingVersions(pending: readonly string[]): bigint[] {
 
 /** The highest applied version that is not missing (DESIGN §1's common ancestor, from the cache alone). */
 export function ancestorAfter(applied: Iterable<bigint>, missing: ReadonlySet<bigint>): bigint | null {
-  let best: bigint | null = null;
-  for (const version of applied) if (!missing.has(version) && (best === null || version > best)) best = version;
-  return best;
+  return maxVersion([...applied].filter((version) => !missing.has(version)));
 }

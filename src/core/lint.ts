@@ -2,7 +2,7 @@
  * `dbguard lint --base <ref>` (DESIGN §10), for CI: what this branch does to migrations that would
  * hurt once merged. Pure: three trees' migration files (name → blob id) in, findings out.
  */
-import { compareVersions, parseMigrationName } from './catalog.js';
+import { compareVersions, maxVersion, parseMigrationName } from './catalog.js';
 
 export type LintFinding =
   /** Added below the highest version <ref> has: golang-migrate skips it wherever <ref> is applied. */
@@ -23,7 +23,7 @@ export function lintMigrations(input: LintInput): LintFinding[] {
   const findings: LintFinding[] = [];
   const versionOf = (file: string) => parseMigrationName(file)?.version;
   const refUps = [...input.ref.keys()].filter((f) => f.endsWith('.up.sql')).map(versionOf).filter((v): v is bigint => v !== undefined);
-  const baseTop = refUps.reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+  const baseTop = maxVersion(refUps);
   for (const [file] of input.head) {
     const version = versionOf(file);
     if (version === undefined || input.mergeBase.has(file) || !file.endsWith('.up.sql')) continue;

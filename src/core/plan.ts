@@ -3,7 +3,7 @@
  * the plan says; `--dry-run` and `--json` print it.
  */
 import type { MigrationCache } from './cache.js';
-import { compareVersions, type Catalog } from './catalog.js';
+import { compareVersions, maxVersion, type Catalog } from './catalog.js';
 import { isBlankSql, isDataOnlySql, mentionsSchema, requiresNoTransaction } from './sql.js';
 import { listVersions } from './text.js';
 
@@ -59,12 +59,6 @@ export interface PlanInput {
   readonly onDisk?: ReadonlyMap<bigint, OnDiskMigration>;
 }
 
-const highest = (versions: Iterable<bigint>): bigint | null => {
-  let best: bigint | null = null;
-  for (const v of versions) if (best === null || v > best) best = v;
-  return best;
-};
-
 /** §3's fallback for an out-of-order down: rewind the on-disk ones above, roll it back, replay them. */
 function replayFallback(version: bigint, filename: string, downSql: string, remaining: ReadonlySet<bigint>, onDisk: ReadonlyMap<bigint, OnDiskMigration> | undefined): ReplayStep[] | undefined {
   const above = [...remaining].filter((v) => v > version).sort((a, b) => compareVersions(b, a));
@@ -79,14 +73,14 @@ function replayFallback(version: bigint, filename: string, downSql: string, rema
   for (const [i, v] of above.entries()) {
     const m = sources[i] as OnDiskMigration;
     left.delete(v);
-    steps.push({ kind: 'replay-down', version: v, filename: m.filename, sql: m.downSql as string, after: highest(left) });
+    steps.push({ kind: 'replay-down', version: v, filename: m.filename, sql: m.downSql as string, after: maxVersion(left) });
   }
   left.delete(version);
-  steps.push({ kind: 'down', version, filename, sql: downSql, after: highest(left) });
+  steps.push({ kind: 'down', version, filename, sql: downSql, after: maxVersion(left) });
   for (const v of [...above].reverse()) {
     const m = onDisk?.get(v) as OnDiskMigration;
     left.add(v);
-    steps.push({ kind: 'replay-up', version: v, filename: m.filename, sql: m.upSql, after: highest(left), downSql: m.downSql, upSha256: m.upSha256 });
+    steps.push({ kind: 'replay-up', version: v, filename: m.filename, sql: m.upSql, after: maxVersion(left), downSql: m.downSql, upSha256: m.upSha256 });
   }
   return steps;
 }
@@ -252,7 +246,7 @@ export function planRollback(input: PlanInput): Plan {
   const steps = phantoms.map((version): RollbackStep => {
     const found = downSql.get(version) as DownSql;
     remaining.delete(version);
-    const after = [...remaining].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+    const after = maxVersion(remaining);
     const noop = isBlankSql(found.sql);
     const outOfOrder = onDiskApplied.some((v) => v > version);
     const fallback = !noop && outOfOrder && !requiresNoTransaction(found.sql)

@@ -4,6 +4,7 @@
  * before the first write, so bad input changes nothing.
  */
 import type { MigrationCache } from '../core/cache.js';
+import { maxVersion } from '../core/catalog.js';
 import type { DiskState } from '../core/compare.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
@@ -42,7 +43,7 @@ export async function captureAppliedMigrations(
   const byVersion = new Map(tracked.map((row) => [row.version, row]));
   const top = current?.version ?? 0n;
   const applicable = tracked.filter((row) => row.version <= top);
-  const maxTracked = applicable.reduce<bigint | null>((max, row) => (max === null || row.version > max ? row.version : max), null);
+  const maxTracked = maxVersion(applicable.map((row) => row.version));
 
   const rows = new Map<bigint, TrackingRow>();
   for (const migration of disk.catalog.migrations) {

@@ -1,5 +1,5 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
-import { assertCatalogUsable } from '../core/catalog.js';
+import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
 import { appliedSet, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
 import { requiresNoTransaction } from '../core/sql.js';
@@ -59,8 +59,7 @@ async function rewindSteps(session: DbSession, state: DatabaseState, lowest: big
   const left = new Set(applied.keys());
   return above.map((version): ReplayStep => {
     left.delete(version);
-    const after = [...left].reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
-    return { kind: 'replay-down', version, filename: applied.get(version) ?? (downs.get(version) as DownSql).filename, sql: (downs.get(version) as DownSql).sql, after };
+    return { kind: 'replay-down', version, filename: applied.get(version) ?? (downs.get(version) as DownSql).filename, sql: (downs.get(version) as DownSql).sql, after: maxVersion(left) };
   });
 }
 

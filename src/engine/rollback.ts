@@ -1,5 +1,5 @@
 /** Plan, then apply: the rollback flow shared by `dbguard rollback` and the auto-rollback hook. */
-import { assertCatalogUsable, parseMigrationName } from '../core/catalog.js';
+import { assertCatalogUsable, maxVersion, parseMigrationName } from '../core/catalog.js';
 import { isBlankSql } from '../core/sql.js';
 import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
 import { readTrackedDownSql } from '../db/tracking.js';
@@ -57,7 +57,7 @@ async function untrackedIntermediates(settings: Settings, state: DatabaseState):
   if (top === undefined) return found;
   const known = [...state.tracked.map((t) => t.version), ...(state.cache?.migrations.keys() ?? [])].filter((v) => v <= top);
   if (known.includes(top)) return found;
-  const floor = known.reduce<bigint | null>((max, v) => (max === null || v > max ? v : max), null);
+  const floor = maxVersion(known);
   const inGap = (version: bigint) => version <= top && (floor === null || version > floor);
   let files: readonly string[];
   if (state.disk.catalog.byVersion.get(top)?.up !== undefined) {

@@ -73,3 +73,11 @@ describe('buildCatalog', () => {
     expect(downFileFor('000445_chat.up.sql')).toBe('000445_chat.down.sql');
   });
 });
+
+describe('maxVersion', () => {
+  it('is the highest version, or null for none', async () => {
+    const { maxVersion } = await import('../../src/core/catalog.js');
+    expect(maxVersion([20240101120000n, 3n, 20240301000000n])).toBe(20240301000000n);
+    expect(maxVersion([])).toBeNull();
+  });
+});
