@@ -4,10 +4,8 @@ import { maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
 import { ExitCode } from '../core/errors.js';
 import { databaseMayExist, databaseRef } from '../engine/identity.js';
-import { recoverCache } from '../engine/capture.js';
-import { buildRollbackPlan } from '../engine/rollback.js';
+import { planAndRebuildCache } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
-import { isLocalHost } from '../core/connection.js';
 import { listVersions } from '../core/text.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
@@ -37,11 +35,7 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
       return { exitCode: ExitCode.ok, json };
     }
     // A lost cache is not "clean": ask the database, and rebuild the cache while there (§2).
-    const planned = await withSession(settings, { destructive: false }, async (session) => {
-      const found = await buildRollbackPlan(session, settings);
-      await recoverCache(session, dir, disk, isLocalHost(session.target.host) || settings.allowRemote);
-      return found;
-    });
+    const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
     const phantoms = planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null }));
     out.line(`no migration cache: checked the database instead (cache rebuilt)`);
     if (phantoms.length === 0) {

@@ -1,9 +1,8 @@
 /** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
 import type { Settings } from '../core/settings.js';
-import { captureAppliedMigrations, recoverCache } from '../engine/capture.js';
-import { isLocalHost } from '../core/connection.js';
+import { captureAppliedMigrations } from '../engine/capture.js';
 import { gitHistorySource, previousTreeSource } from '../engine/down-sql.js';
-import { buildRollbackPlan, runRollback } from '../engine/rollback.js';
+import { planAndRebuildCache, runRollback } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
@@ -50,13 +49,8 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
  * against the database instead of silence (§2), which also rebuilds the cache for the next checkout.
  */
 export async function checkWithoutCache(settings: Settings, prev: string, where: string, io: HookIo): Promise<void> {
-  const dir = absoluteMigrationsDir(settings);
-  const deadline = deadlineFor(settings);
-  const planned = await withSession(settings, { destructive: false, deadline }, async (session) => {
-    const result = await buildRollbackPlan(session, settings, { extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)] });
-    await recoverCache(session, dir, result.state.disk, isLocalHost(session.target.host) || settings.allowRemote);
-    return result;
-  });
+  const planned = await withSession(settings, { destructive: false, deadline: deadlineFor(settings) }, (session) =>
+    planAndRebuildCache(session, settings, { extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)] }));
   if (planned.plan.kind === 'clean') return;
   if (settings.onConflict === 'rollback' && planned.plan.kind === 'rollback') {
     await autoRollback(settings, prev, where, io);

@@ -2,7 +2,7 @@
 import { isDbguardError, ExitCode } from '../core/errors.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
-import { formatConnectionUrl, isLocalHost } from '../core/connection.js';
+import { formatConnectionUrl } from '../core/connection.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
 import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
@@ -71,8 +71,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     const result = await buildRollbackPlan(session, settings);
     const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
     // §2: a lost cache is rebuilt by any command that reaches the database, status included.
-    const rebuilt = cache === null && cacheProblem === null
-      ? await recoverCache(session, dir, disk, isLocalHost(session.target.host) || settings.allowRemote) : null;
+    const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
     return { ...result, rebuilt, schema };
   });
   const { plan, state, candidates, downSql, rebuilt, schema } = planned;

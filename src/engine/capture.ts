@@ -5,6 +5,9 @@
  */
 import type { MigrationCache } from '../core/cache.js';
 import { maxVersion } from '../core/catalog.js';
+import { isLocalHost } from '../core/connection.js';
+import type { Settings } from '../core/settings.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
 import type { DiskState } from '../core/compare.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
@@ -101,11 +104,13 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
 
 /**
  * §2: a lost cache is rebuilt by any command that reaches the database. From the tracking table when
- * it has rows (reading only); otherwise a first capture, when this host may be written to.
+ * it has rows (reading only); otherwise a first capture, when this host may be written to (§6).
  */
-export async function recoverCache(session: DbSession, migrationsDir: string, disk: DiskState, mayWrite: boolean): Promise<MigrationCache> {
+export async function recoverCache(session: DbSession, settings: Settings, disk: DiskState): Promise<MigrationCache> {
   const tracked = await readTracked(session.client);
+  const mayWrite = isLocalHost(session.target.host) || settings.allowRemote;
   if (tracked.length > 0 || !mayWrite) return rewriteCache(session);
+  const migrationsDir = absoluteMigrationsDir(settings);
   // A read-only session (status, check) writes only here, so it takes the locks for this step itself.
   return withAdvisoryLock(session.client, lockTimeoutMs(), async () => (await captureAppliedMigrations(session, migrationsDir, disk)).cache);
 }

@@ -10,7 +10,7 @@ import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
-import { captureAppliedMigrations, rewriteCache, type CaptureResult } from './capture.js';
+import { captureAppliedMigrations, recoverCache, rewriteCache, type CaptureResult } from './capture.js';
 import { findDownSql, findUpSql, gitHistorySource, trackingTableSource, workingTreeSource, type DownSqlSource } from './down-sql.js';
 import type { Reporter } from '../core/events.js';
 import type { DbSession } from './session.js';
@@ -134,6 +134,16 @@ export async function buildRollbackPlan(session: DbSession, settings: Settings, 
   const onDisk = await onDiskAbove(session, settings, state, base, candidates);
   const plan = planRollback({ ...base, downSql, upSql, onDisk, keepIrreversible: options.keepIrreversible ?? false });
   return { plan, state, candidates, downSql };
+}
+
+/**
+ * No cache while a database exists (a deleted state dir): ask the database instead of calling it
+ * clean, and rebuild the cache while there (§2). `check` and the hook both do this.
+ */
+export async function planAndRebuildCache(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
+  const planned = await buildRollbackPlan(session, settings, options);
+  await recoverCache(session, settings, planned.state.disk);
+  return planned;
 }
 
 export interface RollbackOutcome {

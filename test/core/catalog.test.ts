@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCatalog, catalogErrors, downFileFor, MAX_VERSION, parseMigrationName } from '../../src/core/catalog.js';
+import { buildCatalog, catalogErrors, downFileFor, MAX_VERSION, maxVersion, parseMigrationName } from '../../src/core/catalog.js';
 
 describe('parseMigrationName', () => {
   it.each([
@@ -75,8 +75,7 @@ describe('buildCatalog', () => {
 });
 
 describe('maxVersion', () => {
-  it('is the highest version, or null for none', async () => {
-    const { maxVersion } = await import('../../src/core/catalog.js');
+  it('is the highest version, or null for none', () => {
     expect(maxVersion([20240101120000n, 3n, 20240301000000n])).toBe(20240301000000n);
     expect(maxVersion([])).toBeNull();
   });
