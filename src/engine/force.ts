@@ -3,6 +3,7 @@
  * migration left, record the version the schema is really at and clear the dirty flag. Only a dirty
  * database is forced: on a clean one it could only make the record lie.
  */
+import { MAX_VERSION } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { inTransaction } from '../db/client.js';
@@ -15,7 +16,7 @@ import type { DbSession } from './session.js';
 /** `none` and golang-migrate's `-1` mean "nothing applied". */
 export function parseForceVersion(text: string): bigint | null {
   if (text === 'none' || text === '-1') return null;
-  if (!/^[0-9]+$/.test(text) || BigInt(text) === 0n || BigInt(text) > 2n ** 63n - 1n) {
+  if (!/^[0-9]+$/.test(text) || BigInt(text) === 0n || BigInt(text) > MAX_VERSION) {
     throw new DbguardError('USAGE', `"${text}" is not a migration version`, { hint: 'dbguard force <version>   (or none when nothing is applied)' });
   }
   return BigInt(text);
@@ -29,17 +30,15 @@ export interface ForceResult {
 
 /** Needs a session that changes the database (it holds the locks). */
 export async function forceVersion(session: DbSession, settings: Settings, version: bigint | null): Promise<ForceResult> {
-  {
-    const current = await readSchemaVersion(session.client);
-    if (!current?.dirty) {
-      throw new DbguardError('USAGE', `the database is not dirty (it is at ${current?.version ?? 'nothing applied'}); force only clears a dirty flag after a repair`, {
-        hint: 'dbguard status',
-      });
-    }
-    await inTransaction(session.client, () => writeSchemaVersion(session.client, version, false));
-    const dir = absoluteMigrationsDir(settings);
-    // Tracking rows above the forced version go, and the cache is rewritten from what is now applied.
-    const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
-    return { from: current.version, to: version, capture };
+  const current = await readSchemaVersion(session.client);
+  if (!current?.dirty) {
+    throw new DbguardError('USAGE', `the database is not dirty (it is at ${current?.version ?? 'nothing applied'}); force only clears a dirty flag after a repair`, {
+      hint: 'dbguard status',
+    });
   }
+  await inTransaction(session.client, () => writeSchemaVersion(session.client, version, false));
+  const dir = absoluteMigrationsDir(settings);
+  // Tracking rows above the forced version go, and the cache is rewritten from what is now applied.
+  const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
+  return { from: current.version, to: version, capture };
 }

@@ -222,20 +222,17 @@ export interface RollbackRun {
  * another one plans against the state that one left behind.
  */
 export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
-  const work = async (): Promise<RollbackRun> => {
-    const { plan, state } = await buildRollbackPlan(session, settings, {
-      ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false,
-    });
-    if (plan.kind === 'clean' && !options.dryRun) {
-      // Nothing to undo, but the cache may be stale (a run killed after its last step, another
-      // migrator): refresh it so the next hook compares against what the database really holds.
-      await captureAppliedMigrations(session, absoluteMigrationsDir(settings), state.disk);
-    }
-    if (plan.kind !== 'rollback' || options.dryRun) return { plan, outcome: null };
-    if (options.confirm && !(await options.confirm(plan))) {
-      throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
-    }
-    return { plan, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
-  };
-  return work();
+  const { plan, state } = await buildRollbackPlan(session, settings, {
+    ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false,
+  });
+  if (plan.kind === 'clean' && !options.dryRun) {
+    // Nothing to undo, but the cache may be stale (a run killed after its last step, another
+    // migrator): refresh it so the next hook compares against what the database really holds.
+    await captureAppliedMigrations(session, absoluteMigrationsDir(settings), state.disk);
+  }
+  if (plan.kind !== 'rollback' || options.dryRun) return { plan, outcome: null };
+  if (options.confirm && !(await options.confirm(plan))) {
+    throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
+  }
+  return { plan, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
 }

@@ -40,7 +40,7 @@ export async function checkReached(client: PgClient, version: bigint | null, dow
     return { version, state: 'recorded-now', message: `schema recorded for ${label(version)}` };
   }
   const diff = diffSchemas(record.fingerprint, live);
-  if (isSameSchema(diff)) return { version, state: 'as-recorded', message: `schema: as recorded for ${label(version)}` };
+  if (isSameSchema(diff)) return asRecorded(version, 'schema: ');
   if (downsRun.length > 0) {
     const by = downsRun.length === 1 ? `the down of ${downsRun[0]}` : `the downs of ${listVersions(downsRun)}`;
     return { version, state: 'drift', diff, message: `schema differs from the record for ${label(version)}: ${describeDiff(diff)} (by ${by})` };
@@ -59,7 +59,7 @@ export async function compareWithRecord(client: PgClient, version: bigint | null
   const record = await readSchemaRecord(client, keyOf(version));
   if (!record) return null;
   const diff = diffSchemas(record.fingerprint, await readFingerprint(client));
-  return isSameSchema(diff)
-    ? { version, state: 'as-recorded', message: `as recorded for ${label(version)}` }
-    : { version, state: 'drift', diff, message: `differs from the record for ${label(version)}: ${describeDiff(diff)}` };
+  return isSameSchema(diff) ? asRecorded(version, '') : { version, state: 'drift', diff, message: `differs from the record for ${label(version)}: ${describeDiff(diff)}` };
 }
+
+const asRecorded = (version: bigint | null, prefix: string): SchemaCheck => ({ version, state: 'as-recorded', message: `${prefix}as recorded for ${label(version)}` });
