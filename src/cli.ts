@@ -50,12 +50,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--dry-run', 'Show the plan and change nothing')
     .option('--yes', 'Do not ask for confirmation (needed when not on a terminal)')
     .option('--keep-irreversible', 'Roll back past migrations with an empty down file that changed the schema, leaving their objects')
+    .option('--no-snapshot', 'Do not take a snapshot first (dbguard undo will not be able to bring this back)')
     .example('dbguard rollback --dry-run')
-    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean; snapshot?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
   cli.command('reset', 'Empty the database (asks for its name; --yes with DBGUARD_CONFIRM_RESET=<db> in scripts)')
     .option('--yes', 'Confirm without a prompt; also needs DBGUARD_CONFIRM_RESET=<database name>')
+    .option('--no-snapshot', 'Do not take a snapshot first (the reset cannot be undone)')
     .example('DBGUARD_CONFIRM_RESET=postgres dbguard reset --yes')
-    .action((options: { yes?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
+    .action((options: { yes?: boolean; snapshot?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
   cli.command('capture', 'Store down SQL of applied migrations (run after your own migrator) and refresh the cache')
     .option('--accept-edits', 'Record up files edited since they were applied as what the database has')
     .example('migrate -path migrations -database "$DATABASE_URL" up && dbguard capture')
@@ -64,8 +66,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--dry-run', 'List what would be applied and change nothing')
     .option('--strict', 'Refuse migrations below the applied version (golang-migrate would skip them) instead of applying them')
     .option('--replay', 'Roll back the applied migrations above an out-of-order one, then apply all in version order')
+    .option('--no-snapshot', 'With --replay: do not take a snapshot before the rewind')
     .example('dbguard migrate')
-    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+  cli.command('snapshot <action> [name]', 'Snapshots of the database: save [name] | list | restore <name> | drop <name>')
+    .example('dbguard snapshot save before-experiment')
+    .action((action: string, name: string | undefined) => run((ctx) => import('./commands/snapshot.js').then((m) => m.snapshotCommand(ctx, action, name))));
+  cli.command('undo', 'Restore the snapshot taken before the last rollback, reset or replay (the state it replaces is kept as a snapshot)')
+    .example('dbguard undo')
+    .action(() => run((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx))));
+  cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | drop <id|all>')
+    .example('dbguard stash list')
+    .action((action: string, id: string | undefined) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id))));
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));

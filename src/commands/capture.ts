@@ -21,10 +21,11 @@ export async function captureCommand(ctx: CommandContext, options: { acceptEdits
   });
   const { out } = ctx;
   out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
+  for (const r of result.restored) out.line(`stash: ${r.message}`);
   if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);
   if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back`));
   return {
     exitCode: ExitCode.ok,
-    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql, cached: result.cache.migrations.size },
+    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql, cached: result.cache.migrations.size, restored: result.restored },
   };
 }

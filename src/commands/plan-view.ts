@@ -1,15 +1,32 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
 import type { Plan } from '../core/plan.js';
+import { qualifiedName, type StashEntry } from '../core/stash.js';
 import type { Output } from '../ui/output.js';
+
+/** Per step, the rows its down would drop (counted in a transaction that was rolled back), or why not counted. */
+export type RowsDropped = ReadonlyMap<bigint, ReadonlyArray<{ object: string; rows: number }> | { error: string }>;
+
+/** "200 rows of public.orders, 25 values of public.users.nickname" */
+export function describeKept(kept: readonly StashEntry[]): string {
+  return kept.map((k) => `${k.rows} ${k.kind === 'table' ? 'rows' : 'values'} of ${qualifiedName(k.schema, k.table, k.column)}`).join(', ');
+}
+
+function describeDrops(found: ReadonlyArray<{ object: string; rows: number }> | { error: string } | undefined): string | null {
+  if (found === undefined) return null;
+  if ('error' in found) return 'rows it would drop: not counted (its down cannot run in the counting transaction)';
+  if (found.length === 0) return null;
+  return `drops ${found.map((f) => `${f.rows} ${f.object.startsWith('column') ? 'values' : 'rows'} of ${f.object.replace(/^(table|column) /, '')}`).join(', ')}`;
+}
 
 export const ORIGIN_LABEL = { 'tracking-table': 'tracking table', 'previous-tree': 'previous branch', 'git-history': 'git history', 'working-tree': 'working tree' } as const;
 
-export function planJson(plan: Plan): Record<string, unknown> {
+export function planJson(plan: Plan, drops?: RowsDropped): Record<string, unknown> {
   if (plan.kind === 'rollback') {
     return {
       kind: plan.kind, from: plan.from, to: plan.to,
       steps: plan.steps.map((s) => ({
         version: s.version, filename: s.filename, kind: s.kind, after: s.after, transactional: s.transactional, outOfOrder: s.outOfOrder,
+        ...(drops ? { wouldDrop: drops.get(s.version) ?? [] } : {}),
         downSqlSource: s.origin, ref: s.ref ?? null, note: s.note ?? null, downSql: s.downSql,
         fallback: s.fallback?.map((f) => ({ kind: f.kind, version: f.version, after: f.after })) ?? null,
       })),
@@ -24,7 +41,7 @@ export function nextCommand(plan: Plan): string | null {
   return null;
 }
 
-export function printPlan(out: Output, plan: Plan, withSteps = true): void {
+export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: RowsDropped): void {
   const { c } = out;
   if (plan.kind === 'clean') {
     out.line(`  plan         ${c.green('nothing to roll back')}`);
@@ -43,5 +60,7 @@ export function printPlan(out: Output, plan: Plan, withSteps = true): void {
     const order = !step.outOfOrder ? '' : c.yellow(`  out of order: newer migrations on disk stay applied${replayed.length ? ` (if its down fails: ${replayed.join(', ')} rolled back first and re-applied after)` : ''}`);
     const note = step.note ? c.yellow(`  (${step.note})`) : '';
     out.line(`    ${step.version}  ${step.filename}  ${what}${note}${order}${how}`);
+    const dropped = describeDrops(drops?.get(step.version));
+    if (dropped) out.line(`      ${c.yellow(dropped)}${dropped.startsWith('drops') ? c.dim(' (kept in the stash, back on the next migrate)') : ''}`);
   }
 }

@@ -9,12 +9,12 @@ import { assertLocalOrAllowed } from '../engine/session.js';
 import { ask } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
-export async function resetCommand(ctx: CommandContext, options: { yes?: boolean }): Promise<CommandResult> {
+export async function resetCommand(ctx: CommandContext, options: { yes?: boolean; snapshot?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const ref = databaseRef(settings);
   if (ref.target) assertLocalOrAllowed(settings, ref.target);
   const name = ref.target ? ref.target.database : settings.database.kind === 'embedded' ? settings.database.database : '';
-  const what = ref.kind === 'embedded' ? `the embedded database (its whole data dir, ${ref.paths.dataDir})` : `schemas public and _dbguard of "${name}" (all their data)`;
+  const what = ref.kind === 'embedded' ? `the embedded database "${name}" (all its data)` : `every schema of "${name}" (all their data)`;
   const envConfirm = ctx.env.DBGUARD_CONFIRM_RESET;
 
   if (options.yes && envConfirm !== undefined) {
@@ -30,8 +30,10 @@ export async function resetCommand(ctx: CommandContext, options: { yes?: boolean
       hint: `DBGUARD_CONFIRM_RESET=${name} dbguard reset --yes`,
     });
   }
-  const result = await resetDatabase(settings);
+  const result = await resetDatabase(settings, { noSnapshot: options.snapshot === false });
   ctx.out.line(`reset ${result.kind} database "${name}": removed ${result.removed.join(', ')}`);
+  if (result.snapshot) ctx.out.line(`undo: dbguard undo   (restores snapshot ${result.snapshot.name}, taken just before)`);
+  else ctx.out.note(ctx.out.c.yellow('no snapshot was taken (--no-snapshot or "snapshots": false): this cannot be undone'));
   ctx.out.line('next: dbguard migrate   (or your own migrator, then dbguard capture)');
-  return { exitCode: ExitCode.ok, json: { database: name, kind: result.kind, removed: result.removed } };
+  return { exitCode: ExitCode.ok, json: { database: name, kind: result.kind, removed: result.removed, snapshot: result.snapshot?.name ?? null } };
 }

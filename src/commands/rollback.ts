@@ -1,17 +1,19 @@
 /** `dbguard rollback [--dry-run] [--yes]`: show the plan, ask (on a terminal), apply step by step. */
 import { DbguardError, ExitCode } from '../core/errors.js';
 import type { Plan } from '../core/plan.js';
-import { runRollback } from '../engine/rollback.js';
+import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { planJson, printPlan } from './plan-view.js';
+import { describeKept, planJson, printPlan, type RowsDropped } from './plan-view.js';
 import { listVersions } from '../core/text.js';
 
 export interface RollbackOptions {
   readonly dryRun?: boolean;
   readonly yes?: boolean;
   readonly keepIrreversible?: boolean;
+  /** false with --no-snapshot. */
+  readonly snapshot?: boolean;
 }
 
 export function refusalError(plan: Plan & { kind: 'refuse' }): DbguardError {
@@ -27,16 +29,22 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   }
   const settings = settingsFor(ctx);
   const started = performance.now();
-  const run = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
-    runRollback(session, settings, {
+  let drops: RowsDropped | undefined;
+  const run = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, async (session) => {
+    const result = await runRollback(session, settings, {
       report: out.progress(),
       dryRun: options.dryRun ?? false,
       keepIrreversible: options.keepIrreversible ?? false,
+      noSnapshot: options.snapshot === false,
       confirm: options.yes ? undefined : async (plan) => {
-        printPlan(out, plan);
+        drops = await rowsEachStepWouldDrop(session, plan);
+        printPlan(out, plan, true, drops);
         return confirmYes(`Roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}?`);
       },
-    }));
+    });
+    if (options.dryRun && result.plan.kind === 'rollback') drops = await rowsEachStepWouldDrop(session, result.plan);
+    return result;
+  });
   const { plan, outcome } = run;
   if (plan.kind === 'refuse') throw refusalError(plan);
   if (plan.kind === 'clean') {
@@ -44,18 +52,20 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
     return { exitCode: ExitCode.ok, json: { plan: planJson(plan), applied: [] } };
   }
   if (options.dryRun || !outcome) {
-    printPlan(out, plan);
+    printPlan(out, plan, true, drops);
     out.line(out.c.dim('dry run: nothing was changed. Apply with: dbguard rollback'));
-    return { exitCode: ExitCode.ok, json: { dryRun: true, plan: planJson(plan), applied: [] } };
+    return { exitCode: ExitCode.ok, json: { dryRun: true, plan: planJson(plan, drops), applied: [] } };
   }
   const ms = performance.now() - started;
   out.line(`rolled back ${outcome.applied.length} migration${outcome.applied.length === 1 ? '' : 's'} in ${ms.toFixed(0)} ms; database at ${plan.to ?? 'nothing applied'}`);
+  if (outcome.kept.length > 0) out.line(`kept ${describeKept(outcome.kept)} in the stash: back when these migrations are applied again (dbguard stash list)`);
+  if (run.snapshot) out.line(`undo: dbguard undo   (restores snapshot ${run.snapshot.name}, taken just before)`);
   if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${listVersions(outcome.capture.withoutDownSql)}`));
   if (outcome.schema.state === 'drift') out.note(out.c.yellow(`warning: ${outcome.schema.message}`));
   return {
     exitCode: ExitCode.ok,
     json: {
-      plan: planJson(plan), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
+      plan: planJson(plan, drops), snapshot: run.snapshot?.name ?? null, kept: outcome.kept.map((k) => ({ id: k.id, version: k.version, kind: k.kind, schema: k.schema, table: k.table, column: k.column, rows: k.rows, bytes: k.bytes })), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
       schema: { state: outcome.schema.state, message: outcome.schema.message, diff: outcome.schema.diff ?? null },
     },
   };

@@ -30,6 +30,10 @@ const CODE_CLASS = {
   NOT_A_TTY: ExitCode.usage,
   CONFIRMATION_MISMATCH: ExitCode.usage,
   NOT_A_GIT_REPO: ExitCode.usage,
+  SNAPSHOT_NOT_FOUND: ExitCode.usage,
+  SNAPSHOT_OTHER_DATABASE: ExitCode.usage,
+  SNAPSHOT_EXISTS: ExitCode.usage,
+  STASH_NOT_FOUND: ExitCode.usage,
   // action needed (1)
   CONFLICT: ExitCode.actionNeeded,
   DATABASE_AHEAD: ExitCode.actionNeeded,
@@ -42,6 +46,8 @@ const CODE_CLASS = {
   UNSAFE_DOWN_SQL: ExitCode.unsafe,
   REMOTE_REFUSED: ExitCode.unsafe,
   ABORTED: ExitCode.unsafe,
+  SNAPSHOT_UNAVAILABLE: ExitCode.unsafe,
+  STASH_FULL: ExitCode.unsafe,
   // database or git failure (4)
   DB_CONNECT_FAILED: ExitCode.failure,
   DB_AUTH_FAILED: ExitCode.failure,
@@ -55,6 +61,7 @@ const CODE_CLASS = {
   EMBEDDED_DIR_NOT_ACCESSIBLE: ExitCode.failure,
   EMBEDDED_NOT_RUNNING: ExitCode.failure,
   STATE_WRITE_FAILED: ExitCode.failure,
+  SNAPSHOT_FAILED: ExitCode.failure,
   STATE_DIR_UNWRITABLE: ExitCode.failure,
   GIT_FAILED: ExitCode.failure,
   HOOK_INSTALL_FAILED: ExitCode.failure,

@@ -25,6 +25,8 @@ const ConfigSchema = v.strictObject({
   onConflict: v.optional(v.picklist(['warn', 'rollback'])),
   allowRemote: v.optional(v.boolean()),
   timeouts: v.optional(v.strictObject({ lockMs: v.optional(Milliseconds), statementMs: v.optional(Milliseconds), hookMs: v.optional(Milliseconds) })),
+  snapshots: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))) })])),
+  stash: v.optional(v.union([v.boolean(), v.strictObject({ maxBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) })])),
 });
 
 export type ConfigFile = v.InferOutput<typeof ConfigSchema>;
@@ -44,7 +46,14 @@ export interface Settings {
   readonly onConflict: 'warn' | 'rollback';
   readonly allowRemote: boolean;
   readonly timeouts: Timeouts;
+  /** §12: a snapshot before every destructive operation, and how many automatic ones to keep. */
+  readonly snapshots: { readonly enabled: boolean; readonly keep: number };
+  /** §13: rows a rollback would drop are kept in `_dbguard`, up to this many bytes in all. */
+  readonly stash: { readonly enabled: boolean; readonly maxBytes: number };
 }
+
+export const DEFAULT_SNAPSHOT_KEEP = 5;
+export const DEFAULT_STASH_MAX_BYTES = 1024 ** 3;
 
 /** DESIGN §4: sessions never wait without a bound; a hook's whole database work has a deadline. */
 export interface Timeouts {
@@ -70,7 +79,7 @@ export function validateConfig(raw: unknown, source: string): ConfigFile {
     ? `unknown key "${key}" in ${source}`
     : `invalid value for "${key}" in ${source}: ${issue?.message ?? 'invalid'}`;
   throw new DbguardError('CONFIG_INVALID', message, {
-    hint: `edit ${source} (keys: migrationsDir, stateDir, database, onConflict, allowRemote, timeouts)`,
+    hint: `edit ${source} (keys: migrationsDir, stateDir, database, onConflict, allowRemote, timeouts, snapshots, stash)`,
     details: { key, source },
   });
 }
@@ -127,6 +136,14 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
       lockMs: envMilliseconds('DBGUARD_PG_LOCK_TIMEOUT_MS', env.DBGUARD_PG_LOCK_TIMEOUT_MS) ?? config.timeouts?.lockMs ?? DEFAULT_TIMEOUTS.lockMs,
       statementMs: envMilliseconds('DBGUARD_STATEMENT_TIMEOUT_MS', env.DBGUARD_STATEMENT_TIMEOUT_MS) ?? config.timeouts?.statementMs ?? DEFAULT_TIMEOUTS.statementMs,
       hookMs: envMilliseconds('DBGUARD_HOOK_TIMEOUT_MS', env.DBGUARD_HOOK_TIMEOUT_MS) ?? config.timeouts?.hookMs ?? DEFAULT_TIMEOUTS.hookMs,
+    },
+    snapshots: {
+      enabled: config.snapshots !== false,
+      keep: (typeof config.snapshots === 'object' ? config.snapshots.keep : undefined) ?? DEFAULT_SNAPSHOT_KEEP,
+    },
+    stash: {
+      enabled: config.stash !== false,
+      maxBytes: (typeof config.stash === 'object' ? config.stash.maxBytes : undefined) ?? DEFAULT_STASH_MAX_BYTES,
     },
   };
 }

@@ -3,3 +3,24 @@ export function listVersions(versions: ReadonlyArray<bigint | string | number>, 
   if (versions.length <= max) return versions.map(String).join(', ');
   return `${versions.slice(0, max - 1).map(String).join(', ')}, … ${String(versions[versions.length - 1])} (${versions.length} in all)`;
 }
+
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return '?';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** "3 min ago", "2 h ago", "5 d ago": how long since an ISO time, seen from `now`. */
+export function formatAge(iso: string, now: Date): string {
+  const seconds = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86_400)} d ago`;
+}

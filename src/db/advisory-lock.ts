@@ -66,6 +66,20 @@ export async function acquireAdvisoryLock(client: PgClient, timeoutMs: number): 
   }
 }
 
+/**
+ * The gate: a lock on the maintenance database keyed by the target database's name, taken before a
+ * changing session connects to the target. A second dbguard run then waits without a connection to
+ * the target, which CREATE DATABASE … TEMPLATE (the snapshot, §12) needs to have none of.
+ */
+export async function acquireGateLock(maintenance: PgClient, database: string, timeoutMs: number): Promise<void> {
+  const key = (BigInt(crc32(Buffer.from(`dbguard-gate\0${database}`, 'utf8'))) + (1n << 40n)).toString();
+  const deadline = Date.now() + timeoutMs;
+  while (!(await tryLock(maintenance, key))) {
+    if (Date.now() >= deadline) throw busyError('the database', 'another dbguard run');
+    await sleep(50 + Math.random() * 100);
+  }
+}
+
 export async function withAdvisoryLock<T>(client: PgClient, timeoutMs: number, work: () => Promise<T>): Promise<T> {
   const release = await acquireAdvisoryLock(client, timeoutMs);
   try {

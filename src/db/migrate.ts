@@ -12,6 +12,8 @@ import { inTransaction, type PgClient } from './client.js';
 import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
 import { runSteps, type AppliedStep } from './steps.js';
+import { restoreStash, stashKey } from './stash-restore.js';
+import type { StashRestore } from '../core/stash.js';
 
 export interface UpMigration {
   readonly version: bigint;
@@ -26,8 +28,16 @@ export interface UpMigration {
   readonly recordAs?: bigint;
 }
 
+/** Stash entries to put back as their migrations are applied again (§13), and what was put back. */
+export interface StashRestoring {
+  readonly keys: ReadonlySet<string>;
+  readonly restored: StashRestore[];
+}
+
 /** `before`: the database's version when the run started (what a failed first step leaves). */
-export async function applyUpMigrations(client: PgClient, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null): Promise<AppliedStep[]> {
+export async function applyUpMigrations(
+  client: PgClient, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null, stash: StashRestoring | null = null,
+): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
   // Whether the step being run had to leave the transaction (its failure then leaves the database dirty).
@@ -37,11 +47,23 @@ export async function applyUpMigrations(client: PgClient, migrations: readonly U
       const row = { version: migration.version, filename: migration.filename, downSql: migration.downSql, upSha256: migration.upSha256, source: 'migrate' };
       const recorded = migration.recordAs ?? migration.version;
       outside = requiresNoTransaction(migration.upSql);
+      const restoring = stash !== null && stash.keys.has(stashKey(migration.version, migration.upSha256));
       if (!outside) {
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
-        // The newline ends a trailing "--" comment in the file before our statements follow it.
-        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(recorded, false)}\n${upsertTrackedStatement(client, row)}\nCOMMIT;`;
-        const failed = await client.query(batch).then(() => null, async (error: unknown) => {
+        // The newline ends a trailing "--" comment in the file before our statements follow it. Rows a
+        // rollback kept for this migration go back before the COMMIT, in the same transaction.
+        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(recorded, false)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
+        const failed = await client.query(batch).then(async () => {
+          if (!restoring) return null;
+          try {
+            stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256)));
+            await client.query('COMMIT');
+            return null;
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            return error;
+          }
+        }, async (error: unknown) => {
           await client.query('ROLLBACK').catch(() => undefined);
           return error;
         });
@@ -53,7 +75,11 @@ export async function applyUpMigrations(client: PgClient, migrations: readonly U
       // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker.
       await writeSchemaVersion(client, recorded, true);
       for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
-      await inTransaction(client, () => upsertTracked(client, [row]).then(() => writeSchemaVersion(client, recorded, false)));
+      await inTransaction(client, async () => {
+        await upsertTracked(client, [row]);
+        await writeSchemaVersion(client, recorded, false);
+        if (restoring) stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256)));
+      });
     },
     failure(migration, error, applied) {
       const message = (error as Error).message;

@@ -4,7 +4,7 @@
  * the run, so the database stays at the last good version. SQL that cannot run in a transaction takes
  * golang-migrate's path: mark dirty, run it, mark clean — a crash in between is visible, never silent.
  */
-import { DbguardError } from '../core/errors.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { ReplayStep, RollbackStep } from '../core/plan.js';
 import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
@@ -12,6 +12,9 @@ import { inTransaction, type PgClient } from './client.js';
 import { runSteps, type AppliedStep } from './steps.js';
 import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
 import { deleteTracked, ensureTrackingTable, upsertTracked } from './tracking.js';
+import { runDownKeepingRows, type StashContext } from './stash.js';
+import { restoreStash } from './stash-restore.js';
+import type { StashRestore } from '../core/stash.js';
 
 export type { AppliedStep };
 
@@ -21,10 +24,17 @@ async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
 }
 
 /** §3: the out-of-order down failed (a dependency): rewind the on-disk ones above, roll it back, replay them. */
-export async function replay(client: PgClient, steps: readonly ReplayStep[]): Promise<void> {
+/** The rows a replay-down keeps come back with its replay-up (the same migration, §13). */
+export async function replay(client: PgClient, steps: readonly ReplayStep[], stash: StashContext | null = null): Promise<StashRestore[]> {
+  const restored: StashRestore[] = [];
   for (const step of steps) {
     await inTransaction(client, async () => {
-      await client.query(step.sql);
+      if (step.kind === 'replay-up') {
+        await client.query(step.sql);
+        if (stash) restored.push(...(await restoreStash(client, step.version, step.upSha256 ?? null)));
+      } else {
+        await runDownKeepingRows(client, step.version, step.sql, stash);
+      }
       await writeSchemaVersion(client, step.after, false);
       if (step.kind === 'replay-up') {
         await upsertTracked(client, [{ version: step.version, filename: step.filename, downSql: step.downSql ?? null, upSha256: step.upSha256 ?? null, source: 'replay' }]);
@@ -33,19 +43,22 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[]): Pr
       }
     });
   }
+  // The catalog changed under ups the stash context did not follow: read it afresh next time.
+  if (stash) stash.catalog = null;
+  return restored;
 }
 
-async function runStep(client: PgClient, step: RollbackStep, report: Reporter): Promise<void> {
+async function runStep(client: PgClient, step: RollbackStep, report: Reporter, stash: StashContext | null): Promise<void> {
   if (step.fallback && step.transactional) {
     try {
       await inTransaction(client, async () => {
-        await client.query(step.downSql);
+        await runDownKeepingRows(client, step.version, step.downSql, stash);
         await finishStep(client, step);
       });
     } catch (error) {
       // A lock or time limit is not a dependency: stop as any failed step does.
       if (boundHint((error as { code?: string }).code) !== null) throw error;
-      await replay(client, step.fallback);
+      await replay(client, step.fallback, stash);
       const replayed = step.fallback.filter((s) => s.kind === 'replay-up').map((s) => s.version);
       report({ type: 'step-replayed', version: step.version, filename: step.filename, message: (error as Error).message, replayed });
     }
@@ -59,7 +72,7 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter): 
   if (step.transactional) {
     try {
       await inTransaction(client, async () => {
-        await client.query(step.downSql);
+        await runDownKeepingRows(client, step.version, step.downSql, stash);
         await finishStep(client, step);
       });
       return;
@@ -68,6 +81,8 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter): 
       if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
     }
   }
+  // Outside a transaction there is no savepoint to look before dropping: rows are not kept here.
+  if (stash) stash.catalog = null;
   await writeSchemaVersion(client, step.after, true);
   for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);
   await inTransaction(client, () => finishStep(client, step));
@@ -82,7 +97,7 @@ function boundHint(sqlState: string | undefined): string | null {
 
 export async function applyRollbackSteps(
   client: PgClient, steps: readonly RollbackStep[], report: Reporter,
-  options: { readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void> } = {},
+  options: { readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void>; readonly stash?: StashContext | null } = {},
 ): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
@@ -96,9 +111,11 @@ export async function applyRollbackSteps(
         details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
       });
     },
-    run: (step) => runStep(client, step, report),
+    run: (step) => runStep(client, step, report, options.stash ?? null),
     ...(options.afterEach ? { afterEach: options.afterEach } : {}),
     failure(step, error, applied) {
+      // Already says what happened and what to do (the stash's bound).
+      if (isDbguardError(error)) return error;
       const lastGood = versionAfter(applied, step);
       const sqlState = (error as { code?: string }).code;
       const bound = boundHint(sqlState);

@@ -19,6 +19,8 @@ import { readMigrationFile } from '../fs/migration-files.js';
 import { writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './session.js';
+import { restoreStash, stashKey, stashKeys } from '../db/stash-restore.js';
+import type { StashRestore } from '../core/stash.js';
 
 export interface CaptureResult {
   readonly current: SchemaVersion | null;
@@ -28,6 +30,8 @@ export interface CaptureResult {
   readonly withoutDownSql: readonly bigint[];
   /** Tracking rows removed because the database is below them. */
   readonly pruned: readonly bigint[];
+  /** Rows a rollback kept, put back because the project's own migrator applied their migration again (§13). */
+  readonly restored: readonly StashRestore[];
   readonly cache: MigrationCache;
 }
 
@@ -49,6 +53,7 @@ export async function captureAppliedMigrations(
   const maxTracked = maxVersion(applicable.map((row) => row.version));
 
   const rows = new Map<bigint, TrackingRow>();
+  const newlyApplied: Array<{ version: bigint; upSha256: string }> = [];
   for (const migration of disk.catalog.migrations) {
     if (migration.up === undefined || migration.version > top || disk.unreadable.has(migration.up)) continue;
     const row = byVersion.get(migration.version);
@@ -65,6 +70,7 @@ export async function captureAppliedMigrations(
     if (mayBeEdited && up.sha256 === row?.upSha256) continue;
     const down = migration.down !== undefined && !disk.unreadable.has(migration.down) ? readMigrationFile(migrationsDir, migration.down).sql : null;
     const source = renamed ? 'renamed' : mayBeEdited ? 'accepted-edit' : 'working-tree';
+    if (isNew) newlyApplied.push({ version: migration.version, upSha256: up.sha256 });
     rows.set(migration.version, { version: migration.version, filename: migration.up, downSql: down, upSha256: up.sha256, source });
   }
 
@@ -85,9 +91,23 @@ export async function captureAppliedMigrations(
     await upsertTracked(client, [...rows.values()]);
     await deleteTracked(client, pruned);
   });
+  const restored = await restoreForNewlyApplied(session, newlyApplied);
   const cache = await rewriteCache(session);
   const withoutDownSql = [...cache.migrations].filter(([, e]) => !e.downCaptured).map(([v]) => v);
-  return { current, captured: [...rows.values()].filter((r) => r.downSql !== null).map((r) => r.version), withoutDownSql, pruned, cache };
+  return { current, captured: [...rows.values()].filter((r) => r.downSql !== null).map((r) => r.version), withoutDownSql, pruned, cache, restored };
+}
+
+/** Migrations the project's own migrator applied again: the rows a rollback kept for them go back. */
+async function restoreForNewlyApplied(session: DbSession, applied: ReadonlyArray<{ version: bigint; upSha256: string }>): Promise<StashRestore[]> {
+  if (applied.length === 0) return [];
+  const keys = await stashKeys(session.client);
+  const restored: StashRestore[] = [];
+  for (const migration of applied.filter((m) => keys.has(stashKey(m.version, m.upSha256)))) {
+    await inTransaction(session.client, async () => {
+      restored.push(...(await restoreStash(session.client, migration.version, migration.upSha256)));
+    });
+  }
+  return restored;
 }
 
 /** The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held. */

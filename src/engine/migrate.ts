@@ -18,6 +18,11 @@ import type { Reporter } from '../core/events.js';
 import { readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
 import { listVersions } from '../core/text.js';
+import type { Snapshot } from '../core/snapshot.js';
+import { snapshotBefore } from './snapshot.js';
+import { newStashContext } from '../db/stash.js';
+import { stashKeys } from '../db/stash-restore.js';
+import type { StashRestore } from '../core/stash.js';
 
 export interface MigrateResult {
   readonly pending: readonly UpMigration[];
@@ -27,6 +32,10 @@ export interface MigrateResult {
   readonly schema?: SchemaCheck | null;
   /** With --replay: the applied migrations rolled back first (then applied again in order). */
   readonly rewound?: readonly bigint[];
+  /** The snapshot taken before a rewind. */
+  readonly snapshot?: Snapshot | null;
+  /** Rows a rollback kept, put back as their migrations were applied again (§13). */
+  readonly restored?: readonly StashRestore[];
   readonly applied: readonly AppliedStep[];
   /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
   readonly withoutDownSql: readonly bigint[];
@@ -38,6 +47,8 @@ export interface MigrateOptions {
   readonly strict?: boolean;
   /** Rewind the applied migrations above the lowest out-of-order one, then apply all in version order (§10). */
   readonly replay?: boolean;
+  /** --no-snapshot: no snapshot before a rewind (§12). */
+  readonly noSnapshot?: boolean;
 }
 
 /**
@@ -89,16 +100,19 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     });
   }
   if (options.replay && outOfOrder.length > 0) {
-    const rewind = await rewindSteps(session, state, outOfOrder[0] as bigint);
+    let rewind = await rewindSteps(session, state, outOfOrder[0] as bigint);
     if (dryRun) {
       const again = await migratePending(session, settings, report, { dryRun: true });
       return { ...again, rewound: rewind.map((s) => s.version) };
     }
+    const snapshot = await snapshotBefore(session, settings, 'replay', options.noSnapshot ?? false);
+    if (snapshot) rewind = await rewindSteps(session, await readDatabaseState(session, settings), outOfOrder[0] as bigint);
     await recordStart(session.client, top);
-    await replay(session.client, rewind);
-    // Now every pending migration is above the version the rewind left: apply them all in order.
+    await replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null);
+    // Now every pending migration is above the version the rewind left: apply them all in order (the
+    // rows the rewind kept come back with them).
     const applied = await migratePending(session, settings, report, { dryRun: false });
-    return { ...applied, rewound: rewind.map((s) => s.version) };
+    return { ...applied, rewound: rewind.map((s) => s.version), snapshot };
   }
   const wanted = new Set([...outOfOrder, ...ahead]);
   // Every file is read and validated before the first change: bad input changes nothing.
@@ -118,9 +132,10 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     });
   if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
   if (pending.length > 0) await recordStart(session.client, top);
-  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, top);
+  const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
+  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, top, stash);
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
   const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema };
+  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored] };
 }

@@ -1,45 +1,44 @@
 /**
- * Reset (DESIGN §6): the external database loses `public` and `_dbguard` (public is recreated); the
- * embedded one loses its data dir. The cache goes too. Confirmation is the command's job, before this.
+ * Reset (DESIGN §6, §12): a snapshot first (what `dbguard undo` brings back), then the database is
+ * emptied — every user schema of an external one dropped in one transaction; the embedded one dropped
+ * and created again, which keeps its server, and with it the snapshots. The cache goes too.
  */
 import type { Settings } from '../core/settings.js';
-import { rmSync } from 'node:fs';
-import { embeddedServerFor } from './embedded.js';
-import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
+import type { Snapshot } from '../core/snapshot.js';
 import { removeCacheFile } from '../fs/state.js';
 import { inTransaction, quoteIdentifier } from '../db/client.js';
-import { databaseRef } from './identity.js';
+import { recreateEmpty } from '../db/snapshot.js';
+import { snapshotBefore } from './snapshot.js';
 import { withSession } from './session.js';
 
-export async function resetDatabase(settings: Settings): Promise<{ kind: 'embedded' | 'external'; removed: string[] }> {
-  const ref = databaseRef(settings);
-  if (ref.kind === 'external') {
-    let dropped: string[] = [];
-    await withSession(settings, { destructive: true }, async (session) => {
+export interface ResetResult {
+  readonly kind: 'embedded' | 'external';
+  readonly removed: string[];
+  readonly snapshot: Snapshot | null;
+}
+
+export async function resetDatabase(settings: Settings, options: { readonly noSnapshot?: boolean } = {}): Promise<ResetResult> {
+  return withSession(settings, { destructive: true }, async (session) => {
+    const snapshot = await snapshotBefore(session, settings, 'reset', options.noSnapshot ?? false);
+    let removed: string[];
+    if (session.ref.kind === 'embedded') {
+      const database = session.target.database;
+      await session.detached((maintenance) => recreateEmpty(maintenance, database));
+      removed = [`database ${database}`];
+    } else {
       // Every schema the migrations made goes, not only public (a next migrate's CREATE SCHEMA app must
-      // work, §6). Without a schema record, that is every schema but the system's; all in one transaction.
+      // work, §6): every schema but the system's, all in one transaction.
       const schemas = await session.client.query<{ name: string }>(
         "SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1",
       );
-      dropped = schemas.rows.map((row) => row.name);
+      const dropped = schemas.rows.map((row) => row.name);
       await inTransaction(session.client, async () => {
         for (const name of dropped) await session.client.query(`DROP SCHEMA ${quoteIdentifier(name)} CASCADE`);
         await session.client.query('CREATE SCHEMA public');
       });
-    });
-    removeCacheFile(ref.paths.cacheFile);
-    return { kind: 'external', removed: [...dropped.map((name) => `schema ${name}`), ref.paths.cacheFile] };
-  }
-  if (settings.database.kind !== 'embedded') throw new Error('unreachable');
-  const lock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
-  try {
-    const server = embeddedServerFor(settings);
-    await server.stop();
-    rmSync(ref.paths.dataDir, { recursive: true, force: true });
-    rmSync(ref.paths.passwordFile, { force: true });
-    removeCacheFile(ref.paths.cacheFile);
-    return { kind: 'embedded', removed: [ref.paths.dataDir, ref.paths.cacheFile] };
-  } finally {
-    lock.release();
-  }
+      removed = dropped.map((name) => `schema ${name}`);
+    }
+    removeCacheFile(session.ref.paths.cacheFile);
+    return { kind: session.ref.kind, removed: [...removed, session.ref.paths.cacheFile], snapshot };
+  });
 }

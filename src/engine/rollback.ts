@@ -19,6 +19,10 @@ import { readDatabaseState, type DatabaseState } from './state.js';
 import { checkReached, recordStart, type SchemaCheck } from './schema-check.js';
 import type { MigrationCache } from '../core/cache.js';
 import { writeCacheFile } from '../fs/state.js';
+import type { Snapshot } from '../core/snapshot.js';
+import { snapshotBefore } from './snapshot.js';
+import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
+import type { StashEntry } from '../core/stash.js';
 
 export { readDatabaseState, type DatabaseState };
 
@@ -146,11 +150,18 @@ export async function planAndRebuildCache(session: DbSession, settings: Settings
   return planned;
 }
 
+/** §13: what each step's down would drop, for the plan (and that the stash would keep). */
+export async function rowsEachStepWouldDrop(session: DbSession, plan: Plan & { kind: 'rollback' }) {
+  return countRowsEachDownDrops(session.client, plan.steps.map((s) => ({ version: s.version, downSql: s.kind === 'noop' || !s.transactional ? null : s.downSql })));
+}
+
 export interface RollbackOutcome {
   readonly applied: readonly AppliedStep[];
   readonly capture: CaptureResult;
   /** The live schema against the record for the version reached (§11). */
   readonly schema: SchemaCheck;
+  /** Rows and values the downs would have dropped, kept in `_dbguard` until their migration comes back (§13). */
+  readonly kept: readonly StashEntry[];
 }
 
 /** Applies the steps, then captures down SQL for what is now applied and rewrites the cache (§4). */
@@ -160,9 +171,11 @@ export async function executeRollback(
   let applied: AppliedStep[];
   let record: MigrationCache | null = null;
   await recordStart(session.client, plan.from);
+  const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null;
   try {
     applied = await applyRollbackSteps(session.client, plan.steps, report, {
       ...(deadline === undefined ? {} : { deadline }),
+      stash,
       // After every committed step the cache follows the database, so a kill (SIGKILL runs no handler)
       // leaves it at most one step behind, never claiming less than is applied (§4). Best effort here:
       // the capture at the end reports a record that cannot be written.
@@ -189,7 +202,7 @@ export async function executeRollback(
   const dir = absoluteMigrationsDir(settings);
   const schema = await checkReached(session.client, plan.to, plan.steps.map((s) => s.version));
   try {
-    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema };
+    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema, kept: stash?.kept ?? [] };
   } catch (error) {
     // The database did change: say exactly how, then why the record could not follow (§4).
     if (!isDbguardError(error) || error.code !== 'STATE_WRITE_FAILED') throw error;
@@ -210,12 +223,18 @@ export interface RunRollbackOptions {
   readonly deadline?: number;
   /** Asked with the plan before anything changes; false aborts (exit 3, ABORTED). */
   readonly confirm?: (plan: Plan & { kind: 'rollback' }) => Promise<boolean>;
+  /** --no-snapshot: no snapshot before the first step (§12). */
+  readonly noSnapshot?: boolean;
 }
 
 export interface RollbackRun {
   readonly plan: Plan;
   readonly outcome: RollbackOutcome | null;
+  /** The snapshot taken before the first step (what `dbguard undo` restores). */
+  readonly snapshot?: Snapshot | null;
 }
+
+const stepsOf = (plan: Plan) => (plan.kind === 'rollback' ? plan.steps.map((s) => `${s.version}:${s.kind}`).join(',') : plan.kind);
 
 /**
  * Lock, plan, (confirm,) apply. The plan is built after the lock is held, so a run that waited for
@@ -234,5 +253,14 @@ export async function runRollback(session: DbSession, settings: Settings, option
   if (options.confirm && !(await options.confirm(plan))) {
     throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
   }
-  return { plan, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
+  const snapshot = await snapshotBefore(session, settings, 'rollback', options.noSnapshot ?? false);
+  if (snapshot) {
+    // The snapshot released the database for a moment: plan again, and stop if anything changed meanwhile.
+    const again = (await buildRollbackPlan(session, settings, { ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false })).plan;
+    if (again.kind !== 'rollback' || stepsOf(again) !== stepsOf(plan)) {
+      throw new DbguardError('ABORTED', `the database changed while the snapshot ${snapshot.name} was taken; nothing was rolled back`, { hint: 'dbguard rollback --dry-run   (to see the new plan)' });
+    }
+    return { plan: again, snapshot, outcome: await executeRollback(session, settings, again, options.report, options.deadline) };
+  }
+  return { plan, snapshot, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
 }

@@ -6,7 +6,7 @@ import type { Settings } from '../core/settings.js';
 import { dirname } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
-import { acquireAdvisoryLock } from '../db/advisory-lock.js';
+import { acquireAdvisoryLock, acquireGateLock } from '../db/advisory-lock.js';
 import { connect, type PgClient, type SessionLimits } from '../db/client.js';
 import { embeddedServerFor } from './embedded.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
@@ -20,7 +20,79 @@ export interface DbSession {
   readonly target: ConnectionTarget;
   /** True when this session started the embedded server (and will stop it). */
   readonly startedServer: boolean;
+  /**
+   * Runs `work` with this session's connection closed and its locks released, on a maintenance
+   * connection to the same server, then connects and locks again (`client` is then a new connection).
+   * CREATE DATABASE … TEMPLATE and a database swap need the database free of every session (§12).
+   */
+  detached<T>(work: (maintenance: PgClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** A database on the same server to run CREATE/ALTER/DROP DATABASE from. */
+export function maintenanceTarget(target: ConnectionTarget): ConnectionTarget {
+  return { ...target, database: target.database === 'postgres' ? 'template1' : 'postgres' };
+}
+
+/** The session's connection and locks, which `detached` gives up and takes again. */
+class Attachment {
+  client!: PgClient;
+  private unlock: () => Promise<void> = async () => undefined;
+  /** A changing session's connection to the maintenance database, holding the gate lock (null: none could be made). */
+  private gate: PgClient | null | undefined;
+
+  constructor(private readonly settings: Settings, private readonly target: ConnectionTarget, private readonly options: SessionOptions) {}
+
+  private async openGate(): Promise<void> {
+    if (this.gate !== undefined || !this.options.destructive) return;
+    // A server that lets us into neither maintenance database: go on without the gate (only a
+    // snapshot while another dbguard run waits is affected, and it says so).
+    const gate = await connect(maintenanceTarget(this.target), sessionLimits(this.settings, this.options.deadline)).catch(() => null);
+    if (gate !== null) {
+      await acquireGateLock(gate, this.target.database, this.options.lockWaitMs ?? lockTimeoutMs()).catch(async (error: unknown) => {
+        await gate.end().catch(() => undefined);
+        throw error;
+      });
+    }
+    this.gate = gate;
+  }
+
+  async attach(): Promise<void> {
+    await this.openGate();
+    const client = await connect(this.target, sessionLimits(this.settings, this.options.deadline));
+    this.unlock = await lockIfChanging(client, this.options).catch(async (error: unknown) => {
+      await client.end().catch(() => undefined);
+      throw error;
+    });
+    this.client = client;
+  }
+
+  async detach(): Promise<void> {
+    await this.unlock();
+    this.unlock = async () => undefined;
+    await this.client?.end().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.detach();
+    await this.gate?.end().catch(() => undefined);
+    this.gate = undefined;
+  }
+
+  async detached<T>(work: (maintenance: PgClient) => Promise<T>): Promise<T> {
+    await this.detach();
+    try {
+      if (this.gate) return await work(this.gate);
+      const maintenance = await connect(maintenanceTarget(this.target), sessionLimits(this.settings, this.options.deadline));
+      try {
+        return await work(maintenance);
+      } finally {
+        await maintenance.end().catch(() => undefined);
+      }
+    } finally {
+      await this.attach();
+    }
+  }
 }
 
 export interface SessionOptions {
@@ -68,7 +140,7 @@ async function reportInterrupt(ref: DatabaseRef, target: ConnectionTarget): Prom
       const version = await readSchemaVersion(client);
       where = `the database is at version ${version?.version ?? 'none'} (${version?.dirty ? 'dirty' : 'clean'})`;
       const { rewriteCache } = await import('./capture.js');
-      await rewriteCache({ ref, client, target, startedServer: false, close: async () => undefined });
+      await rewriteCache({ ref, client, target, startedServer: false, close: async () => undefined, detached: () => Promise.reject(new Error('no maintenance connection while interrupted')) });
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -89,14 +161,14 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   if (ref.kind === 'external') {
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);
-    const client = await connect(target, sessionLimits(settings, options.deadline));
-    const unlock = await lockIfChanging(client, options).catch(async (error: unknown) => {
-      await client.end().catch(() => undefined);
+    const attachment = new Attachment(settings, target, options);
+    await attachment.attach().catch(async (error: unknown) => {
+      await attachment.close().catch(() => undefined);
       throw error;
     });
     const onSignal = () => {
       void (async () => {
-        await client.end().catch(() => undefined);
+        await attachment.client.end().catch(() => undefined);
         if (options.destructive) await reportInterrupt(ref, target);
         process.exit(130);
       })();
@@ -104,12 +176,13 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     return {
-      ref, client, target, startedServer: false,
+      ref, target, startedServer: false,
+      get client() { return attachment.client; },
+      detached: (work) => attachment.detached(work),
       async close() {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await unlock();
-        await client.end().catch(() => undefined);
+        await attachment.close();
       },
     };
   }
@@ -117,13 +190,13 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   const server = embeddedServerFor(settings);
   const lock: HeldLock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
   let startedServer = false;
-  let client: PgClient | undefined;
+  let attachment: Attachment | undefined;
   let target: ConnectionTarget | undefined;
   // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
   // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
     void (async () => {
-      await client?.end().catch(() => undefined);
+      await attachment?.client?.end().catch(() => undefined);
       if (options.destructive && target) await reportInterrupt(ref, target);
       if (startedServer) await server.stop().catch(() => undefined);
       lock.release();
@@ -144,16 +217,17 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     process.once('SIGTERM', stopOnSignal);
     const serverTarget = server.target(port);
     target = serverTarget;
-    client = await connect(serverTarget, sessionLimits(settings, options.deadline));
-    const opened = client;
-    const unlock = await lockIfChanging(opened, options);
+    const attached = new Attachment(settings, serverTarget, options);
+    attachment = attached;
+    await attached.attach();
     return {
-      ref, client: opened, target: serverTarget, startedServer,
+      ref, target: serverTarget, startedServer,
+      get client() { return attached.client; },
+      detached: (work) => attached.detached(work),
       async close() {
         process.off('SIGINT', stopOnSignal);
         process.off('SIGTERM', stopOnSignal);
-        await unlock();
-        await opened.end().catch(() => undefined);
+        await attached.close();
         try {
           if (startedServer) {
             options.report?.({ type: 'server', action: 'stopping' });
@@ -168,7 +242,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   } catch (error) {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
-    await client?.end().catch(() => undefined);
+    await attachment?.close().catch(() => undefined);
     if (startedServer) await server.stop().catch(() => undefined);
     lock.release();
     throw error;

@@ -165,14 +165,15 @@ describe('embedded database', () => {
     }
   });
 
-  it('reset removes the data dir, the password file and the cache, then re-initialises on next use', async () => {
+  it('reset empties the database and removes the cache, keeping the server (and so its snapshots); migrate starts over', async () => {
     const { p, server } = embeddedProject();
     p.setMigrations(tableMigration(1, 'one'));
     await migrate(p.settings());
     const cacheFile = databaseRef(p.settings()).paths.cacheFile;
     expect(JSON.parse(readFileSync(cacheFile, 'utf8')).migrations).toEqual({ 1: '1_create_one.up.sql' });
-    await resetDatabase(p.settings());
-    expect(existsSync(server.paths.dataDir)).toBe(false);
+    const result = await resetDatabase(p.settings());
+    expect(result.snapshot?.reason).toBe('reset');
+    expect(existsSync(server.paths.dataDir)).toBe(true);
     expect(existsSync(cacheFile)).toBe(false);
     expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n]);
   });

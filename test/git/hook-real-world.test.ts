@@ -217,7 +217,8 @@ describe('bounded, cheap, and honest hooks', () => {
   ] as const;
   for (const [label, env, why] of bounds) {
     it(`a hook blocked by another session's lock returns by ${label}, at a consistent version, saying what to run`, async () => {
-      const { repo, db } = await branchedRepo({ onConflict: 'rollback' });
+      // Without snapshots (which refuse up front while the app is connected: the next test), the step meets the lock.
+      const { repo, db } = await branchedRepo({ onConflict: 'rollback', snapshots: false });
       track(repo);
       const release = await holdTable(db, 'a_two');
       try {
@@ -236,6 +237,23 @@ describe('bounded, cheap, and honest hooks', () => {
       expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
     });
   }
+
+  it('with snapshots on, a connected app makes the hook refuse before any step, naming the session and what to run', async () => {
+    const { repo, db } = await branchedRepo({ onConflict: 'rollback' });
+    track(repo);
+    const release = await holdTable(db, 'a_two');
+    try {
+      const checkout = repo.git('checkout', 'b');
+      expect(checkout.status).toBe(0);
+      expect(checkout.stderr).toMatch(/SNAPSHOT_UNAVAILABLE.*other sessions use/);
+      expect(checkout.stderr).toContain('--no-snapshot');
+      expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    } finally {
+      await release();
+    }
+    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+  });
 
   it('after a clean check the shim answers a checkout that keeps the migrations without starting node', async () => {
     const { repo } = await branchedRepo();

@@ -1,0 +1,102 @@
+/**
+ * The rollback that keeps the rows (DESIGN §13), as data: which tables and columns a down dropped
+ * (by comparing the catalog before and after it ran, by object id, never by reading its SQL), which
+ * of them may hold rows, and what a stash restore can put back into the table the up made again.
+ */
+
+/** A user table as the catalog shows it: columns by attnum, whether its heap has any page at all. */
+export interface CatalogTable {
+  readonly oid: number;
+  readonly schema: string;
+  readonly table: string;
+  readonly columns: ReadonlyMap<number, string>;
+  /** The primary key's column names (empty: none). */
+  readonly primaryKey: readonly string[];
+  /** False only when the table has no page (it never held a row); true means "count them". */
+  readonly mayHaveRows: boolean;
+}
+
+export type CatalogTables = ReadonlyMap<number, CatalogTable>;
+
+export interface DroppedColumn {
+  readonly table: CatalogTable;
+  readonly column: string;
+}
+
+export interface Dropped {
+  readonly tables: readonly CatalogTable[];
+  readonly columns: readonly DroppedColumn[];
+}
+
+/**
+ * What disappeared between two catalog reads, restricted to what may hold rows. A table is matched by
+ * its oid (a rename is not a drop); a column by its attnum within a table that is still there.
+ */
+export function findDropped(before: CatalogTables, after: CatalogTables): Dropped {
+  const tables: CatalogTable[] = [];
+  const columns: DroppedColumn[] = [];
+  for (const [oid, table] of before) {
+    if (!table.mayHaveRows) continue;
+    const now = after.get(oid);
+    if (now === undefined) {
+      tables.push(table);
+      continue;
+    }
+    for (const [attnum, name] of table.columns) if (!now.columns.has(attnum)) columns.push({ table, column: name });
+  }
+  return { tables, columns };
+}
+
+export const isNothingDropped = (dropped: Dropped) => dropped.tables.length === 0 && dropped.columns.length === 0;
+
+export const qualifiedName = (schema: string, table: string, column?: string | null) => `${schema}.${table}${column ? `.${column}` : ''}`;
+
+/** A stash row: what a rollback kept, under which migration (version and up sha256). */
+export interface StashEntry {
+  readonly id: number;
+  readonly version: bigint;
+  readonly upSha256: string | null;
+  readonly kind: 'table' | 'column';
+  readonly schema: string;
+  readonly table: string;
+  readonly column: string | null;
+  readonly keyColumns: readonly string[];
+  readonly rows: number;
+  readonly bytes: number;
+  readonly createdAt: string;
+  /** Set when a restore could not put everything back: what is left, and why. */
+  readonly note: string | null;
+}
+
+/** What one restore did, in words for the person and numbers for --json. */
+export interface StashRestore {
+  readonly id: number;
+  readonly object: string;
+  readonly restored: number;
+  /** Rows (or values) it could not put back; they stay in the stash. */
+  readonly left: number;
+  readonly message: string;
+}
+
+export interface LiveColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly generated: boolean;
+  readonly notNull: boolean;
+}
+
+/**
+ * The columns a table restore inserts: those the stash and the re-created table share by name,
+ * except generated ones; stashed columns the table no longer has are reported.
+ */
+export function restorableColumns(stashed: readonly string[], live: readonly LiveColumn[]): { use: LiveColumn[]; missing: string[] } {
+  const byName = new Map(live.map((c) => [c.name, c]));
+  const use: LiveColumn[] = [];
+  const missing: string[] = [];
+  for (const name of stashed) {
+    const column = byName.get(name);
+    if (column === undefined) missing.push(name);
+    else if (!column.generated) use.push(column);
+  }
+  return { use, missing };
+}

@@ -1,0 +1,111 @@
+/**
+ * Copy databases as snapshots (DESIGN §12), run on a maintenance connection to the same server: the
+ * database being copied or replaced must have no session at all, dbguard's own included.
+ */
+import { SNAPSHOT_DATABASE_PREFIX, encodeSnapshotComment, parseSnapshotComment, type Snapshot, type SnapshotMeta } from '../core/snapshot.js';
+import { DbguardError } from '../core/errors.js';
+import { quoteIdentifier, type PgClient } from './client.js';
+
+const RESTORING_PREFIX = 'dbguard_restoring_';
+/** Serialises snapshot work on a server: advisory locks are per database, and this one is the maintenance one. */
+const SNAPSHOT_LOCK_KEY = 0x64626773; // 'dbgs'
+
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+export async function lockSnapshots(maintenance: PgClient): Promise<void> {
+  await maintenance.query('SELECT pg_advisory_lock($1)', [SNAPSHOT_LOCK_KEY]);
+}
+
+export interface TemplateFacts {
+  readonly otherSessions: string[];
+  readonly canTemplate: boolean;
+  readonly serverMajor: number;
+}
+
+export async function templateFacts(maintenance: PgClient, database: string): Promise<TemplateFacts> {
+  const sessions = await maintenance.query<{ who: string }>(
+    `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ')' AS who
+     FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid`, [database]);
+  const rights = await maintenance.query<{ can: boolean; major: number }>(
+    `SELECT (r.rolsuper OR (r.rolcreatedb AND d.datdba = r.oid)) AS can, current_setting('server_version_num')::int / 10000 AS major
+     FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = $1`, [database]);
+  return { otherSessions: sessions.rows.map((r) => r.who), canTemplate: rights.rows[0]?.can ?? false, serverMajor: rights.rows[0]?.major ?? 0 };
+}
+
+/** Every dbguard copy database on the server; a half-written one (no comment yet) has meta null. */
+export async function listCopyDatabases(maintenance: PgClient): Promise<Array<{ datname: string; meta: SnapshotMeta | null; bytes: number }>> {
+  const result = await maintenance.query<{ datname: string; comment: string | null; bytes: string }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS comment, pg_database_size(oid)::text AS bytes
+     FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`, [`${SNAPSHOT_DATABASE_PREFIX.replace(/_/g, '\\_')}%`, `${RESTORING_PREFIX.replace(/_/g, '\\_')}%`]);
+  return result.rows.map((row) => ({ datname: row.datname, meta: parseSnapshotComment(row.comment), bytes: Number(row.bytes) }));
+}
+
+/** Copies a killed run left without their comment, and restores it left half made: never listed, dropped here. */
+export async function dropHalfWritten(maintenance: PgClient): Promise<void> {
+  for (const leftover of (await listCopyDatabases(maintenance)).filter((c) => c.meta === null)) await dropDatabase(maintenance, leftover.datname);
+}
+
+export async function dropDatabase(maintenance: PgClient, name: string): Promise<void> {
+  await maintenance.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+}
+
+/** Copies survive only once their comment is written: a kill before that leaves a copy the next run drops. */
+export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Promise<Snapshot> {
+  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(meta.location)} TEMPLATE ${quoteIdentifier(meta.of)}`).catch((error: unknown) => {
+    throw copyError(error, meta.of);
+  });
+  await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(meta.location)} IS ${literal(encodeSnapshotComment(meta))}`);
+  const size = await maintenance.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [meta.location]);
+  return { ...meta, bytes: Number(size.rows[0]?.bytes ?? 0) };
+}
+
+/**
+ * Puts a copy of `snapshot` in place of `database`, atomically: the copy is made under a temporary name
+ * (a kill there leaves the database as it was, and a leftover the next run drops), then one transaction
+ * renames the database to `replaced.location` with its own snapshot comment, and the copy to its name.
+ * What was replaced is therefore itself a snapshot: a restore never loses the state it replaces.
+ */
+export async function swapInCopy(maintenance: PgClient, database: string, snapshot: SnapshotMeta, replaced: SnapshotMeta, random: string): Promise<void> {
+  const restoring = `${RESTORING_PREFIX}${random}`;
+  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(restoring)} TEMPLATE ${quoteIdentifier(snapshot.location)}`).catch((error: unknown) => {
+    throw copyError(error, snapshot.location);
+  });
+  try {
+    await maintenance.query('BEGIN');
+    await maintenance.query(`ALTER DATABASE ${quoteIdentifier(database)} RENAME TO ${quoteIdentifier(replaced.location)}`);
+    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(replaced.location)} IS ${literal(encodeSnapshotComment(replaced))}`);
+    await maintenance.query(`ALTER DATABASE ${quoteIdentifier(restoring)} RENAME TO ${quoteIdentifier(database)}`);
+    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(database)} IS NULL`);
+    await maintenance.query('COMMIT');
+  } catch (error) {
+    await maintenance.query('ROLLBACK').catch(() => undefined);
+    await dropDatabase(maintenance, restoring).catch(() => undefined);
+    throw copyError(error, database);
+  }
+}
+
+/** Drops the database and creates it empty again (reset of the embedded database, §6). */
+export async function recreateEmpty(maintenance: PgClient, database: string): Promise<void> {
+  await maintenance.query(`DROP DATABASE ${quoteIdentifier(database)}`).catch((error: unknown) => {
+    throw copyError(error, database);
+  });
+  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(database)} TEMPLATE template0`);
+}
+
+function copyError(error: unknown, database: string): DbguardError {
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message;
+  if (code === '55006') {
+    return new DbguardError('SNAPSHOT_UNAVAILABLE', `"${database}" is in use by another session: ${message}; nothing was changed`, {
+      hint: 'close the other sessions (stop your app, quit psql) and run the command again, or add --no-snapshot', cause: error,
+    });
+  }
+  if (code === '53100') {
+    return new DbguardError('SNAPSHOT_FAILED', `the disk is full: ${message}; the partial copy was removed and nothing was changed`, {
+      hint: 'free some disk space (dbguard snapshot list, then dbguard snapshot drop <name>), or add --no-snapshot', cause: error,
+    });
+  }
+  return new DbguardError('SNAPSHOT_FAILED', `copying "${database}" failed: ${message}; nothing was changed`, {
+    hint: 'dbguard snapshot list   (then run the command again, or add --no-snapshot)', cause: error, details: { sqlState: code },
+  });
+}

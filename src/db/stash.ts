@@ -1,0 +1,167 @@
+/**
+ * Keeping the rows a down drops (DESIGN §13). Inside the step's transaction: read the catalog, run the
+ * down under a savepoint, read it again; if a table or column that may hold rows is gone, roll back to
+ * the savepoint, copy those rows into `_dbguard`, and run the down again. The copy commits or rolls
+ * back with the step, so a kill never leaves a stash without its rollback or the reverse.
+ */
+import { DbguardError } from '../core/errors.js';
+import { findDropped, isNothingDropped, qualifiedName, type CatalogTable, type CatalogTables, type Dropped, type StashEntry } from '../core/stash.js';
+import { TRACKING_SCHEMA } from '../core/schema.js';
+import { formatBytes } from '../core/text.js';
+import { quoteIdentifier, type PgClient } from './client.js';
+
+export const STASH_TABLE = `${TRACKING_SCHEMA}.stash`;
+export const stashDataTable = (id: number) => `${TRACKING_SCHEMA}.stash_data_${id}`;
+
+const CATALOG_SQL = `
+SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, pg_relation_size(c.oid) > 0 AS may_have_rows,
+  COALESCE((SELECT json_agg(json_build_array(a.attnum, a.attname)) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
+  COALESCE((SELECT json_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+    WHERE i.indrelid = c.oid AND i.indisprimary), '[]') AS primary_key
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '${TRACKING_SCHEMA}')
+  AND NOT (c.relname = 'schema_migrations' AND n.nspname = current_schema())`;
+
+export async function readCatalogTables(client: PgClient): Promise<CatalogTables> {
+  const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[] }>(CATALOG_SQL);
+  return new Map(result.rows.map((row) => [row.oid, {
+    oid: row.oid, schema: row.schema, table: row.table, mayHaveRows: row.may_have_rows, columns: new Map(row.columns), primaryKey: row.primary_key,
+  }]));
+}
+
+export async function ensureStashTable(client: PgClient): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA}`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${STASH_TABLE} (
+    id bigserial PRIMARY KEY, version bigint NOT NULL, up_sha256 text, kind text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL,
+    column_name text, key_columns text[] NOT NULL DEFAULT '{}', row_count bigint NOT NULL, bytes bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(), note text)`);
+}
+
+const target = (table: CatalogTable) => `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`;
+
+/** What one step keeps: its migration, the bound, and the running total of what the stash holds. */
+export interface StashContext {
+  readonly maxBytes: number;
+  /** The catalog after the previous step (its commit changed no table), so each step reads it once. */
+  catalog: CatalogTables | null;
+  /** Everything kept by this run, for the report. */
+  readonly kept: StashEntry[];
+}
+
+export function newStashContext(maxBytes: number): StashContext {
+  return { maxBytes, catalog: null, kept: [] };
+}
+
+async function stashedBytes(client: PgClient): Promise<number> {
+  const result = await client.query<{ bytes: string }>(`SELECT COALESCE(sum(bytes), 0)::text AS bytes FROM ${STASH_TABLE}`);
+  return Number(result.rows[0]?.bytes ?? 0);
+}
+
+/** Copies what `dropped` names (rows, or non-null values with the primary key) into `_dbguard`, bounded. */
+async function keepRows(client: PgClient, version: bigint, dropped: Dropped, context: StashContext): Promise<StashEntry[]> {
+  await ensureStashTable(client);
+  const sha = await client.query<{ up_sha256: string | null }>(`SELECT up_sha256 FROM ${TRACKING_SCHEMA}.applied_migrations WHERE version = $1`, [version.toString()]).catch(() => ({ rows: [] }));
+  const upSha256 = sha.rows[0]?.up_sha256 ?? null;
+  let used = await stashedBytes(client);
+  const kept: StashEntry[] = [];
+  const items = [
+    ...dropped.tables.map((table) => ({ table, column: null as string | null })),
+    ...dropped.columns.map((c) => ({ table: c.table, column: c.column })),
+  ];
+  for (const { table, column } of items) {
+    const id = Number((await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('${STASH_TABLE}', 'id'))::text AS id`)).rows[0]?.id);
+    // A column is matched back by the primary key; without one (or when the key itself goes) nothing can match it.
+    const key = column !== null && !table.primaryKey.includes(column) ? table.primaryKey : [];
+    const select = column === null
+      ? `SELECT * FROM ${target(table)}`
+      : `SELECT ${[...key, column].map(quoteIdentifier).join(', ')} FROM ${target(table)} WHERE ${quoteIdentifier(column)} IS NOT NULL`;
+    const created = await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`);
+    const rows = created.rowCount ?? 0;
+    if (rows === 0) {
+      await client.query(`DROP TABLE ${stashDataTable(id)}`);
+      continue;
+    }
+    const bytes = Number((await client.query<{ b: string }>(`SELECT pg_total_relation_size('${stashDataTable(id)}')::text AS b`)).rows[0]?.b ?? 0);
+    if (used + bytes > context.maxBytes) {
+      throw new DbguardError('STASH_FULL', `keeping the ${rows} rows of ${qualifiedName(table.schema, table.table, column)} (${formatBytes(bytes)}) would pass the stash's bound (${formatBytes(context.maxBytes)}, ${formatBytes(used)} in use); this step was not rolled back`, {
+        hint: 'dbguard stash list, then dbguard stash drop <id>; or raise "stash": { "maxBytes": … } in dbguard.config.json ("stash": false lets rollbacks drop rows)',
+        details: { version: version.toString(), bytes, used, maxBytes: context.maxBytes },
+      });
+    }
+    used += bytes;
+    const row = await client.query<{ created_at: Date }>(
+      `INSERT INTO ${STASH_TABLE} (id, version, up_sha256, kind, schema_name, table_name, column_name, key_columns, row_count, bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING created_at`,
+      [id, version.toString(), upSha256, column === null ? 'table' : 'column', table.schema, table.table, column, key, rows, bytes],
+    );
+    kept.push({
+      id, version, upSha256, kind: column === null ? 'table' : 'column', schema: table.schema, table: table.table, column, keyColumns: key, rows, bytes,
+      createdAt: (row.rows[0]?.created_at ?? new Date()).toISOString(), note: null,
+    });
+  }
+  return kept;
+}
+
+/**
+ * Runs a down inside the caller's open transaction, keeping the rows of what it drops. The down runs
+ * once when it drops nothing that may hold rows, and twice (the first undone) when it does.
+ */
+export async function runDownKeepingRows(client: PgClient, version: bigint, downSql: string, context: StashContext | null): Promise<void> {
+  if (context === null) {
+    await client.query(downSql);
+    return;
+  }
+  const before = context.catalog ?? (await readCatalogTables(client));
+  await client.query('SAVEPOINT dbguard_probe');
+  await client.query(downSql);
+  const after = await readCatalogTables(client);
+  const dropped = findDropped(before, after);
+  if (!isNothingDropped(dropped)) {
+    await client.query('ROLLBACK TO SAVEPOINT dbguard_probe');
+    context.kept.push(...(await keepRows(client, version, dropped, context)));
+    await client.query(downSql);
+  }
+  await client.query('RELEASE SAVEPOINT dbguard_probe');
+  context.catalog = after;
+}
+
+/** Rows each step's down would drop, for the plan: every down run in one transaction that is rolled back. */
+export async function countRowsEachDownDrops(
+  client: PgClient, steps: ReadonlyArray<{ version: bigint; downSql: string | null }>,
+): Promise<Map<bigint, Array<{ object: string; rows: number }> | { error: string }>> {
+  const counts = new Map<bigint, Array<{ object: string; rows: number }> | { error: string }>();
+  await client.query('BEGIN');
+  try {
+    let before = await readCatalogTables(client);
+    for (const step of steps) {
+      if (step.downSql === null) continue;
+      try {
+        await client.query('SAVEPOINT dbguard_count');
+        await client.query(step.downSql);
+        const after = await readCatalogTables(client);
+        const dropped = findDropped(before, after);
+        const found: Array<{ object: string; rows: number }> = [];
+        if (!isNothingDropped(dropped)) {
+          await client.query('ROLLBACK TO SAVEPOINT dbguard_count');
+          for (const table of dropped.tables) {
+            found.push({ object: `table ${qualifiedName(table.schema, table.table)}`, rows: Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${target(table)}`)).rows[0]?.n ?? 0) });
+          }
+          for (const { table, column } of dropped.columns) {
+            const n = await client.query<{ n: string }>(`SELECT count(${quoteIdentifier(column)})::text AS n FROM ${target(table)}`);
+            found.push({ object: `column ${qualifiedName(table.schema, table.table, column)}`, rows: Number(n.rows[0]?.n ?? 0) });
+          }
+          await client.query(step.downSql);
+        }
+        counts.set(step.version, found.filter((f) => f.rows > 0));
+        before = after;
+      } catch (error) {
+        // This down cannot run here (outside a transaction, or a failure the plan will meet too): stop counting.
+        counts.set(step.version, { error: (error as Error).message });
+        break;
+      }
+    }
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+  return counts;
+}

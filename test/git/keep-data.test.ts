@@ -1,0 +1,66 @@
+/**
+ * Issue 12 end to end: real git, real hooks with onConflict "rollback", real Postgres. A → B → A loses
+ * no row: the hook's rollback keeps the rows, migrate puts them back, and each rollback can be undone.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { query, schemaVersion } from '../helpers/db.js';
+import { branchedRepo, GitRepo } from '../helpers/git.js';
+
+const repos: GitRepo[] = [];
+afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
+
+const rowsOf = async (db: string, table: string) => (await query<{ id: number; note: string }>(db, `SELECT id, note FROM ${table} ORDER BY id`)).map((r) => `${r.id}:${r.note}`);
+
+describe('A → B → A with the hook rolling back', () => {
+  it('brings back every row of A\'s tables, keeps the rows added on B, and the same for B\'s on the way back', async () => {
+    const { repo, db } = await branchedRepo({ onConflict: 'rollback' });
+    repos.push(repo);
+    await query(db, `INSERT INTO chat (note) SELECT 'chat on a ' || g FROM generate_series(1, 20) g;
+      INSERT INTO a_one (note) SELECT 'a1 ' || g FROM generate_series(1, 30) g;
+      INSERT INTO a_two (note) SELECT 'a2 ' || g FROM generate_series(1, 40) g;`);
+    const onA = { chat: await rowsOf(db, 'chat'), aOne: await rowsOf(db, 'a_one'), aTwo: await rowsOf(db, 'a_two') };
+
+    const toB = repo.git('checkout', 'b');
+    expect(toB.status).toBe(0);
+    expect(toB.stderr).toContain('rolled back 2 migrations; database at 445');
+    expect(toB.stderr).toContain('kept 40 rows of public.a_two, 30 rows of public.a_one in the stash');
+    expect(toB.stderr).toMatch(/undo: dbguard undo {3}\(snapshot rollback-/);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, `INSERT INTO chat (note) VALUES ('chat on b'); INSERT INTO b_only (note) SELECT 'b ' || g FROM generate_series(1, 5) g;`);
+    const bOnly = await rowsOf(db, 'b_only');
+
+    const toA = repo.git('checkout', 'a');
+    expect(toA.stderr).toContain('kept 5 rows of public.b_only in the stash');
+    const migrated = repo.dbguard(['migrate']);
+    expect(migrated.status).toBe(0);
+    expect(migrated.stdout).toContain('stash: table public.a_one: 30 of 30 rows put back');
+    expect(migrated.stdout).toContain('stash: table public.a_two: 40 of 40 rows put back');
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    expect(await rowsOf(db, 'a_one')).toEqual(onA.aOne);
+    expect(await rowsOf(db, 'a_two')).toEqual(onA.aTwo);
+    expect(await rowsOf(db, 'chat')).toEqual([...onA.chat, '21:chat on b']);
+
+    // And back to B: its rows were kept too; A's stash is the one the hook just made on the way.
+    repo.git('checkout', 'b');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await rowsOf(db, 'b_only')).toEqual(bOnly);
+    expect(JSON.parse(repo.dbguard(['stash', 'list', '--json']).stdout)).toMatchObject({ ok: true, entries: [{ version: '447', object: 'public.a_two' }, { version: '446', object: 'public.a_one' }].map((e) => expect.objectContaining(e)) });
+  });
+
+  it('rollback --dry-run shows the rows each step would drop; undo after the hook\'s rollback puts the database back', async () => {
+    const { repo, db } = await branchedRepo({ onConflict: 'warn' });
+    repos.push(repo);
+    await query(db, "INSERT INTO a_one (note) SELECT 'a1 ' || g FROM generate_series(1, 7) g");
+    repo.git('checkout', 'b');
+    const dry = repo.dbguard(['rollback', '--dry-run']);
+    expect(dry.stdout).toMatch(/446 +446_create_a_one\.up\.sql.*\n +drops 7 rows of public\.a_one/);
+    const planned = JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout) as { plan: { steps: Array<{ version: string; wouldDrop: unknown }> } };
+    expect(planned.plan.steps.map((s) => [s.version, s.wouldDrop])).toEqual([['447', []], ['446', [{ object: 'table public.a_one', rows: 7 }]]]);
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false }); // counting changed nothing
+    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(repo.dbguard(['undo']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    expect(await rowsOf(db, 'a_one')).toHaveLength(7);
+    expect(repo.dbguard(['check']).status).toBe(1); // the branch still lacks them: the database is as before the rollback
+  });
+});
