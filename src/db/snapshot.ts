@@ -49,9 +49,18 @@ export async function dropDatabase(maintenance: PgClient, name: string): Promise
   await maintenance.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
 }
 
+/**
+ * FILE_COPY copies the files after a checkpoint; the default since PostgreSQL 15, WAL_LOG, writes every
+ * block through the WAL: 161 vs 440 ms for 221 MB (bench/snapshot.ts). Older servers know only the former.
+ */
+async function copyStrategy(maintenance: PgClient): Promise<string> {
+  const major = Number((await maintenance.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0) / 10000;
+  return major >= 15 ? ' STRATEGY FILE_COPY' : '';
+}
+
 /** Copies survive only once their comment is written: a kill before that leaves a copy the next run drops. */
 export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Promise<Snapshot> {
-  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(meta.location)} TEMPLATE ${quoteIdentifier(meta.of)}`).catch((error: unknown) => {
+  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(meta.location)} TEMPLATE ${quoteIdentifier(meta.of)}${await copyStrategy(maintenance)}`).catch((error: unknown) => {
     throw copyError(error, meta.of);
   });
   await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(meta.location)} IS ${literal(encodeSnapshotComment(meta))}`);
@@ -67,7 +76,7 @@ export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Pro
  */
 export async function swapInCopy(maintenance: PgClient, database: string, snapshot: SnapshotMeta, replaced: SnapshotMeta, random: string): Promise<void> {
   const restoring = `${RESTORING_PREFIX}${random}`;
-  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(restoring)} TEMPLATE ${quoteIdentifier(snapshot.location)}`).catch((error: unknown) => {
+  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(restoring)} TEMPLATE ${quoteIdentifier(snapshot.location)}${await copyStrategy(maintenance)}`).catch((error: unknown) => {
     throw copyError(error, snapshot.location);
   });
   try {

@@ -46,54 +46,65 @@ export interface StashContext {
   catalog: CatalogTables | null;
   /** Everything kept by this run, for the report. */
   readonly kept: StashEntry[];
+  /** The stash table exists (made once per run). */
+  ready: boolean;
 }
 
 export function newStashContext(maxBytes: number): StashContext {
-  return { maxBytes, catalog: null, kept: [] };
-}
-
-async function stashedBytes(client: PgClient): Promise<number> {
-  const result = await client.query<{ bytes: string }>(`SELECT COALESCE(sum(bytes), 0)::text AS bytes FROM ${STASH_TABLE}`);
-  return Number(result.rows[0]?.bytes ?? 0);
+  return { maxBytes, catalog: null, kept: [], ready: false };
 }
 
 /** Copies what `dropped` names (rows, or non-null values with the primary key) into `_dbguard`, bounded. */
 async function keepRows(client: PgClient, version: bigint, dropped: Dropped, context: StashContext): Promise<StashEntry[]> {
-  await ensureStashTable(client);
-  const sha = await client.query<{ up_sha256: string | null }>(`SELECT up_sha256 FROM ${TRACKING_SCHEMA}.applied_migrations WHERE version = $1`, [version.toString()]).catch(() => ({ rows: [] }));
-  const upSha256 = sha.rows[0]?.up_sha256 ?? null;
-  let used = await stashedBytes(client);
-  const kept: StashEntry[] = [];
+  if (!context.ready) {
+    await ensureStashTable(client);
+    context.ready = true;
+  }
   const items = [
     ...dropped.tables.map((table) => ({ table, column: null as string | null })),
     ...dropped.columns.map((c) => ({ table: c.table, column: c.column })),
   ];
-  for (const { table, column } of items) {
-    const id = Number((await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('${STASH_TABLE}', 'id'))::text AS id`)).rows[0]?.id);
+  // One round trip for what every item needs: the migration's up sha256, the bytes in use, and ids.
+  const meta = await client.query<{ sha: string | null; used: string; ids: string[] }>(
+    `SELECT (SELECT up_sha256 FROM ${TRACKING_SCHEMA}.applied_migrations WHERE version = $1) AS sha,
+            (SELECT COALESCE(sum(bytes), 0)::text FROM ${STASH_TABLE}) AS used,
+            ARRAY(SELECT nextval(pg_get_serial_sequence('${STASH_TABLE}', 'id'))::text FROM generate_series(1, $2)) AS ids`,
+    [version.toString(), items.length]);
+  const upSha256 = meta.rows[0]?.sha ?? null;
+  let used = Number(meta.rows[0]?.used ?? 0);
+  const ids = (meta.rows[0]?.ids ?? []).map(Number);
+  const kept: StashEntry[] = [];
+  for (const [index, { table, column }] of items.entries()) {
+    const id = ids[index] as number;
     // A column is matched back by the primary key; without one (or when the key itself goes) nothing can match it.
     const key = column !== null && !table.primaryKey.includes(column) ? table.primaryKey : [];
     const select = column === null
       ? `SELECT * FROM ${target(table)}`
       : `SELECT ${[...key, column].map(quoteIdentifier).join(', ')} FROM ${target(table)} WHERE ${quoteIdentifier(column)} IS NOT NULL`;
-    const created = await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`);
-    const rows = created.rowCount ?? 0;
+    // A dropped column holding only NULLs (the common case for a fresh one) needs no copy at all.
+    if (column !== null) {
+      const any = await client.query(`SELECT 1 FROM ${target(table)} WHERE ${quoteIdentifier(column)} IS NOT NULL LIMIT 1`);
+      if (any.rowCount === 0) continue;
+    }
+    const rows = (await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`)).rowCount ?? 0;
     if (rows === 0) {
       await client.query(`DROP TABLE ${stashDataTable(id)}`);
       continue;
     }
-    const bytes = Number((await client.query<{ b: string }>(`SELECT pg_total_relation_size('${stashDataTable(id)}')::text AS b`)).rows[0]?.b ?? 0);
+    const row = await client.query<{ bytes: string; created_at: Date }>(
+      `INSERT INTO ${STASH_TABLE} (id, version, up_sha256, kind, schema_name, table_name, column_name, key_columns, row_count, bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_total_relation_size('${stashDataTable(id)}')) RETURNING bytes::text, created_at`,
+      [id, version.toString(), upSha256, column === null ? 'table' : 'column', table.schema, table.table, column, key, rows],
+    );
+    const bytes = Number(row.rows[0]?.bytes ?? 0);
     if (used + bytes > context.maxBytes) {
+      // Thrown inside the step's transaction: the copy and the step go back together.
       throw new DbguardError('STASH_FULL', `keeping the ${rows} rows of ${qualifiedName(table.schema, table.table, column)} (${formatBytes(bytes)}) would pass the stash's bound (${formatBytes(context.maxBytes)}, ${formatBytes(used)} in use); this step was not rolled back`, {
         hint: 'dbguard stash list, then dbguard stash drop <id>; or raise "stash": { "maxBytes": … } in dbguard.config.json ("stash": false lets rollbacks drop rows)',
         details: { version: version.toString(), bytes, used, maxBytes: context.maxBytes },
       });
     }
     used += bytes;
-    const row = await client.query<{ created_at: Date }>(
-      `INSERT INTO ${STASH_TABLE} (id, version, up_sha256, kind, schema_name, table_name, column_name, key_columns, row_count, bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING created_at`,
-      [id, version.toString(), upSha256, column === null ? 'table' : 'column', table.schema, table.table, column, key, rows, bytes],
-    );
     kept.push({
       id, version, upSha256, kind: column === null ? 'table' : 'column', schema: table.schema, table: table.table, column, keyColumns: key, rows, bytes,
       createdAt: (row.rows[0]?.created_at ?? new Date()).toISOString(), note: null,
