@@ -33,10 +33,14 @@ function summarize(keys: readonly string[]): string[] {
   return keys.filter((key) => !tables.has(ownerOf(key) ?? '')).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** "table public.audit_backup left, column public.users.plan lost" — the objects a down got wrong. */
-export function describeDiff(diff: SchemaDiff, limit = 5): string {
+/**
+ * "table public.audit_backup left, column public.users.plan lost" — the objects a down got wrong;
+ * `leftBy` names the migration whose down left an object, when the per-migration record knows it.
+ */
+export function describeDiff(diff: SchemaDiff, limit = 5, leftBy: ReadonlyMap<string, bigint> = new Map()): string {
+  const left = (key: string) => (leftBy.has(key) ? `${key} left by the down of ${leftBy.get(key)}` : `${key} left`);
   const parts = [
-    ...summarize(diff.added).map((key) => `${key} left`), ...summarize(diff.removed).map((key) => `${key} lost`), ...diff.changed.map((key) => `${key} changed`),
+    ...summarize(diff.added).map(left), ...summarize(diff.removed).map((key) => `${key} lost`), ...diff.changed.map((key) => `${key} changed`),
   ];
   return parts.length <= limit ? parts.join(', ') : `${parts.slice(0, limit).join(', ')} and ${parts.length - limit} more`;
 }

@@ -13,6 +13,7 @@ import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersio
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
 import { runSteps, type AppliedStep } from './steps.js';
 import { restoreStash, stashKey } from './stash-restore.js';
+import { beginStepStatement, END_STEP_STATEMENT, forgetUps, upStepStatement } from './schema-events.js';
 import type { StashRestore } from '../core/stash.js';
 
 export interface UpMigration {
@@ -37,9 +38,12 @@ export interface StashRestoring {
 /** `before`: the database's version when the run started (what a failed first step leaves). */
 export async function applyUpMigrations(
   client: PgClient, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null, stash: StashRestoring | null = null,
+  /** The per-migration record's event triggers are on (§11): name each step for them. */
+  recordSteps = false,
 ): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
+  if (recordSteps) await forgetUps(client, migrations.map((m) => m.version));
   // Whether the step being run had to leave the transaction (its failure then leaves the database dirty).
   let outside = false;
   return runSteps(migrations, report, {
@@ -52,7 +56,7 @@ export async function applyUpMigrations(
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
         // The newline ends a trailing "--" comment in the file before our statements follow it. Rows a
         // rollback kept for this migration go back before the COMMIT, in the same transaction.
-        const batch = `BEGIN;\n${migration.upSql}\n;\n${schemaVersionStatements(recorded, false)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
+        const batch = `BEGIN;\n${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${schemaVersionStatements(recorded, false)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
         const failed = await client.query(batch).then(async () => {
           if (!restoring) return null;
           try {
@@ -74,7 +78,9 @@ export async function applyUpMigrations(
       }
       // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker.
       await writeSchemaVersion(client, recorded, true);
+      if (recordSteps) await client.query(beginStepStatement(migration.version, 'up', false));
       for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
+      if (recordSteps) await client.query(END_STEP_STATEMENT);
       await inTransaction(client, async () => {
         await upsertTracked(client, [row]);
         await writeSchemaVersion(client, recorded, false);

@@ -14,6 +14,7 @@ import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrat
 import { deleteTracked, ensureTrackingTable, upsertTracked } from './tracking.js';
 import { runDownKeepingRows, type StashContext } from './stash.js';
 import { restoreStash } from './stash-restore.js';
+import { beginStepStatement, END_STEP_STATEMENT } from './schema-events.js';
 import type { StashRestore } from '../core/stash.js';
 
 export type { AppliedStep };
@@ -25,10 +26,11 @@ async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
 
 /** §3: the out-of-order down failed (a dependency): rewind the on-disk ones above, roll it back, replay them. */
 /** The rows a replay-down keeps come back with its replay-up (the same migration, §13). */
-export async function replay(client: PgClient, steps: readonly ReplayStep[], stash: StashContext | null = null): Promise<StashRestore[]> {
+export async function replay(client: PgClient, steps: readonly ReplayStep[], stash: StashContext | null = null, record = false): Promise<StashRestore[]> {
   const restored: StashRestore[] = [];
   for (const step of steps) {
     await inTransaction(client, async () => {
+      if (record) await client.query(beginStepStatement(step.version, step.kind === 'replay-up' ? 'up' : 'down'));
       if (step.kind === 'replay-up') {
         await client.query(step.sql);
         if (stash) restored.push(...(await restoreStash(client, step.version, step.upSha256 ?? null)));
@@ -48,17 +50,18 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
   return restored;
 }
 
-async function runStep(client: PgClient, step: RollbackStep, report: Reporter, stash: StashContext | null): Promise<void> {
+async function runStep(client: PgClient, step: RollbackStep, report: Reporter, stash: StashContext | null, record: boolean): Promise<void> {
   if (step.fallback && step.transactional) {
     try {
       await inTransaction(client, async () => {
+        if (record) await client.query(beginStepStatement(step.version, 'down'));
         await runDownKeepingRows(client, step.version, step.downSql, stash);
         await finishStep(client, step);
       });
     } catch (error) {
       // A lock or time limit is not a dependency: stop as any failed step does.
       if (boundHint((error as { code?: string }).code) !== null) throw error;
-      await replay(client, step.fallback, stash);
+      await replay(client, step.fallback, stash, record);
       const replayed = step.fallback.filter((s) => s.kind === 'replay-up').map((s) => s.version);
       report({ type: 'step-replayed', version: step.version, filename: step.filename, message: (error as Error).message, replayed });
     }
@@ -66,12 +69,16 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   }
   if (step.kind === 'noop') {
     // A data-only migration: nothing to undo in the schema; the data it changed is kept.
-    await inTransaction(client, () => finishStep(client, step));
+    await inTransaction(client, async () => {
+      if (record) await client.query(beginStepStatement(step.version, 'down'));
+      await finishStep(client, step);
+    });
     return;
   }
   if (step.transactional) {
     try {
       await inTransaction(client, async () => {
+        if (record) await client.query(beginStepStatement(step.version, 'down'));
         await runDownKeepingRows(client, step.version, step.downSql, stash);
         await finishStep(client, step);
       });
@@ -84,7 +91,9 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   // Outside a transaction there is no savepoint to look before dropping: rows are not kept here.
   if (stash) stash.catalog = null;
   await writeSchemaVersion(client, step.after, true);
+  if (record) await client.query(beginStepStatement(step.version, 'down', false));
   for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);
+  if (record) await client.query(END_STEP_STATEMENT);
   await inTransaction(client, () => finishStep(client, step));
 }
 
@@ -97,7 +106,11 @@ function boundHint(sqlState: string | undefined): string | null {
 
 export async function applyRollbackSteps(
   client: PgClient, steps: readonly RollbackStep[], report: Reporter,
-  options: { readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void>; readonly stash?: StashContext | null } = {},
+  options: {
+    readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void>; readonly stash?: StashContext | null;
+    /** The per-migration record's event triggers are on (§11): name each step for them. */
+    readonly recordSteps?: boolean;
+  } = {},
 ): Promise<AppliedStep[]> {
   await ensureSchemaMigrationsTable(client);
   await ensureTrackingTable(client);
@@ -111,7 +124,7 @@ export async function applyRollbackSteps(
         details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
       });
     },
-    run: (step) => runStep(client, step, report, options.stash ?? null),
+    run: (step) => runStep(client, step, report, options.stash ?? null, options.recordSteps ?? false),
     ...(options.afterEach ? { afterEach: options.afterEach } : {}),
     failure(step, error, applied) {
       // Already says what happened and what to do (the stash's bound).

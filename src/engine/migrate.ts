@@ -13,7 +13,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationFile } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations } from './capture.js';
-import { checkReached, recordStart, type SchemaCheck } from './schema-check.js';
+import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
 import { readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
@@ -108,7 +108,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     const snapshot = await snapshotBefore(session, settings, 'replay', options.noSnapshot ?? false);
     if (snapshot) rewind = await rewindSteps(session, await readDatabaseState(session, settings), outOfOrder[0] as bigint);
     await recordStart(session.client, top);
-    await replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null);
+    await recordingChanges(session.client, (recording) => replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null, recording));
     // Now every pending migration is above the version the rewind left: apply them all in order (the
     // rows the rewind kept come back with them).
     const applied = await migratePending(session, settings, report, { dryRun: false });
@@ -133,7 +133,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
-  const applied = pending.length === 0 ? [] : await applyUpMigrations(session.client, pending, report, top, stash);
+  const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording));
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
   const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);

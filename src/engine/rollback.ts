@@ -16,7 +16,7 @@ import type { Reporter } from '../core/events.js';
 import type { DbSession } from './session.js';
 
 import { readDatabaseState, type DatabaseState } from './state.js';
-import { checkReached, recordStart, type SchemaCheck } from './schema-check.js';
+import { checkReached, leftByDowns, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { MigrationCache } from '../core/cache.js';
 import { writeCacheFile } from '../fs/state.js';
 import type { Snapshot } from '../core/snapshot.js';
@@ -173,9 +173,10 @@ export async function executeRollback(
   await recordStart(session.client, plan.from);
   const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null;
   try {
-    applied = await applyRollbackSteps(session.client, plan.steps, report, {
+    applied = await recordingChanges(session.client, (recording) => applyRollbackSteps(session.client, plan.steps, report, {
       ...(deadline === undefined ? {} : { deadline }),
       stash,
+      recordSteps: recording,
       // After every committed step the cache follows the database, so a kill (SIGKILL runs no handler)
       // leaves it at most one step behind, never claiming less than is applied (§4). Best effort here:
       // the capture at the end reports a record that cannot be written.
@@ -193,14 +194,15 @@ export async function executeRollback(
           record = null; // the next step reads it from the database again
         }
       },
-    });
+    }));
   } catch (error) {
     // Some steps may have run: the cache must list what is still applied, not what was (§4).
     await rewriteCache(session).catch(() => undefined);
     throw error;
   }
   const dir = absoluteMigrationsDir(settings);
-  const schema = await checkReached(session.client, plan.to, plan.steps.map((s) => s.version));
+  const downs = plan.steps.map((s) => s.version);
+  const schema = await checkReached(session.client, plan.to, downs, true, await leftByDowns(session.client, downs));
   try {
     return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema, kept: stash?.kept ?? [] };
   } catch (error) {

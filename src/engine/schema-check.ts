@@ -10,6 +10,8 @@ import { listVersions } from '../core/text.js';
 import type { PgClient } from '../db/client.js';
 import { readFingerprint } from '../db/fingerprint.js';
 import { readSchemaRecord, writeSchemaRecord } from '../db/schema-record.js';
+import { readMigrationChanges, startRecordingChanges, stopRecordingChanges } from '../db/schema-events.js';
+import { leftByDown } from '../core/schema-changes.js';
 
 export interface SchemaCheck {
   readonly version: bigint | null;
@@ -31,9 +33,38 @@ export async function recordStart(client: PgClient, version: bigint | null): Pro
  * `recordIfMissing`: a rollback records the version it reaches; a migrate need not (the next run that
  * starts there records it), which keeps a catalog read of the whole schema off migrate's path.
  */
-export async function checkReached(client: PgClient, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true): Promise<SchemaCheck> {
+/**
+ * Per migration (§11), from the event triggers' record: what each of these downs left that its up made,
+ * or made itself ("table public.orders_backup" → the version whose down left it).
+ */
+export async function leftByDowns(client: PgClient, versions: readonly bigint[]): Promise<Map<string, bigint>> {
+  const changes = await readMigrationChanges(client, versions);
+  const found = new Map<string, bigint>();
+  for (const version of versions) for (const object of leftByDown(changes.get(version)) ?? []) found.set(object, version);
+  return found;
+}
+
+/** The event triggers for a migrate or rollback run, when this user may create them; always removed after. */
+export async function recordingChanges<T>(client: PgClient, work: (recording: boolean) => Promise<T>): Promise<T> {
+  const recording = await startRecordingChanges(client).catch(() => false);
+  try {
+    return await work(recording);
+  } finally {
+    if (recording) await stopRecordingChanges(client).catch(() => undefined);
+  }
+}
+
+export async function checkReached(
+  client: PgClient, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true, leftBy: ReadonlyMap<string, bigint> = new Map(),
+): Promise<SchemaCheck> {
   const record = await readSchemaRecord(client, keyOf(version));
   if (!record && !recordIfMissing) return { version, state: 'not-recorded', message: `no schema record for ${label(version)} yet` };
+  if (!record && leftBy.size > 0) {
+    // No whole-schema record here, but the per-migration one knows what the downs left: say it, and do
+    // not record a schema that holds leftovers as this version's.
+    const diff: SchemaDiff = { added: [...leftBy.keys()], removed: [], changed: [] };
+    return { version, state: 'drift', diff, message: `schema at ${label(version)}: ${describeDiff(diff, 5, leftBy)}` };
+  }
   const live = await readFingerprint(client);
   if (!record) {
     await writeSchemaRecord(client, keyOf(version), live);
@@ -42,8 +73,10 @@ export async function checkReached(client: PgClient, version: bigint | null, dow
   const diff = diffSchemas(record.fingerprint, live);
   if (isSameSchema(diff)) return asRecorded(version, 'schema: ');
   if (downsRun.length > 0) {
+    // Named per migration where the record says which down it was; otherwise the downs of this run.
+    const named = diff.added.length > 0 && diff.removed.length === 0 && diff.changed.length === 0 && diff.added.every((key) => leftBy.has(key) || !key.startsWith('table '));
     const by = downsRun.length === 1 ? `the down of ${downsRun[0]}` : `the downs of ${listVersions(downsRun)}`;
-    return { version, state: 'drift', diff, message: `schema differs from the record for ${label(version)}: ${describeDiff(diff)} (by ${by})` };
+    return { version, state: 'drift', diff, message: `schema differs from the record for ${label(version)}: ${describeDiff(diff, 5, leftBy)}${named && leftBy.size > 0 ? '' : ` (by ${by})`}` };
   }
   await writeSchemaRecord(client, keyOf(version), live);
   return { version, state: 'drift', diff, message: `schema differs from what was recorded for ${label(version)} earlier: ${describeDiff(diff)} (an edited migration, or changes by hand); recorded anew` };

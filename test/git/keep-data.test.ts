@@ -44,7 +44,29 @@ describe('A → B → A with the hook rolling back', () => {
     repo.git('checkout', 'b');
     expect(repo.dbguard(['migrate']).status).toBe(0);
     expect(await rowsOf(db, 'b_only')).toEqual(bOnly);
+    const listed = repo.dbguard(['stash', 'list']);
+    expect(listed.stdout).toMatch(/447 +table public\.a_two +40 rows/);
     expect(JSON.parse(repo.dbguard(['stash', 'list', '--json']).stdout)).toMatchObject({ ok: true, entries: [{ version: '447', object: 'public.a_two' }, { version: '446', object: 'public.a_one' }].map((e) => expect.objectContaining(e)) });
+  });
+
+  it('stash drop: one entry, then all; a wrong id changes nothing', async () => {
+    const { repo, db } = await branchedRepo({ onConflict: 'rollback' });
+    repos.push(repo);
+    await query(db, "INSERT INTO a_one (note) VALUES ('x'); INSERT INTO a_two (note) VALUES ('y')");
+    repo.git('checkout', 'b');
+    const ids = (JSON.parse(repo.dbguard(['stash', 'list', '--json']).stdout) as { entries: Array<{ id: number }> }).entries.map((e) => e.id);
+    expect(ids).toHaveLength(2);
+    const wrong = repo.dbguard(['stash', 'drop', '999']);
+    expect([wrong.status, wrong.stderr]).toEqual([2, expect.stringContaining('STASH_NOT_FOUND')]);
+    expect(repo.dbguard(['stash', 'drop', 'seven']).stderr).toContain('error[USAGE]');
+    expect(repo.dbguard(['stash', 'drop', String(ids[0])]).stdout).toContain('dropped 1 stash entry');
+    expect(await query(db, `SELECT to_regclass('_dbguard.stash_data_${ids[0]}') AS t`)).toEqual([{ t: null }]);
+    expect(repo.dbguard(['stash', 'drop', 'all']).stdout).toContain('dropped 1 stash entry');
+    expect(repo.dbguard(['stash', 'list']).stdout).toContain('the stash is empty');
+    // Nothing to restore now: A's tables come back empty.
+    repo.git('checkout', 'a');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await query(db, 'SELECT count(*)::int AS n FROM a_one')).toEqual([{ n: 0 }]);
   });
 
   it('rollback --dry-run shows the rows each step would drop; undo after the hook\'s rollback puts the database back', async () => {

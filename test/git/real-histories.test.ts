@@ -82,6 +82,7 @@ describe('migrate --replay (§10)', () => {
     const main = { ...base, ...tableMigration(T(4), 'invoices') };
     const { repo, db } = await repoWithDb(main);
     await query(db, "INSERT INTO users (note) VALUES ('ann')");
+    await query(db, "INSERT INTO invoices (note) VALUES ('inv 1'), ('inv 2')");
     const late = { ...main, ...tableMigration(T(3), 'coupons') };
     repo.commitMigrations(late, 'a late, lower-numbered migration');
     const dry = JSON.parse(repo.dbguard(['migrate', '--replay', '--dry-run', '--json']).stdout);
@@ -90,6 +91,10 @@ describe('migrate --replay (§10)', () => {
     const replayed = repo.dbguard(['migrate', '--replay']);
     expect(replayed.status, replayed.stderr).toBe(0);
     expect(replayed.stdout).toContain(`rolled back ${T(4)} first (--replay), then applied in version order`);
+    expect(replayed.stdout).toMatch(/snapshot replay-\d{8}-\d{6} taken first \(undo: dbguard undo\)/);
+    // The rewound table's rows were kept and came back with it (§13).
+    expect(replayed.stdout).toContain('stash: table public.invoices: 2 of 2 rows put back');
+    expect(await query(db, 'SELECT note FROM invoices ORDER BY id')).toEqual([{ note: 'inv 1' }, { note: 'inv 2' }]);
     expect(await schemaVersion(db)).toEqual({ version: String(T(4)), dirty: false });
     expect(await fingerprint(db)).toEqual(await freshSchema(late));
     expect(await query(db, 'SELECT version::text AS v FROM _dbguard.applied_migrations ORDER BY version')).toEqual([T(1), T(2), T(3), T(4)].map((v) => ({ v: String(v) })));
@@ -221,9 +226,10 @@ describe('own BEGIN/COMMIT, DO blocks and an irreversible cleanup through a bran
 
     const kept = repo.dbguard(['rollback', '--yes', '--keep-irreversible']);
     expect(kept.status, kept.stderr).toBe(0);
-    // The schema record (§11) for T2, taken when the feature's migrate started there, shows what stayed.
-    expect(kept.stderr).toContain(`warning: schema differs from the record for ${T(2)}: table public.orders_backup left`);
-    expect(kept.stderr).toContain(`(by the downs of ${T(4)}, ${T(3)})`);
+    // The schema record (§11) for T2, taken when the feature's migrate started there, shows what stayed,
+    // and the per-migration record (event triggers) which down left it.
+    expect(kept.stderr).toContain(`warning: schema differs from the record for ${T(2)}: table public.orders_backup left by the down of ${T(4)}`);
+    expect(kept.stderr).not.toContain('(by the downs of');
     const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
     expect(status.schema).toMatchObject({ state: 'drift', diff: { added: expect.arrayContaining(['table public.orders_backup']), removed: [] } });
     expect(await schemaVersion(db)).toEqual({ version: String(T(2)), dirty: false });
