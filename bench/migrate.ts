@@ -6,9 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { EmbeddedServer } from '../src/embedded/server.js';
-import { median, migrationProject, printTable } from './util.js';
+import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
@@ -23,12 +21,7 @@ function dbguard(...args: string[]): string {
 }
 
 dbguard('db', 'start');
-const server = new EmbeddedServer({ stateDir: join(root, '.dbguard'), port: undefined, database: 'postgres' });
-const running = server.running();
-if (!running) throw new Error('embedded server did not start');
-const target = server.target(running.port);
-const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database });
-await client.connect();
+const { client } = await runningEmbeddedClient(root);
 
 async function emptyDatabase(): Promise<void> {
   await client.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS _dbguard CASCADE;');

@@ -7,9 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { EmbeddedServer } from '../src/embedded/server.js';
-import { median, migrationProject, printTable } from './util.js';
+import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
@@ -37,15 +35,9 @@ async function timedAsync(work: () => Promise<unknown>): Promise<number> {
 
 dbguard('migrate');
 dbguard('db', 'start');
-const server = new EmbeddedServer({ stateDir: join(root, '.dbguard'), port: undefined, database: 'postgres' });
-const connectTo = async (database: string) => {
-  const running = server.running();
-  if (!running) throw new Error('embedded server is not running');
-  const target = server.target(running.port);
-  const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database });
-  await client.connect();
-  return client;
-};
+const { server, client: first } = await runningEmbeddedClient(root);
+await first.end();
+const connectTo = async (database: string) => (await runningEmbeddedClient(root, database)).client;
 const copyDir = join(root, 'datadir-copy');
 
 try {

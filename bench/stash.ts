@@ -6,9 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { EmbeddedServer } from '../src/embedded/server.js';
-import { median, migrationProject, printTable } from './util.js';
+import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
@@ -34,12 +32,7 @@ const timed = (work: () => void) => { const started = performance.now(); work();
 
 configure(true);
 dbguard('db', 'start');
-const server = new EmbeddedServer({ stateDir: join(root, '.dbguard'), port: undefined, database: 'postgres' });
-const running = server.running();
-if (!running) throw new Error('embedded server did not start');
-const target = server.target(running.port);
-const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database });
-await client.connect();
+const { client } = await runningEmbeddedClient(root);
 const fill = () => client.query(`INSERT INTO events (user_id, kind, payload) SELECT NULL, 'kind ' || (g % 7), jsonb_build_object('n', g, 'note', md5(g::text)) FROM generate_series(1, ${ROWS}) g`);
 const count = async () => Number((await client.query<{ n: string }>('SELECT count(*)::text AS n FROM events')).rows[0]?.n);
 

@@ -1,4 +1,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { EmbeddedServer } from '../src/embedded/server.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,4 +36,15 @@ export function migrationProject(prefix: string, count: number): { root: string;
     ups.push(up);
   }
   return { root, ups };
+}
+
+/** A client of the project's embedded database, which `dbguard db start` left running. */
+export async function runningEmbeddedClient(root: string, database = 'postgres'): Promise<{ client: pg.Client; server: EmbeddedServer }> {
+  const server = new EmbeddedServer({ stateDir: join(root, '.dbguard'), port: undefined, database: 'postgres' });
+  const running = server.running();
+  if (!running) throw new Error('embedded server did not start');
+  const target = server.target(running.port);
+  const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database });
+  await client.connect();
+  return { client, server };
 }

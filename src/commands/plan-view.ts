@@ -6,16 +6,18 @@ import type { Output } from '../ui/output.js';
 /** Per step, the rows its down would drop (counted in a transaction that was rolled back), or why not counted. */
 export type RowsDropped = ReadonlyMap<bigint, ReadonlyArray<{ object: string; rows: number }> | { error: string }>;
 
+const countOf = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** "200 rows of public.orders, 25 values of public.users.nickname" */
 export function describeKept(kept: readonly StashEntry[]): string {
-  return kept.map((k) => `${k.rows} ${k.kind === 'table' ? 'rows' : 'values'} of ${qualifiedName(k.schema, k.table, k.column)}`).join(', ');
+  return kept.map((k) => `${countOf(k.rows, k.kind === 'table' ? 'row' : 'value')} of ${qualifiedName(k.schema, k.table, k.column)}`).join(', ');
 }
 
 function describeDrops(found: ReadonlyArray<{ object: string; rows: number }> | { error: string } | undefined): string | null {
   if (found === undefined) return null;
   if ('error' in found) return 'rows it would drop: not counted (its down cannot run in the counting transaction)';
   if (found.length === 0) return null;
-  return `drops ${found.map((f) => `${f.rows} ${f.object.startsWith('column') ? 'values' : 'rows'} of ${f.object.replace(/^(table|column) /, '')}`).join(', ')}`;
+  return `drops ${found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ')}`;
 }
 
 export const ORIGIN_LABEL = { 'tracking-table': 'tracking table', 'previous-tree': 'previous branch', 'git-history': 'git history', 'working-tree': 'working tree' } as const;

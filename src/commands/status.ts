@@ -8,6 +8,7 @@ import { databaseRef } from '../engine/identity.js';
 import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
+import { listStash } from '../db/stash-restore.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { withSession } from '../engine/session.js';
@@ -16,7 +17,7 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
-import { listVersions } from '../core/text.js';
+import { formatBytes, listVersions } from '../core/text.js';
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -72,9 +73,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
     // §2: a lost cache is rebuilt by any command that reaches the database, status included.
     const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
-    return { ...result, rebuilt, schema };
+    return { ...result, rebuilt, schema, stash: await listStash(session.client) };
   });
-  const { plan, state, candidates, downSql, rebuilt, schema } = planned;
+  const { plan, state, candidates, downSql, rebuilt, schema, stash } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
   const current = state.current;
   const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: state.tracked, cache: state.cache });
@@ -92,6 +93,10 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim('(below the applied top: golang-migrate would skip them; dbguard migrate applies them)')}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
+  if (stash.length > 0) {
+    const waiting = [...new Set(stash.map((e) => e.version))];
+    out.line(`  stash        ${stash.length} kept (${formatBytes(stash.reduce((sum, e) => sum + e.bytes, 0))}) for ${listVersions(waiting)}: back when applied again ${c.dim('(dbguard stash list)')}`);
+  }
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
@@ -104,6 +109,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       ...json,
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
       cacheRebuilt: rebuilt !== null,
+      stash: stash.map((e) => ({ id: e.id, version: e.version, kind: e.kind, schema: e.schema, table: e.table, column: e.column, rows: e.rows, bytes: e.bytes })),
       schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
       schemaMigrations: current,
       phantoms: candidates.map((cand) => ({ version: cand.version, filename: cand.filename ?? null, downSqlSource: downSql.get(cand.version)?.origin ?? null })),

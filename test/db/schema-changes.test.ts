@@ -5,16 +5,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { leftByDown } from '../../src/core/schema-changes.js';
-import { createDatabase, Project, query, type Migrations } from '../helpers/db.js';
+import { createDatabase, Project, query, usersMigration, type Migrations } from '../helpers/db.js';
 import { migrate, rollback } from '../helpers/engine.js';
 
 const projects: Project[] = [];
 afterAll(() => projects.forEach((p) => p.cleanup()));
 
-const base: Migrations = {
-  '1_users.up.sql': 'CREATE TABLE users (id serial PRIMARY KEY, name text);',
-  '1_users.down.sql': 'DROP TABLE users;',
-};
+const base: Migrations = usersMigration;
 const branch: Migrations = {
   ...base,
   '2_audit.up.sql': 'CREATE TABLE audit (id serial PRIMARY KEY, line text);',

@@ -8,13 +8,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { databaseRef } from '../../src/engine/identity.js';
 import { readCacheFile } from '../../src/fs/state.js';
-import { adminClient, createDatabase, Project, query, schemaVersion, type Migrations } from '../helpers/db.js';
+import { adminClient, createDatabase, Project, query, schemaVersion, usersMigration, type Migrations } from '../helpers/db.js';
 import { BIN, run } from '../helpers/git.js';
 
-const base: Migrations = {
-  '1_users.up.sql': 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);',
-  '1_users.down.sql': 'DROP TABLE users;',
-};
+const base: Migrations = usersMigration;
 const branch: Migrations = {
   ...base,
   '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, total int NOT NULL);',

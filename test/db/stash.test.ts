@@ -7,13 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { withSession } from '../../src/engine/session.js';
 import { migratePending } from '../../src/engine/migrate.js';
 import { silent } from '../../src/core/events.js';
-import { createDatabase, Project, query, schemaVersion, type Migrations } from '../helpers/db.js';
+import { createDatabase, Project, query, schemaVersion, usersMigration, type Migrations } from '../helpers/db.js';
 import { capture, migrate, rollback } from '../helpers/engine.js';
 
-const base: Migrations = {
-  '1_users.up.sql': 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);',
-  '1_users.down.sql': 'DROP TABLE users;',
-};
+const base: Migrations = usersMigration;
 const branch: Migrations = {
   ...base,
   '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES users, total int NOT NULL);',

@@ -78,9 +78,14 @@ describe('dbguard verify interrupted', () => {
     const slow = project({ ...good, [`${T(5)}_slow.up.sql`]: 'SELECT pg_sleep(20);', [`${T(5)}_slow.down.sql`]: '-- no-op\n' });
     const child = spawn(process.execPath, [BIN, 'verify'], { cwd: slow.root, env: { PATH: process.env.PATH, NO_COLOR: '1' } });
     let out = '';
+    let sent = false;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes(`${T(4)}`)) setTimeout(() => child.kill('SIGINT'), 300); // inside the slow one
+      // Once: a second SIGINT, from a later chunk, would meet node's default handler.
+      if (!sent && out.includes(`${T(4)}`)) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), 300); // inside the slow one
+      }
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(130);

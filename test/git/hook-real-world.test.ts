@@ -211,6 +211,30 @@ describe('bounded, cheap, and honest hooks', () => {
     };
   }
 
+  /**
+   * A checkout while the app sits in a transaction on a_two: the hook must come back quickly, leaving the
+   * database where it was; once the app is gone a rollback finishes the job. Returns what the hook said.
+   */
+  async function checkoutWhileAppHoldsATable(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
+    const { repo, db } = await branchedRepo({ onConflict: 'rollback', ...config });
+    track(repo);
+    const release = await holdTable(db, 'a_two');
+    let stderr: string;
+    try {
+      const started = Date.now();
+      const checkout = repo.gitWith(env, 'checkout', 'b');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(checkout.status).toBe(0);
+      stderr = checkout.stderr;
+      expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
+    } finally {
+      await release();
+    }
+    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+    return stderr;
+  }
+
   const bounds = [
     ['lock_timeout', { DBGUARD_PG_LOCK_TIMEOUT_MS: '300' }, 'another session holds a lock'],
     ['the hook deadline', { DBGUARD_HOOK_TIMEOUT_MS: '1500' }, 'time limit'],
@@ -218,41 +242,17 @@ describe('bounded, cheap, and honest hooks', () => {
   for (const [label, env, why] of bounds) {
     it(`a hook blocked by another session's lock returns by ${label}, at a consistent version, saying what to run`, async () => {
       // Without snapshots (which refuse up front while the app is connected: the next test), the step meets the lock.
-      const { repo, db } = await branchedRepo({ onConflict: 'rollback', snapshots: false });
-      track(repo);
-      const release = await holdTable(db, 'a_two');
-      try {
-        const started = Date.now();
-        const checkout = repo.gitWith(env, 'checkout', 'b');
-        expect(Date.now() - started).toBeLessThan(5_000);
-        expect(checkout.status).toBe(0);
-        expect(checkout.stderr).toContain('STEP_FAILED');
-        expect(checkout.stderr).toContain(why);
-        expect(checkout.stderr).toContain('dbguard rollback');
-        expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
-      } finally {
-        await release();
-      }
-      expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
-      expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+      const stderr = await checkoutWhileAppHoldsATable({ snapshots: false }, env);
+      expect(stderr).toContain('STEP_FAILED');
+      expect(stderr).toContain(why);
+      expect(stderr).toContain('dbguard rollback');
     });
   }
 
   it('with snapshots on, a connected app makes the hook refuse before any step, naming the session and what to run', async () => {
-    const { repo, db } = await branchedRepo({ onConflict: 'rollback' });
-    track(repo);
-    const release = await holdTable(db, 'a_two');
-    try {
-      const checkout = repo.git('checkout', 'b');
-      expect(checkout.status).toBe(0);
-      expect(checkout.stderr).toMatch(/SNAPSHOT_UNAVAILABLE.*other sessions use/);
-      expect(checkout.stderr).toContain('--no-snapshot');
-      expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
-    } finally {
-      await release();
-    }
-    expect(repo.dbguard(['rollback', '--yes']).status).toBe(0);
-    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+    const stderr = await checkoutWhileAppHoldsATable({});
+    expect(stderr).toMatch(/SNAPSHOT_UNAVAILABLE.*other sessions use/);
+    expect(stderr).toContain('--no-snapshot');
   });
 
   it('after a clean check the shim answers a checkout that keeps the migrations without starting node', async () => {

@@ -25,6 +25,7 @@ describe('A → B → A with the hook rolling back', () => {
     expect(toB.stderr).toContain('rolled back 2 migrations; database at 445');
     expect(toB.stderr).toContain('kept 40 rows of public.a_two, 30 rows of public.a_one in the stash');
     expect(toB.stderr).toMatch(/undo: dbguard undo {3}\(snapshot rollback-/);
+    expect(repo.dbguard(['status']).stdout).toMatch(/stash +2 kept \([\d.]+ kB\) for 447, 446: back when applied again/);
     expect(repo.dbguard(['migrate']).status).toBe(0);
     await query(db, `INSERT INTO chat (note) VALUES ('chat on b'); INSERT INTO b_only (note) SELECT 'b ' || g FROM generate_series(1, 5) g;`);
     const bOnly = await rowsOf(db, 'b_only');

@@ -97,3 +97,9 @@ export async function schemaVersion(database: string): Promise<{ version: string
   const rows = await query<{ version: string; dirty: boolean }>(database, 'SELECT version::text AS version, dirty FROM schema_migrations');
   return rows[0] ?? null;
 }
+
+/** Version 1 of the issue-12 fixtures: the users table every later migration hangs off. */
+export const usersMigration: Migrations = {
+  '1_users.up.sql': 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);',
+  '1_users.down.sql': 'DROP TABLE users;',
+};
