@@ -10,8 +10,8 @@ import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { runSteps, type AppliedStep } from './steps.js';
-import { ensureSchemaMigrationsTable, writeSchemaVersion } from './schema-migrations.js';
-import { deleteTracked, ensureTrackingTable, upsertTracked } from './tracking.js';
+import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
+import { deleteTracked, deleteTrackedStatement, ensureTrackingTable, upsertTracked } from './tracking.js';
 import { runDownKeepingRows, type StashContext } from './stash.js';
 import { restoreStash } from './stash-restore.js';
 import { beginStepStatement, END_STEP_STATEMENT } from './schema-events.js';
@@ -50,14 +50,34 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
   return restored;
 }
 
+/**
+ * One step's transaction: its record marker, the down (keeping the rows when the stash is on), the
+ * version and the tracking row. Without the stash it is one round trip, as migrate's ups are.
+ */
+async function downInTransaction(client: PgClient, step: RollbackStep, stash: StashContext | null, record: boolean): Promise<void> {
+  const marker = record ? beginStepStatement(step.version, 'down') : '';
+  const finish = `${schemaVersionStatements(step.after, false)}\n${deleteTrackedStatement(step.version)}`;
+  if (stash === null || step.kind === 'noop') {
+    // A no-op step (a data-only migration) has nothing to undo in the schema; the data it changed is kept.
+    // The newline ends a trailing "--" comment in the down SQL before our statements follow it.
+    const down = step.kind === 'noop' ? '' : `${step.downSql}\n;`;
+    await client.query(`BEGIN;\n${marker}\n${down}\n${finish}\nCOMMIT;`).catch(async (error: unknown) => {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    });
+    return;
+  }
+  await inTransaction(client, async () => {
+    if (marker) await client.query(marker);
+    await runDownKeepingRows(client, step.version, step.downSql, stash);
+    await client.query(finish);
+  });
+}
+
 async function runStep(client: PgClient, step: RollbackStep, report: Reporter, stash: StashContext | null, record: boolean): Promise<void> {
   if (step.fallback && step.transactional) {
     try {
-      await inTransaction(client, async () => {
-        if (record) await client.query(beginStepStatement(step.version, 'down'));
-        await runDownKeepingRows(client, step.version, step.downSql, stash);
-        await finishStep(client, step);
-      });
+      await downInTransaction(client, step, stash, record);
     } catch (error) {
       // A lock or time limit is not a dependency: stop as any failed step does.
       if (boundHint((error as { code?: string }).code) !== null) throw error;
@@ -67,25 +87,13 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
     }
     return;
   }
-  if (step.kind === 'noop') {
-    // A data-only migration: nothing to undo in the schema; the data it changed is kept.
-    await inTransaction(client, async () => {
-      if (record) await client.query(beginStepStatement(step.version, 'down'));
-      await finishStep(client, step);
-    });
-    return;
-  }
-  if (step.transactional) {
+  if (step.transactional || step.kind === 'noop') {
     try {
-      await inTransaction(client, async () => {
-        if (record) await client.query(beginStepStatement(step.version, 'down'));
-        await runDownKeepingRows(client, step.version, step.downSql, stash);
-        await finishStep(client, step);
-      });
+      await downInTransaction(client, step, stash, record);
       return;
     } catch (error) {
       // Not marked and not recognised, but it cannot run in a transaction block: golang-migrate's path.
-      if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw error;
+      if ((error as { code?: string }).code !== ACTIVE_SQL_TRANSACTION || step.kind === 'noop') throw error;
     }
   }
   // Outside a transaction there is no savepoint to look before dropping: rows are not kept here.

@@ -13,6 +13,9 @@ import type { PgClient } from './client.js';
 const TABLE = `${TRACKING_SCHEMA}.schema_changes`;
 const TRIGGERS = ['dbguard_record_ddl', 'dbguard_record_drop'] as const;
 
+/** Marks the functions as this version's, so a run that finds them made skips making them again. */
+const INSTALLED = 'dbguard schema events 1';
+
 const INSTALL_SQL = `
 CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA};
 CREATE TABLE IF NOT EXISTS ${TABLE} (
@@ -48,6 +51,10 @@ BEGIN
   WHERE d.object_identity IS NOT NULL AND NOT d.is_temporary AND COALESCE(d.schema_name, '') <> '${TRACKING_SCHEMA}';
 EXCEPTION WHEN OTHERS THEN RETURN;
 END $fn$;
+COMMENT ON FUNCTION ${TRACKING_SCHEMA}.record_drop() IS '${INSTALLED}';`;
+
+/** The triggers themselves, made at a run's start (a killed run may have left them: made anew). */
+const TRIGGERS_SQL = `
 DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[0]};
 DROP EVENT TRIGGER IF EXISTS ${TRIGGERS[1]};
 CREATE EVENT TRIGGER ${TRIGGERS[0]} ON ddl_command_end EXECUTE FUNCTION ${TRACKING_SCHEMA}.record_ddl();
@@ -55,9 +62,11 @@ CREATE EVENT TRIGGER ${TRIGGERS[1]} ON sql_drop EXECUTE FUNCTION ${TRACKING_SCHE
 
 /** Creates the triggers for this run; false (and nothing made) when this user may not. */
 export async function startRecordingChanges(client: PgClient): Promise<boolean> {
-  const rights = await client.query<{ can: boolean }>('SELECT rolsuper AS can FROM pg_roles WHERE rolname = current_user');
-  if (!rights.rows[0]?.can) return false;
-  await client.query(INSTALL_SQL);
+  const facts = await client.query<{ can: boolean; installed: boolean }>(
+    `SELECT rolsuper AS can, COALESCE(obj_description(to_regprocedure('${TRACKING_SCHEMA}.record_drop()'), 'pg_proc') = '${INSTALLED}', false) AS installed
+     FROM pg_roles WHERE rolname = current_user`);
+  if (!facts.rows[0]?.can) return false;
+  await client.query(facts.rows[0].installed ? TRIGGERS_SQL : INSTALL_SQL + TRIGGERS_SQL);
   return true;
 }
 

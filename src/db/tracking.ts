@@ -91,3 +91,8 @@ export async function deleteTracked(client: PgClient, versions: readonly bigint[
   if (versions.length === 0) return;
   await client.query(`DELETE FROM ${TRACKING_TABLE} WHERE version = ANY($1::bigint[])`, [versions.map(String)]);
 }
+
+/** The same delete for one version as a statement, for a step's one-round-trip batch. */
+export function deleteTrackedStatement(version: bigint): string {
+  return `DELETE FROM ${TRACKING_TABLE} WHERE version = ${version.toString()};`;
+}

@@ -41,10 +41,11 @@ class Attachment {
   /** A changing session's connection to the maintenance database, holding the gate lock (null: none could be made). */
   private gate: PgClient | null | undefined;
 
-  constructor(private readonly settings: Settings, private readonly target: ConnectionTarget, private readonly options: SessionOptions) {}
+  /** `gated`: an external database; the embedded one's lock file already keeps a second run off it. */
+  constructor(private readonly settings: Settings, private readonly target: ConnectionTarget, private readonly options: SessionOptions, private readonly gated: boolean) {}
 
   private async openGate(): Promise<void> {
-    if (this.gate !== undefined || !this.options.destructive) return;
+    if (this.gate !== undefined || !this.options.destructive || !this.gated) return;
     // A server that lets us into neither maintenance database: go on without the gate (only a
     // snapshot while another dbguard run waits is affected, and it says so).
     const gate = await connect(maintenanceTarget(this.target), sessionLimits(this.settings, this.options.deadline)).catch(() => null);
@@ -161,7 +162,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   if (ref.kind === 'external') {
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);
-    const attachment = new Attachment(settings, target, options);
+    const attachment = new Attachment(settings, target, options, true);
     await attachment.attach().catch(async (error: unknown) => {
       await attachment.close().catch(() => undefined);
       throw error;
@@ -217,7 +218,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     process.once('SIGTERM', stopOnSignal);
     const serverTarget = server.target(port);
     target = serverTarget;
-    const attached = new Attachment(settings, serverTarget, options);
+    const attached = new Attachment(settings, serverTarget, options, false);
     attachment = attached;
     await attached.attach();
     return {
