@@ -22,7 +22,20 @@ export interface TemplateFacts {
   readonly serverMajor: number;
 }
 
+/**
+ * Other sessions count only when they stay: a client that has just disconnected (the previous dbguard
+ * command, a test's query) leaves its backend in pg_stat_activity for a moment. Up to a second.
+ */
 export async function templateFacts(maintenance: PgClient, database: string): Promise<TemplateFacts> {
+  let facts = await readTemplateFacts(maintenance, database);
+  for (let wait = 0; facts.otherSessions.length > 0 && wait < 10; wait++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    facts = await readTemplateFacts(maintenance, database);
+  }
+  return facts;
+}
+
+async function readTemplateFacts(maintenance: PgClient, database: string): Promise<TemplateFacts> {
   const sessions = await maintenance.query<{ who: string }>(
     `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ')' AS who
      FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid`, [database]);

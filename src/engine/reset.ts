@@ -10,6 +10,8 @@ import { inTransaction, quoteIdentifier } from '../db/client.js';
 import { recreateEmpty } from '../db/snapshot.js';
 import { snapshotBefore } from './snapshot.js';
 import { withSession } from './session.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
+import { databaseRef } from './identity.js';
 
 export interface ResetResult {
   readonly kind: 'embedded' | 'external';
@@ -18,6 +20,18 @@ export interface ResetResult {
 }
 
 export async function resetDatabase(settings: Settings, options: { readonly noSnapshot?: boolean } = {}): Promise<ResetResult> {
+  return resetThroughServer(settings, options).catch((error: unknown) => {
+    // Reset works through the server (it snapshots first, and keeps the snapshots). A cluster that
+    // cannot start is not removed on our own: the cause may be passing (a port, a stale process).
+    if (settings.database.kind !== 'embedded' || !isDbguardError(error) || error.code !== 'EMBEDDED_START_FAILED') throw error;
+    const { dataDir } = databaseRef(settings).paths;
+    throw new DbguardError('EMBEDDED_START_FAILED', `cannot reset: ${error.message}; nothing was changed`, {
+      hint: `fix what keeps it from starting (${error.hint ?? 'see its log'}); to start over instead, move ${dataDir} away (its snapshots go with it)`, cause: error,
+    });
+  });
+}
+
+async function resetThroughServer(settings: Settings, options: { readonly noSnapshot?: boolean }): Promise<ResetResult> {
   return withSession(settings, { destructive: true }, async (session) => {
     const snapshot = await snapshotBefore(session, settings, 'reset', options.noSnapshot ?? false);
     let removed: string[];

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -176,6 +176,16 @@ describe('embedded database', () => {
     expect(existsSync(server.paths.dataDir)).toBe(true);
     expect(existsSync(cacheFile)).toBe(false);
     expect((await migrate(p.settings())).applied.map((a) => a.version)).toEqual([1n]);
+  });
+
+  it('reset of a cluster that cannot start changes nothing and says how to start over', async () => {
+    const { p, server } = embeddedProject();
+    p.setMigrations(tableMigration(1, 'one'));
+    await migrate(p.settings());
+    appendFileSync(join(server.paths.dataDir, 'postgresql.conf'), '\nthis is not a setting\n');
+    const error = await resetDatabase(p.settings()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'EMBEDDED_START_FAILED', message: expect.stringContaining('nothing was changed'), hint: expect.stringContaining(`move ${server.paths.dataDir} away`) });
+    expect(existsSync(join(server.paths.dataDir, 'PG_VERSION'))).toBe(true);
   });
 });
 
