@@ -133,7 +133,8 @@ export async function runDownKeepingRows(client: PgClient, version: bigint, down
     await client.query(downSql);
   }
   await client.query('RELEASE SAVEPOINT dbguard_probe');
-  context.catalog = after;
+  // After a second run, what the down made (a backup table) has new oids: the next step reads afresh.
+  context.catalog = isNothingDropped(dropped) ? after : null;
 }
 
 /** Rows each step's down would drop, for the plan: every down run in one transaction that is rolled back. */
@@ -164,7 +165,8 @@ export async function countRowsEachDownDrops(
           await client.query(step.downSql);
         }
         counts.set(step.version, found.filter((f) => f.rows > 0));
-        before = after;
+        // Run again, the down made its own objects anew (new oids): read what it left.
+        before = isNothingDropped(dropped) ? after : await readCatalogTables(client);
       } catch (error) {
         // This down cannot run here (outside a transaction, or a failure the plan will meet too): stop counting.
         counts.set(step.version, { error: (error as Error).message });

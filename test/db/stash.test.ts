@@ -137,6 +137,26 @@ describe('a rollback that keeps the rows (§13)', () => {
     expect(migrated.restored?.[0]?.message).toMatch(/no primary key to match rows by; its 2 values stay in stash/);
   });
 
+  it('a down that makes a table of its own (a backup) does not make the next step keep that table', async () => {
+    const db = await createDatabase('stash');
+    const project = new Project(db, { snapshots: false });
+    projects.push(project);
+    const files: Migrations = {
+      ...base,
+      '2_notes.up.sql': 'CREATE TABLE notes (id serial PRIMARY KEY, body text);',
+      '2_notes.down.sql': 'DROP TABLE notes;',
+      '3_audit.up.sql': 'CREATE TABLE audit (id serial PRIMARY KEY, line text);',
+      '3_audit.down.sql': 'CREATE TABLE audit_backup AS SELECT * FROM audit; DROP TABLE audit;',
+    };
+    project.setMigrations(files);
+    await migrate(project.settings());
+    await query(db, "INSERT INTO notes (body) VALUES ('n'); INSERT INTO audit (line) VALUES ('a'), ('b')");
+    project.setMigrations(base);
+    const run = await rollback(project.settings());
+    expect(run.outcome?.kept.map((k) => `${k.version} ${k.table} ${k.rows}`)).toEqual(['3 audit 2', '2 notes 1']);
+    expect(await query(db, 'SELECT count(*)::int AS n FROM audit_backup')).toEqual([{ n: 2 }]);
+  });
+
   it('the stash bound: a step that would pass it is not rolled back, and the error says what to do', async () => {
     const { db, project } = await branchWithData({ stash: { maxBytes: 1024 } });
     project.setMigrations(base);
