@@ -17,7 +17,9 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
-import { formatBytes, listVersions } from '../core/text.js';
+import { formatAge, formatBytes, listVersions } from '../core/text.js';
+import { undoTarget } from '../core/snapshot.js';
+import { listSnapshots } from '../engine/snapshot.js';
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -73,9 +75,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
     // §2: a lost cache is rebuilt by any command that reaches the database, status included.
     const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
-    return { ...result, rebuilt, schema, stash: await listStash(session.client) };
+    return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session) };
   });
-  const { plan, state, candidates, downSql, rebuilt, schema, stash } = planned;
+  const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
   const current = state.current;
   const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: state.tracked, cache: state.cache });
@@ -97,6 +99,10 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     const waiting = [...new Set(stash.map((e) => e.version))];
     out.line(`  stash        ${stash.length} kept (${formatBytes(stash.reduce((sum, e) => sum + e.bytes, 0))}) for ${listVersions(waiting)}: back when applied again ${c.dim('(dbguard stash list)')}`);
   }
+  const undoable = undoTarget(snapshots);
+  if (snapshots.length > 0) {
+    out.line(`  snapshots    ${snapshots.length}${undoable ? `; dbguard undo restores ${undoable.name} (${formatAge(undoable.createdAt, new Date())}, at ${undoable.version ?? 'nothing applied'})` : ''} ${c.dim('(dbguard snapshot list)')}`);
+  }
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
@@ -109,6 +115,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       ...json,
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
       cacheRebuilt: rebuilt !== null,
+      snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
+      undo: undoable?.name ?? null,
       stash: stash.map((e) => ({ id: e.id, version: e.version, kind: e.kind, schema: e.schema, table: e.table, column: e.column, rows: e.rows, bytes: e.bytes })),
       schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
       schemaMigrations: current,

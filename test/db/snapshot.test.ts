@@ -44,6 +44,9 @@ describe('snapshots and undo (§12)', () => {
     expect(rolled.status).toBe(0);
     expect(rolled.stdout).toMatch(/undo: dbguard undo {3}\(restores snapshot rollback-\d{8}-\d{6}/);
     expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+    const status = dbguard(project, ['status']);
+    expect(status.stdout).toMatch(/snapshots +1; dbguard undo restores rollback-\d{8}-\d{6} \(\d+ s ago, at 2\)/);
+    expect(JSON.parse(dbguard(project, ['status', '--json']).stdout).undo).toMatch(/^rollback-/);
 
     const undone = dbguard(project, ['undo']);
     expect(undone.stderr).toBe('');
