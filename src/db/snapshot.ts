@@ -46,16 +46,19 @@ async function readTemplateFacts(maintenance: PgClient, database: string): Promi
 }
 
 /** Every dbguard copy database on the server; a half-written one (no comment yet) has meta null. */
-export async function listCopyDatabases(maintenance: PgClient): Promise<Array<{ datname: string; meta: SnapshotMeta | null; bytes: number }>> {
-  const result = await maintenance.query<{ datname: string; comment: string | null; bytes: string }>(
-    `SELECT datname, shobj_description(oid, 'pg_database') AS comment, pg_database_size(oid)::text AS bytes
+export async function listCopyDatabases(maintenance: PgClient): Promise<Array<{ datname: string; meta: SnapshotMeta | null; bytes: number | null }>> {
+  // Another role's copy may not be ours to size (pg_database_size needs CONNECT): its size is unknown.
+  const result = await maintenance.query<{ datname: string; comment: string | null; bytes: string | null }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS comment,
+       CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid)::text END AS bytes
      FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`, [`${SNAPSHOT_DATABASE_PREFIX.replace(/_/g, '\\_')}%`, `${RESTORING_PREFIX.replace(/_/g, '\\_')}%`]);
-  return result.rows.map((row) => ({ datname: row.datname, meta: parseSnapshotComment(row.comment), bytes: Number(row.bytes) }));
+  return result.rows.map((row) => ({ datname: row.datname, meta: parseSnapshotComment(row.comment), bytes: row.bytes === null ? null : Number(row.bytes) }));
 }
 
 /** Copies a killed run left without their comment, and restores it left half made: never listed, dropped here. */
 export async function dropHalfWritten(maintenance: PgClient): Promise<void> {
-  for (const leftover of (await listCopyDatabases(maintenance)).filter((c) => c.meta === null)) await dropDatabase(maintenance, leftover.datname);
+  // Another role's leftover is not ours to drop: it stays (unlisted) rather than stop this snapshot.
+  for (const leftover of (await listCopyDatabases(maintenance)).filter((c) => c.meta === null)) await dropDatabase(maintenance, leftover.datname).catch(() => undefined);
 }
 
 export async function dropDatabase(maintenance: PgClient, name: string): Promise<void> {

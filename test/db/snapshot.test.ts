@@ -235,3 +235,36 @@ describe('the embedded database', () => {
     }
   });
 });
+
+describe('a database owned by an ordinary role (no superuser)', () => {
+  it('snapshots and undo work with CREATEDB and ownership; the per-migration record is skipped; others\' copies do not get in the way', async () => {
+    const role = `dev_${Math.random().toString(36).slice(2, 8)}`;
+    const db = `${role}_db`;
+    const admin = await adminClient();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN CREATEDB PASSWORD 'pw'`);
+      await admin.query(`CREATE DATABASE ${db} OWNER ${role}`);
+      // A copy of somebody else's, half-written and not ours to size or drop.
+      await admin.query(`CREATE DATABASE dbguard_snap_20250101000000_${role.slice(4)}`);
+      await admin.query(`REVOKE CONNECT ON DATABASE dbguard_snap_20250101000000_${role.slice(4)} FROM PUBLIC`);
+    } finally {
+      await admin.end();
+    }
+    const project = new Project(db);
+    projects.push(project);
+    const { port, host } = (await import('../helpers/db.js')).serverInfo();
+    writeFileSync(join(project.root, 'dbguard.config.json'), JSON.stringify({ database: { url: `postgres://${role}:pw@${host}:${port}/${db}` }, stash: false }));
+    project.setMigrations(branch);
+    expect(dbguard(project, ['migrate']).status).toBe(0);
+    await query(db, 'INSERT INTO orders (total) VALUES (1), (2)');
+    project.setMigrations(base);
+    const rolled = dbguard(project, ['rollback', '--yes']);
+    expect(rolled.stderr).toBe('');
+    expect(rolled.stdout).toContain('undo: dbguard undo');
+    expect(await query(db, "SELECT to_regclass('_dbguard.schema_changes')::text AS t")).toEqual([{ t: null }]);
+    expect(dbguard(project, ['status']).stdout).toMatch(/snapshots +1; dbguard undo restores rollback-/);
+    expect(dbguard(project, ['undo']).status).toBe(0);
+    expect(await count(db, 'orders')).toBe(2);
+    expect(await query('postgres', 'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [db])).toEqual([{ owner: role }]);
+  });
+});
