@@ -115,7 +115,7 @@ export function chooseSnapshotStrategy(facts: SnapshotFacts, database: string): 
   throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot snapshot "${database}" before changing it: ${busy}${dump}; nothing was changed`, {
     hint: facts.otherSessions.length > 0
       ? 'close those sessions (stop your app, quit psql) and run the command again, or add --no-snapshot to go on without one'
-      : 'run the command again with --no-snapshot to go on without a snapshot',
+      : 'run the command again with --no-snapshot to go on without a snapshot (or set "snapshots": false in dbguard.config.json, for the hook too, if this user can never copy it)',
     details: { database, otherSessions: facts.otherSessions },
   });
 }
