@@ -13,6 +13,9 @@ export function describeKept(kept: readonly StashEntry[]): string {
   return kept.map((k) => `${countOf(k.rows, k.kind === 'table' ? 'row' : 'value')} of ${qualifiedName(k.schema, k.table, k.column)}`).join(', ');
 }
 
+/** A kept entry in --json, as rollback and status report it. */
+export const keptJson = (k: StashEntry) => ({ id: k.id, version: k.version, kind: k.kind, schema: k.schema, table: k.table, column: k.column, rows: k.rows, bytes: k.bytes });
+
 function describeDrops(found: ReadonlyArray<{ object: string; rows: number }> | { error: string } | undefined): string | null {
   if (found === undefined) return null;
   if ('error' in found) return 'rows it would drop: not counted (its down cannot run in the counting transaction)';

@@ -5,7 +5,7 @@ import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { describeKept, planJson, printPlan, type RowsDropped } from './plan-view.js';
+import { describeKept, keptJson, planJson, printPlan, type RowsDropped } from './plan-view.js';
 import { listVersions } from '../core/text.js';
 
 export interface RollbackOptions {
@@ -65,7 +65,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   return {
     exitCode: ExitCode.ok,
     json: {
-      plan: planJson(plan, drops), snapshot: run.snapshot?.name ?? null, kept: outcome.kept.map((k) => ({ id: k.id, version: k.version, kind: k.kind, schema: k.schema, table: k.table, column: k.column, rows: k.rows, bytes: k.bytes })), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
+      plan: planJson(plan, drops), snapshot: run.snapshot?.name ?? null, kept: outcome.kept.map(keptJson), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
       schema: { state: outcome.schema.state, message: outcome.schema.message, diff: outcome.schema.diff ?? null },
     },
   };

@@ -16,7 +16,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
+import { keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { listSnapshots } from '../engine/snapshot.js';
@@ -117,7 +117,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,
-      stash: stash.map((e) => ({ id: e.id, version: e.version, kind: e.kind, schema: e.schema, table: e.table, column: e.column, rows: e.rows, bytes: e.bytes })),
+      stash: stash.map(keptJson),
       schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
       schemaMigrations: current,
       phantoms: candidates.map((cand) => ({ version: cand.version, filename: cand.filename ?? null, downSqlSource: downSql.get(cand.version)?.origin ?? null })),

@@ -59,6 +59,19 @@ export function snapshotDatabaseName(at: Date, random: string): string {
   return `${SNAPSHOT_DATABASE_PREFIX}${stamp(at).replace('-', '')}_${random.replace(/[^a-z0-9]/g, '').slice(0, 8)}`;
 }
 
+/** A new snapshot's record: named by the person or by its reason and time, located by its strategy. */
+export function newSnapshotMeta(input: {
+  readonly of: string; readonly reason: SnapshotReason; readonly name?: string | undefined; readonly taken: ReadonlySet<string>;
+  readonly version: bigint | null; readonly at: Date; readonly strategy: SnapshotStrategy; readonly random: string;
+}): SnapshotMeta {
+  const copy = snapshotDatabaseName(input.at, input.random);
+  return {
+    name: input.name ?? automaticSnapshotName(input.reason, input.at, input.taken), of: input.of, reason: input.reason, auto: input.reason !== 'manual',
+    version: input.version === null ? null : input.version.toString(), createdAt: input.at.toISOString(), strategy: input.strategy,
+    location: input.strategy === 'template' ? copy : `${copy}.sql`,
+  };
+}
+
 export function encodeSnapshotComment(meta: SnapshotMeta): string {
   return SNAPSHOT_COMMENT_PREFIX + JSON.stringify(meta);
 }

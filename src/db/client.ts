@@ -82,6 +82,24 @@ export function queryError(error: unknown, context: string, hint: string, detail
   });
 }
 
+/** Whether a table (or any relation) of that name exists; `name` may be schema-qualified and quoted. */
+export async function relationExists(client: PgClient, name: string): Promise<boolean> {
+  const result = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [name]);
+  return Boolean(result.rows[0]?.t);
+}
+
+/** Every schema but the system's: what a reset empties and a dump restore replaces. */
+export async function userSchemas(client: PgClient): Promise<string[]> {
+  const result = await client.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1");
+  return result.rows.map((row) => row.name);
+}
+
+/** The server's major version (15, 18, …), for features a version has or lacks. */
+export async function serverMajorVersion(client: PgClient): Promise<number> {
+  const result = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return Math.floor(Number(result.rows[0]?.v ?? 0) / 10000);
+}
+
 /** BEGIN, the work, COMMIT; ROLLBACK and rethrow if anything fails. */
 export async function inTransaction(client: PgClient, work: () => Promise<void>): Promise<void> {
   await client.query('BEGIN');

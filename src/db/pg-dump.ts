@@ -4,9 +4,10 @@
  * transaction after dropping every user schema, so a failed restore leaves the database as it was.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
+import { quoteIdentifier } from './client.js';
 
 function toolMajor(tool: string): number | null {
   const result = spawnSync(tool, ['--version'], { encoding: 'utf8' });
@@ -44,8 +45,12 @@ export function dumpDatabase(target: ConnectionTarget, file: string): void {
 
 /** `schemas`: every user schema the database has now; they go, the dump brings back what it held. */
 export function restoreDump(target: ConnectionTarget, file: string, schemas: readonly string[], preludeFile: string): void {
-  const drops = schemas.map((name) => `DROP SCHEMA IF EXISTS "${name.replace(/"/g, '""')}" CASCADE;`).join('\n');
+  const drops = schemas.map((name) => `DROP SCHEMA IF EXISTS ${quoteIdentifier(name)} CASCADE;`).join('\n');
   // pg_dump leaves public out when it is the default one; create it so the dump's objects have a home.
   writeFileSync(preludeFile, `${drops}\nCREATE SCHEMA IF NOT EXISTS public;\n`);
-  run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', preludeFile, '-f', file], target, `restoring "${target.database}" with psql`);
+  try {
+    run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', preludeFile, '-f', file], target, `restoring "${target.database}" with psql`);
+  } finally {
+    rmSync(preludeFile, { force: true });
+  }
 }

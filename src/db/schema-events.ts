@@ -8,7 +8,7 @@
  */
 import type { MigrationChanges, ObjectChange } from '../core/schema-changes.js';
 import { TRACKING_SCHEMA } from '../core/schema.js';
-import type { PgClient } from './client.js';
+import { relationExists, type PgClient } from './client.js';
 
 const TABLE = `${TRACKING_SCHEMA}.schema_changes`;
 const TRIGGERS = ['dbguard_record_ddl', 'dbguard_record_drop'] as const;
@@ -100,8 +100,7 @@ export async function forgetUps(client: PgClient, versions: readonly bigint[]): 
 export async function readMigrationChanges(client: PgClient, versions: readonly bigint[]): Promise<Map<bigint, MigrationChanges>> {
   const found = new Map<bigint, MigrationChanges>();
   if (versions.length === 0) return found;
-  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('${TABLE}')::text AS t`);
-  if (!exists.rows[0]?.t) return found;
+  if (!(await relationExists(client, TABLE))) return found;
   const rows = await client.query<{ version: string; direction: 'up' | 'down'; action: ObjectChange['action']; object_type: string; object: string }>(
     `SELECT version::text, direction, action, object_type, object FROM ${TABLE} WHERE version = ANY($1::bigint[])`, [versions.map(String)]);
   for (const row of rows.rows) {

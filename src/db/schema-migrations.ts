@@ -3,14 +3,13 @@
  * exactly as golang-migrate does (clear, then insert), so the project's own migrator keeps working.
  */
 import type { SchemaVersion } from '../core/plan.js';
-import type { PgClient } from './client.js';
+import { relationExists, type PgClient } from './client.js';
 
 /** golang-migrate's NilVersion, written only together with dirty=true. */
 const NIL_VERSION = -1n;
 
 export async function readSchemaVersion(client: PgClient): Promise<SchemaVersion | null> {
-  const exists = await client.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
-  if (!exists.rows[0]?.t) return null;
+  if (!(await relationExists(client, 'schema_migrations'))) return null;
   const result = await client.query<{ version: string; dirty: boolean }>('SELECT version::text AS version, dirty FROM schema_migrations LIMIT 1');
   const row = result.rows[0];
   if (!row) return null;

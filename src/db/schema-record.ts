@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TRACKING_SCHEMA, type SchemaFingerprint } from '../core/schema.js';
-import type { PgClient } from './client.js';
+import { relationExists, type PgClient } from './client.js';
 
 const TABLE = `${TRACKING_SCHEMA}.schema_record`;
 
@@ -21,8 +21,7 @@ async function ensureTable(client: PgClient): Promise<void> {
 }
 
 export async function readSchemaRecord(client: PgClient, version: bigint): Promise<{ hash: string; fingerprint: SchemaFingerprint } | null> {
-  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('${TABLE}')::text AS t`);
-  if (!exists.rows[0]?.t) return null;
+  if (!(await relationExists(client, TABLE))) return null;
   const result = await client.query<{ schema_hash: string; objects: Record<string, string> }>(`SELECT schema_hash, objects FROM ${TABLE} WHERE version = $1`, [version.toString()]);
   const row = result.rows[0];
   return row ? { hash: row.schema_hash, fingerprint: new Map(Object.entries(row.objects)) } : null;

@@ -4,13 +4,12 @@
  */
 import { SNAPSHOT_DATABASE_PREFIX, encodeSnapshotComment, parseSnapshotComment, type Snapshot, type SnapshotMeta } from '../core/snapshot.js';
 import { DbguardError } from '../core/errors.js';
-import { quoteIdentifier, type PgClient } from './client.js';
+import { quoteIdentifier, serverMajorVersion, type PgClient } from './client.js';
 
 const RESTORING_PREFIX = 'dbguard_restoring_';
 /** Serialises snapshot work on a server: advisory locks are per database, and this one is the maintenance one. */
 const SNAPSHOT_LOCK_KEY = 0x64626773; // 'dbgs'
 
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 export async function lockSnapshots(maintenance: PgClient): Promise<void> {
   await maintenance.query('SELECT pg_advisory_lock($1)', [SNAPSHOT_LOCK_KEY]);
@@ -70,8 +69,7 @@ export async function dropDatabase(maintenance: PgClient, name: string): Promise
  * block through the WAL: 161 vs 440 ms for 221 MB (bench/snapshot.ts). Older servers know only the former.
  */
 async function copyStrategy(maintenance: PgClient): Promise<string> {
-  const major = Number((await maintenance.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0) / 10000;
-  return major >= 15 ? ' STRATEGY FILE_COPY' : '';
+  return (await serverMajorVersion(maintenance)) >= 15 ? ' STRATEGY FILE_COPY' : '';
 }
 
 /** Copies survive only once their comment is written: a kill before that leaves a copy the next run drops. */
@@ -79,7 +77,7 @@ export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Pro
   await maintenance.query(`CREATE DATABASE ${quoteIdentifier(meta.location)} TEMPLATE ${quoteIdentifier(meta.of)}${await copyStrategy(maintenance)}`).catch((error: unknown) => {
     throw copyError(error, meta.of);
   });
-  await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(meta.location)} IS ${literal(encodeSnapshotComment(meta))}`);
+  await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(meta.location)} IS ${maintenance.escapeLiteral(encodeSnapshotComment(meta))}`);
   const size = await maintenance.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [meta.location]);
   return { ...meta, bytes: Number(size.rows[0]?.bytes ?? 0) };
 }
@@ -98,7 +96,7 @@ export async function swapInCopy(maintenance: PgClient, database: string, snapsh
   try {
     await maintenance.query('BEGIN');
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(database)} RENAME TO ${quoteIdentifier(replaced.location)}`);
-    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(replaced.location)} IS ${literal(encodeSnapshotComment(replaced))}`);
+    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(replaced.location)} IS ${maintenance.escapeLiteral(encodeSnapshotComment(replaced))}`);
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(restoring)} RENAME TO ${quoteIdentifier(database)}`);
     await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(database)} IS NULL`);
     await maintenance.query('COMMIT');

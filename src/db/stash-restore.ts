@@ -5,7 +5,7 @@
  * is never stopped half way by it.
  */
 import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry, type StashRestore } from '../core/stash.js';
-import { quoteIdentifier, type PgClient } from './client.js';
+import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { STASH_TABLE, stashDataTable } from './stash.js';
 
 interface StashRow {
@@ -18,9 +18,7 @@ const toEntry = (r: StashRow): StashEntry => ({
   keyColumns: r.key_columns, rows: Number(r.row_count), bytes: Number(r.bytes), createdAt: r.created_at.toISOString(), note: r.note,
 });
 
-async function stashExists(client: PgClient): Promise<boolean> {
-  return Boolean((await client.query<{ t: string | null }>(`SELECT to_regclass('${STASH_TABLE}')::text AS t`)).rows[0]?.t);
-}
+const stashExists = (client: PgClient) => relationExists(client, STASH_TABLE);
 
 export async function listStash(client: PgClient): Promise<StashEntry[]> {
   if (!(await stashExists(client))) return [];
@@ -47,8 +45,7 @@ const objectName = (entry: StashEntry) => `${entry.kind} ${qualifiedName(entry.s
 
 async function liveColumns(client: PgClient, entry: StashEntry): Promise<LiveColumn[] | null> {
   const rel = `${quoteIdentifier(entry.schema)}.${quoteIdentifier(entry.table)}`;
-  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [rel]);
-  if (!exists.rows[0]?.t) return null;
+  if (!(await relationExists(client, rel))) return null;
   const result = await client.query<{ name: string; type: string; generated: boolean; notNull: boolean }>(
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attgenerated <> '' AS generated, attnotnull AS "notNull"
      FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [rel]);
@@ -89,14 +86,13 @@ async function unfitColumns(client: PgClient, id: number, use: readonly LiveColu
  * can tell which fit (PostgreSQL 16's pg_input_is_valid): a value that does not fit becomes NULL in
  * a nullable column, and keeps its row in the stash in a NOT NULL one. Older servers leave the column out.
  */
-function fitting(column: LiveColumn, perValue: boolean): { value: string | null; rowFilter: string | null } {
+function fitting(client: PgClient, column: LiveColumn, perValue: boolean): { value: string | null; rowFilter: string | null } {
   const name = quoteIdentifier(column.name);
   if (!perValue) return { value: null, rowFilter: null };
-  const valid = `(${name} IS NULL OR pg_input_is_valid(${name}::text, ${escapeText(column.type)}))`;
+  const valid = `(${name} IS NULL OR pg_input_is_valid(${name}::text, ${client.escapeLiteral(column.type)}))`;
   return { value: `CASE WHEN ${valid} THEN ${name}::text::${column.type} END`, rowFilter: column.notNull ? valid : null };
 }
 
-const escapeText = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** Serial and identity columns: their sequences must pass the ids that came back. */
 async function advanceSequences(client: PgClient, rel: string): Promise<void> {
@@ -114,7 +110,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const object = objectName(entry);
   const { use: shared, missing } = restorableColumns(await stashedColumns(client, entry.id), live);
   const unfit = await unfitColumns(client, entry.id, shared);
-  const perValue = unfit.size > 0 && (await serverMajor(client)) >= 16;
+  const perValue = unfit.size > 0 && (await serverMajorVersion(client)) >= 16;
   const columns: string[] = [];
   const values: string[] = [];
   const filters: string[] = [];
@@ -124,7 +120,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
       values.push(`${quoteIdentifier(column.name)}::${column.type}`);
       continue;
     }
-    const fit = fitting(column, perValue);
+    const fit = fitting(client, column, perValue);
     if (fit.value === null) {
       missing.push(column.name);
       continue;
@@ -163,10 +159,10 @@ async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, l
     `UPDATE ${rel} AS t SET ${name} = s.${name}::text::${column.type} FROM ${stashDataTable(entry.id)} AS s WHERE ${match}${extra}`)).rowCount ?? 0);
   let updated = await update('');
   let unfit = 0;
-  if ('error' in updated && (await serverMajor(client)) >= 16) {
+  if ('error' in updated && (await serverMajorVersion(client)) >= 16) {
     // Some values do not fit a changed type: put back those that do, keep the rest in the stash.
-    updated = await update(` AND pg_input_is_valid(s.${name}::text, ${escapeText(column.type)})`);
-    unfit = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} AS s WHERE NOT pg_input_is_valid(s.${name}::text, ${escapeText(column.type)})`)).rows[0]?.n ?? 0);
+    updated = await update(` AND pg_input_is_valid(s.${name}::text, ${client.escapeLiteral(column.type)})`);
+    unfit = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} AS s WHERE NOT pg_input_is_valid(s.${name}::text, ${client.escapeLiteral(column.type)})`)).rows[0]?.n ?? 0);
   }
   if ('error' in updated) {
     return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: its ${entry.rows} values could not be put back (${updated.error.message}); they stay in stash ${entry.id}` };
@@ -177,8 +173,6 @@ async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, l
   if (unfit > 0) parts.push(`${unfit} do not fit the column's new type ${column.type} and stay in stash ${entry.id}`);
   return { id: entry.id, object, restored: updated.ok, left: unfit, message: parts.join('; ') };
 }
-
-const serverMajor = async (client: PgClient) => Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0) / 10000;
 
 /**
  * Restores every stash entry of a migration applied again, inside the open transaction. Entries fully

@@ -117,24 +117,51 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
  * Runs a down inside the caller's open transaction, keeping the rows of what it drops. The down runs
  * once when it drops nothing that may hold rows, and twice (the first undone) when it does.
  */
+/**
+ * Runs a down under a savepoint and compares the catalog before and after it. When it dropped
+ * something that may hold rows, the down is undone, `whileThere` runs with those tables still in
+ * place, and the down runs again. Returns the catalog after the down, or null after a second run:
+ * what the down made itself (a backup table) has new oids then, so the caller reads it afresh.
+ */
+async function runDownSeeingDrops(client: PgClient, downSql: string, before: CatalogTables, whileThere: (dropped: Dropped) => Promise<void>): Promise<CatalogTables | null> {
+  await client.query('SAVEPOINT dbguard_probe');
+  await client.query(downSql);
+  const after = await readCatalogTables(client);
+  const dropped = findDropped(before, after);
+  if (isNothingDropped(dropped)) {
+    await client.query('RELEASE SAVEPOINT dbguard_probe');
+    return after;
+  }
+  await client.query('ROLLBACK TO SAVEPOINT dbguard_probe');
+  await whileThere(dropped);
+  await client.query(downSql);
+  await client.query('RELEASE SAVEPOINT dbguard_probe');
+  return null;
+}
+
 export async function runDownKeepingRows(client: PgClient, version: bigint, downSql: string, context: StashContext | null): Promise<void> {
   if (context === null) {
     await client.query(downSql);
     return;
   }
   const before = context.catalog ?? (await readCatalogTables(client));
-  await client.query('SAVEPOINT dbguard_probe');
-  await client.query(downSql);
-  const after = await readCatalogTables(client);
-  const dropped = findDropped(before, after);
-  if (!isNothingDropped(dropped)) {
-    await client.query('ROLLBACK TO SAVEPOINT dbguard_probe');
+  context.catalog = await runDownSeeingDrops(client, downSql, before, async (dropped) => {
     context.kept.push(...(await keepRows(client, version, dropped, context)));
-    await client.query(downSql);
+  });
+}
+
+/** How many rows (or non-null values) each dropped table (or column) holds. */
+async function countDropped(client: PgClient, dropped: Dropped): Promise<Array<{ object: string; rows: number }>> {
+  const found: Array<{ object: string; rows: number }> = [];
+  for (const table of dropped.tables) {
+    const n = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${target(table)}`);
+    found.push({ object: `table ${qualifiedName(table.schema, table.table)}`, rows: Number(n.rows[0]?.n ?? 0) });
   }
-  await client.query('RELEASE SAVEPOINT dbguard_probe');
-  // After a second run, what the down made (a backup table) has new oids: the next step reads afresh.
-  context.catalog = isNothingDropped(dropped) ? after : null;
+  for (const { table, column } of dropped.columns) {
+    const n = await client.query<{ n: string }>(`SELECT count(${quoteIdentifier(column)})::text AS n FROM ${target(table)}`);
+    found.push({ object: `column ${qualifiedName(table.schema, table.table, column)}`, rows: Number(n.rows[0]?.n ?? 0) });
+  }
+  return found;
 }
 
 /** Rows each step's down would drop, for the plan: every down run in one transaction that is rolled back. */
@@ -148,25 +175,12 @@ export async function countRowsEachDownDrops(
     for (const step of steps) {
       if (step.downSql === null) continue;
       try {
-        await client.query('SAVEPOINT dbguard_count');
-        await client.query(step.downSql);
-        const after = await readCatalogTables(client);
-        const dropped = findDropped(before, after);
-        const found: Array<{ object: string; rows: number }> = [];
-        if (!isNothingDropped(dropped)) {
-          await client.query('ROLLBACK TO SAVEPOINT dbguard_count');
-          for (const table of dropped.tables) {
-            found.push({ object: `table ${qualifiedName(table.schema, table.table)}`, rows: Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${target(table)}`)).rows[0]?.n ?? 0) });
-          }
-          for (const { table, column } of dropped.columns) {
-            const n = await client.query<{ n: string }>(`SELECT count(${quoteIdentifier(column)})::text AS n FROM ${target(table)}`);
-            found.push({ object: `column ${qualifiedName(table.schema, table.table, column)}`, rows: Number(n.rows[0]?.n ?? 0) });
-          }
-          await client.query(step.downSql);
-        }
+        let found: Array<{ object: string; rows: number }> = [];
+        const after = await runDownSeeingDrops(client, step.downSql, before, async (dropped) => {
+          found = await countDropped(client, dropped);
+        });
         counts.set(step.version, found.filter((f) => f.rows > 0));
-        // Run again, the down made its own objects anew (new oids): read what it left.
-        before = isNothingDropped(dropped) ? after : await readCatalogTables(client);
+        before = after ?? (await readCatalogTables(client));
       } catch (error) {
         // This down cannot run here (outside a transaction, or a failure the plan will meet too): stop counting.
         counts.set(step.version, { error: (error as Error).message });

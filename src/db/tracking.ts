@@ -1,6 +1,6 @@
 /** `_dbguard.applied_migrations`: the down SQL of every applied migration, kept inside the database. */
 import { TRACKING_SCHEMA, type DownSql, type TrackedMigration } from '../core/plan.js';
-import type { PgClient } from './client.js';
+import { relationExists, type PgClient } from './client.js';
 
 export { TRACKING_SCHEMA };
 export const TRACKING_TABLE = `${TRACKING_SCHEMA}.applied_migrations`;
@@ -25,10 +25,7 @@ export async function ensureTrackingTable(client: PgClient): Promise<void> {
   )`);
 }
 
-async function trackingExists(client: PgClient): Promise<boolean> {
-  const result = await client.query<{ t: string | null }>(`SELECT to_regclass('${TRACKING_TABLE}')::text AS t`);
-  return Boolean(result.rows[0]?.t);
-}
+const trackingExists = (client: PgClient) => relationExists(client, TRACKING_TABLE);
 
 export async function readTracked(client: PgClient): Promise<TrackedMigration[]> {
   if (!(await trackingExists(client))) return [];

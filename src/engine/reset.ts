@@ -6,7 +6,7 @@
 import type { Settings } from '../core/settings.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { removeCacheFile } from '../fs/state.js';
-import { inTransaction, quoteIdentifier } from '../db/client.js';
+import { inTransaction, quoteIdentifier, userSchemas } from '../db/client.js';
 import { recreateEmpty } from '../db/snapshot.js';
 import { snapshotBefore } from './snapshot.js';
 import { withSession } from './session.js';
@@ -42,10 +42,7 @@ async function resetThroughServer(settings: Settings, options: { readonly noSnap
     } else {
       // Every schema the migrations made goes, not only public (a next migrate's CREATE SCHEMA app must
       // work, §6): every schema but the system's, all in one transaction.
-      const schemas = await session.client.query<{ name: string }>(
-        "SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1",
-      );
-      const dropped = schemas.rows.map((row) => row.name);
+      const dropped = await userSchemas(session.client);
       await inTransaction(session.client, async () => {
         for (const name of dropped) await session.client.query(`DROP SCHEMA ${quoteIdentifier(name)} CASCADE`);
         await session.client.query('CREATE SCHEMA public');

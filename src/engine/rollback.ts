@@ -243,9 +243,8 @@ const stepsOf = (plan: Plan) => (plan.kind === 'rollback' ? plan.steps.map((s) =
  * another one plans against the state that one left behind.
  */
 export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
-  const { plan, state } = await buildRollbackPlan(session, settings, {
-    ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false,
-  });
+  const planOptions: PlanOptions = { ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false };
+  const { plan, state } = await buildRollbackPlan(session, settings, planOptions);
   if (plan.kind === 'clean' && !options.dryRun) {
     // Nothing to undo, but the cache may be stale (a run killed after its last step, another
     // migrator): refresh it so the next hook compares against what the database really holds.
@@ -256,13 +255,14 @@ export async function runRollback(session: DbSession, settings: Settings, option
     throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
   }
   const snapshot = await snapshotBefore(session, settings, 'rollback', options.noSnapshot ?? false);
+  let toApply: Plan & { kind: 'rollback' } = plan;
   if (snapshot) {
     // The snapshot released the database for a moment: plan again, and stop if anything changed meanwhile.
-    const again = (await buildRollbackPlan(session, settings, { ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false })).plan;
+    const again = (await buildRollbackPlan(session, settings, planOptions)).plan;
     if (again.kind !== 'rollback' || stepsOf(again) !== stepsOf(plan)) {
       throw new DbguardError('ABORTED', `the database changed while the snapshot ${snapshot.name} was taken; nothing was rolled back`, { hint: 'dbguard rollback --dry-run   (to see the new plan)' });
     }
-    return { plan: again, snapshot, outcome: await executeRollback(session, settings, again, options.report, options.deadline) };
+    toApply = again;
   }
-  return { plan, snapshot, outcome: await executeRollback(session, settings, plan, options.report, options.deadline) };
+  return { plan: toApply, snapshot, outcome: await executeRollback(session, settings, toApply, options.report, options.deadline) };
 }

@@ -156,6 +156,23 @@ async function lockIfChanging(client: PgClient, options: SessionOptions): Promis
   return acquireAdvisoryLock(client, options.lockWaitMs ?? lockTimeoutMs());
 }
 
+/** The session over an attachment; closing it stops listening for Ctrl-C, detaches, then `afterClose`. */
+function liveSession(
+  ref: DatabaseRef, target: ConnectionTarget, startedServer: boolean, attachment: Attachment, onSignal: () => void, afterClose: () => Promise<void>,
+): DbSession {
+  return {
+    ref, target, startedServer,
+    get client() { return attachment.client; },
+    detached: (work) => attachment.detached(work),
+    async close() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await attachment.close();
+      await afterClose();
+    },
+  };
+}
+
 export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
   const ref = databaseRef(settings);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
@@ -176,16 +193,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    return {
-      ref, target, startedServer: false,
-      get client() { return attachment.client; },
-      detached: (work) => attachment.detached(work),
-      async close() {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await attachment.close();
-      },
-    };
+    return liveSession(ref, target, false, attachment, onSignal, async () => undefined);
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
   const server = embeddedServerFor(settings);
@@ -221,25 +229,17 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const attached = new Attachment(settings, serverTarget, options, false);
     attachment = attached;
     await attached.attach();
-    return {
-      ref, target: serverTarget, startedServer,
-      get client() { return attached.client; },
-      detached: (work) => attached.detached(work),
-      async close() {
-        process.off('SIGINT', stopOnSignal);
-        process.off('SIGTERM', stopOnSignal);
-        await attached.close();
-        try {
-          if (startedServer) {
-            options.report?.({ type: 'server', action: 'stopping' });
-            await server.stop();
-            options.report?.({ type: 'server', action: 'stopped' });
-          }
-        } finally {
-          lock.release();
+    return liveSession(ref, serverTarget, startedServer, attached, stopOnSignal, async () => {
+      try {
+        if (startedServer) {
+          options.report?.({ type: 'server', action: 'stopping' });
+          await server.stop();
+          options.report?.({ type: 'server', action: 'stopped' });
         }
-      },
-    };
+      } finally {
+        lock.release();
+      }
+    });
   } catch (error) {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);

@@ -8,13 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  automaticSnapshotName, assertSnapshotName, chooseSnapshotStrategy, retentionVictims, snapshotDatabaseName, undoTarget,
+  assertSnapshotName, chooseSnapshotStrategy, newSnapshotMeta, retentionVictims, undoTarget,
   type Snapshot, type SnapshotMeta, type SnapshotReason,
 } from '../core/snapshot.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
-import { createCopy, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts } from '../db/snapshot.js';
+import { createCopy, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts } from '../db/snapshot.js';
+import { userSchemas } from '../db/client.js';
 import { writeFileAtomic } from '../fs/state.js';
 import { rewriteCache } from './capture.js';
 import type { DbSession } from './session.js';
@@ -56,7 +57,7 @@ export async function listSnapshots(session: DbSession): Promise<Snapshot[]> {
 
 async function dropSnapshotData(session: DbSession, snapshot: SnapshotMeta): Promise<void> {
   if (snapshot.strategy === 'template') {
-    await session.client.query(`DROP DATABASE IF EXISTS "${snapshot.location.replace(/"/g, '""')}"`);
+    await dropDatabase(session.client, snapshot.location);
     return;
   }
   rmSync(join(dumpDir(session), `${snapshot.location}.json`), { force: true });
@@ -88,18 +89,13 @@ export async function saveSnapshot(session: DbSession, settings: Settings, optio
       });
     }
   }
-  const now = new Date();
   const version = (await readSchemaVersion(session.client))?.version ?? null;
   const facts = await templateFacts(session.client, database);
   const strategy = chooseSnapshotStrategy({
     ...facts, embedded: session.ref.kind === 'embedded',
     dumpTools: facts.canTemplate && facts.otherSessions.length === 0 ? null : (await import('../db/pg-dump.js')).findDumpTools(),
   }, database);
-  const meta: SnapshotMeta = {
-    name: options.name ?? automaticSnapshotName(options.reason, now, names), of: database, reason: options.reason, auto: options.reason !== 'manual',
-    version: version === null ? null : version.toString(), createdAt: now.toISOString(), strategy,
-    location: strategy === 'template' ? snapshotDatabaseName(now, random()) : `${snapshotDatabaseName(now, random())}.sql`,
-  };
+  const meta = newSnapshotMeta({ of: database, reason: options.reason, name: options.name, taken: names, version, at: new Date(), strategy, random: random() });
   let snapshot: Snapshot;
   if (strategy === 'template') {
     snapshot = await session.detached(async (maintenance) => {
@@ -152,20 +148,17 @@ export interface RestoreResult {
 export async function restoreSnapshot(session: DbSession, settings: Settings, name: string): Promise<RestoreResult> {
   const snapshot = await findSnapshot(session, name);
   const database = session.target.database;
-  const facts = await templateFacts(session.client, database);
-  const now = new Date();
-  const currentVersion = (await readSchemaVersion(session.client))?.version ?? null;
-  const taken = new Set((await listSnapshots(session)).map((s) => s.name));
-  const replaced: SnapshotMeta = {
-    name: automaticSnapshotName('restore', now, taken), of: database, reason: 'restore', auto: true,
-    version: currentVersion === null ? null : currentVersion.toString(), createdAt: now.toISOString(), strategy: 'template', location: snapshotDatabaseName(now, random()),
-  };
   if (snapshot.strategy === 'template') {
+    const facts = await templateFacts(session.client, database);
     if (facts.otherSessions.length > 0) {
       throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot restore "${database}" while other sessions use it (${facts.otherSessions.join(', ')}); nothing was changed`, {
         hint: 'close those sessions (stop your app, quit psql), then run the command again', details: { otherSessions: facts.otherSessions },
       });
     }
+    const replaced = newSnapshotMeta({
+      of: database, reason: 'restore', taken: new Set((await listSnapshots(session)).map((s) => s.name)),
+      version: (await readSchemaVersion(session.client))?.version ?? null, at: new Date(), strategy: 'template', random: random(),
+    });
     await session.detached(async (maintenance) => {
       await lockSnapshots(maintenance);
       await dropHalfWritten(maintenance);
@@ -177,10 +170,9 @@ export async function restoreSnapshot(session: DbSession, settings: Settings, na
   }
   // A dump restores into the live database: snapshot what it replaces first, by whatever strategy fits.
   const before = await saveSnapshot(session, settings, { reason: 'restore' });
-  const schemas = await session.client.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'");
   const { restoreDump } = await import('../db/pg-dump.js');
   const dir = dumpDir(session);
-  restoreDump(session.target, join(dir, snapshot.location), schemas.rows.map((r) => r.name), join(dir, `restore-${random()}.sql`));
+  restoreDump(session.target, join(dir, snapshot.location), await userSchemas(session.client), join(dir, `restore-${random()}.sql`));
   await rewriteCache(session);
   return { restored: snapshot, replaced: before };
 }
