@@ -43,21 +43,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--offline', 'Do not start or connect to the database (cache versus disk only)')
     .example('dbguard status')
     .action((options: { offline?: boolean }) => run((ctx) => import('./commands/status.js').then((m) => m.statusCommand(ctx, options))));
-  cli.command('check', 'Compare the cache with the migrations on disk, without the database (exit 1 on conflict)')
+  cli.command('check', 'Compare what was applied with the migrations on disk (exit 1 on conflict); asks the database when it runs')
+    .option('--offline', 'Never ask the database: the cache against the files on disk only')
     .example('dbguard check || dbguard rollback')
-    .action(() => run((ctx) => import('./commands/check.js').then((m) => m.checkCommand(ctx))));
+    .action((options: { offline?: boolean }) => run((ctx) => import('./commands/check.js').then((m) => m.checkCommand(ctx, options))));
   cli.command('rollback', 'Roll back applied migrations this branch lacks, down to the common ancestor')
     .option('--dry-run', 'Show the plan and change nothing')
     .option('--yes', 'Do not ask for confirmation (needed when not on a terminal)')
     .option('--keep-irreversible', 'Roll back past migrations with an empty down file that changed the schema, leaving their objects')
     .option('--no-snapshot', 'Do not take a snapshot first (dbguard undo will not be able to bring this back)')
+    .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the snapshot')
     .example('dbguard rollback --dry-run')
-    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean; snapshot?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
   cli.command('reset', 'Empty the database (asks for its name; --yes with DBGUARD_CONFIRM_RESET=<db> in scripts)')
     .option('--yes', 'Confirm without a prompt; also needs DBGUARD_CONFIRM_RESET=<database name>')
     .option('--no-snapshot', 'Do not take a snapshot first (the reset cannot be undone)')
+    .option('--disconnect', 'End the other sessions of the database (your app) for the snapshot and the reset')
     .example('DBGUARD_CONFIRM_RESET=postgres dbguard reset --yes')
-    .action((options: { yes?: boolean; snapshot?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
+    .action((options: { yes?: boolean; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
   cli.command('capture', 'Store down SQL of applied migrations (run after your own migrator) and refresh the cache')
     .option('--accept-edits', 'Record up files edited since they were applied as what the database has')
     .example('migrate -path migrations -database "$DATABASE_URL" up && dbguard capture')
@@ -67,14 +70,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--strict', 'Refuse migrations below the applied version (golang-migrate would skip them) instead of applying them')
     .option('--replay', 'Roll back the applied migrations above an out-of-order one, then apply all in version order')
     .option('--no-snapshot', 'With --replay: do not take a snapshot before the rewind')
+    .option('--disconnect', 'With --replay: end the other sessions of the database (your app) for the snapshot')
     .example('dbguard migrate')
-    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
   cli.command('snapshot <action> [name]', 'Snapshots of the database: save [name] | list | restore <name> | drop <name>')
+    .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the copy or the restore')
     .example('dbguard snapshot save before-experiment')
-    .action((action: string, name: string | undefined) => run((ctx) => import('./commands/snapshot.js').then((m) => m.snapshotCommand(ctx, action, name))));
+    .action((action: string, name: string | undefined, options: { disconnect?: boolean }) => run((ctx) => import('./commands/snapshot.js').then((m) => m.snapshotCommand(ctx, action, name, options))));
   cli.command('undo', 'Restore the snapshot taken before the last rollback, reset or replay (the state it replaces is kept as a snapshot)')
+    .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the restore')
     .example('dbguard undo')
-    .action(() => run((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx))));
+    .action((options: { disconnect?: boolean }) => run((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx, options))));
   cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | drop <id|all>')
     .example('dbguard stash list')
     .action((action: string, id: string | undefined) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id))));
@@ -88,6 +94,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--base <ref>', 'The branch this one will be merged into')
     .example('dbguard lint --base origin/main')
     .action((options: { base?: string }) => run((ctx) => import('./commands/lint.js').then((m) => m.lintCommand(ctx, options))));
+  cli.command('run', 'Run your app with dbguard beside it: check first, capture what its migrator applies, its exit code back')
+    .option('--rollback', 'Roll back what this branch lacks before starting (as "onConflict": "rollback")')
+    .option('--continue', 'Start even though the database has migrations this branch lacks')
+    .example('dbguard run -- go run ./cmd/server')
+    .allowUnknownOptions()
+    .action((options: { rollback?: boolean; continue?: boolean; '--'?: string[] }) => run((ctx) => import('./commands/run.js').then((m) => m.runAppCommand(ctx, options['--'] ?? [], options))));
   cli.command('hooks <action>', 'Git hooks: install | uninstall | status')
     .example('dbguard hooks install')
     .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));
@@ -103,15 +115,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   cli.help();
   cli.version(pkg.version);
 
-  const json = argv.includes('--json');
+  // What follows "--" is `dbguard run`'s command line, not ours (its --json or --help are the app's).
+  const ours = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  const json = ours.includes('--json');
   const out = createOutput({ json });
   try {
-    if (json && (argv.includes('--version') || argv.includes('-v'))) {
+    if (json && (ours.includes('--version') || ours.includes('-v'))) {
       out.document({ ok: true, version: pkg.version });
       return ExitCode.ok;
     }
     // cac prints help text while parsing; with --json the answer must be a document instead.
-    if (json && (argv.includes('--help') || argv.includes('-h'))) {
+    if (json && (ours.includes('--help') || ours.includes('-h'))) {
       out.document({ ok: true, commands: cli.commands.map((c) => ({ name: c.name, description: c.description })) });
       return ExitCode.ok;
     }

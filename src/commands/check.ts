@@ -1,9 +1,11 @@
 /** `dbguard check`: the hook's pure check (cache versus disk), no database. Exit 1 on conflict. */
 import { assertCacheBelongsTo } from '../core/cache.js';
-import { maxVersion } from '../core/catalog.js';
+import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
-import { ExitCode } from '../core/errors.js';
-import { databaseMayExist, databaseRef } from '../engine/identity.js';
+import { ExitCode, isDbguardError } from '../core/errors.js';
+import type { Settings } from '../core/settings.js';
+import { embeddedServerFor } from '../engine/embedded.js';
+import { databaseMayExist, databaseRef, type DatabaseRef } from '../engine/identity.js';
 import { planAndRebuildCache } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
 import { listVersions } from '../core/text.js';
@@ -13,13 +15,15 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
-export async function checkCommand(ctx: CommandContext): Promise<CommandResult> {
+export async function checkCommand(ctx: CommandContext, options: { offline?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const ref = databaseRef(settings);
   const cache = readCacheFile(ref.paths.cacheFile);
   if (cache) assertCacheBelongsTo(cache, ref.identity);
   const dir = absoluteMigrationsDir(settings);
   const disk = readDiskState(dir);
+  // What migrate would refuse (a bad name, a reused version), check refuses too.
+  assertCatalogUsable(disk.catalog, settings.migrationsDir);
   const result = findPhantomMigrations(cache, disk, cache ? await hashFiles(dir, filesToHash(cache, disk, true)) : new Map());
   const { out } = ctx;
   // Below the highest applied version, a pending file is out of order (§10), as status and migrate say.
@@ -46,6 +50,24 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
     out.line('next: dbguard rollback   (or dbguard status for the full picture)');
     return { exitCode: ExitCode.actionNeeded, json: { ...json, checkedDatabase: true, phantoms } };
   }
+  // §14: the cache may not know what the app applied itself. A database that answers without starting
+  // anything (external, or the embedded server running) is asked; a stopped embedded one is not.
+  const asked = options.offline ? null : await askDatabase(settings, ref);
+  if (asked?.kind === 'answered') {
+    const known = new Set(result.conflicts.map((c) => c.version));
+    const unknown = asked.phantoms.filter((p) => !known.has(p.version));
+    out.line(out.c.dim(`checked the database too (${asked.where})`));
+    if (unknown.length > 0) {
+      out.line(`${out.c.yellow('conflict')}: ${unknown.length} applied migration${unknown.length === 1 ? ' is' : 's are'} not on this branch, applied without dbguard seeing it (the cache did not list ${unknown.length === 1 ? 'it' : 'them'}): ${listVersions(unknown.map((p) => p.version))}`);
+      if (result.conflicts.length === 0) {
+        out.line('next: dbguard rollback   (or dbguard status for the full picture)');
+        return { exitCode: ExitCode.actionNeeded, json: { ...json, checkedDatabase: true, phantoms: asked.phantoms } };
+      }
+    }
+  } else if (asked) {
+    out.line(out.c.dim(`answer from the cache: ${asked.why} (dbguard status asks the database)`));
+  }
+  const dbJson = asked?.kind === 'answered' ? { checkedDatabase: true, phantoms: asked.phantoms } : { checkedDatabase: false };
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
@@ -53,7 +75,7 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
   }
   if (result.conflicts.length === 0) {
     out.line(`${out.c.green('clean')}: every applied migration is on disk${result.pending.length ? `; ${result.pending.length} pending` : ''}${late.length ? ` (out of order: ${listVersions(late)})` : ''}`);
-    return { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json };
+    return { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, ...dbJson } };
   }
   out.line(`${out.c.yellow('conflict')}: ${result.conflicts.length} applied migration${result.conflicts.length === 1 ? ' is' : 's are'} not on this branch`);
   for (const conflict of result.conflicts) {
@@ -61,5 +83,24 @@ export async function checkCommand(ctx: CommandContext): Promise<CommandResult> 
     out.line(`  ${conflict.version}  ${conflict.filename}  ${out.c.dim(why)}`);
   }
   out.line(`next: dbguard rollback   (or dbguard status for the full picture)`);
-  return { exitCode: ExitCode.actionNeeded, json };
+  return { exitCode: ExitCode.actionNeeded, json: { ...json, ...dbJson } };
+}
+
+type DatabaseAnswer =
+  | { readonly kind: 'answered'; readonly where: string; readonly phantoms: ReadonlyArray<{ version: bigint; filename: string | null }> }
+  | { readonly kind: 'not-asked'; readonly why: string };
+
+async function askDatabase(settings: Settings, ref: DatabaseRef): Promise<DatabaseAnswer> {
+  if (ref.kind === 'embedded') {
+    const server = embeddedServerFor(settings);
+    if (!server.isInitialised()) return { kind: 'not-asked', why: 'the embedded database has not been created yet' };
+    if (!server.running()) return { kind: 'not-asked', why: 'the embedded database is stopped' };
+  }
+  try {
+    const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
+    return { kind: 'answered', where: ref.kind === 'embedded' ? 'the embedded database is running' : 'external', phantoms: planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null })) };
+  } catch (error) {
+    if (isDbguardError(error) && (error.code === 'DB_CONNECT_FAILED' || error.code === 'DB_AUTH_FAILED')) return { kind: 'not-asked', why: `the database did not answer (${error.code})` };
+    throw error;
+  }
 }

@@ -13,7 +13,8 @@ export interface CommandContext {
 }
 
 export interface CommandResult {
-  readonly exitCode: ExitCode;
+  /** One of §9's codes; `dbguard run` passes the command's own exit code through. */
+  readonly exitCode: ExitCode | number;
   /** The --json document (without "ok", which the edge adds from the exit code). */
   readonly json: Record<string, unknown>;
 }

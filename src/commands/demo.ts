@@ -100,7 +100,7 @@ class DemoRepo {
 }
 
 async function rowCounts(root: string, env: NodeJS.ProcessEnv, seed: boolean): Promise<Record<string, number>> {
-  return withSession(loadSettings(root, env), { destructive: seed }, async ({ client }) => {
+  return withSession(loadSettings(root, env), { destructive: seed, create: true }, async ({ client }) => {
     if (seed) for (const sql of SEED_SQL) await client.query(sql);
     const counts: Record<string, number> = {};
     for (const table of SHARED_TABLES) {

@@ -9,7 +9,7 @@ import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import type { HookIo } from './hook.js';
 import { listVersions } from '../core/text.js';
-import { describeKept } from './plan-view.js';
+import { describeKept, snapshotSkippedLine } from './plan-view.js';
 
 /** The hook's bound for all of its database work (DESIGN §4): git never waits longer than this. */
 const deadlineFor = (settings: Settings) => Date.now() + settings.timeouts.hookMs;
@@ -44,6 +44,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
     const kept = run.outcome?.kept ?? [];
     if (kept.length > 0) io.err(`  kept ${describeKept(kept)} in the stash: back when these migrations are applied again (dbguard migrate)`);
     if (run.snapshot) io.err(`  undo: dbguard undo   (snapshot ${run.snapshot.name})`);
+    if (run.snapshotSkipped) io.err(`  ${snapshotSkippedLine(run.snapshotSkipped, '"snapshots": { "disconnect": true } in dbguard.config.json')}`);
     if (run.outcome?.schema.state === 'drift') io.err(`dbguard: warning: ${run.outcome.schema.message}`);
   }
 }
@@ -52,15 +53,16 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
  * No cache while a database exists (a deleted state dir, a clean clone of the state): one full check
  * against the database instead of silence (§2), which also rebuilds the cache for the next checkout.
  */
-export async function checkWithoutCache(settings: Settings, prev: string, where: string, io: HookIo): Promise<void> {
+export async function checkWithoutCache(settings: Settings, prev: string, where: string, io: HookIo, reason = 'the cache was missing'): Promise<boolean> {
   const planned = await withSession(settings, { destructive: false, deadline: deadlineFor(settings) }, (session) =>
     planAndRebuildCache(session, settings, { extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)] }));
-  if (planned.plan.kind === 'clean') return;
+  if (planned.plan.kind === 'clean') return true;
   if (settings.onConflict === 'rollback' && planned.plan.kind === 'rollback') {
     await autoRollback(settings, prev, where, io);
-    return;
+    return false;
   }
   const versions = planned.candidates.map((c) => c.version);
-  io.err(`dbguard: ${where} lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${listVersions(versions)} (checked the database: the cache was missing)`);
+  io.err(`dbguard: ${where} lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${listVersions(versions)} (checked the database: ${reason})`);
   io.err(planned.plan.kind === 'refuse' ? `  next: ${planned.plan.fix}` : '  dbguard rollback   roll them back, keeping the data in the other tables');
+  return false;
 }

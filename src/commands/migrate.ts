@@ -1,17 +1,24 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
 import { ExitCode } from '../core/errors.js';
 import { migratePending } from '../engine/migrate.js';
-import { withSession } from '../engine/session.js';
+import { embeddedNotCreated, withSession } from '../engine/session.js';
+import type { Settings } from '../core/settings.js';
+import { assertCatalogUsable } from '../core/catalog.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
+import { snapshotSkippedLine } from './plan-view.js';
 
-export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean }): Promise<CommandResult> {
+export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean; disconnect?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const { out } = ctx;
+  if (options.dryRun && embeddedNotCreated(settings)) return dryRunWithoutDatabase(ctx, settings);
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
-  const result = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, (session) =>
-    migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false, replay: options.replay ?? false, noSnapshot: options.snapshot === false }));
+  const result = await withSession(settings, { destructive: !options.dryRun, create: !options.dryRun, report: out.progress() }, (session) =>
+    migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false, replay: options.replay ?? false, noSnapshot: options.snapshot === false, disconnect: options.disconnect ?? false }));
   if (result.snapshot) out.line(`snapshot ${result.snapshot.name} taken first (undo: dbguard undo)`);
+  if (result.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(result.snapshotSkipped, '--disconnect')));
   if (result.rewound?.length) out.line(`${options.dryRun ? 'would roll back' : 'rolled back'} ${listVersions(result.rewound)} first (--replay), then ${options.dryRun ? 'apply' : 'applied'} in version order`);
   if (result.pending.length === 0) out.line('nothing to migrate: the database is up to date');
   else if (options.dryRun) {
@@ -27,5 +34,20 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
   return {
     exitCode: ExitCode.ok,
     json: { restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+  };
+}
+
+/** No embedded cluster yet: every migration on disk is pending, and the dry run must not create one. */
+function dryRunWithoutDatabase(ctx: CommandContext, settings: Settings): CommandResult {
+  const { catalog } = readDiskState(absoluteMigrationsDir(settings));
+  assertCatalogUsable(catalog, settings.migrationsDir);
+  const pending = catalog.migrations.filter((m) => m.up !== undefined);
+  const { out } = ctx;
+  if (pending.length === 0) out.line('nothing to migrate: no migrations on disk (and no embedded database yet)');
+  else out.line(`would apply ${pending.length} migration${pending.length === 1 ? '' : 's'} (the embedded database is created first):`);
+  for (const m of pending) out.line(`  ${m.version}  ${m.up}`);
+  return {
+    exitCode: ExitCode.ok,
+    json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.down === undefined).map((m) => m.version) },
   };
 }

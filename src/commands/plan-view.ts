@@ -69,3 +69,8 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
     if (dropped) out.line(`      ${c.yellow(dropped)}${dropped.startsWith('drops') ? c.dim(' (kept in the stash, back on the next migrate)') : ''}`);
   }
 }
+
+/** §14: the one line said when a connected app kept a rollback from taking its snapshot. */
+export function snapshotSkippedLine(sessions: readonly string[], how: string): string {
+  return `no snapshot (other sessions use the database: ${sessions.join(', ')}); the stash keeps every row the downs drop; ${how} ends them for a snapshot`;
+}

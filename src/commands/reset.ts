@@ -9,7 +9,7 @@ import { assertLocalOrAllowed } from '../engine/session.js';
 import { ask } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
-export async function resetCommand(ctx: CommandContext, options: { yes?: boolean; snapshot?: boolean }): Promise<CommandResult> {
+export async function resetCommand(ctx: CommandContext, options: { yes?: boolean; snapshot?: boolean; disconnect?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const ref = databaseRef(settings);
   if (ref.target) assertLocalOrAllowed(settings, ref.target);
@@ -30,7 +30,7 @@ export async function resetCommand(ctx: CommandContext, options: { yes?: boolean
       hint: `DBGUARD_CONFIRM_RESET=${name} dbguard reset --yes`,
     });
   }
-  const result = await resetDatabase(settings, { noSnapshot: options.snapshot === false });
+  const result = await resetDatabase(settings, { noSnapshot: options.snapshot === false, disconnect: options.disconnect ?? false });
   ctx.out.line(`reset ${result.kind} database "${name}": removed ${result.removed.join(', ')}`);
   if (result.snapshot) ctx.out.line(`undo: dbguard undo   (restores snapshot ${result.snapshot.name}, taken just before)`);
   else ctx.out.note(ctx.out.c.yellow('no snapshot was taken (--no-snapshot or "snapshots": false): this cannot be undone'));

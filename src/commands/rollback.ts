@@ -2,10 +2,10 @@
 import { DbguardError, ExitCode } from '../core/errors.js';
 import type { Plan } from '../core/plan.js';
 import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
-import { withSession } from '../engine/session.js';
+import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { describeKept, keptJson, planJson, printPlan, type RowsDropped } from './plan-view.js';
+import { describeKept, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
 import { listVersions } from '../core/text.js';
 
 export interface RollbackOptions {
@@ -14,6 +14,7 @@ export interface RollbackOptions {
   readonly keepIrreversible?: boolean;
   /** false with --no-snapshot. */
   readonly snapshot?: boolean;
+  readonly disconnect?: boolean;
 }
 
 export function refusalError(plan: Plan & { kind: 'refuse' }): DbguardError {
@@ -28,6 +29,10 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
     });
   }
   const settings = settingsFor(ctx);
+  if (embeddedNotCreated(settings)) {
+    out.line('nothing to roll back: the embedded database has not been created yet');
+    return { exitCode: ExitCode.ok, json: { plan: { kind: 'clean', current: null }, applied: [], databaseCreated: false } };
+  }
   const started = performance.now();
   let drops: RowsDropped | undefined;
   const run = await withSession(settings, { destructive: !options.dryRun, report: out.progress() }, async (session) => {
@@ -36,6 +41,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
       dryRun: options.dryRun ?? false,
       keepIrreversible: options.keepIrreversible ?? false,
       noSnapshot: options.snapshot === false,
+      disconnect: options.disconnect ?? false,
       confirm: options.yes ? undefined : async (plan) => {
         drops = await rowsEachStepWouldDrop(session, plan);
         printPlan(out, plan, true, drops);
@@ -60,12 +66,13 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   out.line(`rolled back ${outcome.applied.length} migration${outcome.applied.length === 1 ? '' : 's'} in ${ms.toFixed(0)} ms; database at ${plan.to ?? 'nothing applied'}`);
   if (outcome.kept.length > 0) out.line(`kept ${describeKept(outcome.kept)} in the stash: back when these migrations are applied again (dbguard stash list)`);
   if (run.snapshot) out.line(`undo: dbguard undo   (restores snapshot ${run.snapshot.name}, taken just before)`);
+  if (run.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(run.snapshotSkipped, '--disconnect')));
   if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${listVersions(outcome.capture.withoutDownSql)}`));
   if (outcome.schema.state === 'drift') out.note(out.c.yellow(`warning: ${outcome.schema.message}`));
   return {
     exitCode: ExitCode.ok,
     json: {
-      plan: planJson(plan, drops), snapshot: run.snapshot?.name ?? null, kept: outcome.kept.map(keptJson), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
+      plan: planJson(plan, drops), snapshot: run.snapshot?.name ?? null, snapshotSkippedFor: run.snapshotSkipped ?? null, kept: outcome.kept.map(keptJson), applied: outcome.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })), databaseVersion: plan.to,
       schema: { state: outcome.schema.state, message: outcome.schema.message, diff: outcome.schema.diff ?? null },
     },
   };

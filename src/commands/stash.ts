@@ -4,7 +4,7 @@ import { qualifiedName, type StashEntry } from '../core/stash.js';
 import { formatAge, formatBytes } from '../core/text.js';
 import { dropStashEntries, listStash } from '../db/stash-restore.js';
 import { inTransaction } from '../db/client.js';
-import { withSession } from '../engine/session.js';
+import { embeddedNotCreated, notCreatedError, withSession } from '../engine/session.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
 const entryJson = (e: StashEntry) => ({
@@ -19,6 +19,11 @@ export async function stashCommand(ctx: CommandContext, action: string, id: stri
   }
   const settings = settingsFor(ctx);
   const { out } = ctx;
+  if (embeddedNotCreated(settings)) {
+    if (action === 'drop') throw notCreatedError();
+    out.line('the stash is empty: the embedded database has not been created yet');
+    return { exitCode: ExitCode.ok, json: { entries: [], bytes: 0, maxBytes: settings.stash.maxBytes, databaseCreated: false } };
+  }
   return withSession(settings, { destructive: action === 'drop', report: out.progress() }, async (session) => {
     const entries = await listStash(session.client);
     if (action === 'drop') {

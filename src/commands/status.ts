@@ -5,7 +5,7 @@ import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '.
 import { formatConnectionUrl } from '../core/connection.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
-import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
+import { adoptRenames, buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
@@ -63,11 +63,15 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     migrationsDir: settings.migrationsDir, onDisk: disk.catalog.migrations.length,
     conflicts: comparison.conflicts, pending: comparison.pending.map((m) => ({ version: m.version, filename: m.up })),
   };
-  if (options.offline) {
-    out.line(`  phantoms     ${comparison.conflicts.length ? listVersions(comparison.conflicts.map((x) => x.version)) : 'none (by the cache)'}`);
-    if (comparison.pending.length) out.line(`  pending      ${listVersions(comparison.pending.map((m) => m.version))} ${c.dim('(by the cache)')}`);
-    out.line(`  next         ${comparison.conflicts.length ? 'dbguard status   (without --offline, for the plan)' : 'nothing to do'}`);
-    return { exitCode: comparison.conflicts.length || cacheProblem ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, plan: null, next: null } };
+  // Offline, or nothing to ask yet (a read-only command never creates the embedded cluster): the cache's answer.
+  if (options.offline || (server.kind === 'embedded' && server.where === 'not created yet')) {
+    const by = options.offline ? 'by the cache' : 'no database yet';
+    out.line(`  phantoms     ${comparison.conflicts.length ? listVersions(comparison.conflicts.map((x) => x.version)) : `none (${by})`}`);
+    if (comparison.pending.length) out.line(`  pending      ${listVersions(comparison.pending.map((m) => m.version))} ${c.dim(`(${by})`)}`);
+    const next = comparison.conflicts.length ? (options.offline ? 'dbguard status   (without --offline, for the plan)' : 'dbguard check')
+      : comparison.pending.length ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : null;
+    out.line(`  next         ${next ?? 'nothing to do'}`);
+    return { exitCode: comparison.conflicts.length || cacheProblem ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, plan: null, next } };
   }
 
   const planned = await withSession(settings, { destructive: false }, async (session) => {
@@ -80,7 +84,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
   const current = state.current;
-  const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: state.tracked, cache: state.cache });
+  const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: await adoptRenames(settings, state), cache: state.cache });
   const edited = await editedSinceApplied(dir, state);
   const fileOf = (version: bigint) => ({ version, filename: state.disk.catalog.byVersion.get(version)?.up ?? null });
   out.line(`  version      ${current === null ? 'nothing applied' : `${current.version}${current.dirty ? c.red(' (dirty)') : c.dim(' (clean)')}`}`);

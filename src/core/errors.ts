@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   unsafe: 3,
   failure: 4,
+  /** `dbguard run`: the command could not be started (the shell's "command not found"). */
+  notStarted: 127,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -30,6 +32,10 @@ const CODE_CLASS = {
   NOT_A_TTY: ExitCode.usage,
   CONFIRMATION_MISMATCH: ExitCode.usage,
   NOT_A_GIT_REPO: ExitCode.usage,
+  COMMAND_NOT_STARTED: ExitCode.notStarted,
+  HOOKS_DISABLED: ExitCode.usage,
+  HOOK_DAMAGED: ExitCode.usage,
+  HOOKS_UNWRITABLE: ExitCode.failure,
   SNAPSHOT_NOT_FOUND: ExitCode.usage,
   SNAPSHOT_OTHER_DATABASE: ExitCode.usage,
   SNAPSHOT_EXISTS: ExitCode.usage,
@@ -59,6 +65,9 @@ const CODE_CLASS = {
   EMBEDDED_START_FAILED: ExitCode.failure,
   EMBEDDED_INIT_FAILED: ExitCode.failure,
   EMBEDDED_DIR_NOT_ACCESSIBLE: ExitCode.failure,
+  EMBEDDED_DIR_NOT_OURS: ExitCode.unsafe,
+  EMBEDDED_NOT_CREATED: ExitCode.usage,
+  EMBEDDED_UNSAFE_PATH: ExitCode.unsafe,
   EMBEDDED_NOT_RUNNING: ExitCode.failure,
   STATE_WRITE_FAILED: ExitCode.failure,
   SNAPSHOT_FAILED: ExitCode.failure,

@@ -96,6 +96,11 @@ export interface RollbackStep {
   readonly downSql: string;
   readonly origin: DownSqlOrigin;
   readonly ref?: string;
+  /**
+   * sha256 of the up file found with the down SQL (a git tree has both): what the stash is keyed by
+   * when the tracking table has no row for a migration the app applied itself (§13, §14).
+   */
+  readonly upSha256?: string;
   /** What schema_migrations holds after this step; null means no row (nothing applied). */
   readonly after: bigint | null;
   /** False when the SQL cannot run in our transaction: the dirty-marker path is used. */
@@ -260,6 +265,7 @@ export function planRollback(input: PlanInput): Plan {
       downSql: noop ? '' : found.sql,
       origin: found.origin,
       ...(found.ref === undefined ? {} : { ref: found.ref }),
+      ...(found.upSha256 === undefined ? {} : { upSha256: found.upSha256 }),
       after,
       transactional: noop || !requiresNoTransaction(found.sql),
       outOfOrder,

@@ -25,8 +25,9 @@ const ConfigSchema = v.strictObject({
   onConflict: v.optional(v.picklist(['warn', 'rollback'])),
   allowRemote: v.optional(v.boolean()),
   timeouts: v.optional(v.strictObject({ lockMs: v.optional(Milliseconds), statementMs: v.optional(Milliseconds), hookMs: v.optional(Milliseconds) })),
-  snapshots: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))) })])),
+  snapshots: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))), disconnect: v.optional(v.boolean()) })])),
   stash: v.optional(v.union([v.boolean(), v.strictObject({ maxBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) })])),
+  run: v.optional(v.strictObject({ urlVariable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits and _'))) })),
 });
 
 export type ConfigFile = v.InferOutput<typeof ConfigSchema>;
@@ -47,9 +48,11 @@ export interface Settings {
   readonly allowRemote: boolean;
   readonly timeouts: Timeouts;
   /** §12: a snapshot before every destructive operation, and how many automatic ones to keep. */
-  readonly snapshots: { readonly enabled: boolean; readonly keep: number };
+  readonly snapshots: { readonly enabled: boolean; readonly keep: number; readonly disconnect: boolean };
   /** §13: rows a rollback would drop are kept in `_dbguard`, up to this many bytes in all. */
   readonly stash: { readonly enabled: boolean; readonly maxBytes: number };
+  /** §14 `dbguard run`: the variable the app reads the embedded database's URL from. */
+  readonly run: { readonly urlVariable: string };
 }
 
 export const DEFAULT_SNAPSHOT_KEEP = 5;
@@ -67,19 +70,38 @@ export interface Timeouts {
 
 export const DEFAULT_TIMEOUTS: Timeouts = { lockMs: 5_000, statementMs: 0, hookMs: 30_000 };
 
+const UNION_SHAPES: Record<string, string> = {
+  database: '{ "url": "postgres://…" } or { "embedded": { "port": 5433, "database": "app" } } (both keys of embedded optional)',
+  snapshots: 'true, false or { "keep": 1 to 100, "disconnect": true or false }',
+  stash: 'true, false or { "maxBytes": a whole number }',
+};
+
 /** Validates a parsed config document; `source` names the file for the error. */
 export function validateConfig(raw: unknown, source: string): ConfigFile {
+  const keys = 'keys: migrationsDir, stateDir, database, onConflict, allowRemote, timeouts, snapshots, stash, run';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    const found = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw;
+    throw new DbguardError('CONFIG_INVALID', `${source} must hold a JSON object, not ${found}`, { hint: `write {} or an object with the ${keys}`, details: { key: '(root)', source } });
+  }
+  const database = (raw as { database?: unknown }).database;
+  if (typeof database === 'object' && database !== null && 'url' in database && 'embedded' in database) {
+    throw new DbguardError('CONFIG_INVALID', `"database" in ${source} names both "url" and "embedded"; it is one or the other`, {
+      hint: `keep { "url": "postgres://…" } for your own server, or { "embedded": { … } } for dbguard's`, details: { key: 'database', source },
+    });
+  }
   const result = v.safeParse(ConfigSchema, raw);
   if (result.success) return result.output;
   const issue = result.issues[0];
   const path = issue ? v.getDotPath(issue) : null;
   const unknownKey = issue?.kind === 'schema' && issue.type === 'strict_object' && issue.input !== undefined;
   const key = path ?? '(root)';
+  // A union's own message ("Expected Object but received Object") says nothing: say what fits.
+  const expected = issue?.type === 'union' ? UNION_SHAPES[key] : undefined;
   const message = unknownKey
     ? `unknown key "${key}" in ${source}`
-    : `invalid value for "${key}" in ${source}: ${issue?.message ?? 'invalid'}`;
+    : `invalid value for "${key}" in ${source}: ${expected ? `expected ${expected}` : issue?.message ?? 'invalid'}`;
   throw new DbguardError('CONFIG_INVALID', message, {
-    hint: `edit ${source} (keys: migrationsDir, stateDir, database, onConflict, allowRemote, timeouts, snapshots, stash)`,
+    hint: `edit ${source} (${keys})`,
     details: { key, source },
   });
 }
@@ -140,10 +162,12 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
     snapshots: {
       enabled: config.snapshots !== false,
       keep: (typeof config.snapshots === 'object' ? config.snapshots.keep : undefined) ?? DEFAULT_SNAPSHOT_KEEP,
+      disconnect: (typeof config.snapshots === 'object' ? config.snapshots.disconnect : undefined) ?? false,
     },
     stash: {
       enabled: config.stash !== false,
       maxBytes: (typeof config.stash === 'object' ? config.stash.maxBytes : undefined) ?? DEFAULT_STASH_MAX_BYTES,
     },
+    run: { urlVariable: config.run?.urlVariable ?? 'DATABASE_URL' },
   };
 }

@@ -114,20 +114,33 @@ export interface SnapshotFacts {
   readonly embedded: boolean;
 }
 
+/** How a connected app is dealt with (§14): end its sessions for the copy, go on without a snapshot, or neither. */
+export interface BusyPolicy {
+  /** --disconnect, or "snapshots": { "disconnect": true }: end the other sessions just before the copy. */
+  readonly disconnect: boolean;
+  /** An automatic snapshot before a rollback: with others connected go on without one (the stash keeps the rows). */
+  readonly goOnWithout: boolean;
+}
+
+export type SnapshotChoice = { readonly strategy: SnapshotStrategy; readonly disconnect: boolean } | { readonly skip: readonly string[] };
+
 /**
- * §12: a copy database when nothing else uses the database (exact, and fast); else, for an external
- * database, pg_dump when a version that can read the server is on PATH; else refuse with what to do.
+ * §12, §14: a copy database when nothing else uses the database (exact, and fast), or when the other
+ * sessions may be ended for it; else, for an external database, pg_dump when a version that can read
+ * the server is on PATH; else, before a rollback, no snapshot (the caller says so); else refuse.
  */
-export function chooseSnapshotStrategy(facts: SnapshotFacts, database: string): SnapshotStrategy {
-  if (facts.canTemplate && facts.otherSessions.length === 0) return 'template';
-  const busy = facts.otherSessions.length > 0 ? `other sessions use "${database}" (${facts.otherSessions.join(', ')})` : `this user may not copy "${database}" (CREATE DATABASE … TEMPLATE needs CREATEDB and ownership)`;
-  if (!facts.embedded && facts.dumpTools && facts.dumpTools.major >= facts.serverMajor) return 'dump';
+export function chooseSnapshotStrategy(facts: SnapshotFacts, database: string, policy: BusyPolicy = { disconnect: false, goOnWithout: false }): SnapshotChoice {
+  const busy = facts.otherSessions.length > 0;
+  if (facts.canTemplate && (!busy || policy.disconnect)) return { strategy: 'template', disconnect: busy };
+  if (!facts.embedded && facts.dumpTools && facts.dumpTools.major >= facts.serverMajor) return { strategy: 'dump', disconnect: false };
+  if (busy && facts.canTemplate && policy.goOnWithout) return { skip: facts.otherSessions };
+  const why = busy ? `other sessions use "${database}" (${facts.otherSessions.join(', ')})` : `this user may not copy "${database}" (CREATE DATABASE … TEMPLATE needs CREATEDB and ownership)`;
   const dump = facts.embedded ? '' : facts.dumpTools
     ? `, and pg_dump ${facts.dumpTools.major} on PATH cannot read a PostgreSQL ${facts.serverMajor} server`
     : ', and pg_dump/psql are not on PATH';
-  throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot snapshot "${database}" before changing it: ${busy}${dump}; nothing was changed`, {
-    hint: facts.otherSessions.length > 0
-      ? 'close those sessions (stop your app, quit psql) and run the command again, or add --no-snapshot to go on without one'
+  throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot snapshot "${database}" before changing it: ${why}${dump}; nothing was changed`, {
+    hint: busy
+      ? 'add --disconnect to end those sessions for the copy (a pool reconnects), or close them (stop your app, quit psql); --no-snapshot goes on without one'
       : 'run the command again with --no-snapshot to go on without a snapshot (or set "snapshots": false in dbguard.config.json, for the hook too, if this user can never copy it)',
     details: { database, otherSessions: facts.otherSessions },
   });

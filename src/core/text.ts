@@ -24,3 +24,33 @@ export function formatAge(iso: string, now: Date): string {
   if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86_400)} d ago`;
 }
+
+/** SGR sequences (colors, bold, dim) as picocolors writes them: the only escapes dbguard itself prints. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const SGR = /\x1b\[[0-9;]*m/y;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+/**
+ * File names, branch names and database messages come from the repository and are not trusted: a name
+ * holding `ESC ] 0 ; … BEL` or `ESC [ 2 J` would retitle or clear the terminal. Every control character
+ * except newline and tab is shown as `\xNN`; `keepColors` lets our own SGR color sequences through.
+ */
+export function escapeControls(text: string, keepColors: boolean): string {
+  if (!CONTROL.test(text)) return text;
+  let result = '';
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i] as string;
+    if (char === '\x1b' && keepColors) {
+      SGR.lastIndex = i;
+      const match = SGR.exec(text);
+      if (match) {
+        result += match[0];
+        i += match[0].length - 1;
+        continue;
+      }
+    }
+    result += CONTROL.test(char) ? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}` : char;
+  }
+  return result;
+}

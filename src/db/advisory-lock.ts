@@ -41,26 +41,38 @@ async function holderOf(client: PgClient, key: string): Promise<number | null> {
   return holder.rows[0]?.pid ?? null;
 }
 
+/**
+ * golang-migrate derives its key from the database name twice over, differently: its library (with a
+ * connection, WithInstance) asks current_database(); its CLI (`migrate -database postgres://…/app`)
+ * takes the URL's path, leading "/" included. Both are held, so neither way of running it interleaves.
+ */
+export function golangMigrateLockKeys(database: string, schema: string): [string, string] {
+  return [golangMigrateLockKey(database, schema), golangMigrateLockKey(`/${database}`, schema)];
+}
+
 export async function acquireAdvisoryLock(client: PgClient, timeoutMs: number): Promise<() => Promise<void>> {
   const names = await client.query<{ db: string; schema: string | null }>('SELECT current_database() AS db, current_schema() AS schema');
-  const migrateKey = golangMigrateLockKey(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public');
+  const migrateKeys = golangMigrateLockKeys(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public');
+  const keys = [DBGUARD_LOCK_KEY, ...new Set(migrateKeys)];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await tryLock(client, DBGUARD_LOCK_KEY)) {
-      if (await tryLock(client, migrateKey)) {
-        return async () => {
-          await unlock(client, migrateKey);
-          await unlock(client, DBGUARD_LOCK_KEY);
-        };
-      }
-      await unlock(client, DBGUARD_LOCK_KEY); // never hold one while waiting for the other
-      if (Date.now() >= deadline) {
-        const pid = await holderOf(client, migrateKey);
-        throw busyError('the database', `the project's migrator (golang-migrate's lock${pid === null ? '' : `, backend pid ${pid}`})`);
-      }
-    } else if (Date.now() >= deadline) {
-      const pid = await holderOf(client, DBGUARD_LOCK_KEY);
-      throw busyError('the database', pid === null ? 'another session' : `backend pid ${pid}`);
+    const held: string[] = [];
+    for (const key of keys) {
+      if (!(await tryLock(client, key))) break;
+      held.push(key);
+    }
+    if (held.length === keys.length) {
+      return async () => {
+        for (const key of [...held].reverse()) await unlock(client, key);
+      };
+    }
+    for (const key of [...held].reverse()) await unlock(client, key); // never hold one while waiting for another
+    if (Date.now() >= deadline) {
+      const blocked = keys[held.length] as string;
+      const pid = await holderOf(client, blocked);
+      throw busyError('the database', blocked === DBGUARD_LOCK_KEY
+        ? (pid === null ? 'another session' : `backend pid ${pid}`)
+        : `the project's migrator (golang-migrate's lock${pid === null ? '' : `, backend pid ${pid}`})`);
     }
     await sleep(50 + Math.random() * 100);
   }

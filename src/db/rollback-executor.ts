@@ -69,7 +69,7 @@ async function downInTransaction(client: PgClient, step: RollbackStep, stash: St
   }
   await inTransaction(client, async () => {
     if (marker) await client.query(marker);
-    await runDownKeepingRows(client, step.version, step.downSql, stash);
+    await runDownKeepingRows(client, step.version, step.downSql, stash, step.upSha256);
     await client.query(finish);
   });
 }
@@ -105,6 +105,16 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   await inTransaction(client, () => finishStep(client, step));
 }
 
+/** The other sessions of this database that hold table locks (after a lock timeout), as "my-app (pid 42)". */
+async function lockHolders(client: PgClient): Promise<string[]> {
+  const rows = await client.query<{ who: string }>(
+    `SELECT DISTINCT COALESCE(NULLIF(a.application_name, ''), 'a client') || ' (pid ' || a.pid || CASE WHEN a.state LIKE 'idle in transaction%' THEN ', idle in a transaction' ELSE '' END || ')' AS who
+     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.granted AND l.locktype = 'relation' AND a.datname = current_database() AND a.pid <> pg_backend_pid()`,
+  ).catch(() => ({ rows: [] as Array<{ who: string }> }));
+  return rows.rows.map((r) => r.who);
+}
+
 /** Why a statement was cancelled by the session's bounds (DESIGN §4), in words a user can act on. */
 function boundHint(sqlState: string | undefined): string | null {
   if (sqlState === '55P03') return 'another session holds a lock on what this step changes (lock_timeout): end that session\'s open transaction (your app, psql)';
@@ -132,14 +142,19 @@ export async function applyRollbackSteps(
         details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
       });
     },
-    run: (step) => runStep(client, step, report, options.stash ?? null, options.recordSteps ?? false),
+    run: (step) => runStep(client, step, report, options.stash ?? null, options.recordSteps ?? false).catch(async (error: unknown) => {
+      // §14: a step the app's locks stopped names who holds them.
+      if ((error as { code?: string }).code === '55P03') Object.assign(error as object, { holders: await lockHolders(client) });
+      throw error;
+    }),
     ...(options.afterEach ? { afterEach: options.afterEach } : {}),
     failure(step, error, applied) {
       // Already says what happened and what to do (the stash's bound).
       if (isDbguardError(error)) return error;
       const lastGood = versionAfter(applied, step);
       const sqlState = (error as { code?: string }).code;
-      const bound = boundHint(sqlState);
+      const holders = (error as { holders?: string[] }).holders ?? [];
+      const bound = boundHint(sqlState)?.replace('end that session', holders.length ? `held by ${holders.join(', ')}: end that session` : 'end that session') ?? null;
       const at = `the database is at version ${lastGood ?? 'none'}`;
       return new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${(error as Error).message}${bound && step.transactional ? `; ${at} (clean)` : ''}`, {
         hint: !step.transactional

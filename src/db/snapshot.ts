@@ -44,6 +44,35 @@ async function readTemplateFacts(maintenance: PgClient, database: string): Promi
   return { otherSessions: sessions.rows.map((r) => r.who), canTemplate: rights.rows[0]?.can ?? false, serverMajor: rights.rows[0]?.major ?? 0 };
 }
 
+/**
+ * §14 --disconnect: ends the other sessions of `database` and keeps new ones out while `work` copies or
+ * swaps it (an app's pool would otherwise reconnect within the moment CREATE DATABASE waits). Whatever
+ * happens, every database `work` leaves under one of `names` accepts connections again afterwards;
+ * a session that finds one still closed (a kill in between) opens it again (reopenIfClosed).
+ */
+export async function withDatabaseToItself<T>(maintenance: PgClient, database: string, names: readonly string[], work: () => Promise<T>): Promise<T> {
+  await maintenance.query(`ALTER DATABASE ${quoteIdentifier(database)} ALLOW_CONNECTIONS false`);
+  try {
+    await maintenance.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+    return await work();
+  } finally {
+    await reopen(maintenance, [database, ...names]);
+  }
+}
+
+async function reopen(maintenance: PgClient, names: readonly string[]): Promise<void> {
+  const closed = await maintenance.query<{ datname: string }>('SELECT datname FROM pg_database WHERE NOT datallowconn AND datname = ANY($1::text[]) AND NOT datistemplate', [names]);
+  for (const row of closed.rows) await maintenance.query(`ALTER DATABASE ${quoteIdentifier(row.datname)} ALLOW_CONNECTIONS true`).catch(() => undefined);
+}
+
+/** A database left closed by a run killed inside withDatabaseToItself: opened again (0 rows otherwise). */
+export async function reopenIfClosed(maintenance: PgClient, database: string): Promise<boolean> {
+  const closed = await maintenance.query('SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn AND NOT datistemplate', [database]);
+  if (closed.rowCount === 0) return false;
+  await reopen(maintenance, [database]);
+  return true;
+}
+
 /** Every dbguard copy database on the server; a half-written one (no comment yet) has meta null. */
 export async function listCopyDatabases(maintenance: PgClient): Promise<Array<{ datname: string; meta: SnapshotMeta | null; bytes: number | null }>> {
   // Another role's copy may not be ours to size (pg_database_size needs CONNECT): its size is unknown.

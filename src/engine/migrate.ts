@@ -15,7 +15,7 @@ import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
-import { readDatabaseState } from './rollback.js';
+import { adoptRenames, readDatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
 import { listVersions } from '../core/text.js';
 import type { Snapshot } from '../core/snapshot.js';
@@ -34,6 +34,8 @@ export interface MigrateResult {
   readonly rewound?: readonly bigint[];
   /** The snapshot taken before a rewind. */
   readonly snapshot?: Snapshot | null;
+  /** The sessions that kept the rewind from taking its snapshot (it went on, the stash keeping the rows). */
+  readonly snapshotSkipped?: readonly string[] | null;
   /** Rows a rollback kept, put back as their migrations were applied again (§13). */
   readonly restored?: readonly StashRestore[];
   readonly applied: readonly AppliedStep[];
@@ -49,6 +51,8 @@ export interface MigrateOptions {
   readonly replay?: boolean;
   /** --no-snapshot: no snapshot before a rewind (§12). */
   readonly noSnapshot?: boolean;
+  /** --disconnect: end the app's sessions for the snapshot before a rewind (§14). */
+  readonly disconnect?: boolean;
 }
 
 /**
@@ -85,7 +89,9 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       hint: `repair what it left half done, then dbguard force ${state.current.version}   (dbguard reset only as a last resort)`,
     });
   }
-  const phantoms = rollbackCandidates({ catalog, current: state.current, tracked: state.tracked, cache: state.cache });
+  // A renamed applied file with the same content is the same migration (§2), here as in check and rollback.
+  const tracked = await adoptRenames(settings, state);
+  const phantoms = rollbackCandidates({ catalog, current: state.current, tracked, cache: state.cache });
   if (phantoms.length > 0) {
     throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${listVersions(phantoms.map((p) => p.version))}`, {
       hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
@@ -93,7 +99,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   }
   const top = state.current?.version ?? null;
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
-  const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked: state.tracked, cache: state.cache });
+  const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked, cache: state.cache });
   if (outOfOrder.length > 0 && options.strict) {
     throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (golang-migrate would skip ${outOfOrder.length === 1 ? 'it' : 'them'}); nothing was applied`, {
       hint: 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)', details: { versions: outOfOrder.map(String) },
@@ -105,14 +111,17 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       const again = await migratePending(session, settings, report, { dryRun: true });
       return { ...again, rewound: rewind.map((s) => s.version) };
     }
-    const snapshot = await snapshotBefore(session, settings, 'replay', options.noSnapshot ?? false);
+    let snapshotSkipped: readonly string[] | null = null;
+    const snapshot = await snapshotBefore(session, settings, 'replay', {
+      skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
+    });
     if (snapshot) rewind = await rewindSteps(session, await readDatabaseState(session, settings), outOfOrder[0] as bigint);
     await recordStart(session.client, top);
     await recordingChanges(session.client, (recording) => replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null, recording));
     // Now every pending migration is above the version the rewind left: apply them all in order (the
     // rows the rewind kept come back with them).
     const applied = await migratePending(session, settings, report, { dryRun: false });
-    return { ...applied, rewound: rewind.map((s) => s.version), snapshot };
+    return { ...applied, rewound: rewind.map((s) => s.version), snapshot, snapshotSkipped };
   }
   const wanted = new Set([...outOfOrder, ...ahead]);
   // Every file is read and validated before the first change: bad input changes nothing.

@@ -19,7 +19,7 @@ export interface ResetResult {
   readonly snapshot: Snapshot | null;
 }
 
-export async function resetDatabase(settings: Settings, options: { readonly noSnapshot?: boolean } = {}): Promise<ResetResult> {
+export async function resetDatabase(settings: Settings, options: { readonly noSnapshot?: boolean; readonly disconnect?: boolean } = {}): Promise<ResetResult> {
   return resetThroughServer(settings, options).catch((error: unknown) => {
     // Reset works through the server (it snapshots first, and keeps the snapshots). A cluster that
     // cannot start is not removed on our own: the cause may be passing (a port, a stale process).
@@ -31,9 +31,9 @@ export async function resetDatabase(settings: Settings, options: { readonly noSn
   });
 }
 
-async function resetThroughServer(settings: Settings, options: { readonly noSnapshot?: boolean }): Promise<ResetResult> {
+async function resetThroughServer(settings: Settings, options: { readonly noSnapshot?: boolean; readonly disconnect?: boolean }): Promise<ResetResult> {
   return withSession(settings, { destructive: true }, async (session) => {
-    const snapshot = await snapshotBefore(session, settings, 'reset', options.noSnapshot ?? false);
+    const snapshot = await snapshotBefore(session, settings, 'reset', { skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false });
     let removed: string[];
     if (session.ref.kind === 'embedded') {
       const database = session.target.database;

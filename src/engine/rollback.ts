@@ -83,7 +83,7 @@ async function untrackedIntermediates(settings: Settings, state: DatabaseState):
  * §2: an applied up file renamed with the same content (sha256) is the same migration under a new
  * name, not a phantom. The plan sees the new name; the next capture records it.
  */
-async function adoptRenames(settings: Settings, state: DatabaseState): Promise<TrackedMigration[]> {
+export async function adoptRenames(settings: Settings, state: DatabaseState): Promise<TrackedMigration[]> {
   const renamed = state.tracked.filter((row) => {
     const onDisk = state.disk.catalog.byVersion.get(row.version)?.up;
     return row.upSha256 && onDisk !== undefined && onDisk !== row.filename;
@@ -227,6 +227,8 @@ export interface RunRollbackOptions {
   readonly confirm?: (plan: Plan & { kind: 'rollback' }) => Promise<boolean>;
   /** --no-snapshot: no snapshot before the first step (§12). */
   readonly noSnapshot?: boolean;
+  /** --disconnect: end the app's sessions for the snapshot (§14); otherwise a connected app means no snapshot. */
+  readonly disconnect?: boolean;
 }
 
 export interface RollbackRun {
@@ -234,6 +236,8 @@ export interface RollbackRun {
   readonly outcome: RollbackOutcome | null;
   /** The snapshot taken before the first step (what `dbguard undo` restores). */
   readonly snapshot?: Snapshot | null;
+  /** §14: the sessions (the app) that kept it from taking one; the rollback went on, the stash keeping the rows. */
+  readonly snapshotSkipped?: readonly string[] | null;
 }
 
 const stepsOf = (plan: Plan) => (plan.kind === 'rollback' ? plan.steps.map((s) => `${s.version}:${s.kind}`).join(',') : plan.kind);
@@ -254,7 +258,10 @@ export async function runRollback(session: DbSession, settings: Settings, option
   if (options.confirm && !(await options.confirm(plan))) {
     throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
   }
-  const snapshot = await snapshotBefore(session, settings, 'rollback', options.noSnapshot ?? false);
+  let snapshotSkipped: readonly string[] | null = null;
+  const snapshot = await snapshotBefore(session, settings, 'rollback', {
+    skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
+  });
   let toApply: Plan & { kind: 'rollback' } = plan;
   if (snapshot) {
     // The snapshot released the database for a moment: plan again, and stop if anything changed meanwhile.
@@ -264,5 +271,5 @@ export async function runRollback(session: DbSession, settings: Settings, option
     }
     toApply = again;
   }
-  return { plan: toApply, snapshot, outcome: await executeRollback(session, settings, toApply, options.report, options.deadline) };
+  return { plan: toApply, snapshot, snapshotSkipped, outcome: await executeRollback(session, settings, toApply, options.report, options.deadline) };
 }

@@ -3,7 +3,8 @@
  * file, initialises or starts a temporary server when none runs, and stops what it started on close.
  */
 import type { Settings } from '../core/settings.js';
-import { dirname } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import { acquireAdvisoryLock, acquireGateLock } from '../db/advisory-lock.js';
@@ -27,6 +28,14 @@ export interface DbSession {
    */
   detached<T>(work: (maintenance: PgClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * A marker beside the cache says the database is closed to connections by dbguard itself, so only a
+ * database dbguard closed (and a kill kept closed) is opened again by the next session (Attachment.attach).
+ */
+export function closedMarkerPath(session: Pick<DbSession, 'ref'>): string {
+  return join(dirname(session.ref.paths.cacheFile), 'database-closed');
 }
 
 /** A database on the same server to run CREATE/ALTER/DROP DATABASE from. */
@@ -60,7 +69,21 @@ class Attachment {
 
   async attach(): Promise<void> {
     await this.openGate();
-    const client = await connect(this.target, sessionLimits(this.settings, this.options.deadline));
+    const client = await connect(this.target, sessionLimits(this.settings, this.options.deadline)).catch(async (error: unknown) => {
+      // A run killed while it had the database to itself (--disconnect) left it closed to connections.
+      // Only one dbguard closed (its marker says so): a database closed by hand stays closed.
+      const marker = closedMarkerPath({ ref: databaseRef(this.settings) });
+      if (!(error instanceof DbguardError) || !/not currently accepting connections/.test(error.message) || !existsSync(marker)) throw error;
+      const maintenance = await connect(maintenanceTarget(this.target), sessionLimits(this.settings, this.options.deadline));
+      try {
+        const { reopenIfClosed } = await import('../db/snapshot.js');
+        if (!(await reopenIfClosed(maintenance, this.target.database))) throw error;
+        rmSync(marker, { force: true });
+      } finally {
+        await maintenance.end().catch(() => undefined);
+      }
+      return connect(this.target, sessionLimits(this.settings, this.options.deadline));
+    });
     this.unlock = await lockIfChanging(client, this.options).catch(async (error: unknown) => {
       await client.end().catch(() => undefined);
       throw error;
@@ -108,6 +131,11 @@ export interface SessionOptions {
   readonly report?: Reporter;
   /** The hook's deadline (epoch ms): every statement is bounded by what is left of it. */
   readonly deadline?: number;
+  /**
+   * May create the embedded cluster when there is none (migrate, the demo). Everything else only reads
+   * or changes what exists: a status in a folder with no project must not leave a 39 MB cluster behind.
+   */
+  readonly create?: boolean;
 }
 
 /** lock_timeout and statement_timeout for a session (DESIGN §4): configured, and capped by a deadline. */
@@ -173,6 +201,17 @@ function liveSession(
   };
 }
 
+export function notCreatedError(): DbguardError {
+  return new DbguardError('EMBEDDED_NOT_CREATED', 'the embedded database has not been created yet, so nothing was applied to it and there is nothing to act on; nothing was changed', {
+    hint: 'dbguard migrate   (creates it and applies your migrations), or dbguard db start for your own migrator',
+  });
+}
+
+/** The embedded database is configured and its cluster does not exist yet (read-only commands answer from disk). */
+export function embeddedNotCreated(settings: Settings): boolean {
+  return settings.database.kind === 'embedded' && !embeddedServerFor(settings).isInitialised();
+}
+
 export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
   const ref = databaseRef(settings);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
@@ -214,6 +253,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   };
   try {
     if (!server.isInitialised()) {
+      if (!options.create) throw notCreatedError();
       options.report?.({ type: 'server', action: 'initialising' });
       await server.initialise();
     }

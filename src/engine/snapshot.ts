@@ -14,11 +14,11 @@ import {
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
-import { createCopy, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts } from '../db/snapshot.js';
-import { userSchemas } from '../db/client.js';
+import { createCopy, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
+import { userSchemas, type PgClient } from '../db/client.js';
 import { writeFileAtomic } from '../fs/state.js';
 import { rewriteCache } from './capture.js';
-import type { DbSession } from './session.js';
+import { closedMarkerPath, type DbSession } from './session.js';
 
 const random = () => randomBytes(4).toString('hex');
 
@@ -71,13 +71,20 @@ async function applyRetention(session: DbSession, settings: Settings): Promise<v
 export interface SaveOptions {
   readonly reason: SnapshotReason;
   readonly name?: string;
+  /** §14: end the other sessions for the copy (--disconnect, "snapshots": { "disconnect": true }). */
+  readonly disconnect?: boolean;
+  /** Before a rollback: with others connected go on without a snapshot (null), rather than refuse. */
+  readonly goOnWithout?: boolean;
 }
 
 /**
  * Takes a snapshot of the session's database. Automatic ones (any reason but manual) are subject to
- * retention. Throws SNAPSHOT_UNAVAILABLE, changing nothing, when no strategy fits (§12).
+ * retention. Throws SNAPSHOT_UNAVAILABLE, changing nothing, when no strategy fits (§12); returns
+ * `{ skipped }` only with goOnWithout, naming the sessions that kept it from copying.
  */
-export async function saveSnapshot(session: DbSession, settings: Settings, options: SaveOptions): Promise<Snapshot> {
+export async function saveSnapshot(session: DbSession, settings: Settings, options: SaveOptions & { goOnWithout: true }): Promise<Snapshot | { skipped: readonly string[] }>;
+export async function saveSnapshot(session: DbSession, settings: Settings, options: SaveOptions): Promise<Snapshot>;
+export async function saveSnapshot(session: DbSession, settings: Settings, options: SaveOptions): Promise<Snapshot | { skipped: readonly string[] }> {
   const database = session.target.database;
   const existing = await listSnapshots(session);
   const names = new Set(existing.map((s) => s.name));
@@ -91,17 +98,19 @@ export async function saveSnapshot(session: DbSession, settings: Settings, optio
   }
   const version = (await readSchemaVersion(session.client))?.version ?? null;
   const facts = await templateFacts(session.client, database);
-  const strategy = chooseSnapshotStrategy({
+  const choice = chooseSnapshotStrategy({
     ...facts, embedded: session.ref.kind === 'embedded',
-    dumpTools: facts.canTemplate && facts.otherSessions.length === 0 ? null : (await import('../db/pg-dump.js')).findDumpTools(),
-  }, database);
+    dumpTools: facts.canTemplate && (facts.otherSessions.length === 0 || options.disconnect) ? null : (await import('../db/pg-dump.js')).findDumpTools(),
+  }, database, { disconnect: options.disconnect ?? false, goOnWithout: options.goOnWithout ?? false });
+  if ('skip' in choice) return { skipped: choice.skip };
+  const { strategy } = choice;
   const meta = newSnapshotMeta({ of: database, reason: options.reason, name: options.name, taken: names, version, at: new Date(), strategy, random: random() });
   let snapshot: Snapshot;
   if (strategy === 'template') {
     snapshot = await session.detached(async (maintenance) => {
       await lockSnapshots(maintenance);
       await dropHalfWritten(maintenance);
-      return createCopy(maintenance, meta);
+      return choice.disconnect ? toItself(session, maintenance, [], () => createCopy(maintenance, meta)) : createCopy(maintenance, meta);
     });
   } else {
     const dir = dumpDir(session);
@@ -145,14 +154,29 @@ export interface RestoreResult {
   readonly replaced: SnapshotMeta | null;
 }
 
-export async function restoreSnapshot(session: DbSession, settings: Settings, name: string): Promise<RestoreResult> {
+async function toItself<T>(session: DbSession, maintenance: PgClient, names: readonly string[], work: () => Promise<T>): Promise<T> {
+  const marker = closedMarkerPath(session);
+  writeFileAtomic(marker, `${session.target.database}\n`, 0o600);
+  try {
+    return await withDatabaseToItself(maintenance, session.target.database, names, work);
+  } finally {
+    rmSync(marker, { force: true });
+  }
+}
+
+/** What a restore may do about other sessions: a restore replaces the database, so it asks first (§14). */
+export interface RestoreOptions {
+  readonly disconnect?: boolean;
+}
+
+export async function restoreSnapshot(session: DbSession, settings: Settings, name: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const snapshot = await findSnapshot(session, name);
   const database = session.target.database;
   if (snapshot.strategy === 'template') {
     const facts = await templateFacts(session.client, database);
-    if (facts.otherSessions.length > 0) {
+    if (facts.otherSessions.length > 0 && !options.disconnect) {
       throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot restore "${database}" while other sessions use it (${facts.otherSessions.join(', ')}); nothing was changed`, {
-        hint: 'close those sessions (stop your app, quit psql), then run the command again', details: { otherSessions: facts.otherSessions },
+        hint: 'add --disconnect to end those sessions for the restore (a pool reconnects), or close them (stop your app, quit psql)', details: { otherSessions: facts.otherSessions },
       });
     }
     const replaced = newSnapshotMeta({
@@ -162,7 +186,8 @@ export async function restoreSnapshot(session: DbSession, settings: Settings, na
     await session.detached(async (maintenance) => {
       await lockSnapshots(maintenance);
       await dropHalfWritten(maintenance);
-      await swapInCopy(maintenance, database, snapshot, replaced, random());
+      const swap = () => swapInCopy(maintenance, database, snapshot, replaced, random());
+      await (facts.otherSessions.length > 0 ? toItself(session, maintenance, [replaced.location], swap) : swap());
     });
     await rewriteCache(session);
     await applyRetention(session, settings);
@@ -178,14 +203,14 @@ export async function restoreSnapshot(session: DbSession, settings: Settings, na
 }
 
 /** `dbguard undo`: the snapshot taken before the last destructive operation, restored. */
-export async function undoLast(session: DbSession, settings: Settings): Promise<RestoreResult> {
+export async function undoLast(session: DbSession, settings: Settings, options: RestoreOptions = {}): Promise<RestoreResult> {
   const target = undoTarget(await listSnapshots(session));
   if (!target) {
     throw new DbguardError('SNAPSHOT_NOT_FOUND', `there is nothing to undo: no automatic snapshot of "${session.target.database}"; nothing was changed`, {
       hint: 'dbguard snapshot list',
     });
   }
-  return restoreSnapshot(session, settings, target.name);
+  return restoreSnapshot(session, settings, target.name, options);
 }
 
 export async function dropSnapshot(session: DbSession, name: string): Promise<Snapshot> {
@@ -194,11 +219,26 @@ export async function dropSnapshot(session: DbSession, name: string): Promise<Sn
   return snapshot;
 }
 
+export interface AutoSnapshotOptions {
+  /** --no-snapshot. */
+  readonly skip: boolean;
+  readonly disconnect?: boolean;
+  /** With others connected, go on without one (a rollback: the stash keeps the rows) and say so here. */
+  readonly onBusy?: (sessions: readonly string[]) => void;
+}
+
 /**
  * The automatic snapshot before a destructive operation, unless turned off (config or --no-snapshot).
  * Reports it, so the person knows `dbguard undo` exists before anything changes.
  */
-export async function snapshotBefore(session: DbSession, settings: Settings, reason: SnapshotReason, skip: boolean): Promise<Snapshot | null> {
-  if (skip || !settings.snapshots.enabled) return null;
-  return saveSnapshot(session, settings, { reason });
+export async function snapshotBefore(session: DbSession, settings: Settings, reason: SnapshotReason, options: AutoSnapshotOptions): Promise<Snapshot | null> {
+  if (options.skip || !settings.snapshots.enabled) return null;
+  const disconnect = options.disconnect || settings.snapshots.disconnect;
+  if (!options.onBusy) return saveSnapshot(session, settings, { reason, disconnect });
+  const taken = await saveSnapshot(session, settings, { reason, disconnect, goOnWithout: true });
+  if ('skipped' in taken) {
+    options.onBusy(taken.skipped);
+    return null;
+  }
+  return taken;
 }

@@ -121,8 +121,13 @@ export interface CheckRecord {
   readonly clean: boolean;
   /** uncapturedKey of the summary when the hook searched for those versions' down SQL, else null. */
   readonly captureTriedFor: string | null;
-  /** For the shim's node-less path: this worktree's git dir and the paths (from its top) whose change needs a check. */
-  readonly fastPath?: { readonly gitDir: string; readonly pathspecs: readonly string[] };
+  /**
+   * For the shim's node-less path: this worktree's git dir, the paths (from its top) whose change
+   * between two revisions needs a check, and the folder whose change on disk since the check does too
+   * (`git stash -u` takes an applied, uncommitted migration away without any revision changing).
+   * Absent when git's view of the folder cannot be trusted (it lies behind a symbolic link).
+   */
+  readonly fastPath?: { readonly gitDir: string; readonly pathspecs: readonly string[]; readonly watch: string };
 }
 
 /**
@@ -144,14 +149,33 @@ export function recordCheck(stampFile: string, record: CheckRecord, before: Stat
     ...(clean ? { clean: { dir: record.dir, dirStat: before.dirStat as string } } : {}),
   };
   writeBestEffort(stampFile, JSON.stringify(stamp));
-  if (record.clean && record.fastPath) {
+  const fields = record.fastPath ? [marker, record.fastPath.watch, ...record.fastPath.pathspecs] : [];
+  if (record.clean && record.fastPath && fields.every((field) => !/[\t\n]/.test(field))) {
     // The marker sits beside the cache, which every cache write removes (fs/state); the pointer tells the
-    // shim where it is and which paths, changed between two revisions, need a real check.
+    // shim where it is, which folder to watch and which paths, changed between two revisions, need a real check.
     writeBestEffort(marker, '');
-    writeBestEffort(join(record.fastPath.gitDir, FAST_PATH_FILE), `${[marker, ...record.fastPath.pathspecs].join('\n')}\n`);
+    writeFastPathLine(record.fastPath.gitDir, marker, fields.join('\t'));
   } else {
     rmSync(marker, { force: true });
+    if (record.fastPath) writeFastPathLine(record.fastPath.gitDir, marker, marker);
   }
+}
+
+/**
+ * One line per dbguard project of the repository (a monorepo may hold several), keyed by its marker:
+ * the shim skips node only when every line vouches for its project. A project that is not clean keeps
+ * a line naming only its marker, which is absent, so the shim runs node.
+ */
+function writeFastPathLine(gitDir: string, marker: string, line: string): void {
+  const file = join(gitDir, FAST_PATH_FILE);
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(file, 'utf8').split('\n');
+  } catch {
+    // None yet.
+  }
+  const others = lines.filter((other) => other.split('\t')[0]?.endsWith('hook-clean') && other.split('\t')[0] !== marker);
+  writeBestEffort(file, `${[...others, line].join('\n')}\n`);
 }
 
 function writeBestEffort(path: string, text: string): void {

@@ -1,6 +1,6 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { DbguardError } from '../core/errors.js';
 import { CONFIG_FILE, DEFAULT_MIGRATION_DIRS, resolveSettings, validateConfig, type ConfigFile, type Settings } from '../core/settings.js';
 
@@ -23,7 +23,8 @@ function parseJson(path: string): unknown {
     throw new DbguardError('CONFIG_INVALID', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { hint: `check the permissions of ${path}` });
   }
   try {
-    return JSON.parse(text);
+    // Editors on Windows save UTF-8 with a byte-order mark; JSON.parse calls it an unexpected token.
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new DbguardError('CONFIG_NOT_JSON', `${path} is not valid JSON: ${(error as Error).message}`, { hint: `fix the JSON syntax in ${path}` });
   }
@@ -52,7 +53,34 @@ export function loadSettings(cwd: string, env: NodeJS.ProcessEnv = process.env):
   const root = findRoot(cwd);
   const config = readConfigFile(root);
   const existing = new Set(DEFAULT_MIGRATION_DIRS.filter((dir) => isDirectory(join(root, dir))));
-  return resolveSettings(root, config, env, existing);
+  const settings = resolveSettings(root, config, env, existing);
+  assertStateDirUsable(settings, env);
+  return settings;
+}
+
+/**
+ * The state dir holds the database, its password and the cache: it must be a folder of its own. "."
+ * or ".." would mix those with the project's files (and its postgres/ folder), a file cannot hold them.
+ */
+function assertStateDirUsable(settings: Settings, env: NodeJS.ProcessEnv): void {
+  const dir = absoluteStateDir(settings);
+  const key = env.DBGUARD_STATE_DIR ? 'DBGUARD_STATE_DIR' : '"stateDir"';
+  if (settings.root === dir || settings.root.startsWith(`${dir}${sep}`) || dir === sep) {
+    throw new DbguardError('CONFIG_INVALID', `${key} is ${JSON.stringify(settings.stateDir)}, the project folder itself or one above it; dbguard's database and password would mix with your files`, {
+      hint: 'set "stateDir" to a folder of its own, such as ".dbguard" (the default)', details: { key: 'stateDir', dir },
+    });
+  }
+  let stats: ReturnType<typeof statSync>;
+  try {
+    stats = statSync(dir, { throwIfNoEntry: false });
+  } catch {
+    stats = undefined; // a file above it (ENOTDIR): creating it reports that with STATE_DIR_UNWRITABLE
+  }
+  if (stats && !stats.isDirectory()) {
+    throw new DbguardError('CONFIG_INVALID', `${key} is ${JSON.stringify(settings.stateDir)}, which is ${stats.isFile() ? 'a file' : 'not a folder'} (${dir})`, {
+      hint: 'set "stateDir" to a folder of its own, such as ".dbguard" (the default)', details: { key: 'stateDir', dir },
+    });
+  }
 }
 
 export function absoluteStateDir(settings: Settings): string {

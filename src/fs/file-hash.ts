@@ -1,6 +1,5 @@
 /** sha256 of migration files; node:crypto is loaded only when asked (the hook's clean path never is). */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readRegularFile } from './migration-files.js';
 
 /** sha256 of each named file that can be read; the others are left out (the comparison judges them by name). */
 export async function hashFiles(dir: string, names: readonly string[]): Promise<Map<string, string>> {
@@ -9,7 +8,7 @@ export async function hashFiles(dir: string, names: readonly string[]): Promise<
   const { createHash } = await import('node:crypto');
   for (const name of names) {
     try {
-      hashes.set(name, createHash('sha256').update(readFileSync(join(dir, name))).digest('hex'));
+      hashes.set(name, createHash('sha256').update(readRegularFile(dir, name)).digest('hex'));
     } catch {
       // Unreadable: the listing's stat already reports it.
     }

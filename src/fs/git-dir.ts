@@ -35,6 +35,11 @@ export function rebaseInProgress(gitDir: string, env: NodeJS.ProcessEnv): boolea
     || /^(?:rebase|pull --rebase)\b/.test(env.GIT_REFLOG_ACTION ?? '');
 }
 
+/** `pull --autostash` (rebase or merge) holds the work tree's changes in a stash it has not applied back yet. */
+export function autostashPending(gitDir: string): boolean {
+  return existsSync(join(gitDir, 'rebase-merge', 'autostash')) || existsSync(join(gitDir, 'rebase-apply', 'autostash')) || existsSync(join(gitDir, 'MERGE_AUTOSTASH'));
+}
+
 export function bisectInProgress(gitDir: string): boolean {
   return existsSync(join(gitDir, 'BISECT_LOG'));
 }

@@ -1,9 +1,9 @@
 /** Migration files' contents: read whole, checked to be UTF-8 SQL, hashed. */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DbguardError } from '../core/errors.js';
-import { errnoCode } from './migrations-dir.js';
+import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
 
 /** Larger migration files are refused: dbguard stores down SQL in a table and reads files whole. */
 export const MAX_MIGRATION_BYTES = 16 * 1024 * 1024;
@@ -12,23 +12,43 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads a migration file as UTF-8 SQL; binary, non-UTF-8 and oversized files are refused. */
 export function readMigrationFile(dir: string, name: string): { sql: string; sha256: string } {
+  const bytes = readRegularFile(dir, name);
+  return { sql: decodeSql(bytes, name), sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+function notReadable(name: string, path: string, why: string, code: string): DbguardError {
+  return new DbguardError('MIGRATION_FILE_INVALID', `${name} ${why}`, { hint: `replace ${path} with a regular SQL file`, details: { file: name, error: code } });
+}
+
+/**
+ * A repository's file names are not trusted (a hook runs them on checkout): only a regular file whose
+ * real path lies inside the repository is read, with a size bound. A FIFO would block the read forever
+ * and a link to /etc/shadow would be sent to Postgres; both are refused.
+ */
+export function readRegularFile(dir: string, name: string): Buffer {
   const path = join(dir, name);
-  let bytes: Buffer;
   try {
-    const size = statSync(path).size;
-    if (size > MAX_MIGRATION_BYTES) {
-      throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is ${(size / 1048576).toFixed(1)} MiB; migrations over ${MAX_MIGRATION_BYTES / 1048576} MiB are refused`, {
-        hint: 'split the migration, or load bulk data outside migrations', details: { file: name, size },
-      });
+    const outside = linkLeavesRepository(dir, name);
+    if (outside !== null) throw notReadable(name, path, `is a link to ${outside}, outside the repository; it is not read`, 'EOUTSIDE');
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) throw notReadable(name, path, 'is not a regular file; it is not read', 'ENOTREG');
+      if (stats.size > MAX_MIGRATION_BYTES) {
+        throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is ${(stats.size / 1048576).toFixed(1)} MiB; migrations over ${MAX_MIGRATION_BYTES / 1048576} MiB are refused`, {
+          hint: 'split the migration, or load bulk data outside migrations', details: { file: name, size: stats.size },
+        });
+      }
+      return readFileSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    bytes = readFileSync(path);
   } catch (error) {
     if (error instanceof DbguardError) throw error;
     throw new DbguardError('MIGRATION_FILE_INVALID', `cannot read ${name} (${errnoCode(error)})`, {
       hint: `check ${path}`, details: { file: name, error: errnoCode(error) },
     });
   }
-  return { sql: decodeSql(bytes, name), sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 export function decodeSql(bytes: Uint8Array, name: string): string {

@@ -1,9 +1,10 @@
 /** The migrations directory's listing: cheap, and all the hook's clean path reads. */
-import { opendirSync, statSync, type Dirent } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, opendirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { join, sep } from 'node:path';
 import { buildCatalog } from '../core/catalog.js';
 import type { DiskState } from '../core/compare.js';
 import { DbguardError } from '../core/errors.js';
+import { findGitLocation } from './git-dir.js';
 
 export function errnoCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
@@ -50,7 +51,10 @@ export function listMigrationFiles(dir: string): Listing {
     nonRegular++;
     // Links and odd entries: whatever stat says decides. A directory named like a migration is unreadable too.
     try {
-      if (!statSync(join(dir, entry.name)).isFile()) unreadable.set(entry.name, 'EISDIR');
+      const stats = statSync(join(dir, entry.name));
+      if (stats.isDirectory()) unreadable.set(entry.name, 'EISDIR');
+      else if (!stats.isFile()) unreadable.set(entry.name, 'ENOTREG');
+      else if (entry.isSymbolicLink() && linkLeavesRepository(dir, entry.name) !== null) unreadable.set(entry.name, 'EOUTSIDE');
     } catch (error) {
       unreadable.set(entry.name, errnoCode(error));
     }
@@ -61,4 +65,30 @@ export function listMigrationFiles(dir: string): Listing {
 export function readDiskState(dir: string): DiskState {
   const { names, unreadable } = listMigrationFiles(dir);
   return { catalog: buildCatalog(names), unreadable };
+}
+
+const boundaries = new Map<string, string>();
+
+/** The repository holding `dir` (its worktree's real path), or the folder itself outside git. */
+function repositoryBoundary(dir: string): string {
+  let boundary = boundaries.get(dir);
+  if (boundary === undefined) {
+    boundary = realpathSync(findGitLocation(dir)?.worktree ?? dir);
+    boundaries.set(dir, boundary);
+  }
+  return boundary;
+}
+
+/** For a link: its real target when that lies outside the repository, else null (also for plain files). */
+export function linkLeavesRepository(dir: string, name: string): string | null {
+  const path = join(dir, name);
+  if (!lstatSync(path).isSymbolicLink()) return null;
+  let target: string;
+  try {
+    target = realpathSync(path);
+  } catch {
+    return null; // a dangling link: the open reports it
+  }
+  const boundary = repositoryBoundary(dir);
+  return target === boundary || target.startsWith(`${boundary}${sep}`) ? null : target;
 }

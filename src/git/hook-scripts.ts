@@ -14,12 +14,18 @@ export const CHAIN_END = '# <<< dbguard chain <<<';
 export const CHAINED_SUFFIX = '.pre-dbguard';
 
 
+/** Files in the git dir that say a stash of the work tree is waiting to be applied back (pull --autostash). */
+const AUTOSTASH = '{ [ -f "$dbguard_dir/rebase-merge/autostash" ] || [ -f "$dbguard_dir/rebase-apply/autostash" ] || [ -f "$dbguard_dir/MERGE_AUTOSTASH" ]; }';
+
 /**
  * The managed block (POSIX sh). In order: a rebase's own checkouts never act (post-rewrite checks once
- * at its end); file checkouts and checkouts that keep HEAD do nothing; when the last check was clean and
- * git says the migrations folder and config did not change between the two revisions, it exits without
- * starting node (DESIGN §7). Otherwise it finds dbguard — the project's node_modules/.bin (worktree
- * root, then the project folder recorded by `hooks install`), the absolute path recorded there, PATH —
+ * at its end); file checkouts and checkouts that keep HEAD do nothing; while an autostash holds the
+ * work tree's changes (`pull --autostash`) the check waits in the background until git has applied it
+ * back, so a stashed migration is not taken for a missing one. When the last check of every project was
+ * clean, the migrations folder was not touched since (find -newer its marker) and git says the folder
+ * and config did not change between the two revisions, it exits without starting node (DESIGN §7).
+ * Otherwise it runs dbguard in each project folder `hooks install` recorded (a monorepo may hold
+ * several) — the project's node_modules/.bin, the worktree root's, the absolute path recorded, PATH —
  * and never runs anything that could reach the network. It never blocks or fails git.
  */
 export function hookBlock(name: HookName): string {
@@ -38,31 +44,58 @@ export function hookBlock(name: HookName): string {
     '    post-checkout) { [ "$4" = 1 ] && [ "$2" != "$3" ]; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;',
     '    post-merge) dbguard_from=ORIG_HEAD dbguard_to=HEAD ;;',
     '  esac',
-    `  if [ -n "$dbguard_from" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ]; then`,
-    '    dbguard_marker= dbguard_p1= dbguard_p2= dbguard_p3=',
-    `    { read -r dbguard_marker; read -r dbguard_p1; read -r dbguard_p2; read -r dbguard_p3; } < "$dbguard_dir/${FAST_PATH_FILE}"`,
-    '    if [ -n "$dbguard_marker" ] && [ -f "$dbguard_marker" ] && [ -n "$dbguard_p1" ] &&',
-    '      git -C "$dbguard_top" diff --quiet "$dbguard_from" "$dbguard_to" -- "$dbguard_p1" ${dbguard_p2:+"$dbguard_p2"} ${dbguard_p3:+"$dbguard_p3"} 2>/dev/null; then',
-    '      return 0',
-    '    fi',
+    `  if [ -z "$DBGUARD_DEFERRED" ] && ${AUTOSTASH}; then`,
+    '    (',
+    '      DBGUARD_DEFERRED=1; export DBGUARD_DEFERRED; dbguard_wait=0',
+    `      while ${AUTOSTASH}; do`,
+    '        dbguard_wait=$((dbguard_wait + 1))',
+    '        if [ "$dbguard_wait" -gt 100 ]; then echo "dbguard: the autostash was not applied back within 10 s; check skipped: dbguard check" >&2; exit 0; fi',
+    '        sleep 0.1 2>/dev/null || sleep 1',
+    '      done',
+    '      dbguard_hook "$@"',
+    '    ) </dev/null &',
+    '    return 0',
     '  fi',
-    '  dbguard_project= dbguard_bin= dbguard_node=',
+    `  if [ -n "$dbguard_from" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ]; then`,
+    '    dbguard_fast=',
+    '    while IFS=\'\t\' read -r dbguard_marker dbguard_watch dbguard_p1 dbguard_p2 dbguard_p3; do',
+    '      dbguard_fast=1',
+    '      if [ -n "$dbguard_marker" ] && [ -f "$dbguard_marker" ] && [ -d "$dbguard_watch" ] && [ -n "$dbguard_p1" ] &&',
+    '        [ -z "$(find "$dbguard_watch" -prune -newer "$dbguard_marker" -print 2>/dev/null || echo changed)" ] &&',
+    '        git -C "$dbguard_top" diff --quiet "$dbguard_from" "$dbguard_to" -- "$dbguard_p1" ${dbguard_p2:+"$dbguard_p2"} ${dbguard_p3:+"$dbguard_p3"} 2>/dev/null; then',
+    '        continue',
+    '      fi',
+    '      dbguard_fast=; break',
+    `    done < "$dbguard_dir/${FAST_PATH_FILE}"`,
+    '    [ -z "$dbguard_fast" ] || return 0',
+    '  fi',
+    '  dbguard_projects= dbguard_bin= dbguard_node=',
     '  while read -r dbguard_key dbguard_value; do',
     '    case "$dbguard_key" in',
-    '      dbguard.project) dbguard_project=$dbguard_value ;;',
+    '      dbguard.project) dbguard_projects="$dbguard_projects$dbguard_value',
+    '" ;;',
     '      dbguard.bin) dbguard_bin=$dbguard_value ;;',
     '      dbguard.node) dbguard_node=$dbguard_value ;;',
     '    esac',
     '  done <<DBGUARD_EOF',
     "$(git config --get-regexp '^dbguard\\.' 2>/dev/null)",
     'DBGUARD_EOF',
-    '  dbguard_cwd=$dbguard_top${dbguard_project:+/$dbguard_project}',
+    '  [ -n "$dbguard_projects" ] || dbguard_projects=.',
+    '  while read -r dbguard_project; do',
+    '    [ -n "$dbguard_project" ] || continue',
+    '    dbguard_run "$dbguard_top/$dbguard_project" "$@" <&3',
+    '  done 3<&0 <<DBGUARD_EOF',
+    '$dbguard_projects',
+    'DBGUARD_EOF',
+    '}',
+    'dbguard_run() {',
+    '  dbguard_cwd=$1; shift',
     '  for dbguard_try in "$dbguard_cwd/node_modules/.bin/dbguard" "$dbguard_top/node_modules/.bin/dbguard"; do',
     '    if [ -x "$dbguard_try" ]; then (cd "$dbguard_cwd" && "$dbguard_try" hook "$@"); return 0; fi',
     '  done',
     '  if [ -n "$dbguard_bin" ] && [ -f "$dbguard_bin" ]; then',
     '    [ -n "$dbguard_node" ] && [ -x "$dbguard_node" ] || dbguard_node=node',
-    '    (cd "$dbguard_cwd" && "$dbguard_node" "$dbguard_bin" hook "$@"); return 0',
+    '    if command -v "$dbguard_node" >/dev/null 2>&1; then (cd "$dbguard_cwd" && "$dbguard_node" "$dbguard_bin" hook "$@"); return 0; fi',
     '  fi',
     '  if command -v dbguard >/dev/null 2>&1; then (cd "$dbguard_cwd" && dbguard hook "$@"); return 0; fi',
     '  echo "dbguard: not found, hook skipped: npm i -g dbguard" >&2',

@@ -30,10 +30,18 @@ function commitsAndFiles(out: string): Array<{ commit: string; path: string }> {
   return found;
 }
 
+/**
+ * `<rev>:<path>` reads the path from the repository's top, whatever the working directory; a project
+ * in a monorepo folder (services/api) names its paths from its own folder, so they get git's "./".
+ */
+export function atRevision(rev: string, path: string): string {
+  return `${rev}:${path.startsWith('/') || path.startsWith('./') || path.startsWith('../') ? path : `./${path}`}`;
+}
+
 /** A file's text at a revision, or null when that revision does not have it. */
 export async function showFile(git: SimpleGit, rev: string, path: string): Promise<string | null> {
   try {
-    return await git.show([`${rev}:${path}`]);
+    return await git.show([atRevision(rev, path)]);
   } catch {
     return null;
   }
@@ -42,7 +50,7 @@ export async function showFile(git: SimpleGit, rev: string, path: string): Promi
 /** Paths under `dir` at a revision (one ls-tree call, not one show per file). */
 export async function listTree(git: SimpleGit, rev: string, dir: string): Promise<string[]> {
   try {
-    const out = await git.raw(['ls-tree', '-z', '--name-only', `${rev}:${dir}`]);
+    const out = await git.raw(['ls-tree', '--full-tree', '-z', '--name-only', atRevision(rev, dir)]);
     return out.split('\0').filter(Boolean);
   } catch {
     return [];
@@ -83,7 +91,7 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
 export async function treeBlobs(git: SimpleGit, rev: string, dir: string): Promise<Map<string, string>> {
   let out: string;
   try {
-    out = await git.raw(['ls-tree', '-z', `${rev}:${dir}`]);
+    out = await git.raw(['ls-tree', '--full-tree', '-z', atRevision(rev, dir)]);
   } catch {
     return new Map(); // no such folder at that revision: no migrations there
   }

@@ -4,8 +4,9 @@
  */
 import { createSpinner, type Spinner } from 'nanospinner';
 import { createColors } from 'picocolors';
-import { isDbguardError, type DbguardError } from '../core/errors.js';
+import { ExitCode, isDbguardError, type DbguardError } from '../core/errors.js';
 import type { ProgressEvent, Reporter } from '../core/events.js';
+import { escapeControls } from '../core/text.js';
 
 export type Colors = ReturnType<typeof createColors>;
 
@@ -44,14 +45,24 @@ export interface OutputOptions {
 
 /**
  * Output into a closed pipe (`dbguard status | head -1`) is dropped quietly (§9): the command still
- * finishes and releases its locks, instead of dying on EPIPE with the lock file left behind.
+ * finishes and releases its locks, instead of dying on EPIPE with the lock file left behind. Any other
+ * write error (`> /dev/full`: ENOSPC) does the same, and says so once on stderr with exit code 4.
  */
 function quietWhenClosed(stream: NodeJS.WriteStream): (text: string) => void {
   let closed = false;
   if (stream.listenerCount('error') === 0) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') closed = true;
-      else throw error;
+      if (closed) return;
+      closed = true;
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+      process.exitCode = ExitCode.failure;
+      if (stream !== process.stderr) {
+        try {
+          process.stderr.write(`dbguard: could not write the output (${error.code ?? error.message}); the command itself ran to its end\n`);
+        } catch {
+          // stderr is gone too: the exit code says it.
+        }
+      }
     });
   }
   return (text) => {
@@ -68,8 +79,10 @@ export function createOutput(options: OutputOptions): Output {
   const interactive = Boolean(stdout.isTTY) && !options.json;
   const color = interactive && !('NO_COLOR' in env && env.NO_COLOR !== '') && env.TERM !== 'dumb';
   const c = createColors(color);
+  // Names in our text come from the repository: no control character of theirs reaches the terminal.
+  const safe = (text: string) => escapeControls(text, color);
   const line = (text = '') => {
-    if (!options.json) writeOut(`${text}\n`);
+    if (!options.json) writeOut(`${safe(text)}\n`);
   };
   // Spinners follow colors (a terminal, no NO_COLOR, not TERM=dumb). nanospinner measures wrapped lines
   // by the terminal's width, so a pty that reports none gets plain lines.
@@ -87,8 +100,8 @@ export function createOutput(options: OutputOptions): Output {
       return { done: () => undefined };
     }
     finishSpinner(text, true);
-    spinner = createSpinner(text, { stream: stdout }).start();
-    return { done: (result: string, ok = true) => finishSpinner(result, ok) };
+    spinner = createSpinner(safe(text), { stream: stdout }).start();
+    return { done: (result: string, ok = true) => finishSpinner(safe(result), ok) };
   };
   const serverText: Record<string, string> = {
     initialising: 'creating the embedded database', starting: 'starting the embedded database', stopping: 'stopping the embedded database',
@@ -122,14 +135,14 @@ export function createOutput(options: OutputOptions): Output {
     c,
     line,
     note(text) {
-      if (!options.json) writeErr(`${text}\n`);
+      if (!options.json) writeErr(`${safe(text)}\n`);
     },
     document(value) {
       // Every document says which shape it has (§9), so scripts can rely on it.
       writeOut(`${toJson({ format: 1, ...(value as Record<string, unknown>) })}\n`);
     },
     error(text) {
-      writeErr(text);
+      writeErr(safe(text));
     },
     progress: () => report,
     activity,

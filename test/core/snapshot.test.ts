@@ -40,12 +40,21 @@ describe('snapshots as data (§12)', () => {
 
   it('strategy: a copy when nothing else is connected; pg_dump for an external one that can be read; else a refusal naming what to do', () => {
     const free = { otherSessions: [], canTemplate: true, dumpTools: null, serverMajor: 18, embedded: true };
-    expect(chooseSnapshotStrategy(free, 'app')).toBe('template');
+    expect(chooseSnapshotStrategy(free, 'app')).toEqual({ strategy: 'template', disconnect: false });
     const busy = { ...free, otherSessions: ['my-app (pid 42)'], embedded: false };
-    expect(chooseSnapshotStrategy({ ...busy, dumpTools: { major: 18 } }, 'app')).toBe('dump');
+    expect(chooseSnapshotStrategy({ ...busy, dumpTools: { major: 18 } }, 'app')).toEqual({ strategy: 'dump', disconnect: false });
     expect(() => chooseSnapshotStrategy({ ...busy, dumpTools: { major: 15 } }, 'app')).toThrow(/pg_dump 15 on PATH cannot read a PostgreSQL 18 server/);
     expect(() => chooseSnapshotStrategy({ ...busy, dumpTools: null }, 'app')).toThrow(/pg_dump\/psql are not on PATH/);
     expect(() => chooseSnapshotStrategy({ ...free, otherSessions: ['psql (pid 7)'] }, 'app')).toThrow(expect.objectContaining({ code: 'SNAPSHOT_UNAVAILABLE', hint: expect.stringContaining('--no-snapshot') }));
     expect(() => chooseSnapshotStrategy({ ...free, canTemplate: false, embedded: false }, 'app')).toThrow(/may not copy "app"/);
+  });
+
+  it('a connected app (§14): --disconnect copies after ending its sessions; before a rollback, no snapshot instead of a refusal', () => {
+    const appConnected = { otherSessions: ['my-app (pid 42)'], canTemplate: true, dumpTools: null, serverMajor: 18, embedded: true };
+    expect(chooseSnapshotStrategy(appConnected, 'app', { disconnect: true, goOnWithout: false })).toEqual({ strategy: 'template', disconnect: true });
+    expect(chooseSnapshotStrategy(appConnected, 'app', { disconnect: false, goOnWithout: true })).toEqual({ skip: ['my-app (pid 42)'] });
+    expect(() => chooseSnapshotStrategy(appConnected, 'app', { disconnect: false, goOnWithout: false })).toThrow(expect.objectContaining({ hint: expect.stringContaining('--disconnect') }));
+    // An external database with a pg_dump that reads it still gets its dump rather than nothing.
+    expect(chooseSnapshotStrategy({ ...appConnected, embedded: false, dumpTools: { major: 18 } }, 'app', { disconnect: false, goOnWithout: true })).toEqual({ strategy: 'dump', disconnect: false });
   });
 });

@@ -87,6 +87,41 @@ describe('migrate', () => {
     }
   });
 
+  it("holds golang-migrate's key as its CLI derives it too (the URL path, with its \"/\"): both are in pg_locks during a slow down step", async () => {
+    const files = { ...tableMigration(1, 'one'), '2_slow.up.sql': 'CREATE TABLE slow (id int);', '2_slow.down.sql': 'SELECT pg_sleep(1.5); DROP TABLE slow;' };
+    const { p, db } = await project(files);
+    await migrate(p.settings());
+    p.setMigrations(tableMigration(1, 'one'));
+    const running = rollback(p.settings(), { noSnapshot: true });
+    const watcher = await adminClient(db);
+    try {
+      let seen: string[] = [];
+      for (let i = 0; i < 40 && seen.length < 3; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        seen = (await watcher.query<{ key: string }>(`SELECT ((classid::bigint << 32) | objid::bigint)::text AS key FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows.map((r) => r.key);
+      }
+      expect(seen).toEqual(expect.arrayContaining([golangMigrateLockKey(db), golangMigrateLockKey(`/${db}`)]));
+    } finally {
+      await watcher.end();
+    }
+    await running;
+    expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+    // And a migrator holding only the CLI's key keeps dbguard off.
+    const migrator = await adminClient(db);
+    const wait = process.env.DBGUARD_LOCK_TIMEOUT_MS;
+    try {
+      await migrator.query('SELECT pg_advisory_lock($1::bigint)', [golangMigrateLockKey(`/${db}`)]);
+      process.env.DBGUARD_LOCK_TIMEOUT_MS = '300';
+      p.setMigrations(files);
+      expect(await migrate(p.settings()).catch((e: unknown) => e)).toMatchObject({ code: 'DB_BUSY' });
+    } finally {
+      if (wait === undefined) delete process.env.DBGUARD_LOCK_TIMEOUT_MS;
+      else process.env.DBGUARD_LOCK_TIMEOUT_MS = wait;
+      await migrator.end();
+    }
+  });
+
   it('a statement Postgres refuses inside a transaction (SQLSTATE 25001), unmarked and unrecognised, runs outside one, both ways', async () => {
     const files = {
       ...tableMigration(1, 'one'),

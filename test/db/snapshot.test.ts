@@ -99,7 +99,7 @@ describe('snapshots and undo (§12)', () => {
     expect(json(project, ['snapshot', 'list']).snapshots?.map((s) => s.name)).not.toContain('before-experiment');
   });
 
-  it('refuses, changing nothing: another database\'s snapshot, a database in use; --no-snapshot goes on', async () => {
+  it('refuses, changing nothing: another database\'s snapshot, a manual snapshot of a database in use; a rollback goes on without one', async () => {
     const { db, project } = await migratedProject({ stash: false });
     const other = await migratedProject();
     expect(dbguard(other.project, ['snapshot', 'save', 'theirs']).status).toBe(0);
@@ -108,19 +108,21 @@ describe('snapshots and undo (§12)', () => {
     expect(await count(db, 'orders')).toBe(100);
 
     // The app holds a connection: no copy can be made, pg_dump on this machine cannot read the server.
+    // A snapshot asked for by hand refuses, naming it; a rollback goes on without one and says so (§14).
     const app = await adminClient(db);
     try {
       await app.query("SET application_name = 'my-app'");
-      project.setMigrations(base);
-      const refused = dbguard(project, ['rollback', '--yes']);
+      const refused = dbguard(project, ['snapshot', 'save']);
       expect(refused.status).toBe(3);
       expect(refused.stderr).toMatch(/SNAPSHOT_UNAVAILABLE.*other sessions use .*my-app \(pid \d+\)/s);
-      expect(refused.stderr).toContain('--no-snapshot');
-      expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
-      const forced = dbguard(project, ['rollback', '--yes', '--no-snapshot']);
-      expect(forced.status).toBe(0);
-      expect(forced.stdout).not.toContain('undo:');
+      expect(refused.stderr).toContain('--disconnect');
+      project.setMigrations(base);
+      const rolled = dbguard(project, ['rollback', '--yes']);
+      expect(rolled.status).toBe(0);
+      expect(rolled.stdout).not.toContain('undo:');
+      expect(rolled.stderr).toMatch(/no snapshot \(other sessions use the database: my-app \(pid \d+\)\).*--disconnect ends them/);
       expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
+      expect((await app.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]); // never disconnected
     } finally {
       await app.end();
     }

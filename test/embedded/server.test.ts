@@ -36,7 +36,7 @@ describe('embedded database', () => {
     expect(statSync(server.paths.passwordFile).mode & 0o777).toBe(0o600);
 
     // The state survives: start again and find the migration applied, in the configured database.
-    await withSession(p.settings(), { destructive: false }, async (session) => {
+    await withSession(p.settings(), { destructive: false, create: true }, async (session) => {
       expect(session.startedServer).toBe(true);
       expect((await session.client.query('SELECT current_database() AS d, version FROM schema_migrations')).rows).toEqual([{ d: 'app_dev', version: '1' }]);
       expect((await session.client.query('SHOW listen_addresses')).rows[0]).toEqual({ listen_addresses: '127.0.0.1' });
@@ -64,7 +64,7 @@ describe('embedded database', () => {
     expect(Object.keys(JSON.parse(readFileSync(externalCache, 'utf8')).migrations)).toEqual(['1', '2']);
     // The embedded database and its cache did not move.
     expect(Object.keys(JSON.parse(readFileSync(embeddedCache, 'utf8')).migrations)).toEqual(['1']);
-    await withSession(p.settings(), { destructive: false }, async (session) => {
+    await withSession(p.settings(), { destructive: false, create: true }, async (session) => {
       expect((await session.client.query('SELECT version::text FROM schema_migrations')).rows).toEqual([{ version: '1' }]);
     });
   });
@@ -82,7 +82,7 @@ describe('embedded database', () => {
     const { p, server } = embeddedProject();
     await server.initialise();
     const running = await server.start(false);
-    await withSession(p.settings(), { destructive: false }, async (session) => {
+    await withSession(p.settings(), { destructive: false, create: true }, async (session) => {
       expect(session.startedServer).toBe(false);
       expect(session.target.port).toBe(running.port);
     });
@@ -99,7 +99,7 @@ describe('embedded database', () => {
     await server.stop();
 
     writeFileSync(pidFile, `2147483000\n${server.paths.dataDir}\n0\n5999\n\n127.0.0.1\n0 0\nready\n`);
-    await withSession(p.settings(), { destructive: false }, async (session) => {
+    await withSession(p.settings(), { destructive: false, create: true }, async (session) => {
       expect(session.startedServer).toBe(true);
       expect(readPostmasterPid(server.paths.dataDir)?.pid).not.toBe(2147483000);
     });
@@ -111,7 +111,7 @@ describe('embedded database', () => {
     cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
     const port = (blocker.address() as { port: number }).port;
     const { p } = embeddedProject({ port });
-    const error = await withSession(p.settings(), { destructive: false }, async () => null).catch((e: unknown) => e);
+    const error = await withSession(p.settings(), { destructive: false, create: true }, async () => null).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DbguardError);
     expect(error).toMatchObject({ code: 'EMBEDDED_START_FAILED', hint: expect.stringContaining(String(port)) });
   });
@@ -148,16 +148,16 @@ describe('embedded database', () => {
     await server.initialise();
     await server.start(true);
     writeFileSync(join(p.root, '.dbguard', 'server.temporary'), '2147483000\n');
-    await withSession(p.settings(), { destructive: false }, async (session) => expect(session.startedServer).toBe(true));
+    await withSession(p.settings(), { destructive: false, create: true }, async (session) => expect(session.startedServer).toBe(true));
     expect(server.running()).toBeNull();
   });
 
   it('makes a second command wait for the data-dir lock, then fail as busy', async () => {
     const { p } = embeddedProject();
-    const first = await openSession(p.settings(), { destructive: false });
+    const first = await openSession(p.settings(), { destructive: false, create: true });
     try {
       process.env.DBGUARD_LOCK_TIMEOUT_MS = '300';
-      const error = await withSession(p.settings(), { destructive: false }, async () => null).catch((e: unknown) => e);
+      const error = await withSession(p.settings(), { destructive: false, create: true }, async () => null).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'DB_BUSY', hint: expect.stringContaining('wait') });
     } finally {
       delete process.env.DBGUARD_LOCK_TIMEOUT_MS;
@@ -226,7 +226,7 @@ describe('embedded server state that used to trap users (issue 9, items 8, 14, 1
     await server.start(false);
     await server.stop();
     await server.start(false); // a corrupt cluster fails here ("could not locate a valid checkpoint record")
-    await withSession(p.settings(), { destructive: false }, async (session) => {
+    await withSession(p.settings(), { destructive: false, create: true }, async (session) => {
       expect((await session.client.query('SELECT version FROM schema_migrations')).rows).toEqual([{ version: '1' }]);
     });
   });

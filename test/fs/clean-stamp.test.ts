@@ -129,14 +129,27 @@ describe('clean stamp', () => {
   it('leaves the shim a fast-path marker after a clean check, and any cache write takes it away', () => {
     const gitDir = join(root, 'gitdir');
     mkdirSync(gitDir);
-    const fastPath = { gitDir, pathspecs: ['migrations', 'dbguard.config.json'] };
+    const fastPath = { gitDir, pathspecs: ['migrations', 'dbguard.config.json'], watch: dir };
     recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: true, captureTriedFor: null, fastPath }, snapshotBeforeCheck(dir, cacheFile));
     const marker = hookCleanMarkerPath(cacheFile);
     expect(existsSync(marker)).toBe(true);
-    expect(readFileSync(join(gitDir, 'dbguard-fast-path'), 'utf8')).toBe(`${marker}\nmigrations\ndbguard.config.json\n`);
+    expect(readFileSync(join(gitDir, 'dbguard-fast-path'), 'utf8')).toBe(`${marker}\t${dir}\tmigrations\tdbguard.config.json\n`);
     writeCacheFile(cacheFile, { database: identity, migrations: new Map() });
     expect(existsSync(marker)).toBe(false);
     recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: false, captureTriedFor: null, fastPath }, snapshotBeforeCheck(dir, cacheFile));
     expect(existsSync(marker)).toBe(false);
+    // Not clean: the project keeps a line naming only its (absent) marker, so the shim runs node.
+    expect(readFileSync(join(gitDir, 'dbguard-fast-path'), 'utf8')).toBe(`${marker}\n`);
+  });
+
+  it('keeps one fast-path line per project (a monorepo), replacing only its own, and drops lines of the old format', () => {
+    const gitDir = join(root, 'gitdir2');
+    mkdirSync(gitDir);
+    const otherMarker = join(root, 'other', 'hook-clean');
+    writeFileSync(join(gitDir, 'dbguard-fast-path'), `${otherMarker}\t/x\tother/migrations\nmigrations\n`);
+    const fastPath = { gitDir, pathspecs: ['migrations'], watch: dir };
+    recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: true, captureTriedFor: null, fastPath }, snapshotBeforeCheck(dir, cacheFile));
+    const marker = hookCleanMarkerPath(cacheFile);
+    expect(readFileSync(join(gitDir, 'dbguard-fast-path'), 'utf8')).toBe(`${otherMarker}\t/x\tother/migrations\n${marker}\t${dir}\tmigrations\n`);
   });
 });

@@ -194,6 +194,11 @@ describe('what the cache and the folder say (issue 9, items 3, 4, 6, 7, 17)', ()
     expect(check.status).toBe(0);
     expect(check.stdout).toContain('same content: adopted');
     expect(JSON.parse(repo.dbguard(['rollback', '--dry-run', '--json']).stdout).plan.kind).toBe('clean');
+    // Every command that reads the applied set adopts it (issue 20.3): migrate used to say DATABASE_AHEAD.
+    expect(JSON.parse(repo.dbguard(['status', '--json']).stdout)).toMatchObject({ phantoms: [], pending: [] });
+    expect(repo.dbguard(['migrate', '--dry-run']).stdout).toContain('nothing to migrate');
+    const migrated = repo.dbguard(['migrate']);
+    expect([migrated.status, migrated.stderr]).toEqual([0, '']);
     expect(repo.dbguard(['capture']).status).toBe(0);
     expect(await query(db, 'SELECT filename FROM _dbguard.applied_migrations')).toEqual([{ filename: '445_create_chat_table.up.sql' }]);
 

@@ -9,7 +9,7 @@ import { absoluteMigrationsDir } from '../../src/fs/config.js';
 import { readDiskState } from '../../src/fs/migrations-dir.js';
 
 export function migrate(settings: Settings) {
-  return withSession(settings, { destructive: true }, (session) => migratePending(session, settings, silent));
+  return withSession(settings, { destructive: true, create: true }, (session) => migratePending(session, settings, silent));
 }
 
 export function plan(settings: Settings) {

@@ -2,6 +2,7 @@
  * As most of our users run it: `npm pack`, `npm i -g` of the tarball under a temp prefix, its bin on
  * PATH, and a Go service's repository (no package.json, no node_modules) whose migrations dbguard guards.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +20,18 @@ beforeAll(() => {
   expect(pack.status, pack.stderr).toBe(0);
   const tarball = join(work, pack.stdout.trim().split('\n').at(-1) as string);
   const prefix = join(work, 'prefix');
-  const install = run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], work);
-  expect(install.status, install.stderr).toBe(0);
+  // npm ci fetched every tarball; once the registry's metadata is cached too, --offline makes no request at
+  // all (a few seconds). A cold metadata cache needs the registry: that try gets a bound no slow registry
+  // reaches, instead of failing the suite (it once passed 120 s on a loaded machine).
+  const install = (mode: string, timeout: number) => spawnSync('npm', ['install', '--global', '--prefix', prefix, mode, '--no-audit', '--no-fund', tarball], {
+    cwd: work, encoding: 'utf8', timeout, env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
+  const started = Date.now();
+  let installed = install('--offline', 120_000);
+  if (installed.status !== 0) installed = install('--prefer-offline', 540_000);
+  expect(installed.status, `after ${Date.now() - started} ms: ${(installed.stderr ?? '').slice(-3000)}`).toBe(0);
   path = `${join(prefix, 'bin')}:${process.env.PATH}`;
-}, 180_000);
+}, 700_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

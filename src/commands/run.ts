@@ -1,0 +1,35 @@
+/** `dbguard run [--rollback | --continue] -- <command> [args…]`: the app, with dbguard beside it (DESIGN §14). */
+import { DbguardError, ExitCode } from '../core/errors.js';
+import { listVersions } from '../core/text.js';
+import { runCommand } from '../engine/run.js';
+import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+import { planJson, printPlan } from './plan-view.js';
+
+export interface RunFlags {
+  readonly rollback?: boolean;
+  readonly continue?: boolean;
+}
+
+export async function runAppCommand(ctx: CommandContext, command: readonly string[], flags: RunFlags): Promise<CommandResult> {
+  if (command.length === 0) {
+    throw new DbguardError('USAGE', 'dbguard run needs the command to run after "--"', { hint: 'dbguard run -- go run .   (or: dbguard run -- npm run dev)' });
+  }
+  if (flags.rollback && flags.continue) {
+    throw new DbguardError('USAGE', '--rollback and --continue answer the same question two ways; choose one', { hint: `dbguard run --rollback -- ${command.join(' ')}` });
+  }
+  const settings = settingsFor(ctx);
+  const { out } = ctx;
+  const outcome = await runCommand(settings, {
+    command, rollback: flags.rollback === true || (settings.onConflict === 'rollback' && !flags.continue), continueAnyway: flags.continue === true,
+    report: out.progress(), say: (line) => out.note(`dbguard: ${line}`),
+  });
+  if (outcome.kind === 'conflict') {
+    out.note(`dbguard: not started: the database has migrations this branch lacks`);
+    printPlan(out, outcome.plan, true);
+    out.note(`  dbguard run --rollback -- ${command.join(' ')}   roll them back first (the stash keeps their rows)`);
+    out.note(`  dbguard run --continue -- ${command.join(' ')}   start anyway`);
+    return { exitCode: ExitCode.actionNeeded, json: { started: false, plan: planJson(outcome.plan) } };
+  }
+  if (outcome.captured.length > 0) out.note(`dbguard: captured down SQL for ${listVersions(outcome.captured)} as ${outcome.captured.length === 1 ? 'it was' : 'they were'} applied`);
+  return { exitCode: outcome.code, json: { started: true, exitCode: outcome.code, captured: outcome.captured, rolledBack: outcome.rolledBack } };
+}

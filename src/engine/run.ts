@@ -1,0 +1,143 @@
+/**
+ * `dbguard run -- <command>` (DESIGN §14): the seed's develop-script flow for any app. Check against the
+ * database before the app starts, keep the embedded server up while it runs, capture what its own
+ * migrator applies as it applies it, pass signals on, capture once more at the end, and hand back the
+ * app's exit code. No lock is held while the app runs: hooks and commands work beside it.
+ */
+import { spawn } from 'node:child_process';
+import { formatConnectionUrl, type ConnectionTarget } from '../core/connection.js';
+import { DbguardError } from '../core/errors.js';
+import type { Plan } from '../core/plan.js';
+import type { Settings } from '../core/settings.js';
+import { connect, type PgClient } from '../db/client.js';
+import { readSchemaVersion } from '../db/schema-migrations.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import { captureAppliedMigrations } from './capture.js';
+import { embeddedServerFor } from './embedded.js';
+import { planAndRebuildCache, runRollback } from './rollback.js';
+import { withSession } from './session.js';
+import type { Reporter } from '../core/events.js';
+
+export interface RunOptions {
+  readonly command: readonly string[];
+  /** Roll back a conflict before starting (--rollback, or "onConflict": "rollback"). */
+  readonly rollback: boolean;
+  /** Start despite a conflict (--continue). */
+  readonly continueAnyway: boolean;
+  /** How often the database's version is read while the command runs. */
+  readonly pollMs?: number;
+  readonly report: Reporter;
+  /** One line for the person (stderr), prefixed "dbguard:". */
+  readonly say: (line: string) => void;
+}
+
+export type RunOutcome =
+  | { readonly kind: 'conflict'; readonly plan: Plan }
+  | { readonly kind: 'exited'; readonly code: number; readonly captured: readonly bigint[]; readonly rolledBack: number };
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** The variable the app reads its database URL from ("run": { "urlVariable" } in the config). */
+function environmentFor(settings: Settings, target: ConnectionTarget | null): NodeJS.ProcessEnv {
+  if (target === null) return process.env;
+  return { ...process.env, [settings.run.urlVariable]: formatConnectionUrl(target, true) };
+}
+
+async function captureNow(settings: Settings, deadlineMs: number): Promise<readonly bigint[]> {
+  const dir = absoluteMigrationsDir(settings);
+  const result = await withSession(settings, { destructive: true, lockWaitMs: deadlineMs }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
+  return result.captured;
+}
+
+export async function runCommand(settings: Settings, options: RunOptions): Promise<RunOutcome> {
+  const [program, ...args] = options.command;
+  if (program === undefined) {
+    throw new DbguardError('USAGE', 'dbguard run needs the command to run after "--"', { hint: 'dbguard run -- go run .   (or: dbguard run -- npm run dev)' });
+  }
+  // 1. The server first (kept up while the app runs), then a full check against the database.
+  let startedServer = false;
+  let target: ConnectionTarget | null = null;
+  if (settings.database.kind === 'embedded') {
+    const server = embeddedServerFor(settings);
+    if (!server.isInitialised()) await server.initialise();
+    startedServer = server.running() === null;
+    target = server.target((await server.start(false)).port);
+  }
+  const stopServer = async () => {
+    if (startedServer) await embeddedServerFor(settings).stop().catch(() => undefined);
+  };
+  let rolledBack = 0;
+  try {
+    const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
+    if (planned.plan.kind !== 'clean') {
+      if (options.rollback && planned.plan.kind === 'rollback') {
+        const run = await withSession(settings, { destructive: true, report: options.report }, (session) => runRollback(session, settings, { report: options.report }));
+        if (run.plan.kind === 'refuse') return { kind: 'conflict', plan: run.plan };
+        rolledBack = run.outcome?.applied.length ?? 0;
+        options.say(`rolled back ${rolledBack} migration${rolledBack === 1 ? '' : 's'} this branch lacks; database at ${run.plan.kind === 'rollback' ? run.plan.to ?? 'nothing applied' : 'its version'}`);
+      } else if (!options.continueAnyway) {
+        await stopServer();
+        return { kind: 'conflict', plan: planned.plan };
+      } else {
+        options.say('the database has migrations this branch lacks; starting anyway (--continue)');
+      }
+    }
+  } catch (error) {
+    await stopServer();
+    throw error;
+  }
+
+  // 2.–4. The app runs; its migrator's new versions are captured within a tick.
+  const child = spawn(program, args, { stdio: 'inherit', env: environmentFor(settings, target) });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const handlers = SIGNALS.map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const captured = new Set<bigint>();
+  let watcher: PgClient | null = null;
+  let lastSeen: string | null = null;
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      watcher ??= await connect(target ?? (await import('./identity.js')).databaseRef(settings).target as ConnectionTarget, { lockTimeoutMs: 1000, statementTimeoutMs: 2000 });
+      const version = await readSchemaVersion(watcher);
+      const seen = version === null ? 'none' : `${version.version}:${version.dirty}`;
+      if (seen !== lastSeen && !version?.dirty) {
+        for (const v of await captureNow(settings, 500)) captured.add(v);
+        lastSeen = seen;
+      }
+    } catch {
+      // The app's migrator holds the locks, or the server is busy: the next tick tries again.
+      await watcher?.end().catch(() => undefined);
+      watcher = null;
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), options.pollMs ?? 500);
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  clearInterval(timer);
+  for (const [signal, handler] of handlers) process.off(signal, handler);
+  while (busy) await new Promise((r) => setTimeout(r, 20));
+  await (watcher as PgClient | null)?.end().catch(() => undefined);
+  try {
+    if (exit.error) {
+      const code = (exit.error as NodeJS.ErrnoException).code;
+      throw new DbguardError('COMMAND_NOT_STARTED', `could not start "${program}": ${code === 'ENOENT' ? 'no such command' : exit.error.message}; the database was not changed`, {
+        hint: `check the command after "--" (is ${program} installed and on PATH?)`, details: { command: program, error: code ?? null },
+      });
+    }
+    // 4. Once more at the end: what the app applied in its last moments.
+    for (const v of await captureNow(settings, 10_000)) captured.add(v);
+  } finally {
+    await stopServer();
+  }
+  const code = exit.code ?? 128 + (SIGNAL_NUMBERS[exit.signal ?? ''] ?? 0);
+  return { kind: 'exited', code, captured: [...captured].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), rolledBack };
+}

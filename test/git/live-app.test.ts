@@ -1,0 +1,235 @@
+/**
+ * Living with the app (issue 17, DESIGN §14): a Go-style service that applies its own migrations on
+ * start (golang-migrate's way) and stays connected. Real app process, real git, the embedded database.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tableMigration } from '../helpers/db.js';
+import { GitRepo } from '../helpers/git.js';
+
+const APP = resolve(import.meta.dirname, '..', 'fixtures', 'go-style-app.mjs');
+const cleanups: Array<() => void> = [];
+afterEach(() => cleanups.splice(0).reverse().forEach((c) => c()));
+
+function embeddedRepo(config: Record<string, unknown> = {}): GitRepo {
+  const repo = GitRepo.create();
+  cleanups.push(() => {
+    repo.dbguard(['db', 'stop']);
+    repo.cleanup();
+  });
+  repo.write('dbguard.config.json', JSON.stringify(config));
+  repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two') }, 'base');
+  expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+  return repo;
+}
+
+function databaseUrl(repo: GitRepo): string {
+  expect(repo.dbguard(['db', 'start']).status).toBe(0);
+  return repo.dbguard(['db', 'url', '--show-password']).stdout.trim();
+}
+
+/** The app migrates on start and exits (APP_EXIT_AFTER_MIGRATE), as `go run .` that was stopped. */
+function appMigratesAndExits(repo: GitRepo, url: string): void {
+  const ran = spawnSync(process.execPath, [APP, 'migrations'], { cwd: repo.root, encoding: 'utf8', env: { ...process.env, DATABASE_URL: url, APP_EXIT_AFTER_MIGRATE: '1' } });
+  expect(ran.status, ran.stderr).toBe(0);
+}
+
+async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A feature branch whose migration 3 only the app applied; dbguard saw 1 and 2. */
+function featureAppliedByTheApp(repo: GitRepo, url: string): void {
+  expect(repo.dbguard(['migrate']).status).toBe(0);
+  repo.git('checkout', '-q', '-b', 'feature');
+  repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two'), ...tableMigration(3, 'three') }, 'three');
+  appMigratesAndExits(repo, url);
+}
+
+describe('story 1: a migration the app applied never passes a checkout unnoticed', () => {
+  it('warns on checkout with the embedded server running, and check says so (exit 1)', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    expect(await sql(url, 'SELECT version::text FROM schema_migrations')).toEqual([{ version: '3' }]);
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3 (checked the database: 3 left with this checkout and the cache did not list it)');
+    const check = repo.dbguard(['check']);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain('checked the database too');
+    expect(repo.dbguard(['check', '--offline']).status).toBe(0); // the cache's answer alone, as before
+  });
+
+  it('warns with the embedded server stopped (the hook starts it), and check says its answer is the cache\'s', () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0);
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3');
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running).toBe(false);
+    expect(repo.dbguard(['check']).stdout).toContain('answer from the cache: the embedded database is stopped');
+  });
+
+  it('with "onConflict": "rollback" the checkout rolls it back, keeping its rows for the next migrate', async () => {
+    const repo = embeddedRepo({ onConflict: 'rollback' });
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    await sql(url, "INSERT INTO three (note) VALUES ('made on feature')");
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('rolled back 1 migration; database at 2');
+    expect(await sql(url, 'SELECT version::text FROM schema_migrations')).toEqual([{ version: '2' }]);
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await sql(url, 'SELECT note FROM three')).toEqual([{ note: 'made on feature' }]);
+  });
+
+  it('a migrate killed after a committed step (the cache one version behind) is caught the same way', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two'), ...tableMigration(3, 'three') }, 'three');
+    const cacheFile = join(repo.root, '.dbguard', 'migration_cache.json');
+    const before = spawnSync('cat', [cacheFile], { encoding: 'utf8' }).stdout;
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    // What a SIGKILL between the commit and the cache write leaves: the database at 3, the cache at 2.
+    spawnSync('sh', ['-c', `printf '%s' "$1" > "$2"`, 'sh', before, cacheFile]);
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3');
+    expect(await sql(url, 'SELECT version::text FROM schema_migrations')).toEqual([{ version: '3' }]);
+  });
+});
+
+function startApp(repo: GitRepo, url: string): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [APP, 'migrations'], { cwd: repo.root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  cleanups.push(() => child.kill('SIGKILL'));
+  return Object.assign(child, { output: () => output });
+}
+
+async function until(what: () => boolean, ms = 10_000): Promise<void> {
+  for (const started = Date.now(); !what(); ) {
+    if (Date.now() - started > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Queries the app answered after `mark` (its output's length when it was taken). */
+const answeredSince = (app: { output: () => string }, mark: number) => app.output().slice(mark).split('\n').filter((l) => l === 'query ok').length;
+
+describe('story 2: a connected app does not stop a rollback', () => {
+  it('the hook rolls back with the app connected: no snapshot (said in one line), rows kept, the app keeps querying', async () => {
+    const repo = embeddedRepo({ onConflict: 'rollback' });
+    const url = databaseUrl(repo);
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two'), ...tableMigration(3, 'three') }, 'three');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await sql(url, "INSERT INTO three (note) VALUES ('kept'), ('also kept')");
+    const app = startApp(repo, url);
+    await until(() => app.output().includes('query ok'));
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('rolled back 1 migration; database at 2');
+    expect(checkout.stderr).toMatch(/no snapshot \(other sessions use the database: a client \(pid \d+\)/);
+    expect(checkout.stderr).toContain('"snapshots": { "disconnect": true }');
+    const mark = app.output().length;
+    await until(() => answeredSince(app, mark) >= 2);
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(await sql(url, 'SELECT note FROM three ORDER BY id')).toEqual([{ note: 'kept' }, { note: 'also kept' }]);
+  });
+
+  it('--disconnect ends the app\'s sessions for the snapshot (its pool reconnects); undo needs it too', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two'), ...tableMigration(3, 'three') }, 'three');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await sql(url, "INSERT INTO three (note) VALUES ('in the snapshot')");
+    const app = startApp(repo, url);
+    await until(() => app.output().includes('query ok'));
+    repo.git('checkout', '-q', 'main');
+    const rolled = repo.dbguard(['rollback', '--yes', '--disconnect']);
+    expect(rolled.status, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toContain('undo: dbguard undo   (restores snapshot rollback-');
+    let mark = app.output().length;
+    await until(() => answeredSince(app, mark) >= 2);
+    const refused = repo.dbguard(['undo']);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toContain('error[SNAPSHOT_UNAVAILABLE] cannot restore');
+    expect(refused.stderr).toContain('--disconnect');
+    const undone = repo.dbguard(['undo', '--disconnect']);
+    expect(undone.status, undone.stderr).toBe(0);
+    expect(await sql(url, 'SELECT note FROM three')).toEqual([{ note: 'in the snapshot' }]);
+    mark = app.output().length;
+    await until(() => answeredSince(app, mark) >= 2);
+    expect(await sql(url, 'SELECT datallowconn FROM pg_database WHERE datname = current_database()')).toEqual([{ datallowconn: true }]);
+  });
+});
+
+describe('story 3: dbguard run -- <app>', () => {
+  const tracked = async (url: string) => (await sql<{ version: string; has: boolean }>(url, 'SELECT version::text, down_sql IS NOT NULL AS has FROM _dbguard.applied_migrations ORDER BY version')).map((r) => `${r.version}${r.has ? '' : ' (no down)'}`);
+
+  it('captures what the app applies while it runs, forwards Ctrl-C, stops the server it started, and the next checkout warns', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two'), ...tableMigration(3, 'three') }, 'three');
+    const running = spawn(process.execPath, [join(repo.root, 'node_modules', '.bin', 'dbguard'), 'run', '--', process.execPath, APP, 'migrations'], {
+      cwd: repo.root, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => running.kill('SIGKILL'));
+    let output = '';
+    running.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    running.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await until(() => output.includes('query ok'));
+    // Within a second or so of the app's migrator, without any dbguard command: down SQL of 3 is stored.
+    const started = Date.now();
+    for (;;) {
+      if ((await tracked(url).catch((): string[] => [])).includes('3')) break;
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const exited = new Promise<number | null>((r) => running.once('exit', (code) => r(code)));
+    running.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running).toBe(false);
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3');
+    // On a conflict the app is not started: exit 1 with the plan and the choices.
+    const refused = repo.dbguard(['run', '--', process.execPath, APP, 'migrations']);
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).not.toContain('migrated');
+    expect(refused.stderr).toContain('dbguard run --rollback --');
+    // --rollback rolls back first, then starts it (here one that exits right after migrating).
+    const rolled = repo.dbguard(['run', '--rollback', '--', process.execPath, APP, 'migrations'], { APP_EXIT_AFTER_MIGRATE: '1' });
+    expect(rolled.status, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toContain('migrated 2');
+  });
+
+  it('passes the command\'s exit code through and still captures; bad input is a usage error or 127', async () => {
+    const repo = embeddedRepo();
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two'), ...tableMigration(3, 'three') }, 'three');
+    const failing = repo.dbguard(['run', '--', 'sh', '-c', `"${process.execPath}" "${APP}" migrations && exit 3`], { APP_EXIT_AFTER_MIGRATE: '1' });
+    expect(failing.status).toBe(3);
+    expect(failing.stderr).toContain('dbguard: captured down SQL for 1, 2, 3');
+    const url = databaseUrl(repo);
+    expect(await tracked(url)).toEqual(['1', '2', '3']);
+    expect(repo.dbguard(['run']).status).toBe(2);
+    const missing = repo.dbguard(['run', '--', 'no-such-command-here']);
+    expect(missing.status).toBe(127);
+    expect(missing.stderr).toContain('error[COMMAND_NOT_STARTED] could not start "no-such-command-here": no such command');
+  });
+});
