@@ -89,9 +89,15 @@ export function parseSnapshotComment(comment: string | null): SnapshotMeta | nul
 
 const newestFirst = (a: SnapshotMeta, b: SnapshotMeta) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
-/** The automatic snapshots beyond the newest `keep`; manual ones are never dropped by retention. */
+/**
+ * The automatic snapshots beyond the newest `keep`; manual ones are never dropped by retention, and
+ * neither is the newest of each kind (rollback, reset, replay, restore): five rollbacks in a row must
+ * not evict the only copy taken before a reset.
+ */
 export function retentionVictims<T extends SnapshotMeta>(snapshots: readonly T[], keep: number): T[] {
-  return snapshots.filter((s) => s.auto).sort(newestFirst).slice(keep);
+  const automatic = snapshots.filter((s) => s.auto).sort(newestFirst);
+  const newestOfKind = new Set(automatic.filter((s, i) => automatic.findIndex((o) => o.reason === s.reason) === i));
+  return automatic.slice(keep).filter((s) => !newestOfKind.has(s));
 }
 
 /**

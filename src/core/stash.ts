@@ -14,6 +14,8 @@ export interface CatalogTable {
   readonly primaryKey: readonly string[];
   /** False only when the table has no page (it never held a row); true means "count them". */
   readonly mayHaveRows: boolean;
+  /** Generated columns: computed again from the others, never stashed. */
+  readonly generated?: readonly string[];
 }
 
 export type CatalogTables = ReadonlyMap<number, CatalogTable>;
@@ -51,6 +53,16 @@ export const isNothingDropped = (dropped: Dropped) => dropped.tables.length === 
 
 export const qualifiedName = (schema: string, table: string, column?: string | null) => `${schema}.${table}${column ? `.${column}` : ''}`;
 
+/**
+ * The columns whose values, as text, check that a stashed column value goes back to the row it came
+ * from (§13): the table's other columns, except the key (matched anyway), the ones dropped with it
+ * and generated ones. A key reused by another row (TRUNCATE … RESTART IDENTITY) then does not match.
+ */
+export function rowCheckColumns(table: CatalogTable, droppedHere: readonly string[]): string[] {
+  const skip = new Set([...table.primaryKey, ...droppedHere, ...(table.generated ?? [])]);
+  return [...table.columns.values()].filter((name) => !skip.has(name));
+}
+
 /** A stash row: what a rollback kept, under which migration (version and up sha256). */
 export interface StashEntry {
   readonly id: number;
@@ -61,6 +73,8 @@ export interface StashEntry {
   readonly table: string;
   readonly column: string | null;
   readonly keyColumns: readonly string[];
+  /** For a column: the other columns whose values were fingerprinted with it (rowCheckColumns). */
+  readonly rowCheck?: readonly string[] | null;
   readonly rows: number;
   readonly bytes: number;
   readonly createdAt: string;

@@ -111,6 +111,55 @@ export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Pro
   return { ...meta, bytes: Number(size.rows[0]?.bytes ?? 0) };
 }
 
+/** What belongs to a database rather than to its contents: a copy (CREATE DATABASE … TEMPLATE) has none of it. */
+interface DatabaseProperties {
+  readonly owner: string;
+  readonly comment: string | null;
+  /** aclexplode(datacl) as grants; null: the default ACL. */
+  readonly grants: ReadonlyArray<{ grantee: string | null; privilege: string; grantable: boolean }> | null;
+  /** ALTER DATABASE [IN ROLE r] SET name = value, as pg_db_role_setting keeps them ("name=value"). */
+  readonly settings: ReadonlyArray<{ role: string | null; config: string[] }>;
+}
+
+async function readProperties(maintenance: PgClient, database: string): Promise<DatabaseProperties> {
+  // The owner is carried over only by a superuser (another role may not give a database away); else the copy's owner is ours.
+  const base = await maintenance.query<{ owner: string; comment: string | null; has_acl: boolean }>(
+    `SELECT CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN pg_get_userbyid(datdba) ELSE '' END AS owner,
+       shobj_description(oid, 'pg_database') AS comment, datacl IS NOT NULL AS has_acl FROM pg_database WHERE datname = $1`, [database]);
+  const grants = await maintenance.query<{ grantee: string | null; privilege: string; grantable: boolean }>(
+    `SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END AS grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
+     FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = $1`, [database]);
+  const settings = await maintenance.query<{ role: string | null; config: string[] }>(
+    `SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_get_userbyid(s.setrole) END AS role, s.setconfig AS config
+     FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`, [database]);
+  const row = base.rows[0];
+  return { owner: row?.owner ?? '', comment: row?.comment ?? null, grants: row?.has_acl ? grants.rows : null, settings: settings.rows };
+}
+
+/** Settings whose value is a list: each element is quoted on its own (search_path = 'app', 'public'). */
+const LIST_SETTINGS = new Set(['search_path', 'temp_tablespaces', 'session_preload_libraries', 'local_preload_libraries']);
+
+async function applyProperties(maintenance: PgClient, database: string, properties: DatabaseProperties): Promise<void> {
+  const db = quoteIdentifier(database);
+  if (properties.owner) await maintenance.query(`ALTER DATABASE ${db} OWNER TO ${quoteIdentifier(properties.owner)}`);
+  await maintenance.query(`COMMENT ON DATABASE ${db} IS ${properties.comment === null ? 'NULL' : maintenance.escapeLiteral(properties.comment)}`);
+  if (properties.grants !== null) {
+    await maintenance.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
+    for (const grant of properties.grants) {
+      await maintenance.query(`GRANT ${grant.privilege} ON DATABASE ${db} TO ${grant.grantee === null ? 'PUBLIC' : quoteIdentifier(grant.grantee)}${grant.grantable ? ' WITH GRANT OPTION' : ''}`);
+    }
+  }
+  for (const { role, config } of properties.settings) {
+    for (const entry of config) {
+      const at = entry.indexOf('=');
+      const name = entry.slice(0, at);
+      const value = entry.slice(at + 1);
+      const literal = LIST_SETTINGS.has(name.toLowerCase()) ? value.split(',').map((v) => maintenance.escapeLiteral(v.trim())).join(', ') : maintenance.escapeLiteral(value);
+      await maintenance.query(`ALTER DATABASE ${db}${role === null ? '' : ` IN ROLE ${quoteIdentifier(role)}`} SET ${quoteIdentifier(name)} = ${literal}`);
+    }
+  }
+}
+
 /**
  * Puts a copy of `snapshot` in place of `database`, atomically: the copy is made under a temporary name
  * (a kill there leaves the database as it was, and a leftover the next run drops), then one transaction
@@ -119,6 +168,8 @@ export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Pro
  */
 export async function swapInCopy(maintenance: PgClient, database: string, snapshot: SnapshotMeta, replaced: SnapshotMeta, random: string): Promise<void> {
   const restoring = `${RESTORING_PREFIX}${random}`;
+  // Settings, grants, owner and comment belong to the database, not to what the copy holds (§12).
+  const properties = await readProperties(maintenance, database);
   await maintenance.query(`CREATE DATABASE ${quoteIdentifier(restoring)} TEMPLATE ${quoteIdentifier(snapshot.location)}${await copyStrategy(maintenance)}`).catch((error: unknown) => {
     throw copyError(error, snapshot.location);
   });
@@ -127,7 +178,7 @@ export async function swapInCopy(maintenance: PgClient, database: string, snapsh
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(database)} RENAME TO ${quoteIdentifier(replaced.location)}`);
     await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(replaced.location)} IS ${maintenance.escapeLiteral(encodeSnapshotComment(replaced))}`);
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(restoring)} RENAME TO ${quoteIdentifier(database)}`);
-    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(database)} IS NULL`);
+    await applyProperties(maintenance, database, properties);
     await maintenance.query('COMMIT');
   } catch (error) {
     await maintenance.query('ROLLBACK').catch(() => undefined);
@@ -138,10 +189,12 @@ export async function swapInCopy(maintenance: PgClient, database: string, snapsh
 
 /** Drops the database and creates it empty again (reset of the embedded database, §6). */
 export async function recreateEmpty(maintenance: PgClient, database: string): Promise<void> {
+  const properties = await readProperties(maintenance, database);
   await maintenance.query(`DROP DATABASE ${quoteIdentifier(database)}`).catch((error: unknown) => {
     throw copyError(error, database);
   });
   await maintenance.query(`CREATE DATABASE ${quoteIdentifier(database)} TEMPLATE template0`);
+  await applyProperties(maintenance, database, properties);
 }
 
 function copyError(error: unknown, database: string): DbguardError {

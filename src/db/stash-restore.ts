@@ -6,16 +6,16 @@
  */
 import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry, type StashRestore } from '../core/stash.js';
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
-import { STASH_TABLE, stashDataTable } from './stash.js';
+import { ROW_CHECK_COLUMN, rowFingerprint, STASH_TABLE, stashDataTable } from './stash.js';
 
 interface StashRow {
   id: string; version: string; up_sha256: string | null; kind: 'table' | 'column'; schema_name: string; table_name: string;
-  column_name: string | null; key_columns: string[]; row_count: string; bytes: string; created_at: Date; note: string | null;
+  column_name: string | null; key_columns: string[]; row_count: string; bytes: string; created_at: Date; note: string | null; row_check: string[] | null;
 }
 
 const toEntry = (r: StashRow): StashEntry => ({
   id: Number(r.id), version: BigInt(r.version), upSha256: r.up_sha256, kind: r.kind, schema: r.schema_name, table: r.table_name, column: r.column_name,
-  keyColumns: r.key_columns, rows: Number(r.row_count), bytes: Number(r.bytes), createdAt: r.created_at.toISOString(), note: r.note,
+  keyColumns: r.key_columns, rowCheck: r.row_check ?? null, rows: Number(r.row_count), bytes: Number(r.bytes), createdAt: r.created_at.toISOString(), note: r.note,
 });
 
 const stashExists = (client: PgClient) => relationExists(client, STASH_TABLE);
@@ -94,16 +94,47 @@ function fitting(client: PgClient, column: LiveColumn, perValue: boolean): { val
 }
 
 
-/** Serial and identity columns: their sequences must pass the ids that came back. */
+/**
+ * Serial and identity columns: their sequences must pass the ids that came back, and never move back
+ * (a restore of ids 1–3 into a table whose sequence is at 5 leaves it at 5). A partition's column
+ * draws from its partitioned parent's sequence: that one is moved, past the whole table's ids.
+ */
 async function advanceSequences(client: PgClient, rel: string): Promise<void> {
+  const root = (await client.query<{ root: string | null }>('SELECT pg_partition_root($1::regclass)::text AS root', [rel])).rows[0]?.root ?? null;
+  const owner = root ?? rel;
   const sequences = await client.query<{ col: string; seq: string }>(
     `SELECT attname AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
-     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`, [rel]);
+     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`, [owner]);
   for (const { col, seq } of sequences.rows) {
     await client.query(
-      `SELECT setval($1, m) FROM (SELECT max(${quoteIdentifier(col)})::bigint AS m FROM ${rel}) x
-       WHERE m IS NOT NULL AND m >= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${seq})`, [seq]);
+      `SELECT setval($1, m) FROM (SELECT max(${quoteIdentifier(col)})::bigint AS m FROM ${owner}) x
+       WHERE m IS NOT NULL AND m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${seq})`, [seq]);
   }
+}
+
+/**
+ * §13: a restore puts back what was there; it is not an edit, so the table's own triggers do not run
+ * (a BEFORE UPDATE that stamps updated_at would rewrite the restored rows). Foreign keys, which are
+ * internal triggers, still hold. Only triggers that were enabled are turned off, and back on after.
+ */
+async function withoutUserTriggers<T>(client: PgClient, rel: string, work: () => Promise<T>): Promise<T> {
+  const enabled = (await client.query<{ name: string }>(`SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled <> 'D'`, [rel])).rows.map((r) => r.name);
+  for (const name of enabled) await client.query(`ALTER TABLE ${rel} DISABLE TRIGGER ${quoteIdentifier(name)}`);
+  try {
+    const result = await work();
+    // A deferred foreign key is checked here, inside the restore's savepoint, not at the migration's COMMIT.
+    await client.query('SET CONSTRAINTS ALL IMMEDIATE');
+    return result;
+  } finally {
+    for (const name of enabled) await client.query(`ALTER TABLE ${rel} ENABLE TRIGGER ${quoteIdentifier(name)}`).catch(() => undefined);
+  }
+}
+
+async function primaryKeyOf(client: PgClient, rel: string): Promise<string[]> {
+  const result = await client.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`, [rel]);
+  return result.rows.map((r) => r.name);
 }
 
 async function restoreTable(client: PgClient, entry: StashEntry, rel: string, live: LiveColumn[]): Promise<StashRestore> {
@@ -130,8 +161,20 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     if (fit.rowFilter) filters.push(fit.rowFilter);
   }
   const where = filters.length > 0 ? ` WHERE ${filters.join(' AND ')}` : '';
-  const inserted = await contained(client, async () => (await client.query(
-    `INSERT INTO ${rel} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${values.join(', ')} FROM ${stashDataTable(entry.id)}${where} ON CONFLICT DO NOTHING`)).rowCount ?? 0);
+  // A row the up made again under the same key (seeded) is the up's default; the stashed one is what the
+  // user had made of it: it wins (§13, same up sha256). Without a primary key nothing can clash by key.
+  const key = await primaryKeyOf(client, rel);
+  const keyed = key.length > 0 && key.every((k) => columns.includes(quoteIdentifier(k)));
+  const others = columns.filter((c) => !key.map(quoteIdentifier).includes(c));
+  const onConflict = keyed && others.length > 0
+    ? ` ON CONFLICT (${key.map(quoteIdentifier).join(', ')}) DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`
+    : ' ON CONFLICT DO NOTHING';
+  const counted = await contained(client, () => withoutUserTriggers(client, rel, async () => (await client.query<{ total: string; replaced: string }>(
+    `WITH put AS (INSERT INTO ${rel} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${values.join(', ')} FROM ${stashDataTable(entry.id)}${where}${onConflict}
+       RETURNING (xmax::text <> '0') AS replaced)
+     SELECT count(*)::text AS total, count(*) FILTER (WHERE replaced)::text AS replaced FROM put`)).rows[0]));
+  const inserted = 'error' in counted ? counted : { ok: Number(counted.ok?.total ?? 0) };
+  const replaced = 'error' in counted ? 0 : Number(counted.ok?.replaced ?? 0);
   if ('error' in inserted) {
     return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: none of its ${entry.rows} rows could be put back (${inserted.error.message}); they stay in stash ${entry.id}` };
   }
@@ -139,6 +182,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const notFitting = where === '' ? 0 : Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} WHERE NOT (${filters.join(' AND ')})`)).rows[0]?.n ?? 0);
   const skipped = entry.rows - inserted.ok - notFitting;
   const parts = [`${object}: ${inserted.ok} of ${entry.rows} rows put back`];
+  if (replaced > 0) parts.push(`${replaced} of them over the rows the up made again under the same key`);
   if (skipped > 0) parts.push(`${skipped} already there (same key)`);
   if (unfit.size > 0 && perValue) parts.push(`values of ${[...unfit].join(', ')} that do not fit the column's new type ${notFitting > 0 ? `kept ${notFitting} rows in stash ${entry.id}` : 'were left NULL (kept in the stash)'}`);
   if (missing.length > 0) parts.push(`columns not restored: ${missing.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
@@ -153,10 +197,19 @@ async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, l
   if (entry.keyColumns.length === 0 || entry.keyColumns.some((k) => !live.some((c) => c.name === k))) {
     return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: ${entry.table} had no primary key to match rows by; its ${entry.rows} values stay in stash ${entry.id}` };
   }
-  const match = entry.keyColumns.map((k) => `t.${quoteIdentifier(k)} = s.${quoteIdentifier(k)}`).join(' AND ');
+  // A value goes back only to the row it came from: same key, and the row's other values as they were
+  // when it was stashed (a key reused by another row since does not match). Entries from before this
+  // check (rowCheck null) are matched by key.
+  const check = entry.rowCheck ?? null;
+  if (check && check.some((c) => !live.some((l) => l.name === c))) {
+    const gone = check.filter((c) => !live.some((l) => l.name === c));
+    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''}, so the rows its values came from cannot be told apart; they stay in stash ${entry.id} (dbguard stash list)` };
+  }
+  const byKey = entry.keyColumns.map((k) => `t.${quoteIdentifier(k)}::text = s.${quoteIdentifier(k)}::text`).join(' AND ');
+  const sameRow = check ? `${byKey} AND ${rowFingerprint(check, 't.')} = s.${ROW_CHECK_COLUMN}` : byKey;
   const name = quoteIdentifier(column.name);
-  const update = (extra: string) => contained(client, async () => (await client.query(
-    `UPDATE ${rel} AS t SET ${name} = s.${name}::text::${column.type} FROM ${stashDataTable(entry.id)} AS s WHERE ${match}${extra}`)).rowCount ?? 0);
+  const update = (extra: string) => contained(client, () => withoutUserTriggers(client, rel, async () => (await client.query(
+    `UPDATE ${rel} AS t SET ${name} = s.${name}::text::${column.type} FROM ${stashDataTable(entry.id)} AS s WHERE ${sameRow}${extra}`)).rowCount ?? 0));
   let updated = await update('');
   let unfit = 0;
   if ('error' in updated && (await serverMajorVersion(client)) >= 16) {
@@ -167,11 +220,14 @@ async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, l
   if ('error' in updated) {
     return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: its ${entry.rows} values could not be put back (${updated.error.message}); they stay in stash ${entry.id}` };
   }
-  const gone = entry.rows - updated.ok - unfit;
+  const changed = check ? Number((await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} AS s JOIN ${rel} AS t ON ${byKey} WHERE ${rowFingerprint(check, 't.')} <> s.${ROW_CHECK_COLUMN}`)).rows[0]?.n ?? 0) : 0;
+  const gone = entry.rows - updated.ok - unfit - changed;
   const parts = [`${object}: ${updated.ok} values put back`];
   if (gone > 0) parts.push(`${gone} belonged to rows deleted since`);
+  if (changed > 0) parts.push(`${changed} stay in stash ${entry.id}: their rows' other values changed since (another row under the same key?)`);
   if (unfit > 0) parts.push(`${unfit} do not fit the column's new type ${column.type} and stay in stash ${entry.id}`);
-  return { id: entry.id, object, restored: updated.ok, left: unfit, message: parts.join('; ') };
+  return { id: entry.id, object, restored: updated.ok, left: unfit + changed, message: parts.join('; ') };
 }
 
 /**

@@ -5,7 +5,7 @@
  * back with the step, so a kill never leaves a stash without its rollback or the reverse.
  */
 import { DbguardError } from '../core/errors.js';
-import { findDropped, isNothingDropped, qualifiedName, type CatalogTable, type CatalogTables, type Dropped, type StashEntry } from '../core/stash.js';
+import { findDropped, isNothingDropped, qualifiedName, rowCheckColumns, type CatalogTable, type CatalogTables, type Dropped, type StashEntry } from '../core/stash.js';
 import { TRACKING_SCHEMA } from '../core/schema.js';
 import { formatBytes } from '../core/text.js';
 import { quoteIdentifier, type PgClient } from './client.js';
@@ -17,15 +17,16 @@ const CATALOG_SQL = `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, pg_relation_size(c.oid) > 0 AS may_have_rows,
   COALESCE((SELECT json_agg(json_build_array(a.attnum, a.attname)) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
   COALESCE((SELECT json_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-    WHERE i.indrelid = c.oid AND i.indisprimary), '[]') AS primary_key
+    WHERE i.indrelid = c.oid AND i.indisprimary), '[]') AS primary_key,
+  COALESCE((SELECT json_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''), '[]') AS generated
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '${TRACKING_SCHEMA}')
   AND NOT (c.relname = 'schema_migrations' AND n.nspname = current_schema())`;
 
 export async function readCatalogTables(client: PgClient): Promise<CatalogTables> {
-  const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[] }>(CATALOG_SQL);
+  const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[]; generated: string[] }>(CATALOG_SQL);
   return new Map(result.rows.map((row) => [row.oid, {
-    oid: row.oid, schema: row.schema, table: row.table, mayHaveRows: row.may_have_rows, columns: new Map(row.columns), primaryKey: row.primary_key,
+    oid: row.oid, schema: row.schema, table: row.table, mayHaveRows: row.may_have_rows, columns: new Map(row.columns), primaryKey: row.primary_key, generated: row.generated,
   }]));
 }
 
@@ -35,7 +36,18 @@ export async function ensureStashTable(client: PgClient): Promise<void> {
     id bigserial PRIMARY KEY, version bigint NOT NULL, up_sha256 text, kind text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL,
     column_name text, key_columns text[] NOT NULL DEFAULT '{}', row_count bigint NOT NULL, bytes bigint NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(), note text)`);
+  await client.query(`ALTER TABLE ${STASH_TABLE} ADD COLUMN IF NOT EXISTS row_check text[]`);
 }
+
+/** The text form of a value: no user type, domain or enum can be dropped (or CASCADE) out from under it. */
+const asText = (column: string) => `${quoteIdentifier(column)}::text AS ${quoteIdentifier(column)}`;
+
+/** md5 of the row's check columns as text, the same expression at stash and at restore time. */
+export function rowFingerprint(columns: readonly string[], alias = ''): string {
+  return `md5(ROW(${columns.map((c) => `${alias}${quoteIdentifier(c)}::text`).join(', ')})::text)`;
+}
+
+export const ROW_CHECK_COLUMN = 'dbguard_row_md5';
 
 const target = (table: CatalogTable) => `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.table)}`;
 
@@ -79,23 +91,24 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
     const id = ids[index] as number;
     // A column is matched back by the primary key; without one (or when the key itself goes) nothing can match it.
     const key = column !== null && !table.primaryKey.includes(column) ? table.primaryKey : [];
+    const droppedHere = dropped.columns.filter((c) => c.table.oid === table.oid).map((c) => c.column);
+    const rowCheck = column === null || key.length === 0 ? null : rowCheckColumns(table, droppedHere);
+    // Every value as text (§13: a down that drops the column's type, or CASCADEs through it, cannot take
+    // the stash's copy with it), NULLs included (a re-added column's default must not replace them).
+    const generated = new Set(table.generated ?? []);
     const select = column === null
-      ? `SELECT * FROM ${target(table)}`
-      : `SELECT ${[...key, column].map(quoteIdentifier).join(', ')} FROM ${target(table)} WHERE ${quoteIdentifier(column)} IS NOT NULL`;
-    // A dropped column holding only NULLs (the common case for a fresh one) needs no copy at all.
-    if (column !== null) {
-      const any = await client.query(`SELECT 1 FROM ${target(table)} WHERE ${quoteIdentifier(column)} IS NOT NULL LIMIT 1`);
-      if (any.rowCount === 0) continue;
-    }
+      ? `SELECT ${[...table.columns.values()].filter((c) => !generated.has(c)).map(asText).join(', ')} FROM ${target(table)}`
+      : `SELECT ${[...key, column].map(asText).join(', ')}${rowCheck ? `, ${rowFingerprint(rowCheck)} AS ${ROW_CHECK_COLUMN}` : ''} FROM ${target(table)}`;
+    if (column !== null && generated.has(column)) continue;
     const rows = (await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`)).rowCount ?? 0;
     if (rows === 0) {
       await client.query(`DROP TABLE ${stashDataTable(id)}`);
       continue;
     }
     const row = await client.query<{ bytes: string; created_at: Date }>(
-      `INSERT INTO ${STASH_TABLE} (id, version, up_sha256, kind, schema_name, table_name, column_name, key_columns, row_count, bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_total_relation_size('${stashDataTable(id)}')) RETURNING bytes::text, created_at`,
-      [id, version.toString(), upSha256, column === null ? 'table' : 'column', table.schema, table.table, column, key, rows],
+      `INSERT INTO ${STASH_TABLE} (id, version, up_sha256, kind, schema_name, table_name, column_name, key_columns, row_count, bytes, row_check)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_total_relation_size('${stashDataTable(id)}'), $10) RETURNING bytes::text, created_at`,
+      [id, version.toString(), upSha256, column === null ? 'table' : 'column', table.schema, table.table, column, key, rows, rowCheck],
     );
     const bytes = Number(row.rows[0]?.bytes ?? 0);
     if (used + bytes > context.maxBytes) {
@@ -107,7 +120,7 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
     }
     used += bytes;
     kept.push({
-      id, version, upSha256, kind: column === null ? 'table' : 'column', schema: table.schema, table: table.table, column, keyColumns: key, rows, bytes,
+      id, version, upSha256, kind: column === null ? 'table' : 'column', schema: table.schema, table: table.table, column, keyColumns: key, rowCheck, rows, bytes,
       createdAt: (row.rows[0]?.created_at ?? new Date()).toISOString(), note: null,
     });
   }

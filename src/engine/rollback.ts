@@ -3,6 +3,7 @@ import { assertCatalogUsable, maxVersion, parseMigrationName } from '../core/cat
 import { isBlankSql } from '../core/sql.js';
 import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
 import { readTrackedDownSql } from '../db/tracking.js';
+import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readMigrationFile } from '../fs/migration-files.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
@@ -20,7 +21,7 @@ import { checkReached, leftByDowns, recordStart, recordingChanges, type SchemaCh
 import type { MigrationCache } from '../core/cache.js';
 import { writeCacheFile } from '../fs/state.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { snapshotBefore } from './snapshot.js';
+import { dropSnapshot, snapshotBefore } from './snapshot.js';
 import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import type { StashEntry } from '../core/stash.js';
 
@@ -267,9 +268,24 @@ export async function runRollback(session: DbSession, settings: Settings, option
     // The snapshot released the database for a moment: plan again, and stop if anything changed meanwhile.
     const again = (await buildRollbackPlan(session, settings, planOptions)).plan;
     if (again.kind !== 'rollback' || stepsOf(again) !== stepsOf(plan)) {
+      await dropSnapshot(session, snapshot.name).catch(() => undefined);
       throw new DbguardError('ABORTED', `the database changed while the snapshot ${snapshot.name} was taken; nothing was rolled back`, { hint: 'dbguard rollback --dry-run   (to see the new plan)' });
     }
     toApply = again;
   }
-  return { plan: toApply, snapshot, snapshotSkipped, outcome: await executeRollback(session, settings, toApply, options.report, options.deadline) };
+  let stepsDone = 0;
+  const report: Reporter = (event) => {
+    if (event.type === 'step-done') stepsDone++;
+    options.report(event);
+  };
+  try {
+    return { plan: toApply, snapshot, snapshotSkipped, outcome: await executeRollback(session, settings, toApply, report, options.deadline) };
+  } catch (error) {
+    // A rollback that failed before its first step committed changed nothing: its snapshot is only a
+    // copy of what is still there, and kept would push a snapshot that matters out of retention.
+    if (snapshot && stepsDone === 0 && !(await readSchemaVersion(session.client).catch(() => ({ dirty: true })))?.dirty) {
+      await dropSnapshot(session, snapshot.name).catch(() => undefined);
+    }
+    throw error;
+  }
 }

@@ -33,7 +33,11 @@ describe('snapshots as data (§12)', () => {
       meta('r1', '2026-11-26T10:00:00Z'), meta('mine', '2026-11-26T10:01:00Z', 'manual'), meta('r2', '2026-11-26T10:02:00Z'),
       meta('r3', '2026-11-26T10:03:00Z', 'reset'), meta('undone', '2026-11-26T10:04:00Z', 'restore'),
     ];
-    expect(retentionVictims(list, 2).map((s) => s.name)).toEqual(['r2', 'r1']);
+    // r2 is the newest rollback snapshot, r3 the only reset one: each kind keeps its newest.
+    expect(retentionVictims(list, 2).map((s) => s.name)).toEqual(['r1']);
+    const failedCheckouts = [meta('reset', '2026-11-26T09:00:00Z', 'reset'), ...[1, 2, 3, 4, 5].map((i) => meta(`rb${i}`, `2026-11-26T10:0${i}:00Z`))];
+    expect(retentionVictims(failedCheckouts, 5).map((s) => s.name)).toEqual([]);
+    expect(retentionVictims([...failedCheckouts, meta('rb6', '2026-11-26T10:06:00Z')], 5).map((s) => s.name)).toEqual(['rb1']);
     expect(undoTarget(list)?.name).toBe('r3');
     expect(undoTarget([meta('mine', '2026-11-26T10:01:00Z', 'manual')])).toBeNull();
   });

@@ -270,3 +270,31 @@ describe('a database owned by an ordinary role (no superuser)', () => {
     expect(await query('postgres', 'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [db])).toEqual([{ owner: role }]);
   });
 });
+
+describe('snapshots that matter are never lost (issue 18, items 7, 8)', () => {
+  it('a rollback that fails before its first step drops its snapshot: failed checkouts never push out the reset one', async () => {
+    const { db, project } = await migratedProject({ snapshots: { keep: 2 } });
+    expect(dbguard(project, ['reset', '--yes'], { DBGUARD_CONFIRM_RESET: db }).status).toBe(0);
+    expect(dbguard(project, ['migrate']).status).toBe(0);
+    // A down that fails: every rollback is refused at its first step, changing nothing.
+    project.setMigrations(base);
+    await query(db, "INSERT INTO _dbguard.applied_migrations (version, filename, down_sql) VALUES (2, '2_orders.up.sql', 'DROP TABLE no_such_table;') ON CONFLICT (version) DO UPDATE SET down_sql = EXCLUDED.down_sql");
+    for (let i = 0; i < 3; i++) expect(dbguard(project, ['rollback', '--yes']).status).toBe(4);
+    const reasons = json(project, ['snapshot', 'list']).snapshots?.map((s) => s.reason);
+    expect(reasons).toEqual(['reset']);
+  });
+
+  it('reset and undo keep the database\'s own settings, grants and comment', async () => {
+    const { db, project } = await migratedProject();
+    await query('postgres', `ALTER DATABASE "${db}" SET timezone = 'Asia/Tokyo'; ALTER DATABASE "${db}" SET search_path = app, public; COMMENT ON DATABASE "${db}" IS 'our dev data';
+      REVOKE CONNECT ON DATABASE "${db}" FROM PUBLIC; GRANT CONNECT ON DATABASE "${db}" TO pg_read_all_data`);
+    const properties = async () => query('postgres', `SELECT (SELECT setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings,
+      shobj_description(d.oid, 'pg_database') AS comment, ARRAY(SELECT a::text FROM unnest(d.datacl) a ORDER BY 1) AS acl FROM pg_database d WHERE datname = $1`, [db]);
+    const before = await properties();
+    expect(dbguard(project, ['reset', '--yes'], { DBGUARD_CONFIRM_RESET: db }).status).toBe(0);
+    expect(await properties()).toEqual(before);
+    expect(dbguard(project, ['undo']).status).toBe(0);
+    expect(await properties()).toEqual(before);
+    expect(await query(db, 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 100 }]);
+  });
+});
