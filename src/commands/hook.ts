@@ -99,7 +99,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const git = findGitLocation(io.cwd);
     // A rebase's internal checkouts (of the upstream, then commit by commit) are not the user's: acting on
     // them rolled back the branch's own migration. post-rewrite checks once when the rebase is done.
-    if (git && name !== 'post-rewrite' && rebaseInProgress(git.gitDir, io.env)) return 0;
+    if (git && name !== 'post-rewrite' && rebaseInProgress(git.gitDir, io.env, name)) return 0;
     // pull --autostash: the work tree's changes (an applied, uncommitted migration) are in a stash that git
     // applies back after this hook; the shim checks again then. Acting now rolled back that migration.
     if (git && autostashPending(git.gitDir)) return 0;
@@ -113,7 +113,9 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     if (memo.clean) return 0;
     let cacheText: string | null = null;
     let summary: CacheSummary | null = memo.summary;
-    const where = () => (git && headIsDetached(git.gitDir) ? 'this checkout' : 'this branch');
+    // In a monorepo each project speaks for itself: "this branch (services/api)".
+    const project = git && settings.root !== git.worktree ? ` (${relative(git.worktree, settings.root)})` : '';
+    const where = () => `${git && headIsDetached(git.gitDir) ? 'this checkout' : 'this branch'}${project}`;
     if (summary === null) {
       cacheText = readCacheText(cacheFile);
       if (cacheText === null) {

@@ -38,7 +38,8 @@ function projectFolder(cwd: string, top: string): string {
 function ignoreEntry(root: string, stateDir: string): string | null {
   const rel = relative(root, resolve(root, stateDir));
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null; // outside the project: nothing of it to commit
-  return `/${rel.split(sep).join('/')}/`;
+  // gitignore's own specials in a folder name ([ab], a*b) are escaped, so the entry names that folder only.
+  return `/${rel.split(sep).join('/').replace(/[[\]*?\\]/g, '\\$&')}/`;
 }
 
 function ensureIgnored(root: string, entry: string): boolean {

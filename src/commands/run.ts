@@ -1,6 +1,6 @@
 /** `dbguard run [--rollback | --continue] -- <command> [args…]`: the app, with dbguard beside it (DESIGN §14). */
 import { DbguardError, ExitCode } from '../core/errors.js';
-import { listVersions } from '../core/text.js';
+import { listVersions, shellQuote } from '../core/text.js';
 import { runCommand } from '../engine/run.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { planJson, printPlan } from './plan-view.js';
@@ -15,7 +15,7 @@ export async function runAppCommand(ctx: CommandContext, command: readonly strin
     throw new DbguardError('USAGE', 'dbguard run needs the command to run after "--"', { hint: 'dbguard run -- go run .   (or: dbguard run -- npm run dev)' });
   }
   if (flags.rollback && flags.continue) {
-    throw new DbguardError('USAGE', '--rollback and --continue answer the same question two ways; choose one', { hint: `dbguard run --rollback -- ${command.join(' ')}` });
+    throw new DbguardError('USAGE', '--rollback and --continue answer the same question two ways; choose one', { hint: `dbguard run --rollback -- ${shellQuote(command)}` });
   }
   const settings = settingsFor(ctx);
   const { out } = ctx;
@@ -26,8 +26,8 @@ export async function runAppCommand(ctx: CommandContext, command: readonly strin
   if (outcome.kind === 'conflict') {
     out.note(`dbguard: not started: the database has migrations this branch lacks`);
     printPlan(out, outcome.plan, true);
-    out.note(`  dbguard run --rollback -- ${command.join(' ')}   roll them back first (the stash keeps their rows)`);
-    out.note(`  dbguard run --continue -- ${command.join(' ')}   start anyway`);
+    out.note(`  dbguard run --rollback -- ${shellQuote(command)}   roll them back first (the stash keeps their rows)`);
+    out.note(`  dbguard run --continue -- ${shellQuote(command)}   start anyway`);
     return { exitCode: ExitCode.actionNeeded, json: { started: false, plan: planJson(outcome.plan) } };
   }
   if (outcome.captured.length > 0) out.note(`dbguard: captured down SQL for ${listVersions(outcome.captured)} as ${outcome.captured.length === 1 ? 'it was' : 'they were'} applied`);

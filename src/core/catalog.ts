@@ -70,6 +70,7 @@ export function looksLikeMigration(fileName: string): boolean {
 
 function invalidReason(fileName: string): string {
   if (fileName.includes('\uFFFD')) return 'name is not valid UTF-8';
+  if (/[\n\r]/.test(fileName)) return 'name holds a line break';
   const match = /^([0-9]+)_/.exec(fileName);
   if (match) {
     const version = BigInt(match[1] as string);
@@ -137,17 +138,21 @@ export function downFileFor(upFile: string): string {
   return upFile.replace(/\.up\.sql$/, '.down.sql');
 }
 
+/** A file name as it may be printed: one with a line break or another control character is quoted, escaped. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const shownName = (name: string) => (/[\x00-\x1f\x7f]/.test(name) ? JSON.stringify(name) : name);
+
 /** Throws the first error-level issue: commands that change the database need a well-formed catalog. */
 export function assertCatalogUsable(catalog: Catalog, dir: string): void {
   const issue = catalogErrors(catalog)[0];
   if (!issue) return;
   if (issue.code === 'MIGRATION_NAME_INVALID') {
-    throw new DbguardError('MIGRATION_NAME_INVALID', `${issue.file} in ${dir} looks like a migration but ${issue.reason}`, {
+    throw new DbguardError('MIGRATION_NAME_INVALID', `${shownName(issue.file)} in ${dir} looks like a migration but ${issue.reason}`, {
       hint: `rename it to <version>_<name>.up.sql / .down.sql, or move it out of ${dir}`, details: { file: issue.file },
     });
   }
   if (issue.code === 'MIGRATION_VERSION_REUSED') {
-    throw new DbguardError('MIGRATION_VERSION_REUSED', `version ${issue.version} is used by more than one file: ${issue.files.join(', ')}`, {
+    throw new DbguardError('MIGRATION_VERSION_REUSED', `version ${issue.version} is used by more than one file: ${issue.files.map(shownName).join(', ')}`, {
       hint: 'give one of them a new version number', details: { version: issue.version.toString(), files: issue.files },
     });
   }

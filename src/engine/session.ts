@@ -179,6 +179,27 @@ async function reportInterrupt(ref: DatabaseRef, target: ConnectionTarget): Prom
   process.stderr.write(`dbguard: interrupted; the step in progress was undone with its transaction; ${where}\n  next: dbguard status   (then dbguard rollback or dbguard migrate finishes the job)\n`);
 }
 
+/**
+ * Ctrl-C while the database was closed to connections for a copy (--disconnect): open it again before
+ * exiting, or the app (and psql) would be locked out until the next dbguard command.
+ */
+async function reopenAfterInterrupt(ref: DatabaseRef, target: ConnectionTarget): Promise<void> {
+  const marker = closedMarkerPath({ ref });
+  if (!existsSync(marker)) return;
+  try {
+    const maintenance = await connect(maintenanceTarget(target), { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000);
+    try {
+      const { reopenIfClosed } = await import('../db/snapshot.js');
+      await reopenIfClosed(maintenance, target.database);
+      rmSync(marker, { force: true });
+    } finally {
+      await maintenance.end().catch(() => undefined);
+    }
+  } catch {
+    // The next session opens it (Attachment.attach), the marker says so.
+  }
+}
+
 async function lockIfChanging(client: PgClient, options: SessionOptions): Promise<() => Promise<void>> {
   if (!options.destructive) return async () => undefined;
   return acquireAdvisoryLock(client, options.lockWaitMs ?? lockTimeoutMs());
@@ -226,6 +247,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const onSignal = () => {
       void (async () => {
         await attachment.client.end().catch(() => undefined);
+        await reopenAfterInterrupt(ref, target);
         if (options.destructive) await reportInterrupt(ref, target);
         process.exit(130);
       })();
@@ -245,6 +267,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   const stopOnSignal = () => {
     void (async () => {
       await attachment?.client?.end().catch(() => undefined);
+      if (target) await reopenAfterInterrupt(ref, target);
       if (options.destructive && target) await reportInterrupt(ref, target);
       if (startedServer) await server.stop().catch(() => undefined);
       lock.release();

@@ -181,7 +181,7 @@ function writeFastPathLine(gitDir: string, marker: string, line: string): void {
 function writeBestEffort(path: string, text: string): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, text);
+    writeFileSync(temp, text, { flag: 'wx' }); // never through a file (or link) that is already there
     renameSync(temp, path);
   } catch {
     // Best effort by design (see above): the next hook does the full check.

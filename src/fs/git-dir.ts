@@ -29,10 +29,14 @@ export function findGitLocation(from: string): GitLocation | null {
   }
 }
 
-/** A rebase (also `pull --rebase`) is replaying commits: its checkouts are not the user's. */
-export function rebaseInProgress(gitDir: string, env: NodeJS.ProcessEnv): boolean {
+/**
+ * A rebase (also `pull --rebase`) is replaying commits: its checkouts are not the user's. Only a
+ * checkout is judged by GIT_REFLOG_ACTION: a `pull --rebase` that fast-forwards merges, and its
+ * post-merge is the only hook that runs (no commit is rewritten, so no post-rewrite follows).
+ */
+export function rebaseInProgress(gitDir: string, env: NodeJS.ProcessEnv, hook = 'post-checkout'): boolean {
   return existsSync(join(gitDir, 'rebase-merge')) || existsSync(join(gitDir, 'rebase-apply'))
-    || /^(?:rebase|pull --rebase)\b/.test(env.GIT_REFLOG_ACTION ?? '');
+    || (hook === 'post-checkout' && /^(?:rebase|pull --rebase)\b/.test(env.GIT_REFLOG_ACTION ?? ''));
 }
 
 /** `pull --autostash` (rebase or merge) holds the work tree's changes in a stash it has not applied back yet. */

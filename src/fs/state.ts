@@ -1,15 +1,19 @@
 /** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
+import { readBoundedText } from './bounded-read.js';
 import { DbguardError } from '../core/errors.js';
 
 export { EMBEDDED_IDENTITY, statePathsFor, type StatePaths } from '../core/state-layout.js';
 
 /** The cache file's text, or null when there is none yet (first run). Unreadable is an error. */
+/** The cache of 20,000 migrations is about 2 MB; far more is not a cache dbguard wrote. */
+const MAX_CACHE_BYTES = 256 * 1024 * 1024;
+
 export function readCacheText(path: string): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    return readBoundedText(path, MAX_CACHE_BYTES);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
@@ -55,7 +59,7 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644, durabl
   const temp = `${path}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(temp, text, { mode });
+    writeFileSync(temp, text, { mode, flag: 'wx' }); // never through a file (or link) that is already there
     if (durable) {
       const fd = openSync(temp, 'r');
       try {

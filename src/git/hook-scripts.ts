@@ -91,7 +91,10 @@ export function hookBlock(name: HookName): string {
     'dbguard_run() {',
     '  dbguard_cwd=$1; shift',
     '  for dbguard_try in "$dbguard_cwd/node_modules/.bin/dbguard" "$dbguard_top/node_modules/.bin/dbguard"; do',
-    '    if [ -x "$dbguard_try" ]; then (cd "$dbguard_cwd" && "$dbguard_try" hook "$@"); return 0; fi',
+    // A node_modules that git tracks came with the branch being checked out: never run what it holds.
+    '    if [ -x "$dbguard_try" ] && [ -z "$(git -C "$dbguard_top" ls-files -- "$dbguard_try" "${dbguard_try%/.bin/dbguard}/dbguard" 2>/dev/null)" ]; then',
+    '      (cd "$dbguard_cwd" && "$dbguard_try" hook "$@"); return 0',
+    '    fi',
     '  done',
     '  if [ -n "$dbguard_bin" ] && [ -f "$dbguard_bin" ]; then',
     '    [ -n "$dbguard_node" ] && [ -x "$dbguard_node" ] || dbguard_node=node',

