@@ -51,7 +51,7 @@ const server = new EmbeddedServer({ stateDir: join(root, '.dbguard'), port: unde
 /** Branch A applied by dbguard (a temporary server, stopped afterwards), then the switch to the base. */
 async function applyBranchA(): Promise<void> {
   setFiles(branchA);
-  await withSession(settings(), { destructive: true }, (session) => migratePending(session, settings(), silent));
+  await withSession(settings(), { destructive: true, create: true }, (session) => migratePending(session, settings(), silent));
   setFiles(base);
 }
 

@@ -9,6 +9,7 @@ import { adoptRenames, buildRollbackPlan, type DatabaseState } from '../engine/r
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
+import type { StashEntry } from '../core/stash.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { withSession } from '../engine/session.js';
@@ -99,9 +100,14 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim('(below the applied top: golang-migrate would skip them; dbguard migrate applies them)')}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
+  const stashFates = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
-    const waiting = [...new Set(stash.map((e) => e.version))];
-    out.line(`  stash        ${stash.length} kept (${formatBytes(stash.reduce((sum, e) => sum + e.bytes, 0))}) for ${listVersions(waiting)}: back when applied again ${c.dim('(dbguard stash list)')}`);
+    const coming = stash.filter((e) => stashFates.get(e.id) === null);
+    const waiting = [...new Set(coming.map((e) => e.version))];
+    if (coming.length > 0) out.line(`  stash        ${coming.length} kept (${formatBytes(coming.reduce((sum, e) => sum + e.bytes, 0))}) for ${listVersions(waiting)}: back when applied again ${c.dim('(dbguard stash list)')}`);
+    for (const e of stash.filter((x) => stashFates.get(x.id) !== null)) {
+      out.line(`  stash        ${c.yellow(`${e.id} (${e.kind} ${e.table}${e.column ? `.${e.column}` : ''}, ${e.rows}) will not come back by itself: ${stashFates.get(e.id)}`)}`);
+    }
   }
   const undoable = undoTarget(snapshots);
   if (snapshots.length > 0) {
@@ -121,7 +127,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,
-      stash: stash.map(keptJson),
+      stash: stash.map((e) => ({ ...keptJson(e), willNotComeBack: stashFates.get(e.id) ?? null })),
       schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
       schemaMigrations: current,
       phantoms: candidates.map((cand) => ({ version: cand.version, filename: cand.filename ?? null, downSqlSource: downSql.get(cand.version)?.origin ?? null })),
@@ -129,6 +135,28 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       next,
     },
   };
+}
+
+/**
+ * §13, issue 18.10: whether each stash entry can come back by itself, and if not, why — it is restored
+ * only when its migration is applied again with the same up file (sha256). null: it will come back.
+ */
+async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly StashEntry[]): Promise<Map<number, string | null>> {
+  const fates = new Map<number, string | null>();
+  if (stash.length === 0) return fates;
+  const applied = new Map(state.tracked.map((row) => [row.version, row.upSha256 ?? null]));
+  const onDisk = stash.map((e) => state.disk.catalog.byVersion.get(e.version)?.up).filter((f): f is string => f !== undefined && !state.disk.unreadable.has(f));
+  const hashes = await hashFiles(dir, onDisk);
+  for (const entry of stash) {
+    const up = state.disk.catalog.byVersion.get(entry.version)?.up;
+    const diskSha = up === undefined ? undefined : hashes.get(up);
+    if (entry.note) fates.set(entry.id, `a restore left it (${entry.note}); dbguard stash list`);
+    else if (entry.upSha256 === null) fates.set(entry.id, 'it was kept without the up file\'s hash, so no apply can be matched to it; dbguard stash list');
+    else if (applied.has(entry.version) && applied.get(entry.version) !== entry.upSha256) fates.set(entry.id, `${entry.version} is applied again, from an up file that differs from the one it was kept for`);
+    else if (diskSha !== undefined && diskSha !== entry.upSha256) fates.set(entry.id, `the up file of ${entry.version} on disk differs from the one it was kept for (edited since)`);
+    else fates.set(entry.id, null);
+  }
+  return fates;
 }
 
 /** Applied up files on disk under the same name whose content differs from what was applied (§2). */

@@ -221,7 +221,11 @@ export class EmbeddedServer {
     await stopOrphanedServers(this.paths.dataDir);
     this.removeHalfMadeCluster();
     // The binaries' library links first: initdb needs them when npm skipped the postinstall (§ issue 9.12).
-    assertShellSafeBinaries(await this.binaries());
+    const binaries = await this.binaries();
+    assertShellSafeBinaries(binaries);
+    // As root, initdb and postgres run as "postgres": a dbguard installed under a private folder (a 0700
+    // npm prefix) cannot be executed by it, which used to crash with an unhandled EACCES.
+    if (isRoot() && hasPostgresUser()) assertReachableByPostgres(dirname(binaries.initdb));
     // Written before initdb creates anything: only a folder with this marker is ours to remove later.
     writeOwnFile(this.initMarker, `${process.pid}\n`);
     const password = randomBytes(24).toString('base64url');

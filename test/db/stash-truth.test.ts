@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase, Project, query, schemaVersion, usersMigration, type Migrations } from '../helpers/db.js';
 import { migrate, rollback } from '../helpers/engine.js';
+import { BIN, run } from '../helpers/git.js';
 
 const projects: Project[] = [];
 afterAll(() => projects.forEach((p) => p.cleanup()));
@@ -147,5 +148,31 @@ describe('a deferred foreign key (item 9)', () => {
     expect(migrated.restored?.[0]?.message).toContain('foreign key');
     expect(await rows(db, 'SELECT count(*)::int AS n FROM child')).toEqual([{ n: 0 }]);
     expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 1 }]);
+  });
+});
+
+describe('nothing the stash cannot put back is reported as coming back (item 10b)', () => {
+  it('an up file edited after the rollback: status says the entry will not come back by itself, before and after the migrate', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, total int);',
+      '2_orders.down.sql': 'DROP TABLE orders;',
+    };
+    const db = await createDatabase('stash');
+    const project = new Project(db, { snapshots: false });
+    projects.push(project);
+    project.setMigrations(branch);
+    await migrate(project.settings());
+    await query(db, 'INSERT INTO orders (total) VALUES (1), (2)');
+    project.setMigrations(usersMigration);
+    await rollback(project.settings());
+    const status = () => run(process.execPath, [BIN, 'status', '--json'], project.root);
+    expect(JSON.parse(status().stdout).stash[0].willNotComeBack).toBeNull();
+    project.setMigrations({ ...branch, '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, total int, note text);' });
+    expect(JSON.parse(status().stdout).stash[0].willNotComeBack).toContain('differs from the one it was kept for (edited since)');
+    await migrate(project.settings());
+    const after = status();
+    expect(JSON.parse(after.stdout).stash[0].willNotComeBack).toContain('is applied again, from an up file that differs');
+    expect(run(process.execPath, [BIN, 'status'], project.root).stdout).toContain('will not come back by itself');
   });
 });

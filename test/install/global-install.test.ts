@@ -3,9 +3,9 @@
  * PATH, and a Go service's repository (no package.json, no node_modules) whose migrations dbguard guards.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
 import { base, branchA, GitRepo, PACKAGE_ROOT, run } from '../helpers/git.js';
@@ -15,6 +15,7 @@ let path: string;
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'dbguard-global-install-'));
+  chmodSync(work, 0o755); // as root, the embedded server runs as "postgres", which must reach the installed binaries
   // dist/ is already built by the suite's setup; prepack would rebuild it under the other test files.
   const pack = run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], PACKAGE_ROOT);
   expect(pack.status, pack.stderr).toBe(0);
@@ -79,6 +80,32 @@ describe('npm i -g dbguard in a Go project', () => {
       expect(dbguard(['migrate']).status).toBe(0);
       expect(await schemaVersion(db)).toEqual({ version: '450', dirty: false });
     } finally {
+      repo.cleanup();
+    }
+  });
+  it('dbguard run -- <a Go-style app that migrates itself>: captured as it applies, the next checkout warns, a conflict keeps it from starting', async () => {
+    const repo = GitRepo.create({ nodeModules: false });
+    const app = resolve(import.meta.dirname, '..', 'fixtures', 'go-style-app.mjs');
+    try {
+      const dbguard = (args: string[], env: NodeJS.ProcessEnv = {}) => run('dbguard', args, repo.root, { PATH: path, ...env });
+      repo.write('go.mod', 'module example.com/service\n\ngo 1.22\n');
+      repo.commitMigrations(base, 'base');
+      expect(dbguard(['init']).status).toBe(0);
+      repo.git('add', '-A');
+      repo.git('commit', '-q', '-m', 'dbguard');
+      repo.git('checkout', '-q', '-b', 'feature');
+      repo.commitMigrations(branchA, 'feature: 446, 447');
+      const ran = dbguard(['run', '--', process.execPath, app, 'migrations'], { APP_EXIT_AFTER_MIGRATE: '1' });
+      expect(ran.status, ran.stderr).toBe(0);
+      expect(ran.stdout).toContain('migrated 447');
+      expect(ran.stderr).toContain('dbguard: captured down SQL for 445, 446, 447');
+      expect(repo.git('checkout', 'main').stderr).toContain('lacks 2 migrations the database has applied: 447, 446');
+      const refused = dbguard(['run', '--', process.execPath, app, 'migrations'], { APP_EXIT_AFTER_MIGRATE: '1' });
+      expect(refused.status).toBe(1);
+      expect(refused.stdout).not.toContain('migrated');
+      expect(dbguard(['run', '--rollback', '--', process.execPath, app, 'migrations'], { APP_EXIT_AFTER_MIGRATE: '1' }).stdout).toContain('migrated 445');
+    } finally {
+      run('dbguard', ['db', 'stop'], repo.root, { PATH: path });
       repo.cleanup();
     }
   });
