@@ -72,23 +72,32 @@ async function conflictsWithRenamesAdopted(cache: MigrationCache, dir: string, l
 }
 
 /**
- * Up files in `prev`'s tree that `next` lacks, whose version is not on disk and not in the cache (one
- * `git diff`, spawned directly: simple-git stays off this path). A failing git answers "none".
+ * The up files the checkout took away (in `prev`'s tree, not in `next`'s): one `git diff`, spawned
+ * directly (simple-git stays off this path) and started before the listing and the cache are read,
+ * so it runs beside them. A failing git answers "none".
  */
-async function removedUnknownUps(settings: Settings, revisions: HookRevisions, summary: CacheSummary, names: readonly string[]): Promise<string[]> {
+function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitLocation | null, env: NodeJS.ProcessEnv): Promise<string[]> {
+  // The shim already asked git (`diff --name-status` for the migrations folder) on its way here.
+  const handed = handedDiff(settings, git, env);
+  if (handed !== null) return Promise.resolve(handed);
+  return import('node:child_process').then(({ execFile }) => new Promise<string[]>((resolve) => {
+    execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
+      cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+    }, (error, out) => resolve(error ? [] : out.split('\0').filter((path) => path.endsWith('.up.sql')).map((path) => path.slice(path.lastIndexOf('/') + 1))));
+  }));
+}
+
+/** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
+function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
+  if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
+  return env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t') && line.endsWith('.up.sql')).map((line) => line.slice(line.lastIndexOf('/') + 1).replace(/^D\t/, ''));
+}
+
+/** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
+function unknownRemoved(removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
   const cached = new Set(summary.filenames);
   const onDisk = new Set(pendingVersions(names.filter((n) => n.endsWith('.up.sql'))));
-  const unknown = (name: string) => !cached.has(name) && !pendingVersions([name]).some((v) => onDisk.has(v));
-  const { execFileSync } = await import('node:child_process');
-  let out: string;
-  try {
-    out = execFileSync('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
-      cwd: settings.root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
-    });
-  } catch {
-    return [];
-  }
-  return out.split('\0').filter((path) => path.endsWith('.up.sql')).map((path) => path.slice(path.lastIndexOf('/') + 1)).filter(unknown);
+  return removed.filter((name) => !cached.has(name) && !pendingVersions([name]).some((v) => onDisk.has(v)));
 }
 
 export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
@@ -111,6 +120,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     let before = snapshotBeforeCheck(dir, cacheFile);
     const memo = readHookMemo(stampFile, dir, ref.identity, before);
     if (memo.clean) return 0;
+    const removed = startRemovedUps(settings, revisions, git, io.env);
     let cacheText: string | null = null;
     let summary: CacheSummary | null = memo.summary;
     // In a monorepo each project speaks for itself: "this branch (services/api)".
@@ -151,7 +161,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // write): only the database can say, so it is asked. null: not asked; true: it found nothing.
     let databaseClean: boolean | null = null;
     if (clean) {
-      const unknown = await removedUnknownUps(settings, revisions, summary, listing.names);
+      const unknown = unknownRemoved(await removed, summary, listing.names);
       if (unknown.length > 0 && databaseMayExist(ref)) {
         const { checkWithoutCache } = await import('./hook-actions.js');
         databaseClean = await checkWithoutCache(settings, revisions.prev, where(), io,

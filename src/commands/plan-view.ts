@@ -67,6 +67,8 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
     out.line(`    ${step.version}  ${step.filename}  ${what}${note}${order}${how}`);
     const dropped = describeDrops(drops?.get(step.version));
     if (dropped) out.line(`      ${c.yellow(dropped)}${dropped.startsWith('drops') ? c.dim(' (kept in the stash, back on the next migrate)') : ''}`);
+    // §13: outside a transaction there is no savepoint to look from, so nothing of what it drops is kept.
+    if (!step.transactional && step.kind !== 'noop') out.line(`      ${c.yellow('rows it drops are NOT kept (its down runs outside a transaction); dbguard undo, from the snapshot taken first, is the way back')}`);
   }
 }
 

@@ -176,3 +176,22 @@ describe('nothing the stash cannot put back is reported as coming back (item 10b
     expect(run(process.execPath, [BIN, 'status'], project.root).stdout).toContain('will not come back by itself');
   });
 });
+
+describe('a down that runs outside a transaction (item 11)', () => {
+  it('the plan says its rows are not kept and that undo is the way back', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_logs.up.sql': 'CREATE TABLE logs (id serial PRIMARY KEY, line text);',
+      '2_logs.down.sql': '-- dbguard:no-transaction\nDROP TABLE logs;',
+    };
+    const db = await createDatabase('stash');
+    const project = new Project(db, { snapshots: false });
+    projects.push(project);
+    project.setMigrations(branch);
+    await migrate(project.settings());
+    await query(db, "INSERT INTO logs (line) VALUES ('a'), ('b')");
+    project.setMigrations(usersMigration);
+    const dry = run(process.execPath, [BIN, 'rollback', '--dry-run'], project.root);
+    expect(dry.stdout).toContain('rows it drops are NOT kept (its down runs outside a transaction); dbguard undo');
+  });
+});

@@ -3,6 +3,7 @@
  * start (golang-migrate's way) and stays connected. Real app process, real git, the embedded database.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -66,6 +67,22 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     expect(check.status).toBe(1);
     expect(check.stdout).toContain('checked the database too');
     expect(repo.dbguard(['check', '--offline']).status).toBe(0); // the cache's answer alone, as before
+  });
+
+  it('also when the shim\'s fast path was armed: what its own git diff saw taken away is handed to the hook', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    // Clean checkouts between branches with the same migrations arm the shim's node-less path.
+    repo.git('checkout', '-q', '-b', 'side');
+    repo.write('NOTES.md', 'side');
+    repo.git('add', 'NOTES.md');
+    repo.git('commit', '-q', '-m', 'side');
+    expect(repo.git('checkout', '-q', 'feature').stderr).not.toContain('lacks'); // (it mentions 3 as new: dbguard never saw it applied)
+    expect(repo.git('checkout', '-q', 'side').stderr).not.toContain('lacks');
+    expect(readFileSync(join(repo.root, '.git', 'dbguard-fast-path'), 'utf8')).toContain('hook-clean\t');
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3 (checked the database: 3 left with this checkout');
   });
 
   it('warns with the embedded server stopped (the hook starts it), and check says its answer is the cache\'s', () => {
