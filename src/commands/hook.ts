@@ -6,7 +6,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, type MigrationCache } from '../core/cache.js';
-import { assertCatalogUsable, buildCatalog } from '../core/catalog.js';
+import { assertCatalogUsable, buildCatalog, parseMigrationName } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
 import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookRevisions } from '../core/hook-check.js';
@@ -90,14 +90,18 @@ function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitL
 /** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
 function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
-  return env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t') && line.endsWith('.up.sql')).map((line) => line.slice(line.lastIndexOf('/') + 1).replace(/^D\t/, ''));
+  const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
+  return deleted.filter((path) => path.endsWith('.up.sql')).map((path) => path.slice(path.lastIndexOf('/') + 1));
 }
 
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
 function unknownRemoved(removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
   const cached = new Set(summary.filenames);
   const onDisk = new Set(pendingVersions(names.filter((n) => n.endsWith('.up.sql'))));
-  return removed.filter((name) => !cached.has(name) && !pendingVersions([name]).some((v) => onDisk.has(v)));
+  return removed.filter((name) => {
+    const version = parseMigrationName(name)?.version;
+    return !cached.has(name) && !(version !== undefined && onDisk.has(version));
+  });
 }
 
 export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
@@ -173,10 +177,6 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       clean: clean && databaseClean !== false && (summary.uncaptured.length === 0 || captureTriedFor === uncapturedKey(summary)) && listing.nonRegular === 0,
       ...(git ? { fastPath: fastPathFor(settings, git) } : {}),
     }, before);
-    if (databaseClean !== null) {
-      mentionPending(io, pending, listing.names, settings);
-      return 0;
-    }
     if (cache && !clean) {
       // Bisect jumps through history on purpose: warn, never roll back while it runs.
       if (settings.onConflict === 'rollback' && !(git && bisectInProgress(git.gitDir))) {

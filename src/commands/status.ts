@@ -12,7 +12,7 @@ import { listStash } from '../db/stash-restore.js';
 import type { StashEntry } from '../core/stash.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
-import { withSession } from '../engine/session.js';
+import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
@@ -65,7 +65,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     conflicts: comparison.conflicts, pending: comparison.pending.map((m) => ({ version: m.version, filename: m.up })),
   };
   // Offline, or nothing to ask yet (a read-only command never creates the embedded cluster): the cache's answer.
-  if (options.offline || (server.kind === 'embedded' && server.where === 'not created yet')) {
+  if (options.offline || embeddedNotCreated(settings)) {
     const by = options.offline ? 'by the cache' : 'no database yet';
     out.line(`  phantoms     ${comparison.conflicts.length ? listVersions(comparison.conflicts.map((x) => x.version)) : `none (${by})`}`);
     if (comparison.pending.length) out.line(`  pending      ${listVersions(comparison.pending.map((m) => m.version))} ${c.dim(`(${by})`)}`);

@@ -201,9 +201,9 @@ async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, l
   // when it was stashed (a key reused by another row since does not match). Entries from before this
   // check (rowCheck null) are matched by key.
   const check = entry.rowCheck ?? null;
-  if (check && check.some((c) => !live.some((l) => l.name === c))) {
-    const gone = check.filter((c) => !live.some((l) => l.name === c));
-    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''}, so the rows its values came from cannot be told apart; they stay in stash ${entry.id} (dbguard stash list)` };
+  const missing = check?.filter((c) => !live.some((l) => l.name === c)) ?? [];
+  if (missing.length > 0) {
+    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: ${missing.join(', ')} no longer exist${missing.length === 1 ? 's' : ''}, so the rows its values came from cannot be told apart; they stay in stash ${entry.id} (dbguard stash list)` };
   }
   const byKey = entry.keyColumns.map((k) => `t.${quoteIdentifier(k)}::text = s.${quoteIdentifier(k)}::text`).join(' AND ');
   const sameRow = check ? `${byKey} AND ${rowFingerprint(check, 't.')} = s.${ROW_CHECK_COLUMN}` : byKey;

@@ -96,10 +96,10 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
     // Every value as text (§13: a down that drops the column's type, or CASCADEs through it, cannot take
     // the stash's copy with it), NULLs included (a re-added column's default must not replace them).
     const generated = new Set(table.generated ?? []);
+    if (column !== null && generated.has(column)) continue; // computed again from the others
     const select = column === null
       ? `SELECT ${[...table.columns.values()].filter((c) => !generated.has(c)).map(asText).join(', ')} FROM ${target(table)}`
       : `SELECT ${[...key, column].map(asText).join(', ')}${rowCheck ? `, ${rowFingerprint(rowCheck)} AS ${ROW_CHECK_COLUMN}` : ''} FROM ${target(table)}`;
-    if (column !== null && generated.has(column)) continue;
     const rows = (await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`)).rowCount ?? 0;
     if (rows === 0) {
       await client.query(`DROP TABLE ${stashDataTable(id)}`);

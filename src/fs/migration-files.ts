@@ -1,6 +1,6 @@
 /** Migration files' contents: read whole, checked to be UTF-8 SQL, hashed. */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readBoundedBytes, UnreadableFile } from './bounded-read.js';
 import { join } from 'node:path';
 import { DbguardError } from '../core/errors.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
@@ -30,21 +30,15 @@ export function readRegularFile(dir: string, name: string): Buffer {
   try {
     const outside = linkLeavesRepository(dir, name);
     if (outside !== null) throw notReadable(name, path, `is a link to ${outside}, outside the repository; it is not read`, 'EOUTSIDE');
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const stats = fstatSync(fd);
-      if (!stats.isFile()) throw notReadable(name, path, 'is not a regular file; it is not read', 'ENOTREG');
-      if (stats.size > MAX_MIGRATION_BYTES) {
-        throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is ${(stats.size / 1048576).toFixed(1)} MiB; migrations over ${MAX_MIGRATION_BYTES / 1048576} MiB are refused`, {
-          hint: 'split the migration, or load bulk data outside migrations', details: { file: name, size: stats.size },
-        });
-      }
-      return readFileSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    return readBoundedBytes(path, MAX_MIGRATION_BYTES);
   } catch (error) {
     if (error instanceof DbguardError) throw error;
+    if (error instanceof UnreadableFile && error.code === 'ENOTREG') throw notReadable(name, path, 'is not a regular file; it is not read', 'ENOTREG');
+    if (error instanceof UnreadableFile) {
+      throw new DbguardError('MIGRATION_FILE_INVALID', `${name} is ${(error.size / 1048576).toFixed(1)} MiB; migrations over ${MAX_MIGRATION_BYTES / 1048576} MiB are refused`, {
+        hint: 'split the migration, or load bulk data outside migrations', details: { file: name, size: error.size },
+      });
+    }
     throw new DbguardError('MIGRATION_FILE_INVALID', `cannot read ${name} (${errnoCode(error)})`, {
       hint: `check ${path}`, details: { file: name, error: errnoCode(error) },
     });

@@ -1,10 +1,10 @@
 /** The migrations directory's listing: cheap, and all the hook's clean path reads. */
 import { lstatSync, opendirSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { join, sep } from 'node:path';
+import { join } from 'node:path';
 import { buildCatalog } from '../core/catalog.js';
 import type { DiskState } from '../core/compare.js';
 import { DbguardError } from '../core/errors.js';
-import { findGitLocation } from './git-dir.js';
+import { isWithin, repositoryRealPath } from './paths.js';
 
 export function errnoCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
@@ -73,7 +73,7 @@ const boundaries = new Map<string, string>();
 function repositoryBoundary(dir: string): string {
   let boundary = boundaries.get(dir);
   if (boundary === undefined) {
-    boundary = realpathSync(findGitLocation(dir)?.worktree ?? dir);
+    boundary = repositoryRealPath(dir);
     boundaries.set(dir, boundary);
   }
   return boundary;
@@ -89,6 +89,5 @@ export function linkLeavesRepository(dir: string, name: string): string | null {
   } catch {
     return null; // a dangling link: the open reports it
   }
-  const boundary = repositoryBoundary(dir);
-  return target === boundary || target.startsWith(`${boundary}${sep}`) ? null : target;
+  return isWithin(target, repositoryBoundary(dir)) ? null : target;
 }
