@@ -81,9 +81,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the restore')
     .example('dbguard undo')
     .action((options: { disconnect?: boolean }) => run((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx, options))));
-  cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | drop <id|all>')
+  cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | drop <id|all> | restore <id|all>')
+    .option('--dry-run', 'stash restore: say what would go back and change nothing')
     .example('dbguard stash list')
-    .action((action: string, id: string | undefined) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id))));
+    .example('dbguard stash restore 3 --dry-run')
+    .action((action: string, id: string | undefined, options: { dryRun?: boolean }) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id, options))));
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));

@@ -139,7 +139,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
 
 /**
  * §13, issue 18.10: whether each stash entry can come back by itself, and if not, why — it is restored
- * only when its migration is applied again with the same up file (sha256). null: it will come back.
+ * when its migration is applied again with the same up file (sha256), and one a restore left is tried
+ * again then. null: it will come back.
  */
 async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly StashEntry[]): Promise<Map<number, string | null>> {
   const fates = new Map<number, string | null>();
@@ -150,9 +151,10 @@ async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly S
   for (const entry of stash) {
     const up = state.disk.catalog.byVersion.get(entry.version)?.up;
     const diskSha = up === undefined ? undefined : hashes.get(up);
-    if (entry.note) fates.set(entry.id, `a restore left it (${entry.note}); dbguard stash list`);
-    else if (entry.upSha256 === null) fates.set(entry.id, 'it was kept without the up file\'s hash, so no apply can be matched to it; dbguard stash list');
-    else if (applied.has(entry.version) && applied.get(entry.version) !== entry.upSha256) fates.set(entry.id, `${entry.version} is applied again, from an up file that differs from the one it was kept for`);
+    const now = `dbguard stash restore ${entry.id} puts back what fits now`;
+    if (entry.note && applied.has(entry.version)) fates.set(entry.id, `a restore left it (${entry.note}); ${now}`);
+    else if (entry.upSha256 === null) fates.set(entry.id, `it was kept without the up file's hash, so no apply can be matched to it; ${now}`);
+    else if (applied.has(entry.version) && applied.get(entry.version) !== entry.upSha256) fates.set(entry.id, `${entry.version} is applied again, from an up file that differs from the one it was kept for; ${now}`);
     else if (diskSha !== undefined && diskSha !== entry.upSha256) fates.set(entry.id, `the up file of ${entry.version} on disk differs from the one it was kept for (edited since)`);
     else fates.set(entry.id, null);
   }

@@ -1,12 +1,13 @@
 /**
- * Putting stashed rows back when their migration (same version, same up sha256) is applied again
- * (DESIGN §13), inside that migration's transaction. Each stash entry is restored under its own
- * savepoint: what fits goes back, what does not is reported and stays in the stash, and the migrate
+ * The stash's entries, and restoring them (DESIGN §13): when their migration (same version, same up
+ * sha256) is applied again, inside that migration's transaction, or when asked (`dbguard stash
+ * restore`). What fits goes back, what does not is reported and stays in the stash, and the migrate
  * is never stopped half way by it.
  */
-import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry, type StashRestore } from '../core/stash.js';
-import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
-import { ROW_CHECK_COLUMN, rowFingerprint, STASH_TABLE, stashDataTable } from './stash.js';
+import { qualifiedName, type StashEntry, type StashRestore } from '../core/stash.js';
+import { relationExists, type PgClient } from './client.js';
+import { STASH_TABLE, stashDataTable } from './stash.js';
+import { checkDeferredNow, contained, putBack, relationOf, withoutUserTriggers, type KeyClash, type PgError, type PutBackOutcome } from './stash-put-back.js';
 
 interface StashRow {
   id: string; version: string; up_sha256: string | null; kind: 'table' | 'column'; schema_name: string; table_name: string;
@@ -28,7 +29,7 @@ export async function listStash(client: PgClient): Promise<StashEntry[]> {
 /** The (version, up sha256) pairs that have something to restore, read once per migrate run. */
 export async function stashKeys(client: PgClient): Promise<Set<string>> {
   if (!(await stashExists(client))) return new Set();
-  const rows = await client.query<{ k: string }>(`SELECT DISTINCT version::text || ':' || COALESCE(up_sha256, '') AS k FROM ${STASH_TABLE} WHERE note IS NULL`);
+  const rows = await client.query<{ k: string }>(`SELECT DISTINCT version::text || ':' || COALESCE(up_sha256, '') AS k FROM ${STASH_TABLE}`);
   return new Set(rows.rows.map((r) => r.k));
 }
 
@@ -41,225 +42,124 @@ export async function dropStashEntries(client: PgClient, ids: readonly number[])
   }
 }
 
-const objectName = (entry: StashEntry) => `${entry.kind} ${qualifiedName(entry.schema, entry.table, entry.column)}`;
 
-async function liveColumns(client: PgClient, entry: StashEntry): Promise<LiveColumn[] | null> {
-  const rel = `${quoteIdentifier(entry.schema)}.${quoteIdentifier(entry.table)}`;
-  if (!(await relationExists(client, rel))) return null;
-  const result = await client.query<{ name: string; type: string; generated: boolean; notNull: boolean }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attgenerated <> '' AS generated, attnotnull AS "notNull"
-     FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [rel]);
-  return result.rows;
-}
-
-async function stashedColumns(client: PgClient, id: number): Promise<string[]> {
-  const result = await client.query<{ name: string }>(`SELECT attname AS name FROM pg_attribute WHERE attrelid = '${stashDataTable(id)}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
-  return result.rows.map((r) => r.name);
-}
-
-/** Runs `work` under a savepoint; a failure is undone and returned instead of thrown. */
-async function contained<T>(client: PgClient, work: () => Promise<T>): Promise<{ ok: T } | { error: Error & { code?: string } }> {
-  await client.query('SAVEPOINT dbguard_restore');
-  try {
-    const ok = await work();
-    await client.query('RELEASE SAVEPOINT dbguard_restore');
-    return { ok };
-  } catch (error) {
-    await client.query('ROLLBACK TO SAVEPOINT dbguard_restore');
-    await client.query('RELEASE SAVEPOINT dbguard_restore');
-    return { error: error as Error & { code?: string } };
+/**
+ * Why rows stayed behind a foreign key, truthfully: the rows they reference are not there, or the
+ * referenced table waits for these (a cycle whose key is not DEFERRABLE, so neither can go first).
+ */
+async function blockedReason(client: PgClient, outcome: PutBackOutcome, entry: StashEntry, waiting: ReadonlySet<string>): Promise<string> {
+  const error = outcome.error as PgError;
+  if (error.code !== '23503' || !error.constraint) return `${error.message}`;
+  const found = (await client.query<{ referenced: string; deferrable: boolean }>(
+    `SELECT n.nspname || '.' || c.relname AS referenced, k.condeferrable AS deferrable FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE k.conname = $1 AND k.conrelid = $2::regclass`, [error.constraint, relationOf(entry)])).rows[0];
+  if (!found) return error.message;
+  if (waiting.has(found.referenced) && found.referenced !== qualifiedName(entry.schema, entry.table)) {
+    return `they and the rows of ${found.referenced} (also in the stash) reference each other, and ${error.constraint} is not DEFERRABLE, so neither table could go first`;
   }
-}
-
-/** Columns whose stashed values do not all cast to the re-created column's type. */
-async function unfitColumns(client: PgClient, id: number, use: readonly LiveColumn[]): Promise<Set<string>> {
-  const unfit = new Set<string>();
-  for (const column of use) {
-    const cast = await contained(client, () => client.query(`SELECT count(${quoteIdentifier(column.name)}::${column.type}) FROM ${stashDataTable(id)}`));
-    if ('error' in cast) unfit.add(column.name);
-  }
-  return unfit;
+  return `they reference rows of ${found.referenced} that are not there (foreign key ${error.constraint}); put those back, then dbguard stash restore ${entry.id}`;
 }
 
 /**
- * How a stashed value goes back into a column whose type changed: value by value where the server
- * can tell which fit (PostgreSQL 16's pg_input_is_valid): a value that does not fit becomes NULL in
- * a nullable column, and keeps its row in the stash in a NOT NULL one. Older servers leave the column out.
+ * Tables whose foreign keys reference each other go back together when the keys are DEFERRABLE:
+ * every entry in, then the keys checked once. All or none.
  */
-function fitting(client: PgClient, column: LiveColumn, perValue: boolean): { value: string | null; rowFilter: string | null } {
-  const name = quoteIdentifier(column.name);
-  if (!perValue) return { value: null, rowFilter: null };
-  const valid = `(${name} IS NULL OR pg_input_is_valid(${name}::text, ${client.escapeLiteral(column.type)}))`;
-  return { value: `CASE WHEN ${valid} THEN ${name}::text::${column.type} END`, rowFilter: column.notNull ? valid : null };
-}
-
-
-/**
- * Serial and identity columns: their sequences must pass the ids that came back, and never move back
- * (a restore of ids 1–3 into a table whose sequence is at 5 leaves it at 5). A partition's column
- * draws from its partitioned parent's sequence: that one is moved, past the whole table's ids.
- */
-async function advanceSequences(client: PgClient, rel: string): Promise<void> {
-  const root = (await client.query<{ root: string | null }>('SELECT pg_partition_root($1::regclass)::text AS root', [rel])).rows[0]?.root ?? null;
-  const owner = root ?? rel;
-  const sequences = await client.query<{ col: string; seq: string }>(
-    `SELECT attname AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
-     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`, [owner]);
-  for (const { col, seq } of sequences.rows) {
-    await client.query(
-      `SELECT setval($1, m) FROM (SELECT max(${quoteIdentifier(col)})::bigint AS m FROM ${owner}) x
-       WHERE m IS NOT NULL AND m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${seq})`, [seq]);
-  }
-}
-
-/**
- * §13: a restore puts back what was there; it is not an edit, so the table's own triggers do not run
- * (a BEFORE UPDATE that stamps updated_at would rewrite the restored rows). Foreign keys, which are
- * internal triggers, still hold. Only triggers that were enabled are turned off, and back on after.
- */
-async function withoutUserTriggers<T>(client: PgClient, rel: string, work: () => Promise<T>): Promise<T> {
-  const enabled = (await client.query<{ name: string }>(`SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled <> 'D'`, [rel])).rows.map((r) => r.name);
-  for (const name of enabled) await client.query(`ALTER TABLE ${rel} DISABLE TRIGGER ${quoteIdentifier(name)}`);
-  try {
-    const result = await work();
-    // A deferred foreign key is checked here, inside the restore's savepoint, not at the migration's COMMIT.
-    await client.query('SET CONSTRAINTS ALL IMMEDIATE');
-    return result;
-  } finally {
-    for (const name of enabled) await client.query(`ALTER TABLE ${rel} ENABLE TRIGGER ${quoteIdentifier(name)}`).catch(() => undefined);
-  }
-}
-
-async function primaryKeyOf(client: PgClient, rel: string): Promise<string[]> {
-  const result = await client.query<{ name: string }>(
-    `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-     WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`, [rel]);
-  return result.rows.map((r) => r.name);
-}
-
-async function restoreTable(client: PgClient, entry: StashEntry, rel: string, live: LiveColumn[]): Promise<StashRestore> {
-  const object = objectName(entry);
-  const { use: shared, missing } = restorableColumns(await stashedColumns(client, entry.id), live);
-  const unfit = await unfitColumns(client, entry.id, shared);
-  const perValue = unfit.size > 0 && (await serverMajorVersion(client)) >= 16;
-  const columns: string[] = [];
-  const values: string[] = [];
-  const filters: string[] = [];
-  for (const column of shared) {
-    if (!unfit.has(column.name)) {
-      columns.push(quoteIdentifier(column.name));
-      values.push(`${quoteIdentifier(column.name)}::${column.type}`);
-      continue;
+async function putBackTogether(client: PgClient, entries: readonly StashEntry[], keyClash: KeyClash): Promise<PutBackOutcome[] | null> {
+  const together = await contained(client, () => withoutUserTriggers(client, [...new Set(entries.map(relationOf))], async () => {
+    await client.query('SET CONSTRAINTS ALL DEFERRED');
+    const outcomes: PutBackOutcome[] = [];
+    for (const entry of entries) {
+      const outcome = await putBack(client, entry, { keyClash, rowByRow: false, alone: false });
+      if (outcome.error) throw outcome.error;
+      outcomes.push(outcome);
     }
-    const fit = fitting(client, column, perValue);
-    if (fit.value === null) {
-      missing.push(column.name);
-      continue;
-    }
-    columns.push(quoteIdentifier(column.name));
-    values.push(fit.value);
-    if (fit.rowFilter) filters.push(fit.rowFilter);
-  }
-  const where = filters.length > 0 ? ` WHERE ${filters.join(' AND ')}` : '';
-  // A row the up made again under the same key (seeded) is the up's default; the stashed one is what the
-  // user had made of it: it wins (§13, same up sha256). Without a primary key nothing can clash by key.
-  const key = await primaryKeyOf(client, rel);
-  const keyed = key.length > 0 && key.every((k) => columns.includes(quoteIdentifier(k)));
-  const others = columns.filter((c) => !key.map(quoteIdentifier).includes(c));
-  const onConflict = keyed && others.length > 0
-    ? ` ON CONFLICT (${key.map(quoteIdentifier).join(', ')}) DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`
-    : ' ON CONFLICT DO NOTHING';
-  const counted = await contained(client, () => withoutUserTriggers(client, rel, async () => (await client.query<{ total: string; replaced: string }>(
-    `WITH put AS (INSERT INTO ${rel} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${values.join(', ')} FROM ${stashDataTable(entry.id)}${where}${onConflict}
-       RETURNING (xmax::text <> '0') AS replaced)
-     SELECT count(*)::text AS total, count(*) FILTER (WHERE replaced)::text AS replaced FROM put`)).rows[0]));
-  const inserted = 'error' in counted ? counted : { ok: Number(counted.ok?.total ?? 0) };
-  const replaced = 'error' in counted ? 0 : Number(counted.ok?.replaced ?? 0);
-  if ('error' in inserted) {
-    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: none of its ${entry.rows} rows could be put back (${inserted.error.message}); they stay in stash ${entry.id}` };
-  }
-  await advanceSequences(client, rel);
-  const notFitting = where === '' ? 0 : Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} WHERE NOT (${filters.join(' AND ')})`)).rows[0]?.n ?? 0);
-  const skipped = entry.rows - inserted.ok - notFitting;
-  const parts = [`${object}: ${inserted.ok} of ${entry.rows} rows put back`];
-  if (replaced > 0) parts.push(`${replaced} of them over the rows the up made again under the same key`);
-  if (skipped > 0) parts.push(`${skipped} already there (same key)`);
-  if (unfit.size > 0 && perValue) parts.push(`values of ${[...unfit].join(', ')} that do not fit the column's new type ${notFitting > 0 ? `kept ${notFitting} rows in stash ${entry.id}` : 'were left NULL (kept in the stash)'}`);
-  if (missing.length > 0) parts.push(`columns not restored: ${missing.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
-  const partial = missing.length > 0 || unfit.size > 0;
-  return { id: entry.id, object, restored: inserted.ok, left: partial ? entry.rows - inserted.ok + (unfit.size > 0 ? inserted.ok : 0) : 0, message: parts.join('; ') };
-}
-
-async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, live: LiveColumn[]): Promise<StashRestore> {
-  const object = objectName(entry);
-  const column = live.find((c) => c.name === entry.column);
-  if (!column) return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: the column was not made again; its ${entry.rows} values stay in stash ${entry.id}` };
-  if (entry.keyColumns.length === 0 || entry.keyColumns.some((k) => !live.some((c) => c.name === k))) {
-    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: ${entry.table} had no primary key to match rows by; its ${entry.rows} values stay in stash ${entry.id}` };
-  }
-  // A value goes back only to the row it came from: same key, and the row's other values as they were
-  // when it was stashed (a key reused by another row since does not match). Entries from before this
-  // check (rowCheck null) are matched by key.
-  const check = entry.rowCheck ?? null;
-  const missing = check?.filter((c) => !live.some((l) => l.name === c)) ?? [];
-  if (missing.length > 0) {
-    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: ${missing.join(', ')} no longer exist${missing.length === 1 ? 's' : ''}, so the rows its values came from cannot be told apart; they stay in stash ${entry.id} (dbguard stash list)` };
-  }
-  const byKey = entry.keyColumns.map((k) => `t.${quoteIdentifier(k)}::text = s.${quoteIdentifier(k)}::text`).join(' AND ');
-  const sameRow = check ? `${byKey} AND ${rowFingerprint(check, 't.')} = s.${ROW_CHECK_COLUMN}` : byKey;
-  const name = quoteIdentifier(column.name);
-  const update = (extra: string) => contained(client, () => withoutUserTriggers(client, rel, async () => (await client.query(
-    `UPDATE ${rel} AS t SET ${name} = s.${name}::text::${column.type} FROM ${stashDataTable(entry.id)} AS s WHERE ${sameRow}${extra}`)).rowCount ?? 0));
-  let updated = await update('');
-  let unfit = 0;
-  if ('error' in updated && (await serverMajorVersion(client)) >= 16) {
-    // Some values do not fit a changed type: put back those that do, keep the rest in the stash.
-    updated = await update(` AND pg_input_is_valid(s.${name}::text, ${client.escapeLiteral(column.type)})`);
-    unfit = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} AS s WHERE NOT pg_input_is_valid(s.${name}::text, ${client.escapeLiteral(column.type)})`)).rows[0]?.n ?? 0);
-  }
-  if ('error' in updated) {
-    return { id: entry.id, object, restored: 0, left: entry.rows, message: `${object}: its ${entry.rows} values could not be put back (${updated.error.message}); they stay in stash ${entry.id}` };
-  }
-  const changed = check ? Number((await client.query<{ n: string }>(
-    `SELECT count(*)::text AS n FROM ${stashDataTable(entry.id)} AS s JOIN ${rel} AS t ON ${byKey} WHERE ${rowFingerprint(check, 't.')} <> s.${ROW_CHECK_COLUMN}`)).rows[0]?.n ?? 0) : 0;
-  const gone = entry.rows - updated.ok - unfit - changed;
-  const parts = [`${object}: ${updated.ok} values put back`];
-  if (gone > 0) parts.push(`${gone} belonged to rows deleted since`);
-  if (changed > 0) parts.push(`${changed} stay in stash ${entry.id}: their rows' other values changed since (another row under the same key?)`);
-  if (unfit > 0) parts.push(`${unfit} do not fit the column's new type ${column.type} and stay in stash ${entry.id}`);
-  return { id: entry.id, object, restored: updated.ok, left: unfit + changed, message: parts.join('; ') };
+    await checkDeferredNow(client);
+    return outcomes;
+  }));
+  return 'ok' in together ? together.ok : null;
 }
 
 /**
- * Restores every stash entry of a migration applied again, inside the open transaction. Entries fully
- * restored are dropped; the others stay, with a note, and are not tried again (`dbguard stash list`).
- * Tables go back in an order their foreign keys accept: a failed one is retried after the others.
+ * Materialized views the up built read the tables as the up left them (empty): those reading a
+ * restored table, through views or other materialized views, are refreshed, in dependency order.
  */
-export async function restoreStash(client: PgClient, version: bigint, upSha256: string | null): Promise<StashRestore[]> {
-  if (!(await stashExists(client))) return [];
-  const entries = (await client.query<StashRow>(`SELECT * FROM ${STASH_TABLE} WHERE version = $1 AND up_sha256 IS NOT DISTINCT FROM $2 AND note IS NULL ORDER BY kind DESC, id`, [version.toString(), upSha256]))
-    .rows.map(toEntry);
-  const results: StashRestore[] = [];
-  let waiting = entries;
-  for (let round = 0; waiting.length > 0 && round <= entries.length; round++) {
+async function refreshViewsReading(client: PgClient, tables: readonly string[]): Promise<string[]> {
+  if (tables.length === 0) return [];
+  const views = await client.query<{ name: string; depth: number }>(
+    `WITH RECURSIVE reads(oid, depth) AS (
+       SELECT DISTINCT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+       WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY ($1::regclass[]) AND r.ev_class <> d.refobjid
+       UNION
+       SELECT r.ev_class, reads.depth + 1 FROM reads JOIN pg_depend d ON d.refobjid = reads.oid AND d.refclassid = 'pg_class'::regclass AND d.classid = 'pg_rewrite'::regclass
+       JOIN pg_rewrite r ON r.oid = d.objid WHERE r.ev_class <> d.refobjid AND reads.depth < 32)
+     SELECT format('%I.%I', n.nspname, c.relname) AS name, max(reads.depth) AS depth FROM reads JOIN pg_class c ON c.oid = reads.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'm' AND c.relispopulated GROUP BY 1 ORDER BY 2, 1`, [tables]);
+  const refreshed: string[] = [];
+  for (const { name } of views.rows) {
+    const done = await contained(client, () => client.query(`REFRESH MATERIALIZED VIEW ${name}`));
+    if ('ok' in done) refreshed.push(name);
+  }
+  return refreshed;
+}
+
+/**
+ * Restores `entries` inside the open transaction. Rounds first: each entry whole, and one its foreign
+ * keys stop waits for the others (a parent goes first). What still waits is tried together (deferrable
+ * cycles), then row by row: each row that fits goes back, the others stay, with the true reason.
+ * Entries fully restored are dropped; the others stay with a note and are tried again next time.
+ */
+export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], keyClash: KeyClash): Promise<StashRestore[]> {
+  const results = new Map<number, StashRestore>();
+  let waiting = [...entries];
+  while (waiting.length > 0) {
     const next: StashEntry[] = [];
     for (const entry of waiting) {
-      const rel = `${quoteIdentifier(entry.schema)}.${quoteIdentifier(entry.table)}`;
-      const live = await liveColumns(client, entry);
-      const result: StashRestore = live === null
-        ? { id: entry.id, object: objectName(entry), restored: 0, left: entry.rows, message: `${qualifiedName(entry.schema, entry.table)} was not made again; ${entry.rows} rows stay in stash ${entry.id}` }
-        : entry.kind === 'table' ? await restoreTable(client, entry, rel, live) : await restoreColumn(client, entry, rel, live);
-      const blockedByKey = result.restored === 0 && /foreign key/i.test(result.message);
-      if (blockedByKey && round < entries.length) next.push(entry);
-      else results.push(result);
+      const outcome = await putBack(client, entry, { keyClash, rowByRow: false, alone: true });
+      if (outcome.error?.code === '23503' && outcome.result.restored === 0) next.push(entry);
+      else results.set(entry.id, await withReason(client, outcome, entry, new Set()));
     }
-    if (next.length === waiting.length) {
-      for (const entry of next) results.push({ id: entry.id, object: objectName(entry), restored: 0, left: entry.rows, message: `${qualifiedName(entry.schema, entry.table)}: its rows reference rows that are gone (foreign key); they stay in stash ${entry.id}` });
-      break;
-    }
+    if (next.length === waiting.length) break;
     waiting = next;
   }
-  await dropStashEntries(client, results.filter((r) => r.left === 0).map((r) => r.id));
-  for (const r of results.filter((x) => x.left > 0)) await client.query(`UPDATE ${STASH_TABLE} SET note = $2 WHERE id = $1`, [r.id, r.message]);
-  return results;
+  const together = waiting.length > 1 ? await putBackTogether(client, waiting, keyClash) : null;
+  if (together) together.forEach((outcome) => results.set(outcome.result.id, outcome.result));
+  else {
+    const stillWaiting = new Set(waiting.map((e) => qualifiedName(e.schema, e.table)));
+    for (const entry of waiting) results.set(entry.id, await withReason(client, await putBack(client, entry, { keyClash, rowByRow: true, alone: true }), entry, stillWaiting));
+  }
+  const ordered = entries.map((e) => results.get(e.id) as StashRestore);
+  const restoredTables = [...new Set(entries.filter((e) => (results.get(e.id)?.restored ?? 0) > 0).map(relationOf))];
+  const refreshed = await refreshViewsReading(client, restoredTables);
+  const first = ordered.findIndex((r) => r.restored > 0);
+  if (refreshed.length > 0 && first >= 0) {
+    const r = ordered[first] as StashRestore;
+    ordered[first] = { ...r, message: `${r.message}; refreshed materialized view${refreshed.length === 1 ? '' : 's'} ${refreshed.join(', ')}` };
+  }
+  await dropStashEntries(client, ordered.filter((r) => r.left === 0).map((r) => r.id));
+  for (const r of ordered.filter((x) => x.left > 0)) {
+    await client.query(`UPDATE ${STASH_TABLE} SET note = $2, row_count = $3, bytes = pg_total_relation_size('${stashDataTable(r.id)}') WHERE id = $1`, [r.id, r.message, r.left]);
+  }
+  return ordered;
+}
+
+async function withReason(client: PgClient, outcome: PutBackOutcome, entry: StashEntry, waiting: ReadonlySet<string>): Promise<StashRestore> {
+  if (outcome.error === null || outcome.blocked === 0) return outcome.result;
+  const reason = await blockedReason(client, outcome, entry, waiting);
+  return { ...outcome.result, message: `${outcome.result.message}; ${outcome.blocked} stay in stash ${entry.id}: ${reason}` };
+}
+
+const entriesWhere = async (client: PgClient, where: string, params: unknown[]) =>
+  (await client.query<StashRow>(`SELECT * FROM ${STASH_TABLE} WHERE ${where} ORDER BY kind DESC, id`, params)).rows.map(toEntry);
+
+/** Restores every stash entry of a migration applied again (its seeded rows give way to the stashed ones). */
+export async function restoreStash(client: PgClient, version: bigint, upSha256: string | null): Promise<StashRestore[]> {
+  if (!(await stashExists(client))) return [];
+  const entries = await entriesWhere(client, 'version = $1 AND up_sha256 IS NOT DISTINCT FROM $2', [version.toString(), upSha256]);
+  return entries.length === 0 ? [] : restoreEntries(client, entries, 'replace');
+}
+
+/** `dbguard stash restore <id>`: what fits now goes back; a row under the same key in the table is the user's, and kept. */
+export async function restoreChosenEntries(client: PgClient, ids: readonly number[]): Promise<StashRestore[]> {
+  const entries = await entriesWhere(client, 'id = ANY ($1::bigint[])', [ids.map(String)]);
+  return restoreEntries(client, entries, 'keep');
 }

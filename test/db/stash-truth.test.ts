@@ -145,9 +145,11 @@ describe('a deferred foreign key (item 9)', () => {
       "INSERT INTO users (name) VALUES ('parent'), ('other'); INSERT INTO child (user_id) VALUES (1), (2)",
       'DELETE FROM users WHERE id = 1');
     expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
-    expect(migrated.restored?.[0]?.message).toContain('foreign key');
-    expect(await rows(db, 'SELECT count(*)::int AS n FROM child')).toEqual([{ n: 0 }]);
-    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 1 }]);
+    // Row by row (10c): the child of 'other' goes back; the orphan stays, and the reason is the true one.
+    expect(migrated.restored?.[0]?.message).toContain('1 of 2 rows put back; 1 stay in stash');
+    expect(migrated.restored?.[0]?.message).toContain('they reference rows of public.users that are not there (foreign key child_user_id_fkey)');
+    expect(await rows(db, 'SELECT user_id FROM child')).toEqual([{ user_id: 2 }]);
+    expect(await rows(db, 'SELECT row_count::int AS n FROM _dbguard.stash')).toEqual([{ n: 1 }]);
   });
 });
 
@@ -193,5 +195,101 @@ describe('a down that runs outside a transaction (item 11)', () => {
     project.setMigrations(usersMigration);
     const dry = run(process.execPath, [BIN, 'rollback', '--dry-run'], project.root);
     expect(dry.stdout).toContain('rows it drops are NOT kept (its down runs outside a transaction); dbguard undo');
+  });
+});
+
+describe('entries that did not fit come back later, row by row (item 10c)', () => {
+  const branch = {
+    ...usersMigration,
+    '2_child.up.sql': 'CREATE TABLE child (id int PRIMARY KEY, user_id int REFERENCES users);',
+    '2_child.down.sql': 'DROP TABLE child;',
+  };
+  const seed = "INSERT INTO users (id, name) VALUES (1, 'parent'), (2, 'other'); INSERT INTO child VALUES (1, 1), (2, 2)";
+
+  it('dbguard stash restore <id> [--dry-run]: puts back what fits now, keeps the table\'s own rows, and keeps the rest', async () => {
+    const { db, project, migrated } = await roundTrip(branch, usersMigration, seed, 'DELETE FROM users WHERE id = 1');
+    expect(migrated.restored?.[0]?.message).toContain('1 of 2 rows put back; 1 stay in stash');
+    const [{ id } = { id: 0 }] = await rows(db, 'SELECT id::int AS id FROM _dbguard.stash') as Array<{ id: number }>;
+    const restore = (...extra: string[]) => run(process.execPath, [BIN, 'stash', 'restore', String(id), ...extra], project.root);
+    const still = restore();
+    expect(still.status).toBe(1);
+    expect(still.stdout).toContain('they reference rows of public.users that are not there');
+    await query(db, "INSERT INTO users (id, name) VALUES (1, 'parent again'); INSERT INTO child VALUES (1, 2)");
+    const clash = restore();
+    expect(clash.status).toBe(1);
+    expect(clash.stdout).toContain('1 stay in stash');
+    expect(clash.stdout).toContain('the table has a row under the same key now (yours, kept)');
+    expect(await rows(db, 'SELECT id, user_id FROM child ORDER BY id')).toEqual([{ id: 1, user_id: 2 }, { id: 2, user_id: 2 }]);
+    await query(db, 'DELETE FROM child WHERE id = 1');
+    const dry = restore('--dry-run');
+    expect(dry.status, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('would put back: table public.child: 1 of 1 rows put back');
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM child')).toEqual([{ n: 1 }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 1 }]);
+    expect(restore().status).toBe(0);
+    expect(await rows(db, 'SELECT id, user_id FROM child ORDER BY id')).toEqual([{ id: 1, user_id: 1 }, { id: 2, user_id: 2 }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
+    expect(restore().stdout + restore().stderr).toContain('STASH_NOT_FOUND');
+  });
+
+  it('an entry a restore left is tried again when its migration is applied again', async () => {
+    const { db, project } = await roundTrip(branch, usersMigration, seed, 'DELETE FROM users WHERE id = 1');
+    expect(await rows(db, 'SELECT row_count::int AS n, note IS NOT NULL AS noted FROM _dbguard.stash')).toEqual([{ n: 1, noted: true }]);
+    await query(db, "INSERT INTO users (id, name) VALUES (1, 'parent again')");
+    project.setMigrations(usersMigration);
+    await rollback(project.settings());
+    project.setMigrations(branch);
+    const again = await migrate(project.settings());
+    expect(again.restored?.map((r) => r.left)).toEqual([0, 0]);
+    expect(await rows(db, 'SELECT id, user_id FROM child ORDER BY id')).toEqual([{ id: 1, user_id: 1 }, { id: 2, user_id: 2 }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('circular foreign keys (item 10d)', () => {
+  it('DEFERRABLE keys: the two tables go back together', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_pair.up.sql': `CREATE TABLE a (id int PRIMARY KEY, b_id int); CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a DEFERRABLE INITIALLY DEFERRED);
+        ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b DEFERRABLE INITIALLY DEFERRED;`,
+      '2_pair.down.sql': 'DROP TABLE a, b;',
+    };
+    const { db, migrated } = await roundTrip(branch, usersMigration, 'INSERT INTO a VALUES (1, 1), (2, 1); INSERT INTO b VALUES (1, 2)');
+    expect(migrated.restored?.map((r) => r.left)).toEqual([0, 0]);
+    expect(await rows(db, 'SELECT id, b_id FROM a ORDER BY id')).toEqual([{ id: 1, b_id: 1 }, { id: 2, b_id: 1 }]);
+    expect(await rows(db, 'SELECT id, a_id FROM b')).toEqual([{ id: 1, a_id: 2 }]);
+  });
+
+  it('keys that are not DEFERRABLE: what can go goes, and the rest says it is a cycle, not "rows that are gone"', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_pair.up.sql': 'CREATE TABLE a (id int PRIMARY KEY, b_id int); CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a); ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;',
+      '2_pair.down.sql': 'DROP TABLE a, b;',
+    };
+    const { db, migrated } = await roundTrip(branch, usersMigration, 'INSERT INTO a VALUES (1, NULL), (2, NULL); INSERT INTO b VALUES (1, 1); UPDATE a SET b_id = 1 WHERE id = 1');
+    const messages = (migrated.restored ?? []).map((r) => r.message).join('\n');
+    expect(messages).not.toContain('not there');
+    expect(messages).toContain('table public.a: 1 of 2 rows put back; 1 stay in stash');
+    expect(messages).toMatch(/they and the rows of public\.b \(also in the stash\) reference each other, and a_b_id_fkey is not DEFERRABLE/);
+    expect(await rows(db, 'SELECT id, b_id FROM a')).toEqual([{ id: 2, b_id: null }]);
+  });
+});
+
+describe('materialized views read the restored rows (item 12)', () => {
+  it('those reading a restored table, directly or through a view, are refreshed', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_sales.up.sql': `CREATE TABLE sales (id serial PRIMARY KEY, amount int NOT NULL);
+        CREATE MATERIALIZED VIEW totals AS SELECT count(*)::int AS n, coalesce(sum(amount), 0)::int AS s FROM sales;
+        CREATE VIEW big_sales AS SELECT * FROM sales WHERE amount > 10;
+        CREATE MATERIALIZED VIEW big_totals AS SELECT count(*)::int AS n FROM big_sales;
+        CREATE MATERIALIZED VIEW later AS SELECT count(*)::int AS n FROM sales WITH NO DATA;`,
+      '2_sales.down.sql': 'DROP MATERIALIZED VIEW later, big_totals, totals; DROP VIEW big_sales; DROP TABLE sales;',
+    };
+    const { db, migrated } = await roundTrip(branch, usersMigration, 'INSERT INTO sales (amount) VALUES (5), (20), (30); REFRESH MATERIALIZED VIEW totals; REFRESH MATERIALIZED VIEW big_totals');
+    expect(migrated.restored?.[0]?.message).toContain('refreshed materialized views public.totals, public.big_totals');
+    expect(await rows(db, 'SELECT n, s FROM totals')).toEqual([{ n: 3, s: 55 }]);
+    expect(await rows(db, 'SELECT n FROM big_totals')).toEqual([{ n: 2 }]);
+    expect(await rows(db, "SELECT relispopulated AS p FROM pg_class WHERE relname = 'later'")).toEqual([{ p: false }]);
   });
 });

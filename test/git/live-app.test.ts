@@ -109,6 +109,24 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     expect(await sql(url, 'SELECT note FROM three')).toEqual([{ note: 'made on feature' }]);
   });
 
+  it('the rows come back when the app applies it again (capture), also after _dbguard was dropped by hand (issue 18.10a)', async () => {
+    const repo = embeddedRepo({ onConflict: 'rollback' });
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    await sql(url, 'DROP SCHEMA _dbguard CASCADE');
+    await sql(url, "INSERT INTO three (note) VALUES ('made on feature')");
+    expect(repo.git('checkout', 'main').stderr).toContain('kept 1 row of public.three in the stash');
+    const kept = await sql<{ sha: string | null }>(url, 'SELECT up_sha256 AS sha FROM _dbguard.stash');
+    expect(kept[0]?.sha).toMatch(/^[0-9a-f]{64}$/);
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.dbguard(['status']).stdout).toContain('back when applied again');
+    appMigratesAndExits(repo, url);
+    const captured = repo.dbguard(['capture']);
+    expect(captured.stdout).toContain('table public.three: 1 of 1 rows put back');
+    expect(await sql(url, 'SELECT note FROM three')).toEqual([{ note: 'made on feature' }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
+  });
+
   it('a migrate killed after a committed step (the cache one version behind) is caught the same way', async () => {
     const repo = embeddedRepo();
     const url = databaseUrl(repo);
