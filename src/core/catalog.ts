@@ -79,6 +79,8 @@ function invalidReason(fileName: string): string {
   } else {
     return 'name must start with a numeric version followed by "_"';
   }
+  // One file per version is dbmate's, goose's and sql-migrate's layout (§15), which dbguard does not read yet.
+  if (/\.sql$/i.test(fileName) && !/\.(up|down)\.sql$/i.test(fileName)) return 'is one file per version (dbmate, goose and sql-migrate write migrations so; dbguard reads only golang-migrate\'s <version>_<name>.up.sql / .down.sql pairs for now)';
   return 'name must match <version>_<name>.up.sql or <version>_<name>.down.sql';
 }
 

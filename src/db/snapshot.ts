@@ -89,21 +89,41 @@ export async function dropHalfWritten(maintenance: PgClient): Promise<void> {
   for (const leftover of (await listCopyDatabases(maintenance)).filter((c) => c.meta === null)) await dropDatabase(maintenance, leftover.datname).catch(() => undefined);
 }
 
+/** The server's data directory, where this role may see it (superuser, pg_read_all_settings); else null. */
+export async function dataDirectory(maintenance: PgClient): Promise<string | null> {
+  return maintenance.query<{ data_directory: string }>('SHOW data_directory').then((r) => r.rows[0]?.data_directory ?? null, () => null);
+}
+
 export async function dropDatabase(maintenance: PgClient, name: string): Promise<void> {
   await maintenance.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
 }
 
 /**
- * FILE_COPY copies the files after a checkpoint; the default since PostgreSQL 15, WAL_LOG, writes every
- * block through the WAL: 161 vs 440 ms for 221 MB (bench/snapshot.ts). Older servers know only the former.
+ * `CREATE DATABASE target TEMPLATE source`, as cheaply as the server can. FILE_COPY copies the files
+ * after a checkpoint; the default since PostgreSQL 15, WAL_LOG, writes every block through the WAL:
+ * 161 vs 440 ms for 221 MB (bench/snapshot.ts). Older servers know only the former. With `clone`
+ * (where the caller found the disk can clone), PostgreSQL 18 clones the files (`file_copy_method`, a
+ * setting any role may set): on XFS with reflink or btrfs the copy then costs almost nothing, whatever
+ * the size (§16). Where the setting or the clone is refused, the copy is made the old way, without a word.
  */
-async function copyStrategy(maintenance: PgClient): Promise<string> {
-  return (await serverMajorVersion(maintenance)) >= 15 ? ' STRATEGY FILE_COPY' : '';
+export async function copyDatabase(maintenance: PgClient, target: string, template: string, clone: boolean): Promise<void> {
+  const major = await serverMajorVersion(maintenance);
+  const create = () => maintenance.query(`CREATE DATABASE ${quoteIdentifier(target)} TEMPLATE ${quoteIdentifier(template)}${major >= 15 ? ' STRATEGY FILE_COPY' : ''}`);
+  const cloning = clone && major >= 18 && (await maintenance.query('SET file_copy_method = clone').then(() => true, () => false));
+  try {
+    await create();
+  } catch (error) {
+    if (!cloning || !/clone/i.test((error as Error).message)) throw error;
+    await maintenance.query('RESET file_copy_method');
+    await create();
+  } finally {
+    if (cloning) await maintenance.query('RESET file_copy_method').catch(() => undefined);
+  }
 }
 
 /** Copies survive only once their comment is written: a kill before that leaves a copy the next run drops. */
-export async function createCopy(maintenance: PgClient, meta: SnapshotMeta): Promise<Snapshot> {
-  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(meta.location)} TEMPLATE ${quoteIdentifier(meta.of)}${await copyStrategy(maintenance)}`).catch((error: unknown) => {
+export async function createCopy(maintenance: PgClient, meta: SnapshotMeta, clone = false): Promise<Snapshot> {
+  await copyDatabase(maintenance, meta.location, meta.of, clone).catch((error: unknown) => {
     throw copyError(error, meta.of);
   });
   await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(meta.location)} IS ${maintenance.escapeLiteral(encodeSnapshotComment(meta))}`);
@@ -166,11 +186,11 @@ async function applyProperties(maintenance: PgClient, database: string, properti
  * renames the database to `replaced.location` with its own snapshot comment, and the copy to its name.
  * What was replaced is therefore itself a snapshot: a restore never loses the state it replaces.
  */
-export async function swapInCopy(maintenance: PgClient, database: string, snapshot: SnapshotMeta, replaced: SnapshotMeta, random: string): Promise<void> {
+export async function swapInCopy(maintenance: PgClient, database: string, snapshot: SnapshotMeta, replaced: SnapshotMeta, random: string, clone = false): Promise<void> {
   const restoring = `${RESTORING_PREFIX}${random}`;
   // Settings, grants, owner and comment belong to the database, not to what the copy holds (§12).
   const properties = await readProperties(maintenance, database);
-  await maintenance.query(`CREATE DATABASE ${quoteIdentifier(restoring)} TEMPLATE ${quoteIdentifier(snapshot.location)}${await copyStrategy(maintenance)}`).catch((error: unknown) => {
+  await copyDatabase(maintenance, restoring, snapshot.location, clone).catch((error: unknown) => {
     throw copyError(error, snapshot.location);
   });
   try {

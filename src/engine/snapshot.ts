@@ -14,11 +14,18 @@ import {
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
-import { createCopy, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
+import { createCopy, dataDirectory, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
 import { userSchemas, type PgClient } from '../db/client.js';
 import { writeFileAtomic } from '../fs/state.js';
+import { filesCanBeCloned } from '../fs/clone-probe.js';
 import { rewriteCache } from './capture.js';
 import { closedMarkerPath, type DbSession } from './session.js';
+
+/** Clone the database's files where the server's data directory is on this machine, on a disk that clones (§16). */
+async function canClone(maintenance: PgClient): Promise<boolean> {
+  const dir = await dataDirectory(maintenance);
+  return dir !== null && filesCanBeCloned(dir);
+}
 
 const random = () => randomBytes(4).toString('hex');
 
@@ -110,7 +117,8 @@ export async function saveSnapshot(session: DbSession, settings: Settings, optio
     snapshot = await session.detached(async (maintenance) => {
       await lockSnapshots(maintenance);
       await dropHalfWritten(maintenance);
-      return choice.disconnect ? toItself(session, maintenance, [], () => createCopy(maintenance, meta)) : createCopy(maintenance, meta);
+      const clone = await canClone(maintenance);
+      return choice.disconnect ? toItself(session, maintenance, [], () => createCopy(maintenance, meta, clone)) : createCopy(maintenance, meta, clone);
     });
   } else {
     const dir = dumpDir(session);
@@ -186,7 +194,8 @@ export async function restoreSnapshot(session: DbSession, settings: Settings, na
     await session.detached(async (maintenance) => {
       await lockSnapshots(maintenance);
       await dropHalfWritten(maintenance);
-      const swap = () => swapInCopy(maintenance, database, snapshot, replaced, random());
+      const clone = await canClone(maintenance);
+      const swap = () => swapInCopy(maintenance, database, snapshot, replaced, random(), clone);
       await (facts.otherSessions.length > 0 ? toItself(session, maintenance, [replaced.location], swap) : swap());
     });
     await rewriteCache(session);

@@ -68,6 +68,17 @@ const CASES: Case[] = [
     arrange: (p) => chmodSync(dirname(cacheFile(p)), 0o555),
   },
   // Database states the plan refuses
+  // Another tool's tracking table (issue 19): a clear error, never INTERNAL nor a silent "nothing applied"
+  {
+    name: "dbmate's schema_migrations (version varchar, no dirty)", command: ['capture'], code: 'FORMAT_NOT_SUPPORTED',
+    arrange: (p, db) => query(db, "DROP TABLE schema_migrations; CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('445'), ('446'), ('447')"),
+  },
+  {
+    name: "sql-migrate's gorp_migrations and no schema_migrations", command: ['check'], code: 'FORMAT_NOT_SUPPORTED',
+    arrange: (p, db) => query(db, "DROP TABLE schema_migrations; CREATE TABLE gorp_migrations (id text PRIMARY KEY, applied_at timestamptz); INSERT INTO gorp_migrations VALUES ('445_create_chat.sql', now())"),
+  },
+  { name: "goose's goose_db_version and no schema_migrations", command: ['migrate'], code: 'FORMAT_NOT_SUPPORTED', arrange: (p, db) => query(db, 'DROP TABLE schema_migrations; CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now()); INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true)') },
+  { name: 'a dbmate migration file (one file per version)', arrange: (p) => write(p, '20240101120000_create_x.sql', '-- migrate:up\nCREATE TABLE x ();\n-- migrate:down\nDROP TABLE x;\n'), code: 'MIGRATION_NAME_INVALID' },
   { name: 'a dirty database', arrange: (p, db) => query(db, 'UPDATE schema_migrations SET dirty = true'), code: 'DIRTY' },
   { name: 'an untracked version (applied elsewhere, no file, nothing stored)', arrange: (p, db) => query(db, 'UPDATE schema_migrations SET version = 449'), code: 'UNTRACKED' },
   // Hostile down SQL: the step's transaction is rolled back

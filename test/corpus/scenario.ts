@@ -25,11 +25,21 @@ export async function scenario(setup: Setup, database?: string): Promise<{ p: Pr
   return { p, db };
 }
 
+async function trackingTables(db: string): Promise<unknown> {
+  const found: Record<string, unknown> = {};
+  for (const table of ['schema_migrations', 'gorp_migrations', 'goose_db_version']) {
+    const [exists] = await query<{ here: boolean }>(db, 'SELECT to_regclass($1) IS NOT NULL AS here', [table]);
+    if (exists?.here) found[table] = await query(db, `SELECT * FROM ${table} ORDER BY 1`);
+  }
+  return found;
+}
+
 export async function fingerprint(db: string): Promise<unknown> {
   return {
     schema: await schemaSnapshot(db),
     schemas: await query(db, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1"),
-    version: await query(db, 'SELECT version::text, dirty FROM schema_migrations'),
+    // Every tool's tracking table there is, whatever its shape (issue 19's cases put another tool's there).
+    version: await trackingTables(db),
     tracking: await query(db, 'SELECT version::text, filename, down_sql FROM _dbguard.applied_migrations ORDER BY version'),
     chat: await query(db, 'SELECT count(*)::int AS n, md5(string_agg(note, \',\' ORDER BY id)) AS digest FROM chat'),
   };
