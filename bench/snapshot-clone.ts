@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
+import { dbguardIn, median, migrationProject, printTable, runningEmbeddedClient, timed, timedAsync } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
@@ -19,8 +19,6 @@ const sh = (command: string, args: string[]) => {
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 };
-const timed = (work: () => void) => { const started = performance.now(); work(); return performance.now() - started; };
-const timedAsync = async (work: () => Promise<unknown>) => { const started = performance.now(); await work(); return performance.now() - started; };
 
 /** The save figures of one disk: a small database, the same grown to ~250 MB, and the raw copy methods on it. */
 async function measure(base: string) {
@@ -29,11 +27,7 @@ async function measure(base: string) {
   const { root } = migrationProject('dbguard-bench-clone-', 1);
   if (savedTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = savedTmp;
-  const dbguard = (...args: string[]) => {
-    const result = spawnSync(process.execPath, [BIN, ...args], { cwd: root, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`dbguard ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-    return result.stdout;
-  };
+  const dbguard = dbguardIn(root);
   const saves = (label: string) => {
     const samples: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {

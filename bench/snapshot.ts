@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
+import { dbguardIn, median, migrationProject, printTable, runningEmbeddedClient, timed, timedAsync } from './util.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
@@ -15,23 +15,7 @@ const ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_700_000);
 
 const { root } = migrationProject('dbguard-bench-snapshot-', 1);
 
-function dbguard(...args: string[]): string {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: root, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`dbguard ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
-
-function timed(work: () => void): number {
-  const started = performance.now();
-  work();
-  return performance.now() - started;
-}
-
-async function timedAsync(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return performance.now() - started;
-}
+const dbguard = dbguardIn(root);
 
 dbguard('migrate');
 dbguard('db', 'start');

@@ -3,12 +3,10 @@
  * table. A down drops a table of 1,500 int columns × 20,000 rows: the rollback keeps it in the stash,
  * the migrate that applies it again puts it back. Target: restore ≤ 3× the rollback. Interleaved.
  */
-import { spawnSync } from 'node:child_process';
-import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dbguardIn, median, migrationProject, printTable, runningEmbeddedClient, setAside, timed } from './util.js';
 
-const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS_WIDE ?? 3);
 const COLUMNS = Number(process.env.BENCH_WIDE_COLUMNS ?? 1500);
 const ROWS = Number(process.env.BENCH_WIDE_ROWS ?? 20_000);
@@ -19,17 +17,8 @@ const dir = join(root, 'migrations');
 const columns = Array.from({ length: COLUMNS }, (_, i) => `c${i + 1}`);
 writeFileSync(join(dir, '2_wide.up.sql'), `CREATE TABLE wide (id serial PRIMARY KEY, ${columns.map((c) => `${c} int`).join(', ')});`);
 writeFileSync(join(dir, '2_wide.down.sql'), 'DROP TABLE wide;');
-const aside = join(root, 'aside');
-spawnSync('mkdir', [aside]);
-
-function dbguard(...args: string[]): string {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: root, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`dbguard ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
-const hide = () => { for (const f of readdirSync(dir).filter((f) => f.startsWith('2_'))) renameSync(join(dir, f), join(aside, f)); };
-const show = () => { for (const f of readdirSync(aside)) renameSync(join(aside, f), join(dir, f)); };
-const timed = (work: () => void) => { const started = performance.now(); work(); return performance.now() - started; };
+const dbguard = dbguardIn(root);
+const { hide, show } = setAside(dir, '2_');
 
 dbguard('db', 'start');
 const { client } = await runningEmbeddedClient(root);

@@ -3,12 +3,10 @@
  * with the stash on against "stash": false (both --no-snapshot, server running), and the migrate that
  * applies the migration again, restoring them, against the plain migrate. Interleaved, medians.
  */
-import { spawnSync } from 'node:child_process';
-import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { median, migrationProject, printTable, runningEmbeddedClient } from './util.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dbguardIn, median, migrationProject, printTable, runningEmbeddedClient, setAside, timed } from './util.js';
 
-const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const ROWS = 100_000;
 
@@ -16,19 +14,10 @@ const { root } = migrationProject('dbguard-bench-stash-', 1);
 const dir = join(root, 'migrations');
 writeFileSync(join(dir, '2_events.up.sql'), 'CREATE TABLE events (id bigserial PRIMARY KEY, user_id int REFERENCES users, kind text NOT NULL, payload jsonb, created_at timestamptz NOT NULL DEFAULT now());');
 writeFileSync(join(dir, '2_events.down.sql'), 'DROP TABLE events;');
-const aside = join(root, 'aside');
-spawnSync('mkdir', [aside]);
-
-function dbguard(...args: string[]): string {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: root, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`dbguard ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
+const dbguard = dbguardIn(root);
+const { hide, show } = setAside(dir, '2_');
 
 const configure = (stash: boolean) => writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ migrationsDir: 'migrations', snapshots: false, ...(stash ? {} : { stash: false }) }));
-const hide = () => { for (const f of readdirSync(dir).filter((f) => f.startsWith('2_'))) renameSync(join(dir, f), join(aside, f)); };
-const show = () => { for (const f of readdirSync(aside)) renameSync(join(aside, f), join(dir, f)); };
-const timed = (work: () => void) => { const started = performance.now(); work(); return performance.now() - started; };
 
 configure(true);
 dbguard('db', 'start');

@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { EmbeddedServer } from '../src/embedded/server.js';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -47,4 +48,27 @@ export async function runningEmbeddedClient(root: string, database = 'postgres')
   const client = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database });
   await client.connect();
   return { client, server };
+}
+
+export const timed = (work: () => void): number => { const started = performance.now(); work(); return performance.now() - started; };
+export const timedAsync = async (work: () => Promise<unknown>): Promise<number> => { const started = performance.now(); await work(); return performance.now() - started; };
+
+/** The built CLI run in `root`; a failure stops the bench with what it printed. */
+export function dbguardIn(root: string): (...args: string[]) => string {
+  const bin = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
+  return (...args) => {
+    const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`dbguard ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
+    return result.stdout;
+  };
+}
+
+/** Moves the migration files starting with `prefix` out of `dir` and back: what a checkout away and back does to them. */
+export function setAside(dir: string, prefix: string): { hide: () => void; show: () => void } {
+  const aside = join(dir, '..', `aside-${prefix.replace(/\W/g, '')}`);
+  mkdirSync(aside, { recursive: true });
+  return {
+    hide: () => { for (const f of readdirSync(dir).filter((f) => f.startsWith(prefix))) renameSync(join(dir, f), join(aside, f)); },
+    show: () => { for (const f of readdirSync(aside)) renameSync(join(aside, f), join(dir, f)); },
+  };
 }

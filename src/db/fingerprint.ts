@@ -2,6 +2,9 @@
  * The schema as data (DESIGN §11): one catalog query listing every object a migration can make —
  * schemas, tables, views, sequences, columns, constraints, indexes, functions, triggers, types,
  * extensions — with a definition string, `_dbguard`, system schemas and schema_migrations left out.
+ * PostgreSQL 18's NOT NULL constraints are keyed by their column, not their name: the generated name
+ * (<table>_<column>_not_null) keeps a column's old name after a rename, so the same NOT NULL made
+ * again by a down would otherwise read as one constraint lost and another left (§16).
  */
 import type { SchemaFingerprint } from '../core/schema.js';
 import type { PgClient } from './client.js';
@@ -22,7 +25,9 @@ UNION ALL SELECT 'column ' || r.nspname || '.' || r.relname || '.' || a.attname,
   format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
   FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
   WHERE a.attnum > 0 AND NOT a.attisdropped AND r.relkind IN ('r', 'p', 'v', 'm', 'f')
-UNION ALL SELECT 'constraint ' || r.nspname || '.' || r.relname || '.' || con.conname, pg_get_constraintdef(con.oid)
+UNION ALL SELECT 'constraint ' || r.nspname || '.' || r.relname || '.' || CASE WHEN con.contype = 'n'
+    THEN 'not null (' || (SELECT attname FROM pg_attribute WHERE attrelid = con.conrelid AND attnum = con.conkey[1]) || ')' ELSE con.conname END,
+  pg_get_constraintdef(con.oid)
   FROM pg_constraint con JOIN rel r ON r.oid = con.conrelid
 UNION ALL SELECT 'index ' || r.nspname || '.' || ic.relname, pg_get_indexdef(i.indexrelid)
   FROM pg_index i JOIN rel r ON r.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid

@@ -45,8 +45,11 @@ async function runSql(client: PgClient, sql: string): Promise<void> {
   });
 }
 
+/** Connects to a new, empty database of the throwaway cluster (the one before it is dropped). */
+type FreshDatabase = (previous: PgClient) => Promise<PgClient>;
+
 /** A throwaway cluster: its own folder (reachable by the postgres user when we are root), removed after. */
-async function withTemporaryDatabase<T>(work: (client: PgClient) => Promise<T>): Promise<T> {
+async function withTemporaryDatabase<T>(work: (client: PgClient, fresh: FreshDatabase) => Promise<T>): Promise<T> {
   const stateDir = mkdtempSync(join(tmpdir(), 'dbguard-verify-'));
   chmodSync(stateDir, 0o755);
   const server = new EmbeddedServer({ stateDir, port: undefined, database: 'postgres' });
@@ -62,9 +65,24 @@ async function withTemporaryDatabase<T>(work: (client: PgClient) => Promise<T>):
   try {
     await server.initialise();
     const { port } = await server.start(true);
-    const client = await connect(server.target(port));
+    const target = server.target(port);
+    let client = await connect(target);
+    let made = 0;
+    const fresh: FreshDatabase = async (previous) => {
+      const name = `dbguard_verify_${++made}`;
+      await previous.end().catch(() => undefined);
+      const maintenance = await connect(target);
+      try {
+        if (made > 1) await maintenance.query(`DROP DATABASE IF EXISTS dbguard_verify_${made - 1}`);
+        await maintenance.query(`CREATE DATABASE ${name} TEMPLATE template0`);
+      } finally {
+        await maintenance.end().catch(() => undefined);
+      }
+      client = await connect({ ...target, database: name });
+      return client;
+    };
     try {
-      return await work(client);
+      return await work(client, fresh);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -85,8 +103,21 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
     version: m.version, filename: m.up as string, up: readMigrationFile(dir, m.up as string).sql,
     down: m.down === undefined ? null : readMigrationFile(dir, m.down).sql,
   }));
-  return withTemporaryDatabase(async (client) => {
+  return withTemporaryDatabase(async (first, fresh) => {
+    let client = first;
     const findings: VerifyFinding[] = [];
+    // The ups that went in, in order: after a round trip that broke the state, verify builds it again
+    // from them in a new database and goes on, so one broken down never hides the ones after it (§16).
+    const applied: string[] = [];
+    const rebuild = async (): Promise<boolean> => {
+      client = await fresh(client);
+      try {
+        for (const up of applied) await runSql(client, up);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     for (const [index, migration] of migrations.entries()) {
       const { version, filename } = migration;
       report({ type: 'step-start', version, filename, index, total: migrations.length });
@@ -100,6 +131,8 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
         report({ type: 'step-failed', version, filename, message: (error as Error).message });
         break;
       }
+      applied.push(migration.up);
+      let broken = false;
       if (migration.down === null) {
         findings.push({ version, filename, kind: 'no-down-file', message: `${version} has no down file` });
       } else {
@@ -108,6 +141,8 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
           await runSql(client, migration.down);
         } catch (error) {
           downFailed = true;
+          // In a transaction the failed down left the up's state; outside one, who knows what it left.
+          broken = requiresNoTransaction(migration.down);
           findings.push({ version, filename, kind: 'down-failed', message: `the down of ${version} failed: ${(error as Error).message}` });
         }
         if (!downFailed) {
@@ -118,11 +153,15 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
           try {
             await runSql(client, migration.up); // up again: what a rollback and a re-migrate do
           } catch (error) {
+            broken = true;
             findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed after its down: ${(error as Error).message}` });
             report({ type: 'step-failed', version, filename, message: (error as Error).message });
-            break;
           }
         }
+      }
+      if (broken && !(await rebuild())) {
+        findings.push({ version, filename, kind: 'up-failed', message: `the ups up to ${version} did not apply again from empty; nothing after ${version} was checked` });
+        break;
       }
       report({ type: 'step-done', version, filename, ms: performance.now() - started });
     }

@@ -57,6 +57,42 @@ describe('dbguard verify', () => {
   });
 });
 
+describe('dbguard verify reports every problem in one run (issue 20.2)', () => {
+  it('goes on after an up that cannot run again after its down, from the state the ups make, and checks the downs after it', async () => {
+    const result = await verifyMigrations(project({
+      ...good,
+      // The down forgets the index, so the up (a plain CREATE INDEX) cannot run again.
+      [`${T(5)}_email_idx.up.sql`]: 'CREATE INDEX users_email_lower ON users (lower(email));',
+      [`${T(5)}_email_idx.down.sql`]: '-- forgot the index\n',
+      [`${T(6)}_orders.up.sql`]: 'CREATE TABLE orders (id serial PRIMARY KEY, user_id int REFERENCES users);',
+      [`${T(6)}_orders.down.sql`]: 'DROP TABLE orders;',
+      // Later, another broken down: before, verify never got here.
+      [`${T(7)}_notes.up.sql`]: 'ALTER TABLE orders ADD COLUMN note text;',
+      [`${T(7)}_notes.down.sql`]: '-- forgot to drop it\n',
+      // And one that needs what 5's up made (the index): the state is rebuilt from the ups, not from the broken trip.
+      [`${T(8)}_idx_comment.up.sql`]: "COMMENT ON INDEX users_email_lower IS 'lower-case lookups';",
+      [`${T(8)}_idx_comment.down.sql`]: 'COMMENT ON INDEX users_email_lower IS NULL;',
+    }).settings(), silent);
+    expect(result.checked).toBe(8);
+    expect(result.findings.map((f) => [String(f.version), f.kind])).toEqual([
+      [String(T(5)), 'down-does-not-restore'], [String(T(5)), 'up-failed'], [String(T(7)), 'down-does-not-restore'], [String(T(7)), 'up-failed'],
+    ]);
+  });
+
+  it('a NOT NULL made again under the column\'s new name is the same NOT NULL (PostgreSQL 18 names them by column)', async () => {
+    const result = await verifyMigrations(project({
+      [`${T(1)}_accounts.up.sql`]: 'CREATE TABLE accounts (id serial PRIMARY KEY, mail text NOT NULL);',
+      [`${T(1)}_accounts.down.sql`]: 'DROP TABLE accounts;',
+      [`${T(2)}_rename.up.sql`]: 'ALTER TABLE accounts RENAME COLUMN mail TO email;',
+      [`${T(2)}_rename.down.sql`]: 'ALTER TABLE accounts RENAME COLUMN email TO mail;',
+      // Its constraint is still named accounts_mail_not_null; the down makes accounts_email_not_null.
+      [`${T(3)}_drop_email.up.sql`]: 'ALTER TABLE accounts DROP COLUMN email;',
+      [`${T(3)}_drop_email.down.sql`]: 'ALTER TABLE accounts ADD COLUMN email text NOT NULL;',
+    }).settings(), silent);
+    expect(result.findings).toEqual([]);
+  });
+});
+
 describe('dbguard verify from the command line', () => {
   it('exits 1 with one --json document naming the findings, 0 when all downs restore', async () => {
     const { run, BIN } = await import('../helpers/git.js');
