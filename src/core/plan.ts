@@ -6,6 +6,7 @@ import type { MigrationCache } from './cache.js';
 import { compareVersions, maxVersion, type Catalog } from './catalog.js';
 import { isBlankSql, isDataOnlySql, mentionsSchema, requiresNoTransaction } from './sql.js';
 import { listVersions } from './text.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export interface SchemaVersion {
   readonly version: bigint;
@@ -213,7 +214,7 @@ export function planRollback(input: PlanInput): Plan {
   if (known.get(top) === undefined && !isOnDisk(catalog, top, undefined)) {
     const recovered = downSql.get(top);
     if (!recovered) {
-      return refuse('UNTRACKED', `schema_migrations is at version ${top}, which is not on disk, was never captured, and is not in git history, so its down SQL is unknown`, [top],
+      return refuse('UNTRACKED', `${format.trackingTable} is at version ${top}, which is not on disk, was never captured, and is not in git history, so its down SQL is unknown`, [top],
         `dbguard status   (then restore ${top}'s migration files from where they were written and run dbguard capture), ${GENTLER}`);
     }
     known.set(top, recovered.filename);

@@ -1,23 +1,19 @@
 /**
  * Session-level advisory locks, so two dbguard runs never change one database at once, and the
- * project's own migrator cannot interleave with us (DESIGN §4): besides dbguard's key we hold
- * golang-migrate's, which it derives from the database, schema and table names.
+ * project's own migrator cannot interleave with us (DESIGN §4): besides dbguard's key we hold the
+ * keys the project's tool takes (its format says which: golang-migrate's come from the database,
+ * schema and table names).
  */
 import { crc32 } from 'node:zlib';
 import { busyError } from '../core/errors.js';
+import { projectFormat } from '../formats/index.js';
 import type { PgClient } from './client.js';
 
 /** A fixed key: "dbguard" as a 64-bit number. Other tools are unlikely to pick it. */
 export const DBGUARD_LOCK_KEY = '7233188547264315764';
 
-/** golang-migrate v4's salt (database.GenerateAdvisoryLockId). */
-const MIGRATE_SALT = 1486364155;
-
-/** golang-migrate's key: crc32(schema \0 table \0 database) × salt, as an unsigned 32-bit number. */
-export function golangMigrateLockKey(database: string, schema = 'public', table = 'schema_migrations'): string {
-  const sum = crc32(Buffer.from([schema, table, database].join('\0'), 'utf8'));
-  return (Math.imul(sum, MIGRATE_SALT) >>> 0).toString();
-}
+/** golang-migrate's key, where callers (and its tests) name it. */
+export { golangMigrateLockKey } from '../formats/golang-migrate.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -41,19 +37,9 @@ async function holderOf(client: PgClient, key: string): Promise<number | null> {
   return holder.rows[0]?.pid ?? null;
 }
 
-/**
- * golang-migrate derives its key from the database name twice over, differently: its library (with a
- * connection, WithInstance) asks current_database(); its CLI (`migrate -database postgres://…/app`)
- * takes the URL's path, leading "/" included. Both are held, so neither way of running it interleaves.
- */
-export function golangMigrateLockKeys(database: string, schema: string): [string, string] {
-  return [golangMigrateLockKey(database, schema), golangMigrateLockKey(`/${database}`, schema)];
-}
-
 export async function acquireAdvisoryLock(client: PgClient, timeoutMs: number): Promise<() => Promise<void>> {
   const names = await client.query<{ db: string; schema: string | null }>('SELECT current_database() AS db, current_schema() AS schema');
-  const migrateKeys = golangMigrateLockKeys(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public');
-  const keys = [DBGUARD_LOCK_KEY, ...new Set(migrateKeys)];
+  const keys = [DBGUARD_LOCK_KEY, ...projectFormat.lockKeys(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public')];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const held: string[] = [];

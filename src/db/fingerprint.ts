@@ -8,6 +8,7 @@
  */
 import type { SchemaFingerprint } from '../core/schema.js';
 import type { PgClient } from './client.js';
+import { projectFormat as format } from '../formats/index.js';
 
 const FINGERPRINT_SQL = `
 WITH ns AS (
@@ -15,7 +16,7 @@ WITH ns AS (
   WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', '_dbguard')
 ), rel AS (
   SELECT c.oid, c.relname, c.relkind, n.nspname FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
-  WHERE NOT (c.relname = 'schema_migrations' AND c.relkind = 'r')
+  WHERE NOT (c.relname = '${format.trackingTable}' AND c.relkind = 'r')
 )
 SELECT 'schema ' || nspname AS key, '' AS def FROM ns
 UNION ALL SELECT (CASE relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' WHEN 'S' THEN 'sequence ' ELSE 'table ' END) || nspname || '.' || relname,

@@ -9,6 +9,7 @@ import { findDropped, isNothingDropped, qualifiedName, rowCheckColumns, type Cat
 import { TRACKING_SCHEMA } from '../core/schema.js';
 import { formatBytes } from '../core/text.js';
 import { quoteIdentifier, type PgClient } from './client.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export const STASH_TABLE = `${TRACKING_SCHEMA}.stash`;
 export const stashDataTable = (id: number) => `${TRACKING_SCHEMA}.stash_data_${id}`;
@@ -21,7 +22,7 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, pg_relation_s
   COALESCE((SELECT json_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''), '[]') AS generated
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '${TRACKING_SCHEMA}')
-  AND NOT (c.relname = 'schema_migrations' AND n.nspname = current_schema())`;
+  AND NOT (c.relname = '${format.trackingTable}' AND n.nspname = current_schema())`;
 
 export async function readCatalogTables(client: PgClient): Promise<CatalogTables> {
   const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[]; generated: string[] }>(CATALOG_SQL);

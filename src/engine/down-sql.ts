@@ -11,6 +11,7 @@ import type { Candidate, DownSql, DownSqlOrigin } from '../core/plan.js';
 import type { PgClient } from '../db/client.js';
 import { readTrackedDownSql } from '../db/tracking.js';
 import { decodeSql, readMigrationFile } from '../fs/migration-files.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export interface DownSqlSource {
   readonly origin: DownSqlOrigin;
@@ -107,7 +108,7 @@ export function previousTreeSource(repoDir: string, rev: string, migrationsDir: 
       const files = await api.listTree(git, rev, migrationsDir);
       const found = new Map<bigint, DownSql>();
       for (const candidate of candidates) {
-        const up = candidate.filename ?? files.find((f) => parseMigrationName(f)?.version === candidate.version && f.endsWith('.up.sql'));
+        const up = candidate.filename ?? files.find((f) => parseMigrationName(f)?.version === candidate.version && format.isUpFile(f));
         if (!up || !files.includes(downFileFor(up))) continue;
         const hit = await readAt(git, api, rev, migrationsDir, up, 'previous-tree', candidate.version);
         if (hit) found.set(candidate.version, hit);
@@ -132,7 +133,7 @@ export function gitHistorySource(repoDir: string, migrationsDir: string): DownSq
         const wantedDown = candidate.filename === undefined ? undefined : downFileFor(candidate.filename);
         const hit = history.find(({ file }) => (wantedDown === undefined ? parseMigrationName(file)?.version === candidate.version : file === wantedDown));
         if (!hit) continue;
-        const up = candidate.filename ?? hit.file.replace(/\.down\.sql$/, '.up.sql');
+        const up = candidate.filename ?? format.upFileFor(hit.file);
         const read = await readAt(git, api, hit.commit, migrationsDir, up, 'git-history', candidate.version);
         if (read) found.set(candidate.version, read);
       }

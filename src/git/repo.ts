@@ -2,6 +2,7 @@
 import type { SimpleGit } from 'simple-git';
 import { parseMigrationName } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
+import { projectFormat as format } from '../formats/index.js';
 
 export async function openRepo(dir: string): Promise<SimpleGit> {
   const { simpleGit } = await import('simple-git');
@@ -64,7 +65,7 @@ export async function listTree(git: SimpleGit, rev: string, dir: string): Promis
 export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<Array<{ commit: string; file: string }>> {
   let out: string;
   try {
-    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/*.down.sql`]);
+    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.downFilesGlob}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
@@ -79,7 +80,7 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   let out: string;
   try {
     // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
-    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/*${version}_*.up.sql`]);
+    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
