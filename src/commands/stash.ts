@@ -21,7 +21,7 @@ const entryJson = (e: StashEntry) => ({
 async function restoreNow(client: PgClient, ids: readonly number[], dryRun: boolean): Promise<StashRestore[]> {
   await client.query('BEGIN');
   try {
-    const restored = await restoreChosenEntries(client, ids);
+    const restored = await restoreChosenEntries(client, ids, dryRun);
     await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');
     return restored;
   } catch (error) {

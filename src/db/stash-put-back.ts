@@ -23,6 +23,8 @@ export interface PutBackOptions {
   readonly rowByRow: boolean;
   /** False inside a group restore: the group turns triggers off and checks deferred keys once, at its end. */
   readonly alone: boolean;
+  /** False for a dry run: a sequence's setval is not undone by the ROLLBACK that undoes the rows. */
+  readonly moveSequences: boolean;
 }
 
 /** One entry's restore: what it did, and (when nothing went back) the error that stopped it. */
@@ -257,7 +259,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     return outcome;
   };
   const { moved, error } = options.alone ? await withoutUserTriggers(client, [rel], work) : await work();
-  if (moved.applied > 0) await advanceSequences(client, rel);
+  if (moved.applied > 0 && options.moveSequences) await advanceSequences(client, rel);
   const counts = (await client.query<{ left: string; pending: string }>(
     `SELECT count(*)::text AS left, count(*) FILTER (WHERE ${marking ? `NOT ${RESTORED_MARK}` : 'true'})::text AS pending FROM ${data}`)).rows[0];
   const [left, pending] = [Number(counts?.left ?? 0), Number(counts?.pending ?? 0)];

@@ -64,12 +64,12 @@ async function blockedReason(client: PgClient, outcome: PutBackOutcome, entry: S
  * Tables whose foreign keys reference each other go back together when the keys are DEFERRABLE:
  * every entry in, then the keys checked once. All or none.
  */
-async function putBackTogether(client: PgClient, entries: readonly StashEntry[], keyClash: KeyClash): Promise<PutBackOutcome[] | null> {
+async function putBackTogether(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<PutBackOutcome[] | null> {
   const together = await contained(client, () => withoutUserTriggers(client, [...new Set(entries.map(relationOf))], async () => {
     await client.query('SET CONSTRAINTS ALL DEFERRED');
     const outcomes: PutBackOutcome[] = [];
     for (const entry of entries) {
-      const outcome = await putBack(client, entry, { keyClash, rowByRow: false, alone: false });
+      const outcome = await putBack(client, entry, { ...mode, rowByRow: false, alone: false });
       if (outcome.error) throw outcome.error;
       outcomes.push(outcome);
     }
@@ -108,24 +108,30 @@ async function refreshViewsReading(client: PgClient, tables: readonly string[]):
  * cycles), then row by row: each row that fits goes back, the others stay, with the true reason.
  * Entries fully restored are dropped; the others stay with a note and are tried again next time.
  */
-export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], keyClash: KeyClash): Promise<StashRestore[]> {
+/** How a restore treats the table's rows under a stashed key, and whether it may move sequences (not in a dry run). */
+export interface RestoreMode {
+  readonly keyClash: KeyClash;
+  readonly moveSequences: boolean;
+}
+
+export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<StashRestore[]> {
   const results = new Map<number, StashRestore>();
   let waiting = [...entries];
   while (waiting.length > 0) {
     const next: StashEntry[] = [];
     for (const entry of waiting) {
-      const outcome = await putBack(client, entry, { keyClash, rowByRow: false, alone: true });
+      const outcome = await putBack(client, entry, { ...mode, rowByRow: false, alone: true });
       if (outcome.error?.code === '23503' && outcome.result.restored === 0) next.push(entry);
       else results.set(entry.id, await withReason(client, outcome, entry, new Set()));
     }
     if (next.length === waiting.length) break;
     waiting = next;
   }
-  const together = waiting.length > 1 ? await putBackTogether(client, waiting, keyClash) : null;
+  const together = waiting.length > 1 ? await putBackTogether(client, waiting, mode) : null;
   if (together) together.forEach((outcome) => results.set(outcome.result.id, outcome.result));
   else {
     const stillWaiting = new Set(waiting.map((e) => qualifiedName(e.schema, e.table)));
-    for (const entry of waiting) results.set(entry.id, await withReason(client, await putBack(client, entry, { keyClash, rowByRow: true, alone: true }), entry, stillWaiting));
+    for (const entry of waiting) results.set(entry.id, await withReason(client, await putBack(client, entry, { ...mode, rowByRow: true, alone: true }), entry, stillWaiting));
   }
   const ordered = entries.map((e) => results.get(e.id) as StashRestore);
   const restoredTables = [...new Set(entries.filter((e) => (results.get(e.id)?.restored ?? 0) > 0).map(relationOf))];
@@ -155,11 +161,11 @@ const entriesWhere = async (client: PgClient, where: string, params: unknown[]) 
 export async function restoreStash(client: PgClient, version: bigint, upSha256: string | null): Promise<StashRestore[]> {
   if (!(await stashExists(client))) return [];
   const entries = await entriesWhere(client, 'version = $1 AND up_sha256 IS NOT DISTINCT FROM $2', [version.toString(), upSha256]);
-  return entries.length === 0 ? [] : restoreEntries(client, entries, 'replace');
+  return entries.length === 0 ? [] : restoreEntries(client, entries, { keyClash: 'replace', moveSequences: true });
 }
 
 /** `dbguard stash restore <id>`: what fits now goes back; a row under the same key in the table is the user's, and kept. */
-export async function restoreChosenEntries(client: PgClient, ids: readonly number[]): Promise<StashRestore[]> {
+export async function restoreChosenEntries(client: PgClient, ids: readonly number[], dryRun: boolean): Promise<StashRestore[]> {
   const entries = await entriesWhere(client, 'id = ANY ($1::bigint[])', [ids.map(String)]);
-  return restoreEntries(client, entries, 'keep');
+  return restoreEntries(client, entries, { keyClash: 'keep', moveSequences: !dryRun });
 }

@@ -232,6 +232,20 @@ describe('entries that did not fit come back later, row by row (item 10c)', () =
     expect(restore().stdout + restore().stderr).toContain('STASH_NOT_FOUND');
   });
 
+  it('a dry run changes nothing, not even a sequence (setval is not undone by a ROLLBACK)', async () => {
+    const serial = { ...usersMigration, '2_child.up.sql': 'CREATE TABLE child (id serial PRIMARY KEY, user_id int REFERENCES users);', '2_child.down.sql': 'DROP TABLE child;' };
+    const { db, project } = await roundTrip(serial, usersMigration,
+      "INSERT INTO users (id, name) VALUES (1, 'parent'), (2, 'other'); INSERT INTO child VALUES (1, 2), (7, 1)", 'DELETE FROM users WHERE id = 1');
+    expect(await rows(db, 'SELECT last_value::int AS n FROM child_id_seq')).toEqual([{ n: 1 }]);
+    await query(db, "INSERT INTO users (id, name) VALUES (1, 'back')");
+    const [{ id } = { id: 0 }] = await rows(db, 'SELECT id::int AS id FROM _dbguard.stash') as Array<{ id: number }>;
+    const dry = run(process.execPath, [BIN, 'stash', 'restore', String(id), '--dry-run'], project.root);
+    expect(dry.stdout).toContain('would put back: table public.child: 1 of 1 rows put back');
+    expect(await rows(db, 'SELECT last_value::int AS n FROM child_id_seq')).toEqual([{ n: 1 }]);
+    expect(run(process.execPath, [BIN, 'stash', 'restore', String(id)], project.root).status).toBe(0);
+    expect(await rows(db, 'SELECT last_value::int AS n FROM child_id_seq')).toEqual([{ n: 7 }]);
+  });
+
   it('an entry a restore left is tried again when its migration is applied again', async () => {
     const { db, project } = await roundTrip(branch, usersMigration, seed, 'DELETE FROM users WHERE id = 1');
     expect(await rows(db, 'SELECT row_count::int AS n, note IS NOT NULL AS noted FROM _dbguard.stash')).toEqual([{ n: 1, noted: true }]);
