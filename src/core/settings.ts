@@ -22,6 +22,7 @@ const ConfigSchema = v.strictObject({
     v.strictObject({ url: v.pipe(v.string(), v.minLength(1)) }),
     v.strictObject({ embedded: v.strictObject({ port: v.optional(Port), database: v.optional(DatabaseName) }) }),
   ])),
+  format: v.optional(v.pipe(v.string(), v.minLength(1))),
   onConflict: v.optional(v.picklist(['warn', 'rollback'])),
   allowRemote: v.optional(v.boolean()),
   timeouts: v.optional(v.strictObject({ lockMs: v.optional(Milliseconds), statementMs: v.optional(Milliseconds), hookMs: v.optional(Milliseconds) })),
@@ -44,6 +45,8 @@ export interface Settings {
   /** State directory relative to root, or absolute. */
   readonly stateDir: string;
   readonly database: DatabaseSettings;
+  /** The migration tool whose files and table the project uses (§15); only golang-migrate's is read today. */
+  readonly format: 'golang-migrate';
   readonly onConflict: 'warn' | 'rollback';
   readonly allowRemote: boolean;
   readonly timeouts: Timeouts;
@@ -78,7 +81,7 @@ const UNION_SHAPES: Record<string, string> = {
 
 /** Validates a parsed config document; `source` names the file for the error. */
 export function validateConfig(raw: unknown, source: string): ConfigFile {
-  const keys = 'keys: migrationsDir, stateDir, database, onConflict, allowRemote, timeouts, snapshots, stash, run';
+  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     const found = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw;
     throw new DbguardError('CONFIG_INVALID', `${source} must hold a JSON object, not ${found}`, { hint: `write {} or an object with the ${keys}`, details: { key: '(root)', source } });
@@ -111,6 +114,7 @@ export interface EnvOverrides {
   readonly DBGUARD_MIGRATIONS_DIR?: string | undefined;
   readonly DBGUARD_STATE_DIR?: string | undefined;
   readonly DBGUARD_ON_CONFLICT?: string | undefined;
+  readonly DBGUARD_FORMAT?: string | undefined;
   readonly DBGUARD_ALLOW_REMOTE?: string | undefined;
   readonly DBGUARD_PG_LOCK_TIMEOUT_MS?: string | undefined;
   readonly DBGUARD_STATEMENT_TIMEOUT_MS?: string | undefined;
@@ -148,6 +152,21 @@ function runUrlVariable(name: string | undefined): string {
   return name;
 }
 
+/** The other tools of §15: named, so their users get "not yet", not "unknown". */
+const PLANNED_FORMATS = ['dbmate', 'goose', 'sql-migrate'];
+
+function migrationFormat(source: string, value: string | undefined): 'golang-migrate' {
+  if (value === undefined || value === 'golang-migrate') return 'golang-migrate';
+  if (PLANNED_FORMATS.includes(value)) {
+    throw new DbguardError('FORMAT_NOT_SUPPORTED', `${source} says "${value}": dbguard reads golang-migrate's migrations only for now (${value} is planned), and changed nothing`, {
+      hint: `remove "format" (or DBGUARD_FORMAT) to use golang-migrate's <version>_<name>.up.sql / .down.sql files`, details: { key: 'format', format: value },
+    });
+  }
+  throw new DbguardError('CONFIG_INVALID', `${source} says "${value}", which is not a migration format dbguard knows (golang-migrate; dbmate, goose and sql-migrate are planned)`, {
+    hint: 'set "format": "golang-migrate", or remove it', details: { key: 'format', format: value },
+  });
+}
+
 /**
  * Merges file config and environment (environment wins). `existingDirs` says which of the default
  * migration directories exist, so the default can be "the first existing one" without I/O here.
@@ -165,6 +184,7 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
     database: url
       ? { kind: 'external', url }
       : { kind: 'embedded', port: embedded.port, database: embedded.database ?? DEFAULT_EMBEDDED_DATABASE },
+    format: migrationFormat(env.DBGUARD_FORMAT ? 'DBGUARD_FORMAT' : '"format" in dbguard.config.json', env.DBGUARD_FORMAT || config.format),
     onConflict: envChoice('DBGUARD_ON_CONFLICT', env.DBGUARD_ON_CONFLICT, ['warn', 'rollback']) ?? config.onConflict ?? 'warn',
     allowRemote: allowRemoteEnv === undefined ? config.allowRemote ?? false : allowRemoteEnv === 'true' || allowRemoteEnv === '1',
     timeouts: {
