@@ -94,7 +94,10 @@ export interface StashRestore {
 
 export interface LiveColumn {
   readonly name: string;
+  /** With its modifiers (varchar(4)): what a value must fit. */
   readonly type: string;
+  /** Without them (character varying): what a stashed text is cast to, so the column's own assignment checks the length, never truncates. */
+  readonly baseType?: string;
   readonly generated: boolean;
   readonly notNull: boolean;
 }

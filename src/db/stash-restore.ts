@@ -55,7 +55,9 @@ async function blockedReason(client: PgClient, outcome: PutBackOutcome, entry: S
      WHERE k.conname = $1 AND k.conrelid = $2::regclass`, [error.constraint, relationOf(entry)])).rows[0];
   if (!found) return error.message;
   if (waiting.has(found.referenced) && found.referenced !== qualifiedName(entry.schema, entry.table)) {
-    return `they and the rows of ${found.referenced} (also in the stash) reference each other, and ${error.constraint} is not DEFERRABLE, so neither table could go first`;
+    return found.deferrable
+      ? `they and the rows of ${found.referenced} (also in the stash) reference each other, and even put back together some of them reference rows that are not there (foreign key ${error.constraint})`
+      : `they and the rows of ${found.referenced} (also in the stash) reference each other, and ${error.constraint} is not DEFERRABLE, so neither table could go first`;
   }
   return `they reference rows of ${found.referenced} that are not there (foreign key ${error.constraint}); put those back, then dbguard stash restore ${entry.id}`;
 }
@@ -115,23 +117,66 @@ export interface RestoreMode {
 }
 
 export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<StashRestore[]> {
+  return withDefaultOutput(client, () => restoreInOrder(client, entries, mode));
+}
+
+/**
+ * Values are compared and fingerprinted as text, whose form depends on the session (TimeZone, DateStyle,
+ * IntervalStyle, extra_float_digits, bytea_output). An up may SET them: the restore reads with the
+ * database's defaults, as the stash did, and gives the session back its own settings after.
+ */
+const OUTPUT_SETTINGS = ['TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output'];
+
+async function withDefaultOutput<T>(client: PgClient, work: () => Promise<T>): Promise<T> {
+  const saved = (await client.query<{ s: string[] }>(`SELECT ARRAY[${OUTPUT_SETTINGS.map((n) => `current_setting('${n}')`).join(', ')}] AS s`)).rows[0]?.s ?? [];
+  for (const name of OUTPUT_SETTINGS) await client.query(`SET LOCAL ${name} TO DEFAULT`);
+  try {
+    return await work();
+  } finally {
+    for (const [i, name] of OUTPUT_SETTINGS.entries()) await client.query('SELECT set_config($1, $2, true)', [name, saved[i]]).catch(() => undefined);
+  }
+}
+
+/** The waiting entries in groups whose foreign keys reference each other (each error names the table it needs). */
+async function groupsOf(client: PgClient, waiting: readonly StashEntry[], errors: ReadonlyMap<number, PgError>): Promise<StashEntry[][]> {
+  const tableOf = (e: StashEntry) => qualifiedName(e.schema, e.table);
+  const parent = new Map(waiting.map((e) => [tableOf(e), tableOf(e)]));
+  const find = (t: string): string => (parent.get(t) === t ? t : find(parent.get(t) as string));
+  for (const entry of waiting) {
+    const error = errors.get(entry.id);
+    if (!error?.constraint) continue;
+    const referenced = (await client.query<{ t: string }>(
+      `SELECT n.nspname || '.' || c.relname AS t FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.conname = $1 AND k.conrelid = $2::regclass`,
+      [error.constraint, relationOf(entry)])).rows[0]?.t;
+    if (referenced && parent.has(referenced)) parent.set(find(tableOf(entry)), find(referenced));
+  }
+  const groups = new Map<string, StashEntry[]>();
+  for (const entry of waiting) groups.set(find(tableOf(entry)), [...(groups.get(find(tableOf(entry))) ?? []), entry]);
+  return [...groups.values()];
+}
+
+async function restoreInOrder(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<StashRestore[]> {
   const results = new Map<number, StashRestore>();
+  const errors = new Map<number, PgError>();
   let waiting = [...entries];
   while (waiting.length > 0) {
     const next: StashEntry[] = [];
     for (const entry of waiting) {
       const outcome = await putBack(client, entry, { ...mode, rowByRow: false, alone: true });
-      if (outcome.error?.code === '23503' && outcome.result.restored === 0) next.push(entry);
-      else results.set(entry.id, await withReason(client, outcome, entry, new Set()));
+      if (outcome.error?.code === '23503' && outcome.result.restored === 0) {
+        next.push(entry);
+        errors.set(entry.id, outcome.error);
+      } else results.set(entry.id, await withReason(client, outcome, entry, new Set()));
     }
     if (next.length === waiting.length) break;
     waiting = next;
   }
-  const together = waiting.length > 1 ? await putBackTogether(client, waiting, mode) : null;
-  if (together) together.forEach((outcome) => results.set(outcome.result.id, outcome.result));
-  else {
-    const stillWaiting = new Set(waiting.map((e) => qualifiedName(e.schema, e.table)));
-    for (const entry of waiting) results.set(entry.id, await withReason(client, await putBack(client, entry, { ...mode, rowByRow: true, alone: true }), entry, stillWaiting));
+  // Each group of tables that wait for each other goes back together (DEFERRABLE keys); one group's failure stops only its own.
+  const stillWaiting = new Set(waiting.map((e) => qualifiedName(e.schema, e.table)));
+  for (const group of await groupsOf(client, waiting, errors)) {
+    const together = group.length > 1 ? await putBackTogether(client, group, mode) : null;
+    if (together) together.forEach((outcome) => results.set(outcome.result.id, outcome.result));
+    else for (const entry of group) results.set(entry.id, await withReason(client, await putBack(client, entry, { ...mode, rowByRow: true, alone: true }), entry, stillWaiting));
   }
   const ordered = entries.map((e) => results.get(e.id) as StashRestore);
   const restoredTables = [...new Set(entries.filter((e) => (results.get(e.id)?.restored ?? 0) > 0).map(relationOf))];

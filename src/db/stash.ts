@@ -40,7 +40,10 @@ export async function ensureStashTable(client: PgClient): Promise<void> {
   await client.query(`ALTER TABLE ${STASH_TABLE} ADD COLUMN IF NOT EXISTS row_check text[]`);
 }
 
-/** The text form of a value: no user type, domain or enum can be dropped (or CASCADE) out from under it. */
+/**
+ * The text form of a value: no user type, domain or enum can be dropped (or CASCADE) out from under it.
+ * Rows are read FROM ONLY the table: an inheriting child's rows are the child's own entry, not the parent's.
+ */
 const asText = (column: string) => `${quoteIdentifier(column)}::text AS ${quoteIdentifier(column)}`;
 
 /** md5 of the row's check columns as text, the same expression at stash and at restore time. */
@@ -99,8 +102,8 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
     const generated = new Set(table.generated ?? []);
     if (column !== null && generated.has(column)) continue; // computed again from the others
     const select = column === null
-      ? `SELECT ${[...table.columns.values()].filter((c) => !generated.has(c)).map(asText).join(', ')} FROM ${target(table)}`
-      : `SELECT ${[...key, column].map(asText).join(', ')}${rowCheck ? `, ${rowFingerprint(rowCheck)} AS ${ROW_CHECK_COLUMN}` : ''} FROM ${target(table)}`;
+      ? `SELECT ${[...table.columns.values()].filter((c) => !generated.has(c)).map(asText).join(', ')} FROM ONLY ${target(table)}`
+      : `SELECT ${[...key, column].map(asText).join(', ')}${rowCheck ? `, ${rowFingerprint(rowCheck)} AS ${ROW_CHECK_COLUMN}` : ''} FROM ONLY ${target(table)}`;
     const rows = (await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`)).rowCount ?? 0;
     if (rows === 0) {
       await client.query(`DROP TABLE ${stashDataTable(id)}`);
@@ -169,11 +172,11 @@ export async function runDownKeepingRows(client: PgClient, version: bigint, down
 async function countDropped(client: PgClient, dropped: Dropped): Promise<Array<{ object: string; rows: number }>> {
   const found: Array<{ object: string; rows: number }> = [];
   for (const table of dropped.tables) {
-    const n = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${target(table)}`);
+    const n = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${target(table)}`);
     found.push({ object: `table ${qualifiedName(table.schema, table.table)}`, rows: Number(n.rows[0]?.n ?? 0) });
   }
   for (const { table, column } of dropped.columns) {
-    const n = await client.query<{ n: string }>(`SELECT count(${quoteIdentifier(column)})::text AS n FROM ${target(table)}`);
+    const n = await client.query<{ n: string }>(`SELECT count(${quoteIdentifier(column)})::text AS n FROM ONLY ${target(table)}`);
     found.push({ object: `column ${qualifiedName(table.schema, table.table, column)}`, rows: Number(n.rows[0]?.n ?? 0) });
   }
   return found;

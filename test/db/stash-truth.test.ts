@@ -307,3 +307,95 @@ describe('materialized views read the restored rows (item 12)', () => {
     expect(await rows(db, "SELECT relispopulated AS p FROM pg_class WHERE relname = 'later'")).toEqual([{ p: false }]);
   });
 });
+
+describe('the adversarial pass on restores (issue 18, second round)', () => {
+  it('no primary key, a UNIQUE value the up seeds again: the user\'s row stays in the stash (it was dropped), an identical one is already there', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_settings.up.sql': "CREATE TABLE settings (name text UNIQUE, value text); INSERT INTO settings VALUES ('theme', 'light'), ('size', 'm');",
+      '2_settings.down.sql': 'DROP TABLE settings;',
+    };
+    const { db, migrated } = await roundTrip(branch, usersMigration, "UPDATE settings SET value = 'dark' WHERE name = 'theme'; INSERT INTO settings VALUES ('lang', 'fr')");
+    expect(migrated.restored?.[0]?.message).toContain('1 of 3 rows put back');
+    expect(migrated.restored?.[0]?.message).toContain('1 already there (the same row)');
+    expect(migrated.restored?.[0]?.message).toContain('settings_name_key');
+    expect(await rows(db, 'SELECT name, value FROM settings ORDER BY name')).toEqual([{ name: 'lang', value: 'fr' }, { name: 'size', value: 'm' }, { name: 'theme', value: 'light' }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash_data_1 WHERE value = \'dark\'')).toEqual([{ n: 1 }]);
+  });
+
+  it('a shorter varchar or char column never cuts a value: what does not fit stays', async () => {
+    const wide = { ...usersMigration, '2_codes.up.sql': 'CREATE TABLE codes (id serial PRIMARY KEY, code varchar(20));', '2_codes.down.sql': 'DROP TABLE codes;' };
+    const narrow = { ...usersMigration, '2_codes.up.sql': 'CREATE TABLE codes (id serial PRIMARY KEY, code varchar(4));', '2_codes.down.sql': 'DROP TABLE codes;' };
+    const db = await createDatabase('stash');
+    const project = new Project(db, { snapshots: false });
+    projects.push(project);
+    project.setMigrations(wide);
+    await migrate(project.settings());
+    await query(db, "INSERT INTO codes (code) VALUES ('abcdefgh'), ('ab')");
+    project.setMigrations(usersMigration);
+    await rollback(project.settings());
+    project.setMigrations(narrow);
+    await migrate(project.settings()); // another up file: nothing comes back by itself; by hand it does
+    const restored = run(process.execPath, [BIN, 'stash', 'restore', 'all'], project.root);
+    expect(restored.stdout).toContain('values of code do not fit the column\'s new type');
+    expect(await rows(db, 'SELECT id, code FROM codes ORDER BY id')).toEqual([{ id: 1, code: null }, { id: 2, code: 'ab' }]);
+    expect(await rows(db, 'SELECT code FROM _dbguard.stash_data_1 WHERE id = \'1\'')).toEqual([{ code: 'abcdefgh' }]);
+  });
+
+  it('keys are compared as values: an up that sets TIME ZONE loses no value of a timestamptz-keyed row', async () => {
+    const base = { '1_events.up.sql': 'CREATE TABLE events (at timestamptz PRIMARY KEY, kind text);', '1_events.down.sql': 'DROP TABLE events;' };
+    const branch = { ...base, '2_note.up.sql': "SET TIME ZONE 'Asia/Tokyo'; ALTER TABLE events ADD COLUMN note text;", '2_note.down.sql': 'ALTER TABLE events DROP COLUMN note;' };
+    const { db } = await roundTrip(branch, base, "INSERT INTO events VALUES ('2020-01-01 10:00:00+00', 'a', 'first'), ('2020-06-01 23:30:00+02', 'b', 'second')");
+    expect(await rows(db, 'SELECT kind, note FROM events ORDER BY at')).toEqual([{ kind: 'a', note: 'first' }, { kind: 'b', note: 'second' }]);
+  });
+
+  it('a column value whose row still waits in the stash is kept, not called "deleted since"', async () => {
+    const base = { '1_users.up.sql': "CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE); INSERT INTO users VALUES (1, 'admin@x');", '1_users.down.sql': 'DROP TABLE users;' };
+    const branch = { ...base, '2_nick.up.sql': 'ALTER TABLE users ADD COLUMN nick text;', '2_nick.down.sql': 'ALTER TABLE users DROP COLUMN nick;' };
+    const { db, project, migrated } = await roundTrip(branch, {}, "DELETE FROM users; INSERT INTO users VALUES (2, 'admin@x', 'bob'), (3, 'c@x', 'carol')");
+    expect(migrated.restored?.map((r) => r.message).join('\n')).not.toContain('deleted since');
+    // Row 3 went back (and its nick with it); row 2 clashes with the seeded admin@x and waits, and so does bob.
+    expect(await rows(db, 'SELECT id, nick FROM users ORDER BY id')).toEqual([{ id: 1, nick: null }, { id: 3, nick: 'carol' }]);
+    await query(db, 'DELETE FROM users WHERE id = 1');
+    expect(run(process.execPath, [BIN, 'stash', 'restore', 'all'], project.root).status).toBe(0);
+    expect(await rows(db, 'SELECT id, nick FROM users ORDER BY id')).toEqual([{ id: 2, nick: 'bob' }, { id: 3, nick: 'carol' }]);
+  });
+
+  it('stash restore fills only empty values: one the user entered since stays theirs', async () => {
+    const base = { '1_users.up.sql': 'CREATE TABLE users (id int PRIMARY KEY, name text);', '1_users.down.sql': 'DROP TABLE users;' };
+    const branch = { ...base, '2_email.up.sql': 'ALTER TABLE users ADD COLUMN email text;', '2_email.down.sql': 'ALTER TABLE users DROP COLUMN email;' };
+    const { db, project } = await roundTrip(branch, base, "INSERT INTO users VALUES (1, 'a', 'a@x'), (2, 'b', 'b@x')", "UPDATE users SET name = 'A' WHERE id = 1");
+    await query(db, "UPDATE users SET email = 'new@x', name = 'a' WHERE id = 1");
+    const restored = run(process.execPath, [BIN, 'stash', 'restore', 'all'], project.root);
+    expect(restored.stdout).toContain('1 stay in stash');
+    expect(restored.stdout).toContain('their rows have a value there now (yours, kept)');
+    expect(await rows(db, 'SELECT id, email FROM users ORDER BY id')).toEqual([{ id: 1, email: 'new@x' }, { id: 2, email: 'b@x' }]);
+  });
+
+  it('a cycle that is not DEFERRABLE does not hold back a DEFERRABLE one; an inheriting child\'s rows are not copied into its parent', async () => {
+    const branch = {
+      ...usersMigration,
+      '2_cycles.up.sql': `CREATE TABLE a (id int PRIMARY KEY, b_id int); CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a); ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;
+        CREATE TABLE c (id int PRIMARY KEY, d_id int); CREATE TABLE d (id int PRIMARY KEY, c_id int REFERENCES c DEFERRABLE INITIALLY DEFERRED);
+        ALTER TABLE c ADD FOREIGN KEY (d_id) REFERENCES d DEFERRABLE INITIALLY DEFERRED;
+        CREATE TABLE parent (id int, v text); CREATE TABLE child (extra text) INHERITS (parent);`,
+      '2_cycles.down.sql': 'DROP TABLE a, b, c, d, child, parent;',
+    };
+    const { db, migrated } = await roundTrip(branch, usersMigration,
+      `INSERT INTO a VALUES (1, NULL); INSERT INTO b VALUES (1, 1); UPDATE a SET b_id = 1; INSERT INTO c VALUES (1, 1); INSERT INTO d VALUES (1, 1);
+       INSERT INTO parent VALUES (1, 'p'); INSERT INTO child VALUES (2, 'c', 'x')`);
+    expect(await rows(db, 'SELECT id, d_id FROM c')).toEqual([{ id: 1, d_id: 1 }]);
+    expect(await rows(db, 'SELECT id, c_id FROM d')).toEqual([{ id: 1, c_id: 1 }]);
+    expect(migrated.restored?.map((r) => r.message).join('\n')).toMatch(/a_b_id_fkey is not DEFERRABLE/);
+    expect(await rows(db, 'SELECT id, v FROM ONLY parent')).toEqual([{ id: 1, v: 'p' }]);
+    expect(await rows(db, 'SELECT id, v, extra FROM child')).toEqual([{ id: 2, v: 'c', extra: 'x' }]);
+  });
+
+  it('a UNIQUE clash holds back only the rows that clash', async () => {
+    const branch = { ...usersMigration, '2_tags.up.sql': "CREATE TABLE tags (id int PRIMARY KEY, name text UNIQUE); INSERT INTO tags VALUES (10, 'a');", '2_tags.down.sql': 'DROP TABLE tags;' };
+    const { db, migrated } = await roundTrip(branch, usersMigration, "DELETE FROM tags; INSERT INTO tags VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    expect(migrated.restored?.[0]?.message).toContain('2 of 3 rows put back');
+    expect(migrated.restored?.[0]?.message).toContain('tags_name_key');
+    expect(await rows(db, 'SELECT id, name FROM tags ORDER BY id')).toEqual([{ id: 2, name: 'b' }, { id: 3, name: 'c' }, { id: 10, name: 'a' }]);
+  });
+});
