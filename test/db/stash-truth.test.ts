@@ -10,8 +10,8 @@ import { BIN, run } from '../helpers/git.js';
 const projects: Project[] = [];
 afterAll(() => projects.forEach((p) => p.cleanup()));
 
-/** Applies `branch`, runs `seed`, rolls back to `base` (what the checkout does), runs `meanwhile`, migrates `branch` again. */
-async function roundTrip(branch: Migrations, base: Migrations, seed: string, meanwhile = '') {
+/** Applies `branch`, runs `seed`, rolls back to `base` (what the checkout does): the rows are in the stash. */
+async function stashed(branch: Migrations, base: Migrations, seed: string) {
   const db = await createDatabase('stash');
   const project = new Project(db, { snapshots: false });
   projects.push(project);
@@ -19,7 +19,12 @@ async function roundTrip(branch: Migrations, base: Migrations, seed: string, mea
   await migrate(project.settings());
   if (seed) await query(db, seed);
   project.setMigrations(base);
-  const rolled = await rollback(project.settings());
+  return { db, project, rolled: await rollback(project.settings()) };
+}
+
+/** stashed(), then runs `meanwhile` and migrates `branch` again. */
+async function roundTrip(branch: Migrations, base: Migrations, seed: string, meanwhile = '') {
+  const { db, project, rolled } = await stashed(branch, base, seed);
   if (meanwhile) await query(db, meanwhile);
   project.setMigrations(branch);
   const migrated = await migrate(project.settings());
@@ -160,14 +165,7 @@ describe('nothing the stash cannot put back is reported as coming back (item 10b
       '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, total int);',
       '2_orders.down.sql': 'DROP TABLE orders;',
     };
-    const db = await createDatabase('stash');
-    const project = new Project(db, { snapshots: false });
-    projects.push(project);
-    project.setMigrations(branch);
-    await migrate(project.settings());
-    await query(db, 'INSERT INTO orders (total) VALUES (1), (2)');
-    project.setMigrations(usersMigration);
-    await rollback(project.settings());
+    const { project } = await stashed(branch, usersMigration, 'INSERT INTO orders (total) VALUES (1), (2)');
     const status = () => run(process.execPath, [BIN, 'status', '--json'], project.root);
     expect(JSON.parse(status().stdout).stash[0].willNotComeBack).toBeNull();
     project.setMigrations({ ...branch, '2_orders.up.sql': 'CREATE TABLE orders (id serial PRIMARY KEY, total int, note text);' });
@@ -326,14 +324,7 @@ describe('the adversarial pass on restores (issue 18, second round)', () => {
   it('a shorter varchar or char column never cuts a value: what does not fit stays', async () => {
     const wide = { ...usersMigration, '2_codes.up.sql': 'CREATE TABLE codes (id serial PRIMARY KEY, code varchar(20));', '2_codes.down.sql': 'DROP TABLE codes;' };
     const narrow = { ...usersMigration, '2_codes.up.sql': 'CREATE TABLE codes (id serial PRIMARY KEY, code varchar(4));', '2_codes.down.sql': 'DROP TABLE codes;' };
-    const db = await createDatabase('stash');
-    const project = new Project(db, { snapshots: false });
-    projects.push(project);
-    project.setMigrations(wide);
-    await migrate(project.settings());
-    await query(db, "INSERT INTO codes (code) VALUES ('abcdefgh'), ('ab')");
-    project.setMigrations(usersMigration);
-    await rollback(project.settings());
+    const { db, project } = await stashed(wide, usersMigration, "INSERT INTO codes (code) VALUES ('abcdefgh'), ('ab')");
     project.setMigrations(narrow);
     await migrate(project.settings()); // another up file: nothing comes back by itself; by hand it does
     const restored = run(process.execPath, [BIN, 'stash', 'restore', 'all'], project.root);
