@@ -153,6 +153,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     ? (await client.query(`DELETE FROM ${data} AS s WHERE ${statement.where} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
     : 0;
   if (moved.applied > 0 && options.moveSequences) await advanceSequences(client, rel);
+  const completed = marking && options.alone ? await withoutUserTriggers(client, [rel], () => completeMarkedRows(client, data, rel, shared, key, live, perValue, missing.length === 0)) : { filled: 0, done: 0 };
   const counts = (await client.query<{ left: string; pending: string }>(
     `SELECT count(*)::text AS left, count(*) FILTER (WHERE ${marking ? `NOT ${RESTORED_MARK}` : 'true'})::text AS pending FROM ${data}`)).rows[0];
   const [left, pending] = [Number(counts?.left ?? 0), Number(counts?.pending ?? 0)];
@@ -160,6 +161,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   if (moved.replaced > 0) parts.push(`${moved.replaced} of them over the rows the up made again under the same key`);
   if (moved.picked > moved.applied) parts.push(`${moved.picked - moved.applied} already there (same key)`);
   if (identical > 0) parts.push(`${identical} already there (the same row)`);
+  if (completed.filled > 0) parts.push(`${completed.filled} values of rows that went back earlier without them filled in${completed.done > 0 ? ` (${completed.done} of those rows now complete, out of the stash)` : ''}`);
   const marked = left - pending;
   if (unfit.size > 0 && perValue) {
     parts.push(`values of ${[...unfit].join(', ')} do not fit the column's new type: ${pending > 0 && error === null ? `${pending} rows stay in stash ${entry.id}` : 'no row stays for them'}${marked > 0 ? `, ${marked} went back with them NULL (the values kept in stash ${entry.id})` : ''}`);
@@ -168,6 +170,33 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const leftOut = [...missing, ...statement.leftOut];
   if (leftOut.length > 0) parts.push(`columns not restored: ${leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
   return { result: { id: entry.id, object, restored: moved.applied, left, message: parts.join('; ') }, error: pending > 0 ? error : null, blocked: error ? pending : 0 };
+}
+
+/**
+ * Rows that went back earlier without some of their values (a value that did not fit then) are kept,
+ * marked: the values that fit now fill the row's empty ones (by key; a value the user set since stays),
+ * and a row whose every stashed value is now in the table leaves the stash.
+ */
+async function completeMarkedRows(
+  client: PgClient, data: string, rel: string, shared: readonly LiveColumn[], key: readonly string[], live: readonly LiveColumn[], perValue: boolean, noneGone: boolean,
+): Promise<{ filled: number; done: number }> {
+  if (key.length === 0 || !(await client.query(`SELECT 1 FROM ${data} WHERE ${RESTORED_MARK} LIMIT 1`)).rowCount) return { filled: 0, done: 0 };
+  const match = sameKey(key, live, 't', 's');
+  const fits = (c: LiveColumn) => (perValue ? `pg_input_is_valid(s.${quoteIdentifier(c.name)}, ${client.escapeLiteral(c.type)})` : 'true');
+  let filled = 0;
+  for (const c of shared.filter((x) => !key.includes(x.name))) {
+    const name = quoteIdentifier(c.name);
+    const update = await contained(client, () => client.query(
+      `UPDATE ${rel} AS t SET ${name} = ${asColumnType(`s.${name}`, c)} FROM ${data} AS s WHERE s.${RESTORED_MARK} AND ${match} AND t.${name} IS NULL AND s.${name} IS NOT NULL AND ${fits(c)}`));
+    if ('ok' in update) filled += update.ok.rowCount ?? 0;
+  }
+  if (!noneGone) return { filled, done: 0 };
+  const inTable = shared.map((c) => {
+    const name = quoteIdentifier(c.name);
+    return `(s.${name} IS NULL OR (${fits(c)} AND t.${name} IS NOT DISTINCT FROM CASE WHEN ${fits(c)} THEN ${asColumnType(`s.${name}`, c)} END))`;
+  });
+  const done = await contained(client, () => client.query(`DELETE FROM ${data} AS s WHERE s.${RESTORED_MARK} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${match} AND ${inTable.join(' AND ')})`));
+  return { filled, done: 'ok' in done ? done.ok.rowCount ?? 0 : 0 };
 }
 
 /** Restores one entry into its table, if the table is there again. */

@@ -390,3 +390,24 @@ describe('the adversarial pass on restores (issue 18, second round)', () => {
     expect(await rows(db, 'SELECT id, name FROM tags ORDER BY id')).toEqual([{ id: 2, name: 'b' }, { id: 3, name: 'c' }, { id: 10, name: 'a' }]);
   });
 });
+
+describe('rows that went back without some values are completed later (issue 18, second round)', () => {
+  it('once the values fit, stash restore fills them in, and the rows leave the stash', async () => {
+    const before = { '1_t.up.sql': 'CREATE TABLE t (id int PRIMARY KEY, n text, m text NOT NULL);', '1_t.down.sql': 'DROP TABLE t;' };
+    const after = { '1_t.up.sql': 'CREATE TABLE t (id int PRIMARY KEY, n int, m int NOT NULL);', '1_t.down.sql': 'DROP TABLE t;' };
+    const { db, project } = await stashed(before, {}, "INSERT INTO t VALUES (1, 'abc', '7'), (2, '5', '8'), (3, '6', 'x')");
+    project.setMigrations(after);
+    await migrate(project.settings());
+    const restore = () => run(process.execPath, [BIN, 'stash', 'restore', 'all'], project.root);
+    expect(restore().status).toBe(1);
+    expect(await rows(db, 'SELECT id, n, m FROM t ORDER BY id')).toEqual([{ id: 1, n: null, m: 7 }, { id: 2, n: 5, m: 8 }]);
+    await query(db, 'ALTER TABLE t ALTER COLUMN n TYPE text, ALTER COLUMN m TYPE text');
+    const second = restore();
+    // Row 2 fit whole the first time and left the stash then; row 3 (m) waited; row 1 went back with n NULL.
+    expect(second.stdout).toContain('1 of 2 rows put back');
+    expect(second.stdout).toContain('1 values of rows that went back earlier without them filled in (1 of those rows now complete, out of the stash)');
+    expect(second.status).toBe(0);
+    expect(await rows(db, 'SELECT id, n, m FROM t ORDER BY id')).toEqual([{ id: 1, n: 'abc', m: '7' }, { id: 2, n: '5', m: '8' }, { id: 3, n: '6', m: 'x' }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
+  });
+});
