@@ -2,9 +2,10 @@
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { lintMigrations, type LintFinding } from '../core/lint.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+import { belowTopRule, projectFormat } from '../formats/index.js';
 
 const WHY: Record<LintFinding['kind'], (f: LintFinding) => string> = {
-  'below-base-top': (f) => `added below ${f.kind === 'below-base-top' ? f.baseTop : ''}, the highest version on the base: golang-migrate skips it wherever the base is applied; give it a new version`,
+  'below-base-top': (f) => `added below ${f.kind === 'below-base-top' ? f.baseTop : ''}, the highest version on the base: ${belowTopRule(projectFormat, 1, 'does')} wherever the base is applied; give it a new version`,
   edited: () => 'existed at the merge-base and is edited here: databases already ran the old text; add a new migration instead',
   deleted: () => 'existed at the merge-base and is deleted here: databases still have it applied; add a new migration that undoes it instead',
 };

@@ -21,6 +21,7 @@ import { keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { listSnapshots } from '../engine/snapshot.js';
+import { belowTopRule, projectFormat } from '../formats/index.js';
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -98,7 +99,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     }
   }
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
-  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim('(below the applied top: golang-migrate would skip them; dbguard migrate applies them)')}`);
+  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; dbguard migrate applies them)`)}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
   const stashFates = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {

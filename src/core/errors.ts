@@ -27,6 +27,7 @@ const CODE_CLASS = {
   MIGRATIONS_DIR_UNREADABLE: ExitCode.usage,
   MIGRATION_NAME_INVALID: ExitCode.usage,
   FORMAT_NOT_SUPPORTED: ExitCode.usage,
+  FORCE_NOT_APPLICABLE: ExitCode.usage,
   MIGRATION_VERSION_REUSED: ExitCode.usage,
   MIGRATION_FILE_INVALID: ExitCode.usage,
   CACHE_CORRUPT: ExitCode.usage,

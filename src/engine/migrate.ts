@@ -23,6 +23,7 @@ import { snapshotBefore } from './snapshot.js';
 import { newStashContext } from '../db/stash.js';
 import { stashKeys } from '../db/stash-restore.js';
 import type { StashRestore } from '../core/stash.js';
+import { belowTopRule, projectFormat } from '../formats/index.js';
 
 export interface MigrateResult {
   readonly pending: readonly UpMigration[];
@@ -101,7 +102,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
   const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked, cache: state.cache });
   if (outOfOrder.length > 0 && options.strict) {
-    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (golang-migrate would skip ${outOfOrder.length === 1 ? 'it' : 'them'}); nothing was applied`, {
+    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length)}); nothing was applied`, {
       hint: 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)', details: { versions: outOfOrder.map(String) },
     });
   }

@@ -9,3 +9,10 @@ export type { MigrationFormat } from './format.js';
 
 /** The format of every project until the others are built. */
 export const projectFormat: MigrationFormat = golangMigrate;
+
+/** What the tool does with a pending migration below the newest applied one, in words ("it" or "them"). */
+export function belowTopRule(format: MigrationFormat, count: number, verbForm: 'would' | 'does' = 'would'): string {
+  const them = count === 1 ? 'it' : 'them';
+  const does = { skipped: verbForm === 'would' ? `would skip ${them}` : `skips ${them}`, applied: `applies ${them} too`, refused: `refuses ${them}` }[format.outOfOrder];
+  return `${format.name} ${does}`;
+}
