@@ -18,17 +18,8 @@ const entryJson = (e: StashEntry) => ({
  * what would happen). Additive: a row under the same key in the table is kept and the stashed one
  * stays, so nothing of the database is dropped or overwritten and no snapshot is needed.
  */
-async function restoreNow(client: PgClient, ids: readonly number[], dryRun: boolean): Promise<StashRestore[]> {
-  await client.query('BEGIN');
-  try {
-    const restored = await restoreChosenEntries(client, ids, dryRun);
-    await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');
-    return restored;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-}
+const restoreNow = (client: PgClient, ids: readonly number[], dryRun: boolean): Promise<StashRestore[]> =>
+  inTransaction(client, () => restoreChosenEntries(client, ids, dryRun), dryRun ? 'ROLLBACK' : 'COMMIT');
 
 export async function stashCommand(ctx: CommandContext, action: string, id: string | undefined, options: { dryRun?: boolean } = {}): Promise<CommandResult> {
   if (action !== 'list' && action !== 'drop' && action !== 'restore') throw new DbguardError('USAGE', `unknown stash action "${action}" (expected list, drop or restore)`, { hint: 'dbguard stash list' });

@@ -100,12 +100,13 @@ export async function serverMajorVersion(client: PgClient): Promise<number> {
   return Math.floor(Number(result.rows[0]?.v ?? 0) / 10000);
 }
 
-/** BEGIN, the work, COMMIT; ROLLBACK and rethrow if anything fails. */
-export async function inTransaction(client: PgClient, work: () => Promise<void>): Promise<void> {
+/** BEGIN, the work, COMMIT (ROLLBACK for a dry run, whose answer is all it keeps); ROLLBACK and rethrow if anything fails. */
+export async function inTransaction<T>(client: PgClient, work: () => Promise<T>, end: 'COMMIT' | 'ROLLBACK' = 'COMMIT'): Promise<T> {
   await client.query('BEGIN');
   try {
-    await work();
-    await client.query('COMMIT');
+    const result = await work();
+    await client.query(end);
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

@@ -47,6 +47,9 @@ export function sameKey(keys: readonly string[], live: readonly LiveColumn[], ta
   }).join(' AND ');
 }
 
+/** Whether a stashed text parses as the column's type, modifiers included (PostgreSQL 16's pg_input_is_valid). */
+export const fitsType = (client: PgClient, expression: string, column: LiveColumn) => `pg_input_is_valid(${expression}, ${client.escapeLiteral(column.type)})`;
+
 export const objectName = (entry: StashEntry) => `${entry.kind} ${qualifiedName(entry.schema, entry.table, entry.column)}`;
 export const relationOf = (entry: StashEntry) => `${quoteIdentifier(entry.schema)}.${quoteIdentifier(entry.table)}`;
 export const isIntegrity = (error: PgError) => error.code?.startsWith('23') === true;
@@ -142,3 +145,19 @@ export async function moveEachThatFits(client: PgClient, id: number, where: stri
   if (ctids.length > 0) await tryChunk(ctids);
   return { moved: total, error: firstError };
 }
+
+/**
+ * After the whole failed on a key or constraint, what fits goes row by row. A foreign key alone waits
+ * for its parent's entry first (the caller's rounds, then rowByRow); inside a group nothing is split.
+ */
+export async function splitIfStopped(
+  client: PgClient, id: number, where: string, move: Move, outcome: { moved: Moved; error: PgError | null }, options: PutBackOptions,
+): Promise<{ moved: Moved; error: PgError | null }> {
+  const { error } = outcome;
+  const split = error !== null && isIntegrity(error) && options.alone && (options.rowByRow || error.code !== '23503');
+  return split ? moveEachThatFits(client, id, where, move) : outcome;
+}
+
+/** Alone, an entry turns its table's triggers off itself; in a group, the group has. */
+export const asRestore = <T>(client: PgClient, rel: string, options: PutBackOptions, work: () => Promise<T>): Promise<T> =>
+  (options.alone ? withoutUserTriggers(client, [rel], work) : work());

@@ -5,7 +5,7 @@
 import type { LiveColumn, StashEntry } from '../core/stash.js';
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, rowFingerprint, STASH_TABLE, stashDataTable } from './stash.js';
-import { asColumnType, isIntegrity, moveAll, moveEachThatFits, objectName, sameKey, withoutUserTriggers, checkDeferredNow, type Move, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
+import { asColumnType, asRestore, checkDeferredNow, fitsType, moveAll, objectName, sameKey, splitIfStopped, type Move, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
 
 export async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, live: LiveColumn[], options: PutBackOptions): Promise<PutBackOutcome> {
   const object = objectName(entry);
@@ -30,7 +30,7 @@ export async function restoreColumn(client: PgClient, entry: StashEntry, rel: st
   // A later restore by hand fills only an empty value: one the user has entered since is theirs.
   const free = options.keyClash === 'keep' ? `EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${byKey('s')} AND t.${name} IS NULL)` : 'true';
   const perValue = (await serverMajorVersion(client)) >= 16;
-  const fits = perValue ? `(s.${name} IS NULL OR pg_input_is_valid(s.${name}, ${client.escapeLiteral(column.type)}))` : 'true';
+  const fits = perValue ? `(s.${name} IS NULL OR ${fitsType(client, `s.${name}`, column)})` : 'true';
   const move: Move = async (where, params) => {
     const applied = (await client.query(`WITH picked AS (DELETE FROM ${data} AS s WHERE ${where} RETURNING s.*)
       UPDATE ${rel} AS t SET ${name} = ${asColumnType(`p.${name}`, column)} FROM picked AS p WHERE ${byKey('p')}`, params)).rowCount ?? 0;
@@ -38,12 +38,7 @@ export async function restoreColumn(client: PgClient, entry: StashEntry, rel: st
     return { picked: applied, applied, replaced: 0 };
   };
   const where = `${sameRow} AND ${fits} AND ${free}`;
-  const work = async () => {
-    const outcome = await moveAll(client, where, move);
-    const split = outcome.error && isIntegrity(outcome.error) && options.alone && (options.rowByRow || outcome.error.code !== '23503');
-    return split ? moveEachThatFits(client, entry.id, where, move) : outcome;
-  };
-  const { moved, error } = options.alone ? await withoutUserTriggers(client, [rel], work) : await work();
+  const { moved, error } = await asRestore(client, rel, options, async () => splitIfStopped(client, entry.id, where, move, await moveAll(client, where, move), options));
   // A value whose row was deleted since has nowhere to go: it goes with its row, as the row's other
   // values did. Not while the table's own rows still wait in the stash: its row may be one of them.
   const rowsWaiting = await tableRowsWaiting(client, entry);

@@ -9,7 +9,7 @@ import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry } fr
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, stashDataTable } from './stash.js';
 import { restoreColumn } from './stash-put-back-column.js';
-import { advanceSequences, asColumnType, checkDeferredNow, contained, isDataError, isIntegrity, moveAll, moveEachThatFits, NOTHING_MOVED, objectName, relationOf, sameKey, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
+import { advanceSequences, asColumnType, asRestore, checkDeferredNow, contained, fitsType, isDataError, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
 
 export { checkDeferredNow, contained, relationOf, withoutUserTriggers, type KeyClash, type PgError, type PutBackOutcome } from './stash-moves.js';
 
@@ -45,7 +45,7 @@ async function primaryKeyOf(client: PgClient, rel: string): Promise<string[]> {
 async function unfitColumns(client: PgClient, id: number, use: readonly LiveColumn[], perValue: boolean): Promise<Set<string>> {
   const unfit = new Set<string>();
   if (perValue) {
-    const checks = use.map((c) => `bool_and(${quoteIdentifier(c.name)} IS NULL OR pg_input_is_valid(${quoteIdentifier(c.name)}, ${client.escapeLiteral(c.type)}))`);
+    const checks = use.map((c) => `bool_and(${quoteIdentifier(c.name)} IS NULL OR ${fitsType(client, quoteIdentifier(c.name), c)})`);
     const row = (await client.query<{ fits: boolean[] }>(`SELECT ARRAY[${checks.join(', ')}] AS fits FROM ${stashDataTable(id)}`)).rows[0];
     use.forEach((c, i) => { if (row?.fits[i] === false) unfit.add(c.name); });
     return unfit;
@@ -76,7 +76,7 @@ function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared
       continue;
     }
     // A value that does not fit becomes NULL in a nullable column (and the row keeps it in the stash), and keeps its row there in a NOT NULL one.
-    const valid = (prefix: string) => `(${prefix}${name} IS NULL OR pg_input_is_valid(${prefix}${name}, ${client.escapeLiteral(column.type)}))`;
+    const valid = (prefix: string) => `(${prefix}${name} IS NULL OR ${fitsType(client, `${prefix}${name}`, column)})`;
     columns.push(name);
     values.push(`CASE WHEN ${valid('')} THEN ${asColumnType(name, column)} END`);
     if (column.notNull) filters.push(valid('s.'));
@@ -141,13 +141,9 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
       statement = await statementFor(unfit);
       outcome = await moveAll(client, statement.where, moveWith(statement.sql));
     }
-    // A key or constraint stopped the whole: what fits goes row by row. A foreign key waits for its
-    // parent's entry first (the caller's rounds); inside a group nothing is split.
-    const split = outcome.error && isIntegrity(outcome.error) && options.alone && (options.rowByRow || outcome.error.code !== '23503');
-    if (split) outcome = await moveEachThatFits(client, entry.id, statement.where, moveWith(statement.sql));
-    return outcome;
+    return splitIfStopped(client, entry.id, statement.where, moveWith(statement.sql), outcome, options);
   };
-  const { moved, error } = options.alone ? await withoutUserTriggers(client, [rel], work) : await work();
+  const { moved, error } = await asRestore(client, rel, options, work);
   // Without a primary key, a row that clashed on a unique index and equals a row of the table is that row: already there.
   const identical = !statement.keyed && error?.code === '23505' && unfit.size === 0 && shared.length > 0
     ? (await client.query(`DELETE FROM ${data} AS s WHERE ${statement.where} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
@@ -182,7 +178,7 @@ async function completeMarkedRows(
 ): Promise<{ filled: number; done: number }> {
   if (key.length === 0 || !(await client.query(`SELECT 1 FROM ${data} WHERE ${RESTORED_MARK} LIMIT 1`)).rowCount) return { filled: 0, done: 0 };
   const match = sameKey(key, live, 't', 's');
-  const fits = (c: LiveColumn) => (perValue ? `pg_input_is_valid(s.${quoteIdentifier(c.name)}, ${client.escapeLiteral(c.type)})` : 'true');
+  const fits = (c: LiveColumn) => (perValue ? fitsType(client, `s.${quoteIdentifier(c.name)}`, c) : 'true');
   let filled = 0;
   for (const c of shared.filter((x) => !key.includes(x.name))) {
     const name = quoteIdentifier(c.name);

@@ -43,6 +43,13 @@ export async function dropStashEntries(client: PgClient, ids: readonly number[])
 }
 
 
+/** The table a foreign key of the entry's table references ("schema.table"), and whether the key is DEFERRABLE. */
+async function referencedBy(client: PgClient, constraint: string, entry: StashEntry): Promise<{ referenced: string; deferrable: boolean } | undefined> {
+  return (await client.query<{ referenced: string; deferrable: boolean }>(
+    `SELECT n.nspname || '.' || c.relname AS referenced, k.condeferrable AS deferrable FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE k.conname = $1 AND k.conrelid = $2::regclass`, [constraint, relationOf(entry)])).rows[0];
+}
+
 /**
  * Why rows stayed behind a foreign key, truthfully: the rows they reference are not there, or the
  * referenced table waits for these (a cycle whose key is not DEFERRABLE, so neither can go first).
@@ -50,9 +57,7 @@ export async function dropStashEntries(client: PgClient, ids: readonly number[])
 async function blockedReason(client: PgClient, outcome: PutBackOutcome, entry: StashEntry, waiting: ReadonlySet<string>): Promise<string> {
   const error = outcome.error as PgError;
   if (error.code !== '23503' || !error.constraint) return `${error.message}`;
-  const found = (await client.query<{ referenced: string; deferrable: boolean }>(
-    `SELECT n.nspname || '.' || c.relname AS referenced, k.condeferrable AS deferrable FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE k.conname = $1 AND k.conrelid = $2::regclass`, [error.constraint, relationOf(entry)])).rows[0];
+  const found = await referencedBy(client, error.constraint, entry);
   if (!found) return error.message;
   if (waiting.has(found.referenced) && found.referenced !== qualifiedName(entry.schema, entry.table)) {
     return found.deferrable
@@ -145,9 +150,7 @@ async function groupsOf(client: PgClient, waiting: readonly StashEntry[], errors
   for (const entry of waiting) {
     const error = errors.get(entry.id);
     if (!error?.constraint) continue;
-    const referenced = (await client.query<{ t: string }>(
-      `SELECT n.nspname || '.' || c.relname AS t FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.conname = $1 AND k.conrelid = $2::regclass`,
-      [error.constraint, relationOf(entry)])).rows[0]?.t;
+    const referenced = (await referencedBy(client, error.constraint, entry))?.referenced;
     if (referenced && parent.has(referenced)) parent.set(find(tableOf(entry)), find(referenced));
   }
   const groups = new Map<string, StashEntry[]>();

@@ -8,7 +8,7 @@ import { DbguardError } from '../core/errors.js';
 import { findDropped, isNothingDropped, qualifiedName, rowCheckColumns, type CatalogTable, type CatalogTables, type Dropped, type StashEntry } from '../core/stash.js';
 import { TRACKING_SCHEMA } from '../core/schema.js';
 import { formatBytes } from '../core/text.js';
-import { quoteIdentifier, type PgClient } from './client.js';
+import { inTransaction, quoteIdentifier, type PgClient } from './client.js';
 import { projectFormat as format } from '../formats/index.js';
 
 export const STASH_TABLE = `${TRACKING_SCHEMA}.stash`;
@@ -187,8 +187,7 @@ export async function countRowsEachDownDrops(
   client: PgClient, steps: ReadonlyArray<{ version: bigint; downSql: string | null }>,
 ): Promise<Map<bigint, Array<{ object: string; rows: number }> | { error: string }>> {
   const counts = new Map<bigint, Array<{ object: string; rows: number }> | { error: string }>();
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     let before = await readCatalogTables(client);
     for (const step of steps) {
       if (step.downSql === null) continue;
@@ -205,8 +204,6 @@ export async function countRowsEachDownDrops(
         break;
       }
     }
-  } finally {
-    await client.query('ROLLBACK').catch(() => undefined);
-  }
+  }, 'ROLLBACK');
   return counts;
 }

@@ -45,8 +45,8 @@ async function runSql(client: PgClient, sql: string): Promise<void> {
   });
 }
 
-/** Connects to a new, empty database of the throwaway cluster (the one before it is dropped). */
-type FreshDatabase = (previous: PgClient) => Promise<PgClient>;
+/** Closes the connection it handed out last, and connects to a new, empty database of the throwaway cluster (the one before it is dropped). */
+type FreshDatabase = () => Promise<PgClient>;
 
 /** A throwaway cluster: its own folder (reachable by the postgres user when we are root), removed after. */
 async function withTemporaryDatabase<T>(work: (client: PgClient, fresh: FreshDatabase) => Promise<T>): Promise<T> {
@@ -68,9 +68,9 @@ async function withTemporaryDatabase<T>(work: (client: PgClient, fresh: FreshDat
     const target = server.target(port);
     let client = await connect(target);
     let made = 0;
-    const fresh: FreshDatabase = async (previous) => {
+    const fresh: FreshDatabase = async () => {
       const name = `dbguard_verify_${++made}`;
-      await previous.end().catch(() => undefined);
+      await client.end().catch(() => undefined);
       const maintenance = await connect(target);
       try {
         if (made > 1) await maintenance.query(`DROP DATABASE IF EXISTS dbguard_verify_${made - 1}`);
@@ -110,7 +110,7 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
     // from them in a new database and goes on, so one broken down never hides the ones after it (§16).
     const applied: string[] = [];
     const rebuild = async (): Promise<boolean> => {
-      client = await fresh(client);
+      client = await fresh();
       try {
         for (const up of applied) await runSql(client, up);
         return true;
