@@ -44,9 +44,7 @@ describe('post-checkout hook', () => {
     const state = join(repo.root, '.dbguard');
     const cache = readdirSync(state, { recursive: true }).map(String).find((f) => f.endsWith('migration_cache.json')) as string;
     repo.git('checkout', '-q', '-b', 'a-docs');
-    repo.write('NOTES.md', 'docs only');
-    repo.git('add', 'NOTES.md');
-    repo.git('commit', '-q', '-m', 'docs');
+    repo.commitFile('NOTES.md', 'docs only', 'docs');
     const hourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(join(state, cache), hourAgo, hourAgo);
     utimesSync(join(repo.root, 'migrations'), hourAgo, hourAgo);

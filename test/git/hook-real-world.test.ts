@@ -152,9 +152,7 @@ describe('rebases keep the branch\'s migrations', () => {
     clone.commitMigrations({ ...base, ...tableMigration(446, 'feature_t') }, 'feature 446');
     expect(clone.dbguard(['migrate']).status).toBe(0);
     await query(db, "INSERT INTO feature_t (note) VALUES ('kept')");
-    origin.write('NOTES.md', 'upstream moved');
-    origin.git('add', 'NOTES.md');
-    origin.git('commit', '-q', '-m', 'upstream');
+    origin.commitFile('NOTES.md', 'upstream moved', 'upstream');
     const pull = clone.git('pull', '--rebase', '-q');
     expect(pull.status).toBe(0);
     expect(pull.stderr).not.toContain('rolled back');
@@ -260,9 +258,7 @@ describe('bounded, cheap, and honest hooks', () => {
     const { repo } = await branchedRepo();
     track(repo);
     repo.git('checkout', '-q', '-b', 'a-docs');
-    repo.write('NOTES.md', 'docs only');
-    repo.git('add', 'NOTES.md');
-    repo.git('commit', '-q', '-m', 'docs');
+    repo.commitFile('NOTES.md', 'docs only', 'docs');
     repo.git('checkout', '-q', 'a'); // a clean check, remembered for the shim
     const ran = join(repo.root, 'node-ran');
     const shim = join(repo.root, 'node_modules', '.bin', 'dbguard');

@@ -47,9 +47,7 @@ describe('item 7: git pull --autostash', () => {
       other.git('commit', '-q', '-m', 'upstream');
       other.git('push', '-q', 'origin', 'main');
       // A commit of our own, so the pull really rebases (its post-rewrite runs while the stash is held).
-      repo.write('NOTES.md', 'ours\n');
-      repo.git('add', 'NOTES.md');
-      repo.git('commit', '-q', '-m', 'ours');
+      repo.commitFile('NOTES.md', 'ours\n', 'ours');
       repo.write('migrations/3_wip.up.sql', 'CREATE TABLE wip (id int);');
       repo.write('migrations/3_wip.down.sql', 'DROP TABLE wip;');
       repo.git('add', 'migrations');
@@ -116,9 +114,7 @@ describe('item 8: the node-less fast path skips only what it can prove unchanged
     repo.commitMigrations(tableMigration(1, 'one'), 'one');
     expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
     repo.git('checkout', '-q', '-b', 'side');
-    repo.write('README.md', 'side\n');
-    repo.git('add', 'README.md');
-    repo.git('commit', '-q', '-m', 'side');
+    repo.commitFile('README.md', 'side\n', 'side');
     repo.write('migrations/2_wip.up.sql', 'CREATE TABLE wip (id int);');
     repo.write('migrations/2_wip.down.sql', 'DROP TABLE wip;');
     expect(repo.dbguard(['migrate']).status).toBe(0);

@@ -75,9 +75,7 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     featureAppliedByTheApp(repo, url);
     // Clean checkouts between branches with the same migrations arm the shim's node-less path.
     repo.git('checkout', '-q', '-b', 'side');
-    repo.write('NOTES.md', 'side');
-    repo.git('add', 'NOTES.md');
-    repo.git('commit', '-q', '-m', 'side');
+    repo.commitFile('NOTES.md', 'side', 'side');
     expect(repo.git('checkout', '-q', 'feature').stderr).not.toContain('lacks'); // (it mentions 3 as new: dbguard never saw it applied)
     expect(repo.git('checkout', '-q', 'side').stderr).not.toContain('lacks');
     expect(readFileSync(join(repo.root, '.git', 'dbguard-fast-path'), 'utf8')).toContain('hook-clean\t');

@@ -72,6 +72,13 @@ export class GitRepo {
     writeFileSync(join(this.root, path), text);
   }
 
+  /** Writes one file and commits it alone (a commit that leaves the migrations as they are). */
+  commitFile(path: string, text: string, message: string): void {
+    this.write(path, text);
+    this.git('add', '--', path);
+    this.git('commit', '-q', '-m', message);
+  }
+
   /** Replaces the migrations folder with `files`, then commits everything. */
   commitMigrations(files: Record<string, string>, message: string): void {
     const dir = join(this.root, 'migrations');
