@@ -9,55 +9,13 @@
  * summary is used); and nothing remembered (stamp removed before every run, as on the first checkout
  * after dbguard rewrote the cache: listing plus full cache validation).
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { serializeCache } from '../src/core/cache.js';
-import { median, printTable } from './util.js';
+import { existsSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hookArgs, hookRepo, median, printTable, timeOnce } from './util.js';
 
-const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 
-function makeRepo(count: number): string {
-  const root = mkdtempSync(join(tmpdir(), `dbguard-bench-hook-${count}-`));
-  chmodSync(root, 0o755);
-  mkdirSync(join(root, 'migrations'));
-  mkdirSync(join(root, '.git')); // findRoot stops here; the clean path runs no git command
-  const migrations = new Map<bigint, { filename: string; downCaptured: boolean }>();
-  for (let i = 1; i <= count; i++) {
-    const version = 20200101000000n + BigInt(i);
-    const up = `${version}_migration_number_${i}.up.sql`;
-    writeFileSync(join(root, 'migrations', up), `CREATE TABLE t${i} (id int);\n`);
-    writeFileSync(join(root, 'migrations', up.replace('.up.', '.down.')), `DROP TABLE t${i};\n`);
-    migrations.set(version, { filename: up, downCaptured: true });
-  }
-  mkdirSync(join(root, '.dbguard'));
-  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }));
-  // Last changed an hour ago, as a folder is between the checkouts that touch it.
-  const hourAgo = new Date(Date.now() - 3_600_000);
-  utimesSync(join(root, 'migrations'), hourAgo, hourAgo);
-  utimesSync(join(root, '.dbguard', 'migration_cache.json'), hourAgo, hourAgo);
-  return root;
-}
-
-/**
- * What the installed shim hands the hook when its fast path was armed and git said the migrations
- * folder changed (its `git diff --name-status`): the hook then asks git nothing itself (§14's check of
- * what the checkout took away uses it). Without it the hook runs that `git diff` on its own.
- */
-const SHIM_DIFF = { DBGUARD_DIFF: 'A\tmigrations/README.md', DBGUARD_DIFF_FOR: 'migrations' };
-
-function timeOnce(args: string[], cwd: string): number {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...SHIM_DIFF } });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0 || result.stderr.length > 0) throw new Error(`not a clean run: ${result.stderr.toString()}`);
-  return ms;
-}
-
-const hookArgs = [BIN, 'hook', 'post-checkout', 'a'.repeat(40), 'b'.repeat(40), '1'];
-const repos = { small: makeRepo(2_000), large: makeRepo(20_000) };
+const repos = { small: hookRepo(2_000), large: hookRepo(20_000) };
 const stamp = (root: string) => join(root, '.dbguard', 'clean-stamp.json');
 const fullCheck = (root: string) => {
   rmSync(stamp(root), { force: true });

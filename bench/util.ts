@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { serializeCache } from '../src/core/cache.js';
 import pg from 'pg';
 import { EmbeddedServer } from '../src/embedded/server.js';
 import { tmpdir } from 'node:os';
@@ -71,4 +72,53 @@ export function setAside(dir: string, prefix: string): { hide: () => void; show:
     hide: () => { for (const f of readdirSync(dir).filter((f) => f.startsWith(prefix))) renameSync(join(dir, f), join(aside, f)); },
     show: () => { for (const f of readdirSync(aside)) renameSync(join(aside, f), join(dir, f)); },
   };
+}
+
+/**
+ * A repository for the hook's clean path: N migrations of a format (golang-migrate's pairs, or one
+ * dbmate file each, its format named as `dbguard init` writes it) and a cache listing them all.
+ */
+export function hookRepo(count: number, format: 'golang-migrate' | 'dbmate' = 'golang-migrate'): string {
+  const root = mkdtempSync(join(tmpdir(), `dbguard-bench-hook-${format}-${count}-`));
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, 'migrations'));
+  mkdirSync(join(root, '.git')); // findRoot stops here; the clean path runs no git command
+  if (format !== 'golang-migrate') writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ format }));
+  const migrations = new Map<bigint, { filename: string; downCaptured: boolean }>();
+  for (let i = 1; i <= count; i++) {
+    const version = 20200101000000n + BigInt(i);
+    const up = format === 'dbmate' ? `${version}_migration_number_${i}.sql` : `${version}_migration_number_${i}.up.sql`;
+    if (format === 'dbmate') {
+      writeFileSync(join(root, 'migrations', up), `-- migrate:up\nCREATE TABLE t${i} (id int);\n\n-- migrate:down\nDROP TABLE t${i};\n`);
+    } else {
+      writeFileSync(join(root, 'migrations', up), `CREATE TABLE t${i} (id int);\n`);
+      writeFileSync(join(root, 'migrations', up.replace('.up.', '.down.')), `DROP TABLE t${i};\n`);
+    }
+    migrations.set(version, { filename: up, downCaptured: true });
+  }
+  mkdirSync(join(root, '.dbguard'));
+  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }));
+  // Last changed an hour ago, as a folder is between the checkouts that touch it.
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(join(root, 'migrations'), hourAgo, hourAgo);
+  utimesSync(join(root, '.dbguard', 'migration_cache.json'), hourAgo, hourAgo);
+  return root;
+}
+
+/**
+ * What the installed shim hands the hook when its fast path was armed and git said the migrations
+ * folder changed (its `git diff --name-status`): the hook then asks git nothing itself (§14's check of
+ * what the checkout took away uses it). Without it the hook runs that `git diff` on its own.
+ */
+const SHIM_DIFF = { DBGUARD_DIFF: 'A\tmigrations/README.md', DBGUARD_DIFF_FOR: 'migrations' };
+
+export const hookArgs = [resolve(import.meta.dirname, '..', 'dist', 'bin.js'), 'hook', 'post-checkout', 'a'.repeat(40), 'b'.repeat(40), '1'];
+
+/** One run of node with `args` in `cwd`, in ms; anything on stderr means it was not the clean path. */
+export function timeOnce(args: string[], cwd: string): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...SHIM_DIFF } });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0 || result.stderr.length > 0) throw new Error(`not a clean run: ${result.stderr.toString()}`);
+  return ms;
 }

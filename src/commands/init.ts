@@ -80,6 +80,12 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
     wroteConfig = true;
   }
   const settings = loadSettings(root, ctx.env);
+  if (wroteConfig && settings.formatSource === 'detected') {
+    // The format told from the files is written down: the hook then reads no file to know it (§15, §16).
+    // With no migrations yet it is left out, to be told from the first ones.
+    writeFileSync(configPath, `${JSON.stringify({ migrationsDir: settings.migrationsDir, format: settings.format, stateDir: '.dbguard', onConflict: 'warn' }, null, 2)}\n`);
+  }
+  const formatWhy = { named: 'as configured', detected: 'told from its files', default: 'the default: no migrations yet' }[settings.formatSource];
   const entry = ignoreEntry(root, settings.stateDir);
   const ignored = entry !== null && ensureIgnored(root, entry);
   const leaks = entry !== null && !gitIgnores(root, absoluteStateDir(settings));
@@ -91,7 +97,8 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
     if (!isDbguardError(error)) throw error;
     hooksError = { code: error.code, message: error.message, hint: error.hint ?? null };
   }
-  out.line(wroteConfig ? `wrote ${relative(git.worktree, configPath) || CONFIG_FILE} (migrationsDir: ${settings.migrationsDir})` : `kept the existing configuration (migrationsDir: ${settings.migrationsDir})`);
+  const facts = `migrationsDir: ${settings.migrationsDir}, format: ${settings.format} (${formatWhy})`;
+  out.line(wroteConfig ? `wrote ${relative(git.worktree, configPath) || CONFIG_FILE} (${facts})` : `kept the existing configuration (${facts})`);
   if (!foundMigrations) out.line(out.c.yellow(`no migrations folder here yet (looked for ${DEFAULT_MIGRATION_DIRS.join(', ')}); set "migrationsDir" in ${CONFIG_FILE} if yours is elsewhere`));
   if (ignored) out.line(`added ${entry} to .gitignore`);
   if (leaks) out.line(out.c.red(`warning: git does not ignore ${settings.stateDir}: its password file and database could be committed; fix .gitignore (git check-ignore -v ${join(settings.stateDir, 'postgres.password')})`));
@@ -103,6 +110,6 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
   out.line('  dbguard run -- <app>  or, if your app migrates itself when it starts: dbguard checks first and captures as it goes');
   return {
     exitCode: hooksError || leaks ? ExitCode.actionNeeded : ExitCode.ok,
-    json: { root, wroteConfig, ignored, stateDirIgnored: !leaks, hooks, hooksError, migrationsDir: settings.migrationsDir, migrationsDirFound: foundMigrations },
+    json: { root, wroteConfig, ignored, stateDirIgnored: !leaks, hooks, hooksError, migrationsDir: settings.migrationsDir, migrationsDirFound: foundMigrations, format: settings.format, formatSource: settings.formatSource },
   };
 }

@@ -130,7 +130,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       undo: undoable?.name ?? null,
       stash: stash.map((e) => ({ ...keptJson(e), willNotComeBack: stashFates.get(e.id) ?? null })),
       schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
-      schemaMigrations: current,
+      schemaMigrations: current && { version: current.version, dirty: current.dirty, ...(current.applied ? { applied: [...current.applied.keys()].sort((a, b) => (a < b ? -1 : 1)) } : {}) },
       phantoms: candidates.map((cand) => ({ version: cand.version, filename: cand.filename ?? null, downSqlSource: downSql.get(cand.version)?.origin ?? null })),
       plan: planJson(plan),
       next,

@@ -7,7 +7,7 @@
 import { projectFormat as format } from '../formats/index.js';
 import { DbguardError } from './errors.js';
 
-export { MAX_VERSION } from '../formats/golang-migrate.js';
+export { MAX_VERSION } from '../formats/limits.js';
 
 export type Direction = 'up' | 'down';
 
@@ -88,7 +88,8 @@ export function buildCatalog(fileNames: Iterable<string>): Catalog {
       issues.push({ code: 'MIGRATION_VERSION_REUSED', severity: 'error', version, files: reused.sort() });
     }
     const up = entry.up[0];
-    const down = entry.down[0];
+    // One file holds both directions: whether it has a down section is its parse's to say.
+    const down = format.singleFile ? up : entry.down[0];
     if (up !== undefined && down === undefined) {
       issues.push({ code: 'MIGRATION_DOWN_MISSING', severity: 'warning', version, file: up });
     }

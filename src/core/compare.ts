@@ -4,6 +4,7 @@
  */
 import type { MigrationCache } from './cache.js';
 import { compareVersions, type Catalog, type Migration } from './catalog.js';
+import { projectFormat } from '../formats/index.js';
 
 export type ConflictKind = 'missing' | 'renamed' | 'unreadable';
 
@@ -54,7 +55,7 @@ export function findPhantomMigrations(cache: MigrationCache | null, disk: DiskSt
       conflicts.push({ version, filename: entry.filename, kind: 'missing' });
     } else if (onDisk !== entry.filename) {
       const renamed: Conflict = { version, filename: entry.filename, kind: 'renamed', diskFilename: onDisk };
-      (sha !== undefined && sha === entry.upSha256 ? adopted : conflicts).push(renamed);
+      (sha !== undefined && sha === entry.upSha256 && !projectFormat.renameIsNewMigration ? adopted : conflicts).push(renamed);
     } else {
       const error = disk.unreadable.get(onDisk);
       if (error !== undefined) conflicts.push({ version, filename: entry.filename, kind: 'unreadable', error });

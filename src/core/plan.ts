@@ -9,8 +9,14 @@ import { listVersions } from './text.js';
 import { projectFormat as format } from '../formats/index.js';
 
 export interface SchemaVersion {
+  /** The newest applied version. */
   readonly version: bigint;
   readonly dirty: boolean;
+  /**
+   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate): version → the file its row
+   * names (sql-migrate's id), or null. Absent: golang-migrate, whose table holds only the top.
+   */
+  readonly applied?: ReadonlyMap<bigint, string | null>;
 }
 
 export interface TrackedMigration {
@@ -158,23 +164,42 @@ export interface Candidate {
 type Known = Map<bigint, string | undefined>;
 
 /**
- * The applied set (§3): tracking rows and cache entries at or below the database's version, the
+ * The applied set (§3). A tool that keeps a set (dbmate, goose, sql-migrate) lists it; for
+ * golang-migrate it is the tracking rows and cache entries at or below the database's version, the
  * untracked intermediates, and the version itself — never just the top one.
  */
 export function appliedSet(input: Omit<PlanInput, 'downSql'>, current: bigint): Known {
+  const listed = input.current?.applied;
+  const counts = listed ? (version: bigint) => listed.has(version) : (version: bigint) => version <= current;
   const known: Known = new Map();
   for (const [version, entry] of input.cache?.migrations ?? []) {
-    if (version <= current) known.set(version, entry.filename);
+    if (counts(version)) known.set(version, entry.filename);
   }
   // The tracking table was written by the database itself, so its names win over the cache's.
   for (const row of input.tracked) {
-    if (row.version <= current) known.set(row.version, row.filename);
+    if (counts(version(row))) known.set(row.version, row.filename);
   }
   for (const [version, filename] of input.untracked ?? []) {
-    if (version <= current && !known.has(version)) known.set(version, filename);
+    if (counts(version) && !known.has(version)) known.set(version, filename);
   }
-  if (!known.has(current)) known.set(current, undefined);
+  if (listed) {
+    // The tool's own row names its file (sql-migrate's id): that wins over every record of ours.
+    for (const [version, filename] of listed) if (filename !== null || !known.has(version)) known.set(version, filename ?? undefined);
+  } else if (!known.has(current)) known.set(current, undefined);
   return known;
+}
+
+const version = (row: TrackedMigration): bigint => row.version;
+
+/**
+ * Whether the database holds a migration as applied: in the tool's set (sql-migrate's under this file
+ * name: a rename is a new id to it), or — golang-migrate — at or below its version.
+ */
+export function holdsApplied(current: SchemaVersion | null, version: bigint, filename?: string): boolean {
+  if (current === null) return false;
+  if (!current.applied) return version <= current.version;
+  const named = current.applied.get(version);
+  return named !== undefined && (named === null || filename === undefined || named === filename);
 }
 
 function isOnDisk(catalog: Catalog, version: bigint, filename: string | undefined): boolean {
@@ -211,14 +236,15 @@ export function planRollback(input: PlanInput): Plan {
 
   const known = appliedSet(input, current.version);
   const top = current.version;
-  if (known.get(top) === undefined && !isOnDisk(catalog, top, undefined)) {
-    const recovered = downSql.get(top);
-    if (!recovered) {
-      return refuse('UNTRACKED', `${format.trackingTable} is at version ${top}, which is not on disk, was never captured, and is not in git history, so its down SQL is unknown`, [top],
-        `dbguard status   (then restore ${top}'s migration files from where they were written and run dbguard capture), ${GENTLER}`);
-    }
-    known.set(top, recovered.filename);
+  // Applied versions nothing names (golang-migrate: only the top can be one): their files from git, or refused.
+  const unnamed = [...known].filter(([v, name]) => name === undefined && !isOnDisk(catalog, v, undefined)).map(([v]) => v);
+  const unknown = unnamed.filter((v) => !downSql.has(v)).sort(compareVersions);
+  if (unknown.length > 0) {
+    const where = current.applied ? `${format.trackingTable} lists ${list(unknown)}, which ${unknown.length === 1 ? 'is' : 'are'}` : `${format.trackingTable} is at version ${top}, which is`;
+    return refuse('UNTRACKED', `${where} not on disk, was never captured, and is not in git history, so its down SQL is unknown`, unknown,
+      `dbguard status   (then restore ${list(unknown)}'s migration files from where they were written and run dbguard capture), ${GENTLER}`);
   }
+  for (const v of unnamed) known.set(v, (downSql.get(v) as DownSql).filename);
 
   const applied = [...known.keys()].sort((a, b) => compareVersions(b, a));
   const phantoms = applied.filter((version) => !isOnDisk(catalog, version, known.get(version)));

@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import { DbguardError } from './errors.js';
+import { FORMATS, isFormatName, type FormatName } from '../formats/index.js';
 
 export const CONFIG_FILE = 'dbguard.config.json';
 export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/migrations'] as const;
@@ -45,8 +46,10 @@ export interface Settings {
   /** State directory relative to root, or absolute. */
   readonly stateDir: string;
   readonly database: DatabaseSettings;
-  /** The migration tool whose files and table the project uses (§15); only golang-migrate's is read today. */
-  readonly format: 'golang-migrate';
+  /** The migration tool whose files and table the project uses (§15). */
+  readonly format: FormatName;
+  /** Where the format came from: named in the config or DBGUARD_FORMAT, told from the files, or the default (no files). */
+  readonly formatSource: 'named' | 'detected' | 'default';
   readonly onConflict: 'warn' | 'rollback';
   readonly allowRemote: boolean;
   readonly timeouts: Timeouts;
@@ -152,18 +155,11 @@ function runUrlVariable(name: string | undefined): string {
   return name;
 }
 
-/** The other tools of §15: named, so their users get "not yet", not "unknown". */
-const PLANNED_FORMATS = ['dbmate', 'goose', 'sql-migrate'];
-
-function migrationFormat(source: string, value: string | undefined): 'golang-migrate' {
-  if (value === undefined || value === 'golang-migrate') return 'golang-migrate';
-  if (PLANNED_FORMATS.includes(value)) {
-    throw new DbguardError('FORMAT_NOT_SUPPORTED', `${source} says "${value}": dbguard reads golang-migrate's migrations only for now (${value} is planned), and changed nothing`, {
-      hint: `remove "format" (or DBGUARD_FORMAT) to use golang-migrate's <version>_<name>.up.sql / .down.sql files`, details: { key: 'format', format: value },
-    });
-  }
-  throw new DbguardError('CONFIG_INVALID', `${source} says "${value}", which is not a migration format dbguard knows (golang-migrate; dbmate, goose and sql-migrate are planned)`, {
-    hint: 'set "format": "golang-migrate", or remove it', details: { key: 'format', format: value },
+function migrationFormat(source: string, value: string | undefined): FormatName | null {
+  if (value === undefined) return null;
+  if (isFormatName(value)) return value;
+  throw new DbguardError('CONFIG_INVALID', `${source} says "${value}", which is not a migration format dbguard knows (${Object.keys(FORMATS).join(', ')})`, {
+    hint: `set "format" to one of ${Object.keys(FORMATS).join(', ')}, or remove it to have it told from the files`, details: { key: 'format', format: value },
   });
 }
 
@@ -176,6 +172,7 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
     || DEFAULT_MIGRATION_DIRS.find((dir) => existingDirs.has(dir)) || DEFAULT_MIGRATION_DIRS[0];
   const url = env.DBGUARD_DATABASE_URL || (config.database && 'url' in config.database ? config.database.url : undefined);
   const embedded = config.database && 'embedded' in config.database ? config.database.embedded : {};
+  const named = migrationFormat(env.DBGUARD_FORMAT ? 'DBGUARD_FORMAT' : '"format" in dbguard.config.json', env.DBGUARD_FORMAT || config.format);
   const allowRemoteEnv = envChoice('DBGUARD_ALLOW_REMOTE', env.DBGUARD_ALLOW_REMOTE, ['true', 'false', '1', '0']);
   return {
     root,
@@ -184,7 +181,8 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
     database: url
       ? { kind: 'external', url }
       : { kind: 'embedded', port: embedded.port, database: embedded.database ?? DEFAULT_EMBEDDED_DATABASE },
-    format: migrationFormat(env.DBGUARD_FORMAT ? 'DBGUARD_FORMAT' : '"format" in dbguard.config.json', env.DBGUARD_FORMAT || config.format),
+    format: named ?? 'golang-migrate',
+    formatSource: named === null ? 'default' : 'named',
     onConflict: envChoice('DBGUARD_ON_CONFLICT', env.DBGUARD_ON_CONFLICT, ['warn', 'rollback']) ?? config.onConflict ?? 'warn',
     allowRemote: allowRemoteEnv === undefined ? config.allowRemote ?? false : allowRemoteEnv === 'true' || allowRemoteEnv === '1',
     timeouts: {

@@ -5,6 +5,8 @@
  * commit ours half-way; both take the dirty-marker path instead (DESIGN §4).
  */
 
+import { projectFormat } from '../formats/index.js';
+
 /** An explicit opt-out a migration author can write anywhere in the file. */
 export const NO_TRANSACTION_MARKER = /--\s*dbguard:no-transaction\b/i;
 
@@ -144,7 +146,7 @@ export function hasTransactionControl(sql: string, code = stripSqlLiterals(sql))
  * executors fall back to the dirty-marker path on SQLSTATE 25001 (DESIGN §4).
  */
 export function requiresNoTransaction(sql: string): boolean {
-  if (NO_TRANSACTION_MARKER.test(sql.split('\n', 1)[0] ?? '') || NO_TRANSACTION_MARKER.test(sql)) return true;
+  if (NO_TRANSACTION_MARKER.test(sql.split('\n', 1)[0] ?? '') || NO_TRANSACTION_MARKER.test(sql) || projectFormat.declaresNoTransaction(sql)) return true;
   const code = stripSqlLiterals(sql);
   return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || hasTransactionControl(sql, code);
 }

@@ -9,7 +9,8 @@ import { DbguardError } from '../core/errors.js';
 import { ACTIVE_SQL_TRANSACTION, requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
-import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
+import { appliedStatements, ensureSchemaMigrationsTable, markDirty } from './schema-migrations.js';
+import { projectFormat } from '../formats/index.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
 import { runSteps, type AppliedStep } from './steps.js';
 import { restoreStash, stashKey } from './stash-restore.js';
@@ -56,7 +57,7 @@ export async function applyUpMigrations(
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
         // The newline ends a trailing "--" comment in the file before our statements follow it. Rows a
         // rollback kept for this migration go back before the COMMIT, in the same transaction.
-        const batch = `BEGIN;\n${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${schemaVersionStatements(recorded, false)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
+        const batch = `BEGIN;\n${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${appliedStatements(migration, recorded)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
         const failed = await client.query(batch).then(async () => {
           if (!restoring) return null;
           try {
@@ -76,14 +77,15 @@ export async function applyUpMigrations(
         if ((failed as { code?: string }).code !== ACTIVE_SQL_TRANSACTION) throw failed;
         outside = true;
       }
-      // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker.
-      await writeSchemaVersion(client, recorded, true);
+      // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker (a tool
+      // without the flag records the apply once it ran, as it does itself).
+      await markDirty(client, recorded);
       if (recordSteps) await client.query(beginStepStatement(migration.version, 'up', false));
       for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
       if (recordSteps) await client.query(END_STEP_STATEMENT);
       await inTransaction(client, async () => {
         await upsertTracked(client, [row]);
-        await writeSchemaVersion(client, recorded, false);
+        await client.query(appliedStatements(migration, recorded));
         if (restoring) stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256)));
       });
     },
@@ -95,6 +97,12 @@ export async function applyUpMigrations(
         // Its transaction rolled back: nothing of it was applied, so the database is clean where it was (§4).
         return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
           hint: `fix ${migration.filename}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
+        });
+      }
+      if (!projectFormat.hasDirtyFlag) {
+        // The tool keeps no dirty flag: what ran stays, unrecorded, as the tool itself would leave it.
+        return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so some of it may have run, and ${projectFormat.trackingTable} does not list it`, {
+          hint: `undo what ${migration.filename} left half done, fix it, then dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }
       // Outside a transaction some statements may have run: it stays dirty (marked before it ran), as golang-migrate leaves it.

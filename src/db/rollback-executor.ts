@@ -10,7 +10,7 @@ import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { runSteps, type AppliedStep } from './steps.js';
-import { ensureSchemaMigrationsTable, schemaVersionStatements, writeSchemaVersion } from './schema-migrations.js';
+import { appliedStatements, ensureSchemaMigrationsTable, markDirty, unappliedStatements } from './schema-migrations.js';
 import { deleteTracked, deleteTrackedStatement, ensureTrackingTable, upsertTracked } from './tracking.js';
 import { runDownKeepingRows, type StashContext } from './stash.js';
 import { restoreStash } from './stash-restore.js';
@@ -20,7 +20,7 @@ import type { StashRestore } from '../core/stash.js';
 export type { AppliedStep };
 
 async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
-  await writeSchemaVersion(client, step.after, false);
+  await client.query(unappliedStatements(step, step.after));
   await deleteTracked(client, [step.version]);
 }
 
@@ -37,7 +37,7 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
       } else {
         await runDownKeepingRows(client, step.version, step.sql, stash);
       }
-      await writeSchemaVersion(client, step.after, false);
+      await client.query(step.kind === 'replay-up' ? appliedStatements(step, step.after ?? step.version) : unappliedStatements(step, step.after));
       if (step.kind === 'replay-up') {
         await upsertTracked(client, [{ version: step.version, filename: step.filename, downSql: step.downSql ?? null, upSha256: step.upSha256 ?? null, source: 'replay' }]);
       } else {
@@ -56,7 +56,7 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
  */
 async function downInTransaction(client: PgClient, step: RollbackStep, stash: StashContext | null, record: boolean): Promise<void> {
   const marker = record ? beginStepStatement(step.version, 'down') : '';
-  const finish = `${schemaVersionStatements(step.after, false)}\n${deleteTrackedStatement(step.version)}`;
+  const finish = `${unappliedStatements(step, step.after)}\n${deleteTrackedStatement(step.version)}`;
   if (stash === null || step.kind === 'noop') {
     // A no-op step (a data-only migration) has nothing to undo in the schema; the data it changed is kept.
     // The newline ends a trailing "--" comment in the down SQL before our statements follow it.
@@ -98,7 +98,7 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   }
   // Outside a transaction there is no savepoint to look before dropping: rows are not kept here.
   if (stash) stash.catalog = null;
-  await writeSchemaVersion(client, step.after, true);
+  await markDirty(client, step.after);
   if (record) await client.query(beginStepStatement(step.version, 'down', false));
   for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);
   if (record) await client.query(END_STEP_STATEMENT);

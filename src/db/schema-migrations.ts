@@ -6,12 +6,14 @@
 import { DbguardError } from '../core/errors.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { projectFormat as format } from '../formats/index.js';
-import { otherToolOf } from '../formats/golang-migrate.js';
+import type { RecordedMigration } from '../formats/format.js';
+import { otherToolOf } from '../formats/shared.js';
 import type { PgClient } from './client.js';
 
 function notThisFormat(found: string, tool: string | null): DbguardError {
-  return new DbguardError('FORMAT_NOT_SUPPORTED', `${found}${tool ? ` (${tool}'s)` : ''}, not ${format.name}'s ${format.trackingTable}; dbguard reads ${format.name}'s migrations only for now, and changed nothing`, {
-    hint: tool ? `dbguard does not support ${tool} yet; point database.url at a database ${format.name} manages` : `point database.url at a database ${format.name} manages, or check what created ${format.trackingTable}`,
+  const isTool = tool !== null && !tool.includes(' or ');
+  return new DbguardError('FORMAT_NOT_SUPPORTED', `${found}${tool ? ` (${tool}'s)` : ''}, not ${format.name}'s ${format.trackingTable}; dbguard changed nothing`, {
+    hint: isTool ? `set "format": "${tool}" in dbguard.config.json if ${tool} manages this database, or point database.url at the database ${format.name} manages` : `point database.url at a database ${format.name} manages, or check what created ${format.trackingTable}`,
     details: { found, tool },
   });
 }
@@ -25,17 +27,25 @@ export async function readSchemaVersion(client: PgClient): Promise<SchemaVersion
   }
   const problem = format.shapeProblem(facts.columns);
   if (problem) throw notThisFormat(problem.found, problem.tool);
-  return format.versionFromRow((await client.query<{ version: string; dirty: boolean }>(format.readVersionSql)).rows[0]);
+  return format.appliedFromRows((await client.query(format.readAppliedSql)).rows);
 }
 
 export async function ensureSchemaMigrationsTable(client: PgClient): Promise<void> {
   await client.query(format.createTableSql);
 }
 
-/** Sets the version; null means "nothing applied". */
-export async function writeSchemaVersion(client: PgClient, version: bigint | null, dirty: boolean): Promise<void> {
-  await client.query(format.setVersionSql(version, dirty));
+/** Records one apply, as the tool does; `top`: what a top-only table holds after it. */
+export const appliedStatements = (migration: RecordedMigration, top: bigint): string => format.recordApplySql(migration, top);
+/** Records one un-apply; `after`: the top left. */
+export const unappliedStatements = (migration: RecordedMigration, after: bigint | null): string => format.recordUnapplySql(migration, after);
+
+/** Marks `version` dirty before SQL that runs outside a transaction; nothing for a tool without the flag. */
+export async function markDirty(client: PgClient, version: bigint | null): Promise<void> {
+  if (format.hasDirtyFlag && format.setVersionSql) await client.query(format.setVersionSql(version, true));
 }
 
-/** The statements that set the version (run inside a step's own transaction). */
-export const schemaVersionStatements = (version: bigint | null, dirty: boolean): string => format.setVersionSql(version, dirty);
+/** force: the version set clean (only a format with a dirty flag has one to set). */
+export async function writeSchemaVersion(client: PgClient, version: bigint | null, dirty: boolean): Promise<void> {
+  if (!format.setVersionSql) throw new DbguardError('FORCE_NOT_APPLICABLE', `${format.name} keeps no dirty flag, so there is nothing for force to clear`, { hint: 'dbguard status' });
+  await client.query(format.setVersionSql(version, dirty));
+}

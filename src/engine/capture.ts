@@ -9,13 +9,13 @@ import { isLocalHost } from '../core/connection.js';
 import type { Settings } from '../core/settings.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import type { DiskState } from '../core/compare.js';
-import type { SchemaVersion } from '../core/plan.js';
+import { holdsApplied, type SchemaVersion } from '../core/plan.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { inTransaction } from '../db/client.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
-import { readMigrationFile } from '../fs/migration-files.js';
+import { readMigrationSql } from '../fs/migration-files.js';
 import { writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './session.js';
@@ -48,27 +48,27 @@ export async function captureAppliedMigrations(
   await ensureTrackingTable(client);
   const tracked = await readTracked(client);
   const byVersion = new Map(tracked.map((row) => [row.version, row]));
-  const top = current?.version ?? 0n;
-  const applicable = tracked.filter((row) => row.version <= top);
+  const applicable = tracked.filter((row) => holdsApplied(current, row.version));
   const maxTracked = maxVersion(applicable.map((row) => row.version));
 
   const rows = new Map<bigint, TrackingRow>();
   const newlyApplied: Array<{ version: bigint; upSha256: string }> = [];
   for (const migration of disk.catalog.migrations) {
-    if (migration.up === undefined || migration.version > top || disk.unreadable.has(migration.up)) continue;
+    if (migration.up === undefined || !holdsApplied(current, migration.version, migration.up) || disk.unreadable.has(migration.up)) continue;
     const row = byVersion.get(migration.version);
     // golang-migrate only ever moves up from its version, so files above what we tracked (or everything,
-    // on the first run) were applied; an untracked file below is a lower-numbered file it skipped.
-    const isNew = row === undefined && (maxTracked === null || migration.version > maxTracked);
+    // on the first run) were applied; an untracked file below is a lower-numbered file it skipped. A
+    // tool that keeps a set lists what it applied.
+    const isNew = row === undefined && (current?.applied !== undefined || maxTracked === null || migration.version > maxTracked);
     const lacksDown = row !== undefined && !row.hasDownSql && row.filename === migration.up;
     const renamed = row !== undefined && row.filename !== migration.up && Boolean(row.upSha256);
     const mayBeEdited = options.acceptEdits === true && row !== undefined && row.filename === migration.up && Boolean(row.upSha256);
     if (!isNew && !lacksDown && !renamed && !mayBeEdited) continue;
-    const up = readMigrationFile(migrationsDir, migration.up);
+    const up = readMigrationSql(migrationsDir, migration.up, 'up');
     // A rename is adopted only with the same content (§2): a different file under the version is a phantom.
     if (renamed && up.sha256 !== row?.upSha256) continue;
     if (mayBeEdited && up.sha256 === row?.upSha256) continue;
-    const down = migration.down !== undefined && !disk.unreadable.has(migration.down) ? readMigrationFile(migrationsDir, migration.down).sql : null;
+    const down = migration.down !== undefined && !disk.unreadable.has(migration.down) ? readMigrationSql(migrationsDir, migration.down, 'down').sql : null;
     const source = renamed ? 'renamed' : mayBeEdited ? 'accepted-edit' : 'working-tree';
     if (isNew) newlyApplied.push({ version: migration.version, upSha256: up.sha256 });
     rows.set(migration.version, { version: migration.version, filename: migration.up, downSql: down, upSha256: up.sha256, source });
@@ -86,7 +86,7 @@ export async function captureAppliedMigrations(
     });
   }
 
-  const pruned = tracked.filter((row) => row.version > top).map((row) => row.version);
+  const pruned = tracked.filter((row) => !holdsApplied(current, row.version)).map((row) => row.version);
   await inTransaction(client, async () => {
     await upsertTracked(client, [...rows.values()]);
     await deleteTracked(client, pruned);
@@ -113,7 +113,7 @@ async function restoreForNewlyApplied(session: DbSession, applied: ReadonlyArray
 /** The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held. */
 export async function rewriteCache(session: DbSession, durable = true): Promise<MigrationCache> {
   const current = await readSchemaVersion(session.client);
-  const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => row.version <= current.version);
+  const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => holdsApplied(current, row.version));
   const cache: MigrationCache = {
     database: session.ref.identity,
     migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),

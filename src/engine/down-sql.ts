@@ -10,7 +10,7 @@ import { downFileFor, parseMigrationName, type Catalog } from '../core/catalog.j
 import type { Candidate, DownSql, DownSqlOrigin } from '../core/plan.js';
 import type { PgClient } from '../db/client.js';
 import { readTrackedDownSql } from '../db/tracking.js';
-import { decodeSql, readMigrationFile } from '../fs/migration-files.js';
+import { decodeSql, readMigrationSql } from '../fs/migration-files.js';
 import { projectFormat as format } from '../formats/index.js';
 
 export interface DownSqlSource {
@@ -70,7 +70,7 @@ export function workingTreeSource(dir: string, catalog: Catalog): DownSqlSource 
       for (const candidate of candidates) {
         const onDisk = catalog.byVersion.get(candidate.version);
         if (!candidate.filename || onDisk?.up !== undefined || onDisk?.down !== downFileFor(candidate.filename)) continue;
-        const { sql } = readMigrationFile(dir, onDisk.down);
+        const { sql } = readMigrationSql(dir, onDisk.down, 'down');
         found.set(candidate.version, { version: candidate.version, filename: candidate.filename, sql, origin: 'working-tree' });
       }
       return found;
@@ -86,16 +86,27 @@ function toText(text: string, file: string): string | null {
   }
 }
 
+/** A direction's SQL in a file's text from git; null when its markers are wrong there (not a usable source). */
+function sectionIn(text: string | null, direction: 'up' | 'down', file: string): string | null {
+  if (text === null) return null;
+  try {
+    return format.sectionOf(text, direction, file, process.env);
+  } catch {
+    return null;
+  }
+}
+
 type GitApi = typeof import('../git/repo.js');
 
 /** Reads a migration's down (and up) file at a commit into a DownSql. */
 async function readAt(git: Awaited<ReturnType<GitApi['openRepo']>>, api: GitApi, rev: string, migrationsDir: string, up: string, origin: DownSqlOrigin, version: bigint): Promise<DownSql | null> {
   const downText = await api.showFile(git, rev, `${migrationsDir}/${downFileFor(up)}`);
-  const sql = downText === null ? null : toText(downText, downFileFor(up));
+  const sql = downText === null ? null : sectionIn(toText(downText, downFileFor(up)), 'down', downFileFor(up));
   if (sql === null) return null;
-  const upText = await api.showFile(git, rev, `${migrationsDir}/${up}`);
-  const upSql = upText === null ? null : toText(upText, up);
-  return { version, filename: up, sql, origin, ref: rev, ...(upSql === null ? {} : { upSql, upSha256: sha256(upSql) }) };
+  const upText = format.singleFile ? downText : await api.showFile(git, rev, `${migrationsDir}/${up}`);
+  const upFile = upText === null ? null : toText(upText, up);
+  const upSql = sectionIn(upFile, 'up', up);
+  return { version, filename: up, sql, origin, ref: rev, ...(upSql === null || upFile === null ? {} : { upSql, upSha256: sha256(upFile) }) };
 }
 
 /** The tree of a revision (post-checkout's `$1`), which still holds the files the old branch had. */

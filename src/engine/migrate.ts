@@ -10,7 +10,7 @@ import type { Settings } from '../core/settings.js';
 import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
-import { readMigrationFile } from '../fs/migration-files.js';
+import { readMigrationSql } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
@@ -101,6 +101,12 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const top = state.current?.version ?? null;
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
   const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked, cache: state.cache });
+  if (outOfOrder.length > 0 && projectFormat.outOfOrder === 'refused' && !options.replay) {
+    // goose refuses them without -allow-missing: dbguard follows the tool it stands in for.
+    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length, 'does')}); nothing was applied`, {
+      hint: 'dbguard migrate --replay   (rolls back the ones above, applies them all in order), or give them new versions', details: { versions: outOfOrder.map(String) },
+    });
+  }
   if (outOfOrder.length > 0 && options.strict) {
     throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length)}); nothing was applied`, {
       hint: 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)', details: { versions: outOfOrder.map(String) },
@@ -129,13 +135,13 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const pending: UpMigration[] = catalog.migrations
     .filter((m) => m.up !== undefined && wanted.has(m.version))
     .map((m) => {
-      const up = readMigrationFile(dir, m.up as string);
+      const up = readMigrationSql(dir, m.up as string, 'up');
       if (isBlankSql(up.sql)) {
         // golang-migrate would record the version and change nothing: almost always a forgotten file.
         throw new DbguardError('MIGRATION_FILE_INVALID', `${m.up} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${m.up}, or delete it`, details: { file: m.up } });
       }
       return {
-        version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationFile(dir, m.down).sql,
+        version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationSql(dir, m.down, 'down').sql,
         // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
         ...(top !== null && m.version < top ? { recordAs: top } : {}),
       };

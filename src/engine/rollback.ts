@@ -4,7 +4,7 @@ import { isBlankSql } from '../core/sql.js';
 import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
 import { readTrackedDownSql } from '../db/tracking.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
-import { readMigrationFile } from '../fs/migration-files.js';
+import { readMigrationSql } from '../fs/migration-files.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
@@ -24,6 +24,7 @@ import type { Snapshot } from '../core/snapshot.js';
 import { dropSnapshot, snapshotBefore } from './snapshot.js';
 import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import type { StashEntry } from '../core/stash.js';
+import { projectFormat } from '../formats/index.js';
 
 export { readDatabaseState, type DatabaseState };
 
@@ -89,7 +90,7 @@ export async function adoptRenames(settings: Settings, state: DatabaseState): Pr
     const onDisk = state.disk.catalog.byVersion.get(row.version)?.up;
     return row.upSha256 && onDisk !== undefined && onDisk !== row.filename;
   });
-  if (renamed.length === 0) return [...state.tracked];
+  if (renamed.length === 0 || projectFormat.renameIsNewMigration) return [...state.tracked];
   const catalog = state.disk.catalog;
   const hashes = await hashFiles(absoluteMigrationsDir(settings), renamed.map((row) => catalog.byVersion.get(row.version)?.up as string));
   return state.tracked.map((row) => {
@@ -115,7 +116,7 @@ async function onDiskAbove(
   const downs = await readTrackedDownSql(session.client, wanted.map((m) => ({ version: m.version, filename: m.up })));
   const dir = absoluteMigrationsDir(settings);
   for (const m of wanted) {
-    const up = readMigrationFile(dir, m.up as string);
+    const up = readMigrationSql(dir, m.up as string, 'up');
     found.set(m.version, { filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: downs.get(m.version)?.sql ?? null });
   }
   return found;

@@ -114,7 +114,8 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
       const version = await readSchemaVersion(watcher);
       await watcher.end().catch(() => undefined);
       watcher = null;
-      const seen = version === null ? 'none' : `${version.version}:${version.dirty}`;
+      // A tool that keeps a set can apply below its top (dbmate, sql-migrate): the set itself is compared.
+      const seen = version === null ? 'none' : `${version.version}:${version.dirty}:${[...version.applied?.keys() ?? []].join(',')}`;
       if (seen !== lastSeen && !version?.dirty) {
         for (const v of await captureNow(settings, 500)) captured.add(v);
         lastSeen = seen;

@@ -2,6 +2,7 @@
  * A working connection to the configured database. For the embedded one this takes the data-dir lock
  * file, initialises or starts a temporary server when none runs, and stops what it started on close.
  */
+import { useFormat } from '../formats/index.js';
 import type { Settings } from '../core/settings.js';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -228,6 +229,8 @@ export function embeddedNotCreated(settings: Settings): boolean {
 }
 
 export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
+  // The settings say which tool's table and files this session speaks (they may come from a test, not loadSettings).
+  useFormat(settings.format);
   const ref = databaseRef(settings);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
   if (ref.kind === 'external') {

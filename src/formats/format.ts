@@ -1,17 +1,23 @@
 /**
  * A migration tool's format (DESIGN §15): everything dbguard must know of one tool, and the only
- * place that knows it. Pure: names parsed, SQL strings returned (goose's Querier is the model: one
- * statement per question), lock keys computed; the adapters run them. The rest of dbguard works on
- * versions, up and down SQL and an applied set.
+ * place that knows it. Pure: names parsed, sections cut, SQL strings returned (goose's Querier is the
+ * model: one statement per question), lock keys computed; the adapters run them. The rest of dbguard
+ * works on versions, up and down SQL and an applied set.
  */
-import type { ParsedMigrationName } from '../core/catalog.js';
+import type { Direction, ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 
 /** What the tool does with a pending migration below the newest applied one. */
 export type OutOfOrderRule = 'skipped' | 'applied' | 'refused';
 
+/** One migration as its tracking table records it: the version and the up file it came from. */
+export interface RecordedMigration {
+  readonly version: bigint;
+  readonly filename: string;
+}
+
 export interface MigrationFormat {
-  readonly name: string;
+  readonly name: 'golang-migrate' | 'dbmate' | 'goose' | 'sql-migrate';
 
   // Files
   /** One file name; null when it is not a well-formed migration name of this format. */
@@ -22,17 +28,29 @@ export interface MigrationFormat {
   invalidNameReason(fileName: string): string;
   /** The names this format expects, for hints ("rename it to …"). */
   readonly expectedNames: string;
+  /** True when one file holds both directions (the catalog's up and down name the same file). */
+  readonly singleFile: boolean;
   /** How an up file's name ends (the cache's fast check of its entries). */
   readonly upSuffix: string;
   isUpFile(fileName: string): boolean;
-  /** The down file that belongs to an up file, and the reverse. */
+  /** The down file that belongs to an up file, and the reverse (the same file for a single-file format). */
   downFileFor(upFile: string): string;
   upFileFor(downFile: string): string;
   /** Git pathspec globs (relative to the migrations folder): every down file, and one version's up file. */
   readonly downFilesGlob: string;
   upFileGlob(version: bigint): string;
-  /** A migration pair as files (the demo writes its scenario with it). */
+  /** A renamed file is another migration to the tool (sql-migrate's id is the file name), never adopted. */
+  readonly renameIsNewMigration: boolean;
+  /** A migration as files (the demo and the tests write theirs with it). */
   filesFor(stem: string, up: string, down: string): Record<string, string>;
+  /**
+   * The SQL of one direction from a file's text, as the tool would run it (its no-transaction marker
+   * kept as a comment line, which requiresNoTransaction reads). Throws MIGRATION_FILE_INVALID naming
+   * the line when the file's markers are wrong. A two-file format's file is all one direction.
+   */
+  sectionOf(text: string, direction: Direction, file: string, env?: Readonly<Record<string, string | undefined>>): string;
+  /** The tool's own no-transaction marker, as kept at the start of a section. */
+  declaresNoTransaction(sql: string): boolean;
 
   // The tracking table
   readonly trackingTable: string;
@@ -41,12 +59,19 @@ export interface MigrationFormat {
   /** What is wrong with the table's columns for this format; null when they are its own. */
   shapeProblem(columns: readonly string[]): { found: string; tool: string | null } | null;
   readonly createTableSql: string;
-  readonly readVersionSql: string;
-  /** A row of readVersionSql as the applied version; null: nothing applied. */
-  versionFromRow(row: { version: string; dirty: boolean } | undefined): SchemaVersion | null;
-  /** The statements that record `version` as applied (null: nothing), exactly as the tool writes them. */
-  setVersionSql(version: bigint | null, dirty: boolean): string;
+  readonly readAppliedSql: string;
+  /**
+   * The rows of readAppliedSql as the applied state; null: nothing applied. A format that keeps a set
+   * (dbmate, goose, sql-migrate) lists it in `applied`; golang-migrate keeps only the top version.
+   */
+  appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null;
+  /** The statements that record one apply, exactly as the tool writes them; `top`: what a top-only table holds after it. */
+  recordApplySql(migration: RecordedMigration, top: bigint): string;
+  /** The statements that record one un-apply; `after`: the top version left (null: nothing applied). */
+  recordUnapplySql(migration: RecordedMigration, after: bigint | null): string;
+  /** A dirty flag is kept: the statements that mark `version` dirty, or set it clean (force). */
   readonly hasDirtyFlag: boolean;
+  setVersionSql?(version: bigint | null, dirty: boolean): string;
   readonly outOfOrder: OutOfOrderRule;
 
   // Its lock

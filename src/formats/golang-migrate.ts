@@ -9,11 +9,13 @@ import { crc32 } from 'node:zlib';
 import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
+import { trackingFactsSql } from './shared.js';
 
 const MIGRATION_FILE = /^([0-9]+)_(.+)\.(up|down)\.sql$/;
 const LOOKS_LIKE_MIGRATION = [/\.(up|down)\.sql$/i, /^[0-9]+_.*\.sql$/i];
 /** schema_migrations.version is a bigint: versions must fit a signed 64-bit integer. */
-export const MAX_VERSION = 2n ** 63n - 1n;
+export { MAX_VERSION } from './limits.js';
+import { MAX_VERSION } from './limits.js';
 /** NilVersion, written only together with dirty=true. */
 const NIL_VERSION = -1n;
 const TABLE = 'schema_migrations';
@@ -48,11 +50,16 @@ function invalidNameReason(fileName: string): string {
     return 'name must start with a numeric version followed by "_"';
   }
   // One file per version is dbmate's, goose's and sql-migrate's layout (§15), which dbguard does not read yet.
-  if (/\.sql$/i.test(fileName) && !/\.(up|down)\.sql$/i.test(fileName)) return 'is one file per version (dbmate, goose and sql-migrate write migrations so; dbguard reads only golang-migrate\'s <version>_<name>.up.sql / .down.sql pairs for now)';
+  if (/\.sql$/i.test(fileName) && !/\.(up|down)\.sql$/i.test(fileName)) return 'is one file per version, as dbmate, goose and sql-migrate write them, but the format is golang-migrate (two files per version): set "format" in dbguard.config.json to the tool that wrote it';
   return 'name must match <version>_<name>.up.sql or <version>_<name>.down.sql';
 }
 
-const OTHER_TOOLS: Record<string, string> = { gorp_migrations: 'sql-migrate', goose_db_version: 'goose' };
+/** Cleared, then one row: what golang-migrate's SetVersion does. A bigint and a boolean need no escaping. */
+function setVersionSql(version: bigint | null, dirty: boolean): string {
+  const insert = version !== null || dirty ? ` INSERT INTO ${TABLE} (version, dirty) VALUES (${(version ?? NIL_VERSION).toString()}, ${dirty});` : '';
+  return `DELETE FROM ${TABLE};${insert}`;
+}
+
 const OWN_COLUMNS = /^(version (bigint|integer)),(dirty boolean)$/;
 
 export const golangMigrate: MigrationFormat = {
@@ -61,6 +68,7 @@ export const golangMigrate: MigrationFormat = {
   looksLikeMigration: (fileName) => LOOKS_LIKE_MIGRATION.some((pattern) => pattern.test(fileName)),
   invalidNameReason,
   expectedNames: '<version>_<name>.up.sql / .down.sql',
+  singleFile: false,
   upSuffix: '.up.sql',
   isUpFile: (fileName) => fileName.endsWith('.up.sql'),
   downFileFor: (upFile) => upFile.replace(/\.up\.sql$/, '.down.sql'),
@@ -68,13 +76,14 @@ export const golangMigrate: MigrationFormat = {
   downFilesGlob: '*.down.sql',
   // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
   upFileGlob: (version) => `*${version}_*.up.sql`,
+  renameIsNewMigration: false,
   filesFor: (stem, up, down) => ({ [`${stem}.up.sql`]: up, [`${stem}.down.sql`]: down }),
+  sectionOf: (text) => text,
+  // golang-migrate has no marker: a file is one Exec (dbguard's own -- dbguard:no-transaction still counts).
+  declaresNoTransaction: () => false,
 
   trackingTable: TABLE,
-  trackingFactsSql: `SELECT to_regclass('${TABLE}') IS NOT NULL AS here,
-  ARRAY(SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute
-        WHERE attrelid = to_regclass('${TABLE}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS columns,
-  ARRAY(SELECT t FROM unnest(ARRAY[${Object.keys(OTHER_TOOLS).map((t) => `'${t}'`).join(', ')}]) t WHERE to_regclass(t) IS NOT NULL) AS others`,
+  trackingFactsSql: trackingFactsSql(TABLE),
   shapeProblem(columns) {
     if (OWN_COLUMNS.test(columns.join(','))) return null;
     // dbmate's table has the same name: version varchar, and nothing else.
@@ -82,19 +91,18 @@ export const golangMigrate: MigrationFormat = {
     return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: dbmate ? 'dbmate' : null };
   },
   createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)`,
-  readVersionSql: `SELECT version::text AS version, dirty FROM ${TABLE} LIMIT 1`,
-  versionFromRow(row): SchemaVersion | null {
+  readAppliedSql: `SELECT version::text AS version, dirty FROM ${TABLE} LIMIT 1`,
+  appliedFromRows(rows): SchemaVersion | null {
+    const row = rows[0] as { version: string; dirty: boolean } | undefined;
     if (!row) return null;
     const version = BigInt(row.version);
     // A dirty nil version means a failed first migration or a failed last rollback step: dirty, nothing applied.
     if (version === NIL_VERSION) return row.dirty ? { version: 0n, dirty: true } : null;
     return { version, dirty: row.dirty };
   },
-  // Cleared, then one row: what golang-migrate's SetVersion does. A bigint and a boolean need no escaping.
-  setVersionSql(version, dirty) {
-    const insert = version !== null || dirty ? ` INSERT INTO ${TABLE} (version, dirty) VALUES (${(version ?? NIL_VERSION).toString()}, ${dirty});` : '';
-    return `DELETE FROM ${TABLE};${insert}`;
-  },
+  recordApplySql: (_migration, top) => setVersionSql(top, false),
+  recordUnapplySql: (_migration, after) => setVersionSql(after, false),
+  setVersionSql,
   hasDirtyFlag: true,
   outOfOrder: 'skipped',
 
@@ -106,5 +114,3 @@ export const golangMigrate: MigrationFormat = {
   lockKeys: (database, schema) => [...new Set([golangMigrateLockKey(database, schema), golangMigrateLockKey(`/${database}`, schema)])],
 };
 
-/** The other tools whose tracking table a database may hold instead, by table name (for errors). */
-export const otherToolOf = (table: string): string | null => OTHER_TOOLS[table] ?? null;

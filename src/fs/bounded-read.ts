@@ -2,7 +2,7 @@
  * Files a repository can hand us (the config, package.json, the cache) are read only when they are
  * regular files of a sane size: a link to /dev/zero or a FIFO would hang the hook, and git with it.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export class UnreadableFile extends Error {
   constructor(readonly code: 'ENOTREG' | 'EFBIG', message: string, readonly size: number) {
@@ -28,4 +28,16 @@ export function readBoundedBytes(path: string, maxBytes: number): Buffer {
 
 export function readBoundedText(path: string, maxBytes: number): string {
   return readBoundedBytes(path, maxBytes).toString('utf8');
+}
+
+/** The first `maxBytes` of a regular file (opened without blocking); null for anything else. */
+export function readHead(path: string, maxBytes: number): Buffer | null {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const buffer = Buffer.alloc(maxBytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, maxBytes, 0));
+  } finally {
+    closeSync(fd);
+  }
 }

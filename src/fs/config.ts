@@ -1,6 +1,8 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
-import { existsSync, statSync } from 'node:fs';
-import { readBoundedText } from './bounded-read.js';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { detectFormat, useFormat } from '../formats/index.js';
+import { linkLeavesRepository } from './migrations-dir.js';
+import { readBoundedText, readHead } from './bounded-read.js';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { isWithin, realPathOf, repositoryRealPath } from './paths.js';
 import { DbguardError } from '../core/errors.js';
@@ -63,10 +65,41 @@ export function loadSettings(cwd: string, env: NodeJS.ProcessEnv = process.env):
   const root = findRoot(cwd);
   const config = readConfigFile(root);
   const existing = new Set(DEFAULT_MIGRATION_DIRS.filter((dir) => isDirectory(join(root, dir))));
-  const settings = resolveSettings(root, config, env, existing);
+  const settings = withFormat(resolveSettings(root, config, env, existing));
   assertStateDirUsable(settings, env);
   assertInsideRepository(settings);
   return settings;
+}
+
+/** A migration file's first bytes, enough for its markers; null when it cannot be read as one. */
+function headOf(dir: string, name: string): string | null {
+  try {
+    // Only the repository's own regular files: never a link out of it, never a FIFO (it would block).
+    return linkLeavesRepository(dir, name) === null ? readHead(join(dir, name), 64 * 1024)?.toString('utf8') ?? null : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The format not named: told from the files (DESIGN §15), and made the process's format. A folder
+ * that cannot be listed yet is golang-migrate's until a command reports why.
+ */
+function withFormat(settings: Settings): Settings {
+  if (settings.formatSource === 'named') {
+    useFormat(settings.format);
+    return settings;
+  }
+  const dir = absoluteMigrationsDir(settings);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    names = [];
+  }
+  const detected = detectFormat(names, (name) => headOf(dir, name), settings.migrationsDir);
+  useFormat(detected ?? 'golang-migrate');
+  return detected === null ? settings : { ...settings, format: detected, formatSource: 'detected' };
 }
 
 /**

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { readBoundedBytes, UnreadableFile } from './bounded-read.js';
 import { join } from 'node:path';
 import { DbguardError } from '../core/errors.js';
+import type { Direction } from '../core/catalog.js';
+import { projectFormat } from '../formats/index.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
 
 /** Larger migration files are refused: dbguard stores down SQL in a table and reads files whole. */
@@ -14,6 +16,15 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 export function readMigrationFile(dir: string, name: string): { sql: string; sha256: string } {
   const bytes = readRegularFile(dir, name);
   return { sql: decodeSql(bytes, name), sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/**
+ * One direction's SQL of a migration file, as its format cuts it (a two-file format's file is all of
+ * it), and the sha256 of the whole file. Bad markers are MIGRATION_FILE_INVALID naming the line.
+ */
+export function readMigrationSql(dir: string, name: string, direction: Direction): { sql: string; sha256: string } {
+  const file = readMigrationFile(dir, name);
+  return { sql: projectFormat.sectionOf(file.sql, direction, name, process.env), sha256: file.sha256 };
 }
 
 function notReadable(name: string, path: string, why: string, code: string): DbguardError {

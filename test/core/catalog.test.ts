@@ -37,11 +37,11 @@ describe('buildCatalog', () => {
 
   it.each([
     ['abc_x.up.sql', 'name must start with a numeric version followed by "_"'],
-    ['20240101120000_create_users.sql', 'is one file per version (dbmate, goose and sql-migrate write migrations so; dbguard reads only golang-migrate\'s <version>_<name>.up.sql / .down.sql pairs for now)'],
+    ['20240101120000_create_users.sql', 'is one file per version, as dbmate, goose and sql-migrate write them, but the format is golang-migrate (two files per version): set "format" in dbguard.config.json to the tool that wrote it'],
     ['0_zero.up.sql', 'version must be a positive integer'],
     ['99999999999999999999_big.down.sql', 'version does not fit a 64-bit integer'],
     ['12_x.UP.sql', 'name must match <version>_<name>.up.sql or <version>_<name>.down.sql'],
-    ['12_x.sql', 'is one file per version (dbmate, goose and sql-migrate write migrations so; dbguard reads only golang-migrate\'s <version>_<name>.up.sql / .down.sql pairs for now)'],
+    ['12_x.sql', 'is one file per version, as dbmate, goose and sql-migrate write them, but the format is golang-migrate (two files per version): set "format" in dbguard.config.json to the tool that wrote it'],
   ])('reports %s as a malformed migration name', (file, reason) => {
     const catalog = buildCatalog([file]);
     expect(catalogErrors(catalog)).toEqual([{ code: 'MIGRATION_NAME_INVALID', severity: 'error', file, reason }]);

@@ -13,6 +13,11 @@ import { base, branchA, GitRepo, PACKAGE_ROOT, run } from '../helpers/git.js';
 let work: string;
 let path: string;
 
+/** What npm needs to reach the registry from this machine: its proxy and CA settings (a TLS-inspecting proxy's CA). */
+function networkEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => /^(NODE_EXTRA_CA_CERTS|SSL_CERT_(FILE|DIR)|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|cafile|ca|proxy|https_proxy|noproxy|strict_ssl))$/i.test(key)));
+}
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'dbguard-global-install-'));
   chmodSync(work, 0o755); // as root, the embedded server runs as "postgres", which must reach the installed binaries
@@ -25,7 +30,7 @@ beforeAll(() => {
   // all (a few seconds). A cold metadata cache needs the registry: that try gets a bound no slow registry
   // reaches, instead of failing the suite (it once passed 120 s on a loaded machine).
   const install = (mode: string, timeout: number) => spawnSync('npm', ['install', '--global', '--prefix', prefix, mode, '--no-audit', '--no-fund', tarball], {
-    cwd: work, encoding: 'utf8', timeout, env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    cwd: work, encoding: 'utf8', timeout, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...networkEnv() },
   });
   const started = Date.now();
   let installed = install('--offline', 120_000);

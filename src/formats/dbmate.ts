@@ -1,0 +1,136 @@
+/**
+ * dbmate (DESIGN §15), from its source (pkg/dbmate/migration.go, pkg/driver/postgres): one file per
+ * version, `^(\d+).*\.sql$`, the version the leading digits kept as text; `-- migrate:up` and
+ * `-- migrate:down` at the start of a line, both required, options on the marker line
+ * (`transaction:false`); several up/down pairs may follow each other. Each section is one Exec, in a
+ * transaction with its row unless `transaction:false`. Table `schema_migrations(version varchar
+ * primary key)` in the current schema: a set, one row per applied version. It applies pending
+ * versions below the newest applied one too (`--strict` refuses them); it takes no lock.
+ */
+import type { ParsedMigrationName } from '../core/catalog.js';
+import type { SchemaVersion } from '../core/plan.js';
+import { DbguardError } from '../core/errors.js';
+import type { MigrationFormat } from './format.js';
+import { MAX_VERSION } from './limits.js';
+import { PAIR_REASON, cutSections, isPairName, markerError, onlyComments, trackingFactsSql, unusableName, unusableNameReason, type MarkerLine } from './shared.js';
+
+const FILE = /^([0-9]+)(.*)\.sql$/;
+const TABLE = 'schema_migrations';
+const UP = /^--\s*migrate:up(\s*$|\s+\S+)/;
+const DOWN = /^--\s*migrate:down(\s*$|\s+\S+)/;
+/** A line meant as a marker that dbmate would not read as one (indented, misspelt, upper case). */
+const NEAR_MISS = /^\s*--\s*migrate\s*:\s*(up|down)\b/i;
+const NO_TRANSACTION = /^--\s*migrate:(up|down)\s.*\btransaction:false\b/m;
+
+function parseFileName(fileName: string): ParsedMigrationName | null {
+  const match = unusableName(fileName) || isPairName(fileName) ? null : FILE.exec(fileName);
+  if (!match) return null;
+  const version = BigInt(match[1] as string);
+  if (version <= 0n || version > MAX_VERSION) return null;
+  return { version, name: (match[2] as string).replace(/^[_-]/, '') || (match[1] as string), direction: 'up' };
+}
+
+function invalidNameReason(fileName: string): string {
+  const unusable = unusableNameReason(fileName);
+  if (unusable) return unusable;
+  if (isPairName(fileName)) return PAIR_REASON;
+  const digits = /^([0-9]+)/.exec(fileName)?.[1];
+  if (digits !== undefined && BigInt(digits) === 0n) return 'version must be above 0';
+  if (digits !== undefined && BigInt(digits) > MAX_VERSION) return 'version does not fit a 64-bit integer (dbguard orders versions as numbers)';
+  return 'name must match <version>_<name>.sql';
+}
+
+function classify(file: string) {
+  return (line: string, lineNo: number): MarkerLine => {
+    const up = UP.test(line);
+    if (up || DOWN.test(line)) {
+      const options = line.replace(/^--\s*migrate:(up|down)/, '').trim().split(/\s+/).filter(Boolean);
+      return { kind: up ? 'up' : 'down', noTransaction: options.includes('transaction:false') };
+    }
+    if (NEAR_MISS.test(line)) {
+      throw markerError('dbmate', file, lineNo, `"${line.trim()}" is not a marker dbmate reads (it must start the line, in lower case: -- migrate:up / -- migrate:down), so dbmate would run it as part of the section above`, `write it as "-- migrate:${/down/i.test(line) ? 'down' : 'up'}" at the start of the line`);
+    }
+    return null;
+  };
+}
+
+/** The ups in order; the downs in reverse, so the last pair is undone first. */
+function sectionOf(text: string, direction: 'up' | 'down', file: string): string {
+  const { preamble, sections } = cutSections(text, classify(file));
+  const first = sections[0];
+  if (!first || !sections.some((s) => s.direction === 'up')) {
+    throw markerError('dbmate', file, 1, 'has no "-- migrate:up" line', 'start the migration with a "-- migrate:up" line, and its undo after "-- migrate:down"');
+  }
+  if (!onlyComments(preamble)) throw markerError('dbmate', file, 1, 'has SQL before its "-- migrate:up" line', 'move it below "-- migrate:up"');
+  if (first.direction === 'down') throw markerError('dbmate', file, first.line, '"-- migrate:down" comes before "-- migrate:up"', 'put the up section first');
+  for (const [i, section] of sections.entries()) {
+    const next = sections[i + 1];
+    if (section.direction === 'up' && next?.direction !== 'down') {
+      throw markerError('dbmate', file, section.line, 'this "-- migrate:up" has no "-- migrate:down" after it (dbmate requires one per up)', 'add a "-- migrate:down" section with the SQL that undoes it');
+    }
+    if (section.direction === 'down' && sections[i - 1]?.direction !== 'up') {
+      throw markerError('dbmate', file, section.line, 'a second "-- migrate:down" follows the first', 'merge the two down sections');
+    }
+  }
+  const wanted = sections.filter((s) => s.direction === direction).map((s) => s.text);
+  return (direction === 'down' ? wanted.reverse() : wanted).join('\n');
+}
+
+function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null {
+  const applied = new Map<bigint, string | null>();
+  for (const row of rows) {
+    const text = String(row.version);
+    if (!/^[0-9]+$/.test(text) || BigInt(text) === 0n || BigInt(text) > MAX_VERSION) {
+      throw new DbguardError('TRACKING_ROW_INVALID', `${TABLE} holds the version ${JSON.stringify(text)}, which no dbmate migration file can have; dbguard changed nothing`, {
+        hint: `delete that row from ${TABLE} if no migration made it (psql), then dbguard status`, details: { table: TABLE, version: text },
+      });
+    }
+    if (applied.has(BigInt(text))) {
+      throw new DbguardError('TRACKING_ROW_INVALID', `${TABLE} holds version ${BigInt(text)} twice, written with different leading zeros; dbguard changed nothing`, {
+        hint: `delete the row no file has from ${TABLE} (psql), then dbguard status`, details: { table: TABLE, version: text },
+      });
+    }
+    applied.set(BigInt(text), null);
+  }
+  if (applied.size === 0) return null;
+  return { version: [...applied.keys()].reduce((a, b) => (a > b ? a : b)), dirty: false, applied };
+}
+
+/** The version as the file writes it: leading zeros count for dbmate. */
+const versionText = (filename: string, version: bigint): string => /^([0-9]+)/.exec(filename)?.[1] ?? version.toString();
+
+export const dbmate: MigrationFormat = {
+  name: 'dbmate',
+  parseFileName,
+  looksLikeMigration: (fileName) => /^[0-9]/.test(fileName) && /\.sql$/i.test(fileName),
+  invalidNameReason,
+  expectedNames: '<version>_<name>.sql (with -- migrate:up and -- migrate:down sections)',
+  singleFile: true,
+  upSuffix: '.sql',
+  isUpFile: (fileName) => parseFileName(fileName) !== null,
+  downFileFor: (upFile) => upFile,
+  upFileFor: (downFile) => downFile,
+  downFilesGlob: '*.sql',
+  upFileGlob: (version) => `*${version}*.sql`,
+  renameIsNewMigration: false,
+  filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n` }),
+  sectionOf,
+  declaresNoTransaction: (sql) => NO_TRANSACTION.test(sql),
+
+  trackingTable: TABLE,
+  trackingFactsSql: trackingFactsSql(TABLE),
+  shapeProblem(columns) {
+    if (columns.length === 1 && /^version character varying/.test(columns[0] ?? '')) return null;
+    const golang = /^version (bigint|integer),dirty boolean$/.test(columns.join(','));
+    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: golang ? 'golang-migrate' : null };
+  },
+  createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (version varchar PRIMARY KEY)`,
+  readAppliedSql: `SELECT version FROM ${TABLE}`,
+  appliedFromRows,
+  recordApplySql: (m) => `INSERT INTO ${TABLE} (version) VALUES ('${versionText(m.filename, m.version)}');`,
+  // By value, so a row written with other leading zeros (by hand) goes too.
+  recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE version ~ '^[0-9]+$' AND version::numeric = ${m.version};`,
+  hasDirtyFlag: false,
+  outOfOrder: 'applied',
+  lockKeys: () => [],
+};

@@ -1,0 +1,157 @@
+/**
+ * goose v3, SQL migrations (DESIGN §15), from its source (internal/sqlparser/parser.go, migration.go,
+ * internal/dialects/postgres.go, up.go): `<version>_<name>.sql`, the version an int64 before the first
+ * `_`; annotations are lines `-- +goose Up|Down|StatementBegin|StatementEnd|NO TRANSACTION|ENVSUB ON|
+ * ENVSUB OFF` (any case, no leading whitespace), Up first and required, Down optional; a statement ends
+ * where a line's last word ends in `;`. NO TRANSACTION holds for the whole file; ENVSUB ON replaces
+ * ${VAR} (and ${VAR:-default}) from the environment until ENVSUB OFF. Table `goose_db_version(id,
+ * version_id bigint, is_applied boolean, tstamp)` with a version-0 row from its creation: rows, the
+ * newest per version deciding (old goose wrote is_applied = false on down; v3 deletes). A pending
+ * version below the newest applied one is refused (`-allow-missing`); the CLI takes no lock.
+ */
+import type { ParsedMigrationName } from '../core/catalog.js';
+import type { SchemaVersion } from '../core/plan.js';
+import type { MigrationFormat } from './format.js';
+import { MAX_VERSION } from './limits.js';
+import { PAIR_REASON, cutSections, isPairName, endsStatement, markerError, trackingFactsSql, unusableName, unusableNameReason, type MarkerLine } from './shared.js';
+
+const FILE = /^([0-9]+)_(.*)\.sql$/;
+const TABLE = 'goose_db_version';
+const NO_TRANSACTION_LINE = '-- +goose NO TRANSACTION';
+
+function parseFileName(fileName: string): ParsedMigrationName | null {
+  const match = unusableName(fileName) || isPairName(fileName) ? null : FILE.exec(fileName);
+  if (!match) return null;
+  const version = BigInt(match[1] as string);
+  if (version <= 0n || version > MAX_VERSION) return null;
+  return { version, name: match[2] as string, direction: 'up' };
+}
+
+function invalidNameReason(fileName: string): string {
+  const unusable = unusableNameReason(fileName);
+  if (unusable) return unusable;
+  if (isPairName(fileName)) return PAIR_REASON;
+  if (/\.go$/.test(fileName)) return 'is a Go migration: dbguard reads goose\'s SQL migrations only';
+  const digits = /^([0-9]+)_/.exec(fileName)?.[1];
+  if (digits === undefined) return 'name must start with a numeric version followed by "_"';
+  if (BigInt(digits) === 0n) return 'version must be above 0';
+  return 'version does not fit a 64-bit integer';
+}
+
+/** The annotation a line holds ("up", "statementbegin", …), or null for SQL and plain comments. */
+function annotationOf(line: string, file: string, lineNo: number): string | null {
+  if (!line.trim().startsWith('--') || !line.includes('+goose')) return null;
+  if (/^\s/.test(line)) throw markerError('goose', file, lineNo, `"${line.trim()}" has leading whitespace, which goose refuses`, 'start the annotation at the beginning of the line');
+  return line.replace(/^(--)+/, '').trim().replace(/^\+goose/, '').trim().toLowerCase().replace(/\s+/g, ' ');
+}
+
+const KNOWN = new Set(['up', 'down', 'statementbegin', 'statementend', 'no transaction', 'envsub on', 'envsub off']);
+
+function classify(file: string) {
+  return (line: string, lineNo: number): MarkerLine => {
+    const annotation = annotationOf(line, file, lineNo);
+    if (annotation === null) return null;
+    if (!KNOWN.has(annotation)) throw markerError('goose', file, lineNo, `"${line.trim()}" is not an annotation goose knows`, 'use -- +goose Up, Down, StatementBegin, StatementEnd, NO TRANSACTION or ENVSUB ON / OFF');
+    if (annotation === 'up' || annotation === 'down') return { kind: annotation, noTransaction: false };
+    return { kind: 'other' };
+  };
+}
+
+/** goose's checks of a section: blocks closed, the last statement ended. */
+function checkStatements(text: string, firstLine: number, file: string): void {
+  let open: number | null = null;
+  let unfinished: number | null = null;
+  for (const [i, line] of text.split('\n').entries()) {
+    const annotation = annotationOf(line, file, firstLine + i);
+    if (annotation === 'statementbegin') open = firstLine + i;
+    else if (annotation === 'statementend') { open = null; unfinished = null; }
+    else if (annotation === null && open === null && !/^\s*--/.test(line) && line.trim() !== '') unfinished = endsStatement(line) ? null : firstLine + i;
+  }
+  if (open !== null) throw markerError('goose', file, open, '"-- +goose StatementBegin" has no "-- +goose StatementEnd"', 'close the block with "-- +goose StatementEnd"');
+  if (unfinished !== null) throw markerError('goose', file, unfinished, 'the last statement does not end with a semicolon (goose: "missing semicolon?")', 'end it with ";" (or wrap it in StatementBegin / StatementEnd)');
+}
+
+/** ENVSUB ON … OFF: ${VAR} and ${VAR:-default} from the environment, as goose substitutes them. */
+function substituted(text: string, env: Readonly<Record<string, string | undefined>>, file: string): string {
+  let on = false;
+  return text.split('\n').map((line, i) => {
+    const annotation = annotationOf(line, file, i + 1);
+    if (annotation === 'envsub on') on = true;
+    if (annotation === 'envsub off') on = false;
+    if (!on || annotation !== null) return line;
+    return line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_all, name: string, fallback: string | undefined) => env[name] || fallback || '');
+  }).join('\n');
+}
+
+function sectionOf(text: string, direction: 'up' | 'down', file: string, env: Readonly<Record<string, string | undefined>> = {}): string {
+  const lines = text.split('\n');
+  const { preamble, sections } = cutSections(text, classify(file));
+  const sqlBefore = preamble.findIndex((l) => l.trim() !== '' && !l.trim().startsWith('--'));
+  if (sections[0]?.direction !== 'up' || sqlBefore >= 0) {
+    throw markerError('goose', file, sqlBefore >= 0 ? sqlBefore + 1 : (sections[0]?.line ?? 1), 'goose requires the file to start with a "-- +goose Up" annotation', 'put "-- +goose Up" before the first statement');
+  }
+  const ups = sections.filter((s) => s.direction === 'up');
+  const downs = sections.filter((s) => s.direction === 'down');
+  if (ups.length > 1) throw markerError('goose', file, (ups[1] as { line: number }).line, 'a second "-- +goose Up" annotation (goose refuses duplicates)', 'merge the two Up sections');
+  if (downs.length > 1) throw markerError('goose', file, (downs[1] as { line: number }).line, 'a second "-- +goose Down" annotation (goose refuses duplicates)', 'merge the two Down sections');
+  for (const section of sections) checkStatements(section.text, section.line, file);
+  const noTransaction = lines.some((l) => annotationOf(l.replace(/\r$/, ''), file, 0) === 'no transaction');
+  const section = (direction === 'up' ? ups[0] : downs[0])?.text ?? '';
+  const sql = substituted(section, env, file);
+  return noTransaction && section ? `${NO_TRANSACTION_LINE}\n${sql}` : sql;
+}
+
+function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null {
+  // Newest first (ORDER BY id DESC): the first row seen of a version decides; version 0 is the table's birth.
+  const seen = new Set<bigint>();
+  const applied = new Map<bigint, string | null>();
+  for (const row of rows) {
+    const version = BigInt(String(row.version));
+    if (seen.has(version)) continue;
+    seen.add(version);
+    if (version > 0n && row.is_applied === true) applied.set(version, null);
+  }
+  if (applied.size === 0) return null;
+  return { version: [...applied.keys()].reduce((a, b) => (a > b ? a : b)), dirty: false, applied };
+}
+
+export const goose: MigrationFormat = {
+  name: 'goose',
+  parseFileName,
+  looksLikeMigration: (fileName) => /^[0-9]+_.*\.(sql|go)$/i.test(fileName) && !fileName.endsWith('_test.go'),
+  invalidNameReason,
+  expectedNames: '<version>_<name>.sql (with -- +goose Up and -- +goose Down sections)',
+  singleFile: true,
+  upSuffix: '.sql',
+  isUpFile: (fileName) => parseFileName(fileName) !== null,
+  downFileFor: (upFile) => upFile,
+  upFileFor: (downFile) => downFile,
+  downFilesGlob: '*.sql',
+  upFileGlob: (version) => `*${version}_*.sql`,
+  renameIsNewMigration: false,
+  filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +goose Up\n${up}\n\n-- +goose Down\n${down}\n` }),
+  sectionOf,
+  declaresNoTransaction: (sql) => sql.startsWith(NO_TRANSACTION_LINE),
+
+  trackingTable: TABLE,
+  trackingFactsSql: trackingFactsSql(TABLE),
+  shapeProblem(columns) {
+    const joined = columns.join(',');
+    if (/(^|,)version_id bigint(,|$)/.test(joined) && /(^|,)is_applied boolean(,|$)/.test(joined) && /(^|,)id integer(,|$)/.test(joined)) return null;
+    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: null };
+  },
+  // Created with its version-0 row, in one statement, as goose does in one transaction.
+  createTableSql: `DO $dbguard$ BEGIN
+  IF to_regclass('${TABLE}') IS NULL THEN
+    CREATE TABLE ${TABLE} (id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NOT NULL DEFAULT now());
+    INSERT INTO ${TABLE} (version_id, is_applied) VALUES (0, true);
+  END IF;
+END $dbguard$`,
+  readAppliedSql: `SELECT version_id::text AS version, is_applied FROM ${TABLE} ORDER BY id DESC`,
+  appliedFromRows,
+  recordApplySql: (m) => `INSERT INTO ${TABLE} (version_id, is_applied) VALUES (${m.version}, true);`,
+  recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE version_id = ${m.version};`,
+  hasDirtyFlag: false,
+  outOfOrder: 'refused',
+  lockKeys: () => [],
+};

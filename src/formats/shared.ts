@@ -1,0 +1,90 @@
+/**
+ * What the formats share: the tracking tables every tool keeps (to name another tool's table in an
+ * error), one facts query, a literal that is safe whatever the session's settings, and the cutting
+ * of a single-file migration into marked sections (DESIGN §15).
+ */
+import { DbguardError } from '../core/errors.js';
+import type { Direction } from '../core/catalog.js';
+
+/** Every tool's table by name; `schema_migrations` is golang-migrate's and dbmate's, told by columns. */
+export const TOOL_TABLES: Readonly<Record<string, string>> = { schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose' };
+
+/** The other tools whose tracking table a database may hold instead, by table name (for errors). */
+export const otherToolOf = (table: string): string | null => TOOL_TABLES[table] ?? null;
+
+/** One query: the own table's presence and columns, and which other tools' tables are there. */
+export function trackingFactsSql(table: string): string {
+  const others = Object.keys(TOOL_TABLES).filter((t) => t !== table).map((t) => `'${t}'`).join(', ');
+  return `SELECT to_regclass('${table}') IS NOT NULL AS here,
+  ARRAY(SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute
+        WHERE attrelid = to_regclass('${table}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS columns,
+  ARRAY(SELECT t FROM unnest(ARRAY[${others}]::text[]) t WHERE to_regclass(t) IS NOT NULL) AS others`;
+}
+
+/** An escape-string literal: its meaning does not depend on standard_conforming_strings. */
+export const sqlLiteral = (text: string): string => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** U+FFFD is what a name that is not UTF-8 decodes to; a control character cannot be printed or recorded safely. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const unusableName = (fileName: string): boolean => fileName.includes('\uFFFD') || /[\x00-\x1f\x7f]/.test(fileName);
+
+export function unusableNameReason(fileName: string): string | null {
+  if (fileName.includes('\uFFFD')) return 'name is not valid UTF-8';
+  if (/[\n\r]/.test(fileName)) return 'name holds a line break';
+  return unusableName(fileName) ? 'name holds a control character' : null;
+}
+
+/** golang-migrate's two-file names, which a single-file format must not read as its own. */
+export const isPairName = (fileName: string): boolean => /\.(up|down)\.sql$/i.test(fileName);
+export const PAIR_REASON = 'is golang-migrate\'s two-file layout (<version>_<name>.up.sql / .down.sql): set "format": "golang-migrate" in dbguard.config.json, or remove "format" to have it told from the files';
+
+/** A marked file's problem: the file, the line, what was found and what the tool would do. */
+export function markerError(tool: string, file: string, line: number, problem: string, fix: string): DbguardError {
+  return new DbguardError('MIGRATION_FILE_INVALID', `${file} line ${line}: ${problem}`, {
+    hint: `${fix}; ${tool} reads the file the same way, so it would fail or run the wrong SQL`, details: { file, line, format: tool },
+  });
+}
+
+/** One line's meaning in a marked file. */
+export type MarkerLine = { readonly kind: Direction; readonly noTransaction: boolean } | { readonly kind: 'other' } | null;
+
+export interface Section {
+  readonly direction: Direction;
+  /** 1-based line of its marker. */
+  readonly line: number;
+  readonly noTransaction: boolean;
+  /** The marker line and the lines up to the next marker. */
+  readonly text: string;
+}
+
+/** Cuts a file into sections at its direction markers; what comes before the first marker is the preamble. */
+export function cutSections(text: string, classify: (line: string, lineNo: number) => MarkerLine): { preamble: string[]; sections: Section[] } {
+  const preamble: string[] = [];
+  const sections: Array<{ direction: Direction; line: number; noTransaction: boolean; lines: string[] }> = [];
+  const lines = text.split('\n');
+  for (const [i, line] of lines.entries()) {
+    const marker = classify(line.replace(/\r$/, ''), i + 1);
+    if (marker !== null && marker.kind !== 'other') {
+      sections.push({ direction: marker.kind, line: i + 1, noTransaction: marker.noTransaction, lines: [line] });
+      continue;
+    }
+    (sections.at(-1)?.lines ?? preamble).push(line);
+  }
+  return { preamble, sections: sections.map((s) => ({ direction: s.direction, line: s.line, noTransaction: s.noTransaction, text: s.lines.join('\n') })) };
+}
+
+/** Whether every line is blank or a `--` comment (what may precede the first marker). */
+export const onlyComments = (lines: readonly string[]): boolean => lines.every((l) => /^\s*(--.*)?\s*$/.test(l));
+
+/**
+ * The last word before a `--` comment ends in `;`: goose's and sql-migrate's end of a statement (both
+ * split a section so and refuse a last statement without one).
+ */
+export function endsStatement(line: string): boolean {
+  let last = '';
+  for (const word of line.trim().split(/\s+/)) {
+    if (word.startsWith('--')) break;
+    if (word) last = word;
+  }
+  return last.endsWith(';');
+}

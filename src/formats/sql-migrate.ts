@@ -1,0 +1,130 @@
+/**
+ * sql-migrate (DESIGN §15), from its source (migrate.go, sqlparse/sqlparse.go; gorp's Postgres
+ * dialect): any `*.sql` file, its id the whole file name, ordered by its numeric prefix; commands are
+ * lines starting `-- +migrate ` (Up, Down, StatementBegin, StatementEnd), `notransaction` after Up or
+ * Down; a statement ends where a line's last word ends in `;`. Each migration runs in a transaction
+ * with its record unless notransaction. Table `gorp_migrations(id text primary key, applied_at
+ * timestamptz)`: a set of file names, so a rename is a new migration to it. Holes below the newest
+ * applied are applied (ToCatchup); it takes no lock.
+ */
+import type { ParsedMigrationName } from '../core/catalog.js';
+import type { SchemaVersion } from '../core/plan.js';
+import { DbguardError } from '../core/errors.js';
+import type { MigrationFormat } from './format.js';
+import { MAX_VERSION } from './limits.js';
+import { PAIR_REASON, cutSections, isPairName, endsStatement, markerError, sqlLiteral, trackingFactsSql, unusableName, unusableNameReason, type MarkerLine } from './shared.js';
+
+const FILE = /^([0-9]+)(.*)\.sql$/;
+const TABLE = 'gorp_migrations';
+const COMMAND = '-- +migrate ';
+const NEAR_MISS = /^\s*--\s*\+\s*migrate\b/i;
+const NO_TRANSACTION = /^-- \+migrate (Up|Down)\b.*\bnotransaction\b/m;
+
+function parseFileName(fileName: string): ParsedMigrationName | null {
+  const match = unusableName(fileName) || isPairName(fileName) ? null : FILE.exec(fileName);
+  if (!match) return null;
+  const version = BigInt(match[1] as string);
+  if (version <= 0n || version > MAX_VERSION) return null;
+  return { version, name: (match[2] as string).replace(/^[_-]/, '') || (match[1] as string), direction: 'up' };
+}
+
+function invalidNameReason(fileName: string): string {
+  const unusable = unusableNameReason(fileName);
+  if (unusable) return unusable;
+  if (isPairName(fileName)) return PAIR_REASON;
+  const digits = /^([0-9]+)/.exec(fileName)?.[1];
+  if (digits === undefined) return 'has no numeric prefix: sql-migrate orders such files by name after the numbered ones, and dbguard orders migrations by number only';
+  if (BigInt(digits) === 0n) return 'version must be above 0';
+  return 'version does not fit a 64-bit integer';
+}
+
+const commandOf = (line: string): string[] | null => (line.startsWith(COMMAND) ? line.slice(COMMAND.length).trim().split(/\s+/).filter(Boolean) : null);
+
+function classify(file: string) {
+  return (line: string, lineNo: number): MarkerLine => {
+    const fields = commandOf(line);
+    if (fields?.[0] === 'Up' || fields?.[0] === 'Down') return { kind: fields[0] === 'Up' ? 'up' : 'down', noTransaction: fields.includes('notransaction') };
+    if (fields?.[0] === 'StatementBegin' || fields?.[0] === 'StatementEnd') return { kind: 'other' };
+    if (NEAR_MISS.test(line)) {
+      throw markerError('sql-migrate', file, lineNo, `"${line.trim()}" is not a command sql-migrate reads (it must start the line as "-- +migrate Up", "-- +migrate Down", "-- +migrate StatementBegin" or "-- +migrate StatementEnd")`, 'write the command exactly so, at the start of the line');
+    }
+    return null;
+  };
+}
+
+/** What sql-migrate's parser refuses: a block left open, a last statement without its semicolon. */
+function checkStatements(text: string, firstLine: number, file: string): void {
+  let open: number | null = null;
+  let unfinished: number | null = null;
+  for (const [i, line] of text.split('\n').entries()) {
+    const fields = commandOf(line);
+    if (fields?.[0] === 'StatementBegin') open = firstLine + i;
+    else if (fields?.[0] === 'StatementEnd') { open = null; unfinished = null; }
+    else if (open === null && !line.startsWith('-- ') && !fields && line.trim() !== '') unfinished = endsStatement(line) ? null : firstLine + i;
+  }
+  if (open !== null) throw markerError('sql-migrate', file, open, '"-- +migrate StatementBegin" has no "-- +migrate StatementEnd"', 'close the block with "-- +migrate StatementEnd"');
+  if (unfinished !== null) throw markerError('sql-migrate', file, unfinished, 'the last statement does not end with a semicolon', 'end it with ";" (or wrap it in StatementBegin / StatementEnd)');
+}
+
+function sectionOf(text: string, direction: 'up' | 'down', file: string): string {
+  const { sections } = cutSections(text, classify(file));
+  if (sections.length === 0) throw markerError('sql-migrate', file, 1, 'has no "-- +migrate Up" or "-- +migrate Down" line, so sql-migrate runs nothing of it', 'put "-- +migrate Up" before its SQL and "-- +migrate Down" before the undo');
+  for (const section of sections) checkStatements(section.text, section.line, file);
+  return sections.filter((s) => s.direction === direction).map((s) => s.text).join('\n');
+}
+
+function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null {
+  const applied = new Map<bigint, string | null>();
+  for (const row of rows) {
+    const id = String(row.id);
+    const parsed = parseFileName(id);
+    if (!parsed) {
+      throw new DbguardError('TRACKING_ROW_INVALID', `${TABLE} lists ${JSON.stringify(id)}, which has no numeric prefix dbguard can order; dbguard changed nothing`, {
+        hint: 'give the migration a numbered name (and its row the same id), then dbguard status', details: { table: TABLE, id },
+      });
+    }
+    const other = applied.get(parsed.version);
+    if (other) {
+      throw new DbguardError('TRACKING_ROW_INVALID', `${TABLE} lists two migrations of version ${parsed.version}: ${other} and ${id}; dbguard orders migrations by number and changed nothing`, {
+        hint: `roll one back with sql-migrate down, or give it a new number, then dbguard status`, details: { table: TABLE, ids: [other, id] },
+      });
+    }
+    applied.set(parsed.version, id);
+  }
+  if (applied.size === 0) return null;
+  return { version: [...applied.keys()].reduce((a, b) => (a > b ? a : b)), dirty: false, applied };
+}
+
+export const sqlMigrate: MigrationFormat = {
+  name: 'sql-migrate',
+  parseFileName,
+  looksLikeMigration: (fileName) => /\.sql$/i.test(fileName),
+  invalidNameReason,
+  expectedNames: '<version>_<name>.sql (with -- +migrate Up and -- +migrate Down sections)',
+  singleFile: true,
+  upSuffix: '.sql',
+  isUpFile: (fileName) => parseFileName(fileName) !== null,
+  downFileFor: (upFile) => upFile,
+  upFileFor: (downFile) => downFile,
+  downFilesGlob: '*.sql',
+  upFileGlob: (version) => `*${version}*.sql`,
+  renameIsNewMigration: true,
+  filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +migrate Up\n${up}\n\n-- +migrate Down\n${down}\n` }),
+  sectionOf,
+  declaresNoTransaction: (sql) => NO_TRANSACTION.test(sql),
+
+  trackingTable: TABLE,
+  trackingFactsSql: trackingFactsSql(TABLE),
+  shapeProblem(columns) {
+    if (/^id text,applied_at timestamp with time zone$/.test(columns.join(','))) return null;
+    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: null };
+  },
+  createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (id text NOT NULL PRIMARY KEY, applied_at timestamp with time zone)`,
+  readAppliedSql: `SELECT id FROM ${TABLE}`,
+  appliedFromRows,
+  recordApplySql: (m) => `INSERT INTO ${TABLE} (id, applied_at) VALUES (${sqlLiteral(m.filename)}, now());`,
+  recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE id = ${sqlLiteral(m.filename)};`,
+  hasDirtyFlag: false,
+  outOfOrder: 'applied',
+  lockKeys: () => [],
+};
