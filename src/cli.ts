@@ -65,9 +65,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--accept-edits', 'Record up files edited since they were applied as what the database has')
     .example('migrate -path migrations -database "$DATABASE_URL" up && dbguard capture')
     .action((options: { acceptEdits?: boolean }) => run((ctx) => import('./commands/capture.js').then((m) => m.captureCommand(ctx, options))));
-  cli.command('migrate', 'Apply pending up migrations (golang-migrate compatible), capturing down SQL')
+  cli.command('migrate', 'Apply pending up migrations as the project\'s tool would (its table, its order), capturing down SQL')
     .option('--dry-run', 'List what would be applied and change nothing')
-    .option('--strict', 'Refuse migrations below the applied version (golang-migrate would skip them) instead of applying them')
+    .option('--strict', 'Refuse migrations below the applied version instead of applying them')
     .option('--replay', 'Roll back the applied migrations above an out-of-order one, then apply all in version order')
     .option('--no-snapshot', 'With --replay: do not take a snapshot before the rewind')
     .option('--disconnect', 'With --replay: end the other sessions of the database (your app) for the snapshot')
@@ -86,7 +86,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .example('dbguard stash list')
     .example('dbguard stash restore 3 --dry-run')
     .action((action: string, id: string | undefined, options: { dryRun?: boolean }) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id, options))));
-  cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate force)')
+  cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate\'s force; the other tools keep no flag)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));
   cli.command('verify', 'For CI: on a temporary database, check that every down restores the schema its up changed (exit 1)')

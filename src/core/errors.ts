@@ -28,7 +28,6 @@ const CODE_CLASS = {
   MIGRATION_NAME_INVALID: ExitCode.usage,
   FORMAT_NOT_SUPPORTED: ExitCode.usage,
   FORCE_NOT_APPLICABLE: ExitCode.usage,
-  FORMAT_MIXED: ExitCode.usage,
   TRACKING_ROW_INVALID: ExitCode.usage,
   MIGRATION_VERSION_REUSED: ExitCode.usage,
   MIGRATION_FILE_INVALID: ExitCode.usage,

@@ -3,7 +3,6 @@
  * otherwise told from the migration files. The project's format is chosen once per process, when its
  * settings are loaded; everything else asks `projectFormat`.
  */
-import { DbguardError } from '../core/errors.js';
 import { dbmate } from './dbmate.js';
 import type { MigrationFormat } from './format.js';
 import { golangMigrate } from './golang-migrate.js';
@@ -40,28 +39,18 @@ const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
 ];
 
 /**
- * The format the files are written in: two files per version is golang-migrate; a single `.sql` file
- * is told by its markers (`readHead` gives its first bytes). No migrations: golang-migrate, the
- * default. Files of more than one format are FORMAT_MIXED.
+ * The format the files are written in, from the first that tells: two files per version is
+ * golang-migrate; a single `.sql` file is told by its markers (`readHead` gives its first bytes). It
+ * stops there, so the hook lists no folder to know it (a file of another format is then the catalog's
+ * MIGRATION_NAME_INVALID, or fails its own parse, named). null: no migrations yet.
  */
-export function detectFormat(fileNames: readonly string[], readHead: (fileName: string) => string | null, dir: string): FormatName | null {
-  const pairs = fileNames.filter((n) => /^[0-9]+_.*\.(up|down)\.sql$/.test(n));
-  const singles = fileNames.filter((n) => /^[0-9].*\.sql$/.test(n) && !/\.(up|down)\.sql$/.test(n));
-  const found = new Map<FormatName, string>();
-  if (pairs[0] !== undefined) found.set('golang-migrate', pairs[0]);
-  // The first file with a tool's markers tells (a file of another tool then fails its own parse, named).
-  for (const name of singles) {
+export function detectFormat(fileNames: Iterable<string>, readHead: (fileName: string) => string | null): FormatName | null {
+  for (const name of fileNames) {
+    if (/^[0-9]+_.*\.(up|down)\.sql$/.test(name)) return 'golang-migrate';
+    if (!/^[0-9].*\.sql$/.test(name)) continue;
     const head = readHead(name);
     const format = head === null ? undefined : MARKERS.find(([, pattern]) => pattern.test(head))?.[0];
-    if (format === undefined) continue;
-    found.set(format, name);
-    break;
+    if (format !== undefined) return format;
   }
-  if (found.size > 1) {
-    const list = [...found].map(([format, file]) => `${file} (${format})`).join(', ');
-    throw new DbguardError('FORMAT_MIXED', `${dir} holds migrations of more than one format: ${list}`, {
-      hint: 'keep one tool\'s migrations in the folder, or set "format" in dbguard.config.json to the one in use', details: { formats: Object.fromEntries(found) },
-    });
-  }
-  return [...found.keys()][0] ?? null;
+  return null;
 }

@@ -1,6 +1,6 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { detectFormat, useFormat } from '../formats/index.js';
+import { existsSync, opendirSync, statSync, type Dir } from 'node:fs';
+import { detectFormat, useFormat, type FormatName } from '../formats/index.js';
 import { linkLeavesRepository } from './migrations-dir.js';
 import { readBoundedText, readHead } from './bounded-read.js';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
@@ -81,6 +81,10 @@ function headOf(dir: string, name: string): string | null {
   }
 }
 
+function* namesIn(folder: Dir): Generator<string> {
+  for (let entry = folder.readSync(); entry !== null; entry = folder.readSync()) yield entry.name;
+}
+
 /**
  * The format not named: told from the files (DESIGN §15), and made the process's format. A folder
  * that cannot be listed yet is golang-migrate's until a command reports why.
@@ -91,13 +95,18 @@ function withFormat(settings: Settings): Settings {
     return settings;
   }
   const dir = absoluteMigrationsDir(settings);
-  let names: string[];
+  let detected: FormatName | null;
   try {
-    names = readdirSync(dir);
+    // Entry by entry, stopping at the first that tells: a folder of 40,000 files costs one read, not a listing.
+    const folder = opendirSync(dir);
+    try {
+      detected = detectFormat(namesIn(folder), (name) => headOf(dir, name));
+    } finally {
+      folder.closeSync();
+    }
   } catch {
-    names = [];
+    detected = null; // not there or not readable: the command that lists it says why
   }
-  const detected = detectFormat(names, (name) => headOf(dir, name), settings.migrationsDir);
   useFormat(detected ?? 'golang-migrate');
   return detected === null ? settings : { ...settings, format: detected, formatSource: 'detected' };
 }

@@ -101,14 +101,21 @@ describe('dbmate\'s, goose\'s and sql-migrate\'s format modules (issue 19)', () 
     expect(goose.invalidNameReason('00002_seed.go')).toContain('Go migration');
   });
 
-  it('the format is told from the files; two formats in one folder are FORMAT_MIXED, naming a file of each', () => {
-    const heads: Record<string, string> = { '1_a.sql': '-- migrate:up\nSELECT 1;\n-- migrate:down\n', '2_b.sql': '-- +goose Up\nSELECT 1;\n', '3_c.sql': '-- +migrate Up\nSELECT 1;\n' };
-    const read = (name: string) => heads[name] ?? null;
-    expect(detectFormat(['1_a.sql', 'README.md'], read, 'db/migrations')).toBe('dbmate');
-    expect(detectFormat(['2_b.sql'], read, 'm')).toBe('goose');
-    expect(detectFormat(['3_c.sql'], read, 'm')).toBe('sql-migrate');
-    expect(detectFormat(['1_a.up.sql', '1_a.down.sql'], read, 'm')).toBe('golang-migrate');
-    expect(detectFormat([], read, 'm')).toBeNull();
-    expect(code(() => detectFormat(['1_a.up.sql', '2_b.sql'], read, 'm'))).toEqual({ code: 'FORMAT_MIXED', message: 'm holds migrations of more than one format: 1_a.up.sql (golang-migrate), 2_b.sql (goose)' });
+  it('the format is told from the first file that tells (nothing else is read); no migrations: null', () => {
+    const heads: Record<string, string> = { '1_a.sql': '-- migrate:up\nSELECT 1;\n-- migrate:down\n', '2_b.sql': '-- +goose Up\nSELECT 1;\n', '3_c.sql': '-- +migrate Up\nSELECT 1;\n', '4_notes.sql': '-- just notes\n' };
+    const asked: string[] = [];
+    const read = (name: string) => { asked.push(name); return heads[name] ?? null; };
+    expect(detectFormat(['README.md', '4_notes.sql', '1_a.sql', '2_b.sql'], read)).toBe('dbmate');
+    expect(asked).toEqual(['4_notes.sql', '1_a.sql']);
+    expect(detectFormat(['2_b.sql'], read)).toBe('goose');
+    expect(detectFormat(['3_c.sql'], read)).toBe('sql-migrate');
+    expect(detectFormat(['1_a.up.sql', '2_b.sql'], read)).toBe('golang-migrate');
+    expect(detectFormat([], read)).toBeNull();
+  });
+
+  it('a file of the other layout is a named error in each: the catalog reports it, with what to set', () => {
+    expect(dbmate.parseFileName('1_a.up.sql')).toBeNull();
+    expect(dbmate.invalidNameReason('1_a.up.sql')).toContain('set "format": "golang-migrate"');
+    expect(golangMigrate.invalidNameReason('20240101120000_x.sql')).toContain('set "format" in dbguard.config.json');
   });
 });

@@ -78,7 +78,7 @@ const CASES: Case[] = [
     arrange: (p, db) => query(db, "DROP TABLE schema_migrations; CREATE TABLE gorp_migrations (id text PRIMARY KEY, applied_at timestamptz); INSERT INTO gorp_migrations VALUES ('445_create_chat.sql', now())"),
   },
   { name: "goose's goose_db_version and no schema_migrations", command: ['migrate'], code: 'FORMAT_NOT_SUPPORTED', arrange: (p, db) => query(db, 'DROP TABLE schema_migrations; CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now()); INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true)') },
-  { name: 'a dbmate migration file among golang-migrate\'s', arrange: (p) => write(p, '20240101120000_create_x.sql', '-- migrate:up\nCREATE TABLE x ();\n-- migrate:down\nDROP TABLE x;\n'), code: 'FORMAT_MIXED' },
+  { name: 'a dbmate migration file among golang-migrate\'s', arrange: (p) => write(p, '20240101120000_create_x.sql', '-- migrate:up\nCREATE TABLE x ();\n-- migrate:down\nDROP TABLE x;\n'), code: 'MIGRATION_NAME_INVALID' },
   { name: 'a dbmate migration file where the config names golang-migrate', arrange: (p, db) => { config(p, { database: { url: urlFor(db) }, format: 'golang-migrate' }); write(p, '20240101120000_create_x.sql', '-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n'); }, code: 'MIGRATION_NAME_INVALID' },
   { name: 'a dirty database', arrange: (p, db) => query(db, 'UPDATE schema_migrations SET dirty = true'), code: 'DIRTY' },
   { name: 'an untracked version (applied elsewhere, no file, nothing stored)', arrange: (p, db) => query(db, 'UPDATE schema_migrations SET version = 449'), code: 'UNTRACKED' },
