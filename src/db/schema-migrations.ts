@@ -5,7 +5,7 @@
  */
 import { DbguardError } from '../core/errors.js';
 import type { SchemaVersion } from '../core/plan.js';
-import { projectFormat as format } from '../formats/index.js';
+import { formatChosen, isFormatName, projectFormat as format, useFormat } from '../formats/index.js';
 import type { RecordedMigration } from '../formats/format.js';
 import { otherToolOf } from '../formats/shared.js';
 import type { PgClient } from './client.js';
@@ -20,12 +20,16 @@ function notThisFormat(found: string, tool: string | null): DbguardError {
 
 export async function readSchemaVersion(client: PgClient): Promise<SchemaVersion | null> {
   const facts = (await client.query<{ here: boolean; columns: string[]; others: string[] }>(format.trackingFactsSql)).rows[0];
-  if (!facts?.here) {
-    const other = facts?.others[0];
-    if (other) throw notThisFormat(`this database tracks its migrations in ${other}`, otherToolOf(other));
-    return null;
+  const other = facts?.here ? null : facts?.others[0];
+  const problem = facts?.here ? format.shapeProblem(facts.columns) : null;
+  const tool = other ? otherToolOf(other) : problem?.tool ?? null;
+  // No file and no config named the format: the tracking table tells it (DESIGN §15), once.
+  if (!formatChosen && tool !== null && isFormatName(tool)) {
+    useFormat(tool);
+    return readSchemaVersion(client);
   }
-  const problem = format.shapeProblem(facts.columns);
+  if (other) throw notThisFormat(`this database tracks its migrations in ${other}`, tool);
+  if (!facts?.here) return null;
   if (problem) throw notThisFormat(problem.found, problem.tool);
   return format.appliedFromRows((await client.query(format.readAppliedSql)).rows);
 }

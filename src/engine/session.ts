@@ -230,7 +230,7 @@ export function embeddedNotCreated(settings: Settings): boolean {
 
 export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
   // The settings say which tool's table and files this session speaks (they may come from a test, not loadSettings).
-  useFormat(settings.format);
+  useFormat(settings.format, settings.formatSource !== 'default');
   const ref = databaseRef(settings);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
   if (ref.kind === 'external') {

@@ -7,12 +7,11 @@
  * primary key)` in the current schema: a set, one row per applied version. It applies pending
  * versions below the newest applied one too (`--strict` refuses them); it takes no lock.
  */
-import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
 import { MAX_VERSION } from './limits.js';
-import { PAIR_REASON, cutSections, isPairName, markerError, onlyComments, trackingFactsSql, unusableName, unusableNameReason, type MarkerLine } from './shared.js';
+import { cutSections, leadingVersionParser, setState, singleFileLayout, markerError, onlyComments, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'schema_migrations';
@@ -22,23 +21,9 @@ const DOWN = /^--\s*migrate:down(\s*$|\s+\S+)/;
 const NEAR_MISS = /^\s*--\s*migrate\s*:\s*(up|down)\b/i;
 const NO_TRANSACTION = /^--\s*migrate:(up|down)\s.*\btransaction:false\b/m;
 
-function parseFileName(fileName: string): ParsedMigrationName | null {
-  const match = unusableName(fileName) || isPairName(fileName) ? null : FILE.exec(fileName);
-  if (!match) return null;
-  const version = BigInt(match[1] as string);
-  if (version <= 0n || version > MAX_VERSION) return null;
-  return { version, name: (match[2] as string).replace(/^[_-]/, '') || (match[1] as string), direction: 'up' };
-}
+const parseFileName = leadingVersionParser(FILE);
 
-function invalidNameReason(fileName: string): string {
-  const unusable = unusableNameReason(fileName);
-  if (unusable) return unusable;
-  if (isPairName(fileName)) return PAIR_REASON;
-  const digits = /^([0-9]+)/.exec(fileName)?.[1];
-  if (digits !== undefined && BigInt(digits) === 0n) return 'version must be above 0';
-  if (digits !== undefined && BigInt(digits) > MAX_VERSION) return 'version does not fit a 64-bit integer (dbguard orders versions as numbers)';
-  return 'name must match <version>_<name>.sql';
-}
+const invalidNameReason = (fileName: string): string => leadingVersionReason(fileName, 'name must match <version>_<name>.sql');
 
 function classify(file: string) {
   return (line: string, lineNo: number): MarkerLine => {
@@ -92,8 +77,7 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
     }
     applied.set(BigInt(text), null);
   }
-  if (applied.size === 0) return null;
-  return { version: [...applied.keys()].reduce((a, b) => (a > b ? a : b)), dirty: false, applied };
+  return setState(applied);
 }
 
 /** The version as the file writes it: leading zeros count for dbmate. */
@@ -101,17 +85,10 @@ const versionText = (filename: string, version: bigint): string => /^([0-9]+)/.e
 
 export const dbmate: MigrationFormat = {
   name: 'dbmate',
-  parseFileName,
+  ...singleFileLayout(parseFileName, (version) => `*${version}*.sql`),
   looksLikeMigration: (fileName) => /^[0-9]/.test(fileName) && /\.sql$/i.test(fileName),
   invalidNameReason,
   expectedNames: '<version>_<name>.sql (with -- migrate:up and -- migrate:down sections)',
-  singleFile: true,
-  upSuffix: '.sql',
-  isUpFile: (fileName) => parseFileName(fileName) !== null,
-  downFileFor: (upFile) => upFile,
-  upFileFor: (downFile) => downFile,
-  downFilesGlob: '*.sql',
-  upFileGlob: (version) => `*${version}*.sql`,
   renameIsNewMigration: false,
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n` }),
   sectionOf,

@@ -9,34 +9,18 @@
  * newest per version deciding (old goose wrote is_applied = false on down; v3 deletes). A pending
  * version below the newest applied one is refused (`-allow-missing`); the CLI takes no lock.
  */
-import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
-import { MAX_VERSION } from './limits.js';
-import { PAIR_REASON, cutSections, isPairName, endsStatement, markerError, trackingFactsSql, unusableName, unusableNameReason, type MarkerLine } from './shared.js';
+import { cutSections, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
 
-const FILE = /^([0-9]+)_(.*)\.sql$/;
+const FILE = /^([0-9]+)(_.*)\.sql$/;
+const parseFileName = leadingVersionParser(FILE);
 const TABLE = 'goose_db_version';
 const NO_TRANSACTION_LINE = '-- +goose NO TRANSACTION';
 
-function parseFileName(fileName: string): ParsedMigrationName | null {
-  const match = unusableName(fileName) || isPairName(fileName) ? null : FILE.exec(fileName);
-  if (!match) return null;
-  const version = BigInt(match[1] as string);
-  if (version <= 0n || version > MAX_VERSION) return null;
-  return { version, name: match[2] as string, direction: 'up' };
-}
 
-function invalidNameReason(fileName: string): string {
-  const unusable = unusableNameReason(fileName);
-  if (unusable) return unusable;
-  if (isPairName(fileName)) return PAIR_REASON;
-  if (/\.go$/.test(fileName)) return 'is a Go migration: dbguard reads goose\'s SQL migrations only';
-  const digits = /^([0-9]+)_/.exec(fileName)?.[1];
-  if (digits === undefined) return 'name must start with a numeric version followed by "_"';
-  if (BigInt(digits) === 0n) return 'version must be above 0';
-  return 'version does not fit a 64-bit integer';
-}
+const invalidNameReason = (fileName: string): string => (/\.go$/.test(fileName) ? 'is a Go migration: dbguard reads goose\'s SQL migrations only'
+  : leadingVersionReason(fileName, 'name must start with a numeric version followed by "_"'));
 
 /** The annotation a line holds ("up", "statementbegin", …), or null for SQL and plain comments. */
 function annotationOf(line: string, file: string, lineNo: number): string | null {
@@ -111,23 +95,15 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
     seen.add(version);
     if (version > 0n && row.is_applied === true) applied.set(version, null);
   }
-  if (applied.size === 0) return null;
-  return { version: [...applied.keys()].reduce((a, b) => (a > b ? a : b)), dirty: false, applied };
+  return setState(applied);
 }
 
 export const goose: MigrationFormat = {
   name: 'goose',
-  parseFileName,
+  ...singleFileLayout(parseFileName, (version) => `*${version}_*.sql`),
   looksLikeMigration: (fileName) => /^[0-9]+_.*\.(sql|go)$/i.test(fileName) && !fileName.endsWith('_test.go'),
   invalidNameReason,
   expectedNames: '<version>_<name>.sql (with -- +goose Up and -- +goose Down sections)',
-  singleFile: true,
-  upSuffix: '.sql',
-  isUpFile: (fileName) => parseFileName(fileName) !== null,
-  downFileFor: (upFile) => upFile,
-  upFileFor: (downFile) => downFile,
-  downFilesGlob: '*.sql',
-  upFileGlob: (version) => `*${version}_*.sql`,
   renameIsNewMigration: false,
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +goose Up\n${up}\n\n-- +goose Down\n${down}\n` }),
   sectionOf,

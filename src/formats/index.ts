@@ -19,9 +19,12 @@ export const isFormatName = (name: string): name is FormatName => Object.hasOwn(
 
 /** The project's format (a live binding: set by useFormat when the settings are loaded). */
 export let projectFormat: MigrationFormat = golangMigrate;
+/** Whether anything chose it (the config, the files); a default may still be told from the tracking table. */
+export let formatChosen = false;
 
-export function useFormat(name: FormatName): MigrationFormat {
+export function useFormat(name: FormatName, chosen = true): MigrationFormat {
   projectFormat = FORMATS[name];
+  formatChosen = chosen;
   return projectFormat;
 }
 

@@ -4,7 +4,10 @@
  * of a single-file migration into marked sections (DESIGN §15).
  */
 import { DbguardError } from '../core/errors.js';
-import type { Direction } from '../core/catalog.js';
+import type { Direction, ParsedMigrationName } from '../core/catalog.js';
+import type { SchemaVersion } from '../core/plan.js';
+import type { MigrationFormat } from './format.js';
+import { MAX_VERSION } from './limits.js';
 
 /** Every tool's table by name; `schema_migrations` is golang-migrate's and dbmate's, told by columns. */
 export const TOOL_TABLES: Readonly<Record<string, string>> = { schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose' };
@@ -87,4 +90,52 @@ export function endsStatement(line: string): boolean {
     if (word) last = word;
   }
   return last.endsWith(';');
+}
+
+/**
+ * One file per version named `<digits><rest>.sql` (`pattern`: the digits, then the rest): the version
+ * is the digits, the name the rest without its separator. golang-migrate's pair names are not one.
+ */
+export function leadingVersionParser(pattern: RegExp): (fileName: string) => ParsedMigrationName | null {
+  return (fileName) => {
+    const match = unusableName(fileName) || isPairName(fileName) ? null : pattern.exec(fileName);
+    if (!match) return null;
+    const version = BigInt(match[1] as string);
+    if (version <= 0n || version > MAX_VERSION) return null;
+    return { version, name: (match[2] as string).replace(/^[_-]/, '') || (match[1] as string), direction: 'up' };
+  };
+}
+
+/** What every single-file format says of its files: the one file is both directions, found by its version. */
+export function singleFileLayout(parseFileName: (fileName: string) => ParsedMigrationName | null, versionGlob: (version: bigint) => string) {
+  return {
+    parseFileName,
+    singleFile: true,
+    upSuffix: '.sql',
+    isUpFile: (fileName: string) => parseFileName(fileName) !== null,
+    downFileFor: (upFile: string) => upFile,
+    upFileFor: (downFile: string) => downFile,
+    downFilesGlob: '*.sql',
+    upFileGlob: versionGlob,
+  } satisfies Partial<MigrationFormat>;
+}
+
+/** An applied set as the applied state: its newest version on top, never dirty (these tools keep no flag); empty: null. */
+export function setState(applied: ReadonlyMap<bigint, string | null>): SchemaVersion | null {
+  if (applied.size === 0) return null;
+  let top = 0n;
+  for (const version of applied.keys()) if (version > top) top = version;
+  return { version: top, dirty: false, applied };
+}
+
+/** Why a name with a leading version is not one: what every single-file format checks first. */
+export function leadingVersionReason(fileName: string, withoutDigits: string): string {
+  const unusable = unusableNameReason(fileName);
+  if (unusable) return unusable;
+  if (isPairName(fileName)) return PAIR_REASON;
+  const digits = /^([0-9]+)/.exec(fileName)?.[1];
+  if (digits === undefined) return withoutDigits;
+  if (BigInt(digits) === 0n) return 'version must be above 0';
+  if (BigInt(digits) > MAX_VERSION) return 'version does not fit a 64-bit integer (dbguard orders versions as numbers)';
+  return 'name must match <version>_<name>.sql';
 }

@@ -7,12 +7,10 @@
  * timestamptz)`: a set of file names, so a rename is a new migration to it. Holes below the newest
  * applied are applied (ToCatchup); it takes no lock.
  */
-import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
-import { MAX_VERSION } from './limits.js';
-import { PAIR_REASON, cutSections, isPairName, endsStatement, markerError, sqlLiteral, trackingFactsSql, unusableName, unusableNameReason, type MarkerLine } from './shared.js';
+import { cutSections, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, sqlLiteral, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'gorp_migrations';
@@ -20,23 +18,9 @@ const COMMAND = '-- +migrate ';
 const NEAR_MISS = /^\s*--\s*\+\s*migrate\b/i;
 const NO_TRANSACTION = /^-- \+migrate (Up|Down)\b.*\bnotransaction\b/m;
 
-function parseFileName(fileName: string): ParsedMigrationName | null {
-  const match = unusableName(fileName) || isPairName(fileName) ? null : FILE.exec(fileName);
-  if (!match) return null;
-  const version = BigInt(match[1] as string);
-  if (version <= 0n || version > MAX_VERSION) return null;
-  return { version, name: (match[2] as string).replace(/^[_-]/, '') || (match[1] as string), direction: 'up' };
-}
+const parseFileName = leadingVersionParser(FILE);
 
-function invalidNameReason(fileName: string): string {
-  const unusable = unusableNameReason(fileName);
-  if (unusable) return unusable;
-  if (isPairName(fileName)) return PAIR_REASON;
-  const digits = /^([0-9]+)/.exec(fileName)?.[1];
-  if (digits === undefined) return 'has no numeric prefix: sql-migrate orders such files by name after the numbered ones, and dbguard orders migrations by number only';
-  if (BigInt(digits) === 0n) return 'version must be above 0';
-  return 'version does not fit a 64-bit integer';
-}
+const invalidNameReason = (fileName: string): string => leadingVersionReason(fileName, 'has no numeric prefix: sql-migrate orders such files by name after the numbered ones, and dbguard orders migrations by number only');
 
 const commandOf = (line: string): string[] | null => (line.startsWith(COMMAND) ? line.slice(COMMAND.length).trim().split(/\s+/).filter(Boolean) : null);
 
@@ -91,23 +75,15 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
     }
     applied.set(parsed.version, id);
   }
-  if (applied.size === 0) return null;
-  return { version: [...applied.keys()].reduce((a, b) => (a > b ? a : b)), dirty: false, applied };
+  return setState(applied);
 }
 
 export const sqlMigrate: MigrationFormat = {
   name: 'sql-migrate',
-  parseFileName,
+  ...singleFileLayout(parseFileName, (version) => `*${version}*.sql`),
   looksLikeMigration: (fileName) => /\.sql$/i.test(fileName),
   invalidNameReason,
   expectedNames: '<version>_<name>.sql (with -- +migrate Up and -- +migrate Down sections)',
-  singleFile: true,
-  upSuffix: '.sql',
-  isUpFile: (fileName) => parseFileName(fileName) !== null,
-  downFileFor: (upFile) => upFile,
-  upFileFor: (downFile) => downFile,
-  downFilesGlob: '*.sql',
-  upFileGlob: (version) => `*${version}*.sql`,
   renameIsNewMigration: true,
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +migrate Up\n${up}\n\n-- +migrate Down\n${down}\n` }),
   sectionOf,

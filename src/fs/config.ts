@@ -107,7 +107,7 @@ function withFormat(settings: Settings): Settings {
   } catch {
     detected = null; // not there or not readable: the command that lists it says why
   }
-  useFormat(detected ?? 'golang-migrate');
+  useFormat(detected ?? 'golang-migrate', detected !== null);
   return detected === null ? settings : { ...settings, format: detected, formatSource: 'detected' };
 }
 

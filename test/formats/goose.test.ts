@@ -4,7 +4,7 @@
  * row per apply; old goose also wrote is_applied = false rows), and the files follow its documented
  * annotations: StatementBegin/End, NO TRANSACTION, ENVSUB.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, urlFor } from '../helpers/db.js';
@@ -52,24 +52,23 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true);`;
 let repo: GitRepo | undefined;
 afterEach(() => repo?.cleanup());
 
-function commitMigrations(r: GitRepo, names: readonly string[], message: string): void {
-  const dir = join(r.root, 'migrations');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  for (const name of names) writeFileSync(join(dir, name), files[name] as string);
-  r.git('add', '-A');
-  r.git('commit', '-q', '-m', message);
-}
+const pick = (names: readonly string[]) => Object.fromEntries(names.map((name) => [name, files[name] as string]));
 
-async function project(env: NodeJS.ProcessEnv = {}) {
+/** main has 1; the repository is left on `count`, which has `names`; hooks installed. */
+async function branchedRepo(names: readonly string[]) {
   const db = await createDatabase();
   repo = GitRepo.create({ nodeModules: false });
   const r = repo;
   r.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  commitMigrations(r, [USERS], 'users');
+  r.commitMigrations(pick([USERS]), 'users');
   expect(r.dbguard(['hooks', 'install']).status).toBe(0);
   r.git('checkout', '-q', '-b', 'count');
-  commitMigrations(r, [USERS, COUNT, INDEX], 'count');
+  r.commitMigrations(pick(names), 'count');
+  return { db, r };
+}
+
+async function project(env: NodeJS.ProcessEnv = {}) {
+  const { db, r } = await branchedRepo([USERS, COUNT, INDEX]);
   const migrated = r.dbguard(['migrate'], env);
   expect(migrated.status, migrated.stderr).toBe(0);
   return { db, r };
@@ -98,14 +97,7 @@ describe('goose (SQL migrations, fixtures from its source)', () => {
   });
 
   it('what goose itself applied (its table, its rows) is captured from the files, and the checkout\'s rollback undoes it', async () => {
-    const db = await createDatabase();
-    repo = GitRepo.create({ nodeModules: false });
-    const r = repo;
-    r.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-    commitMigrations(r, [USERS], 'users');
-    expect(r.dbguard(['hooks', 'install']).status).toBe(0);
-    r.git('checkout', '-q', '-b', 'count');
-    commitMigrations(r, [USERS, COUNT], 'count');
+    const { db, r } = await branchedRepo([USERS, COUNT]);
     // goose up: the table and its version-0 row, then each Up's statements and its row in one transaction.
     await query(db, `${GOOSE_TABLE}
       BEGIN; CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL); INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true); COMMIT;
@@ -123,7 +115,7 @@ describe('goose (SQL migrations, fixtures from its source)', () => {
     repo = GitRepo.create({ nodeModules: false });
     const r = repo;
     r.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, format: 'goose' }));
-    commitMigrations(r, [USERS, COUNT, INDEX], 'all');
+    r.commitMigrations(pick([USERS, COUNT, INDEX]), 'all');
     // Old goose: 1, 2 and 3 applied, then 2 rolled back by a false row (2's objects gone); 3 stays.
     await query(db, `CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL default now(), PRIMARY KEY(id));
       INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true), (2, false);

@@ -3,8 +3,6 @@
  * StatementBegin/End and notransaction; after dbguard's rollback and migrate, sql-migrate's own status
  * and up agree.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, urlFor } from '../helpers/db.js';
 import { GitRepo } from '../helpers/git.js';
@@ -56,14 +54,7 @@ INSERT INTO public.gorp_migrations (id, applied_at) VALUES ('1_create_users.sql'
 let repo: GitRepo | undefined;
 afterEach(() => repo?.cleanup());
 
-function commitMigrations(r: GitRepo, names: readonly string[], message: string): void {
-  const dir = join(r.root, 'migrations');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  for (const name of names) writeFileSync(join(dir, name), files[name] as string);
-  r.git('add', '-A');
-  r.git('commit', '-q', '-m', message);
-}
+const pick = (names: readonly string[]) => Object.fromEntries(names.map((name) => [name, files[name] as string]));
 
 async function project() {
   const db = await createDatabase();
@@ -72,10 +63,10 @@ async function project() {
   const r = repo;
   r.write('dbguard.config.json', JSON.stringify({ database: { url } }));
   r.write('.gitignore', 'node_modules/\n.dbguard/\ndbconfig.yml\n');
-  commitMigrations(r, [USERS], 'users');
+  r.commitMigrations(pick([USERS]), 'users');
   expect(r.dbguard(['hooks', 'install']).status).toBe(0);
   r.git('checkout', '-q', '-b', 'audit');
-  commitMigrations(r, [USERS, AUDIT, INDEX], 'audit');
+  r.commitMigrations(pick([USERS, AUDIT, INDEX]), 'audit');
   await query(db, SCHEMA_DUMP);
   const up = sqlMigrate(r.root, url, 'up');
   expect(up.status, up.stderr + up.stdout).toBe(0);
@@ -125,5 +116,14 @@ describe.skipIf(!hasSqlMigrate)('sql-migrate, with the real sql-migrate', () => 
     expect(r.dbguard(['migrate']).status).toBe(0);
     expect(await ids(db)).toEqual([USERS, AUDIT, INDEX]);
     expect(sqlMigrateStatus(sqlMigrate(r.root, url, 'status').stdout)).toEqual({ applied: [USERS, AUDIT, INDEX], pending: [] });
+  });
+
+  it('with no migration file in the folder yet, the tracking table tells the format', async () => {
+    const db = await createDatabase();
+    repo = GitRepo.create({ nodeModules: false });
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    await query(db, SCHEMA_DUMP);
+    const status = repo.dbguard(['status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ schemaMigrations: { version: '1', dirty: false, applied: ['1'] }, plan: { kind: 'refuse', reason: 'NO_DOWN_SQL' } });
   });
 });
