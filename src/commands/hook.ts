@@ -84,15 +84,18 @@ function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitL
   return import('node:child_process').then(({ execFile }) => new Promise<string[]>((resolve) => {
     execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
       cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
-    }, (error, out) => resolve(error ? [] : out.split('\0').filter((path) => format.isUpFile(path)).map((path) => path.slice(path.lastIndexOf('/') + 1))));
+    }, (error, out) => resolve(error ? [] : upFilesOf(out.split('\0'))));
   }));
 }
+
+/** The up files among git paths, by file name (a single-file format's names are judged without their folder). */
+const upFilesOf = (paths: readonly string[]): string[] => paths.map((path) => path.slice(path.lastIndexOf('/') + 1)).filter((name) => name !== '' && format.isUpFile(name));
 
 /** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
 function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
   const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
-  return deleted.filter((path) => format.isUpFile(path)).map((path) => path.slice(path.lastIndexOf('/') + 1));
+  return upFilesOf(deleted);
 }
 
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */

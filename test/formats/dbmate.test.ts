@@ -117,6 +117,17 @@ describe('dbmate, with the real dbmate', () => {
     expect(r.dbguard(['check']).status).toBe(0);
   });
 
+  it('what dbmate applied without dbguard (no capture) does not pass a checkout unnoticed', async () => {
+    const { url, r } = await project();
+    r.git('checkout', '-q', 'main');
+    expect(r.dbguard(['rollback', '--yes']).status).toBe(0); // the cache now lists the first migration only
+    r.git('checkout', '-q', 'posts');
+    expect(dbmate(r.root, url, ['--no-dump-schema', 'up']).status).toBe(0);
+    const checkout = r.git('checkout', 'main');
+    expect(checkout.status).toBe(0);
+    expect(checkout.stderr).toContain('lacks 2 migrations the database has applied: 20240103080000, 20240102093000 (checked the database');
+  });
+
   it('dbguard migrate writes the rows dbmate writes: dbmate sees nothing pending, and rolls back what dbguard applied', async () => {
     const { db, url, r } = await project({ format: 'dbmate' });
     r.git('checkout', '-q', 'main');
