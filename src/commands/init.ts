@@ -85,6 +85,15 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
     // With no migrations yet it is left out, to be told from the first ones.
     writeFileSync(configPath, `${JSON.stringify({ migrationsDir: settings.migrationsDir, format: settings.format, stateDir: '.dbguard', onConflict: 'warn' }, null, 2)}\n`);
   }
+  let addedFormat = false;
+  if (!wroteConfig && settings.formatSource === 'detected' && existsSync(configPath)) {
+    // An existing config without "format" gets the one told from the files, its other keys kept.
+    const config = JSON.parse(readFileSync(configPath, 'utf8').replace(/^\uFEFF/, '')) as Record<string, unknown>;
+    if (config.format === undefined) {
+      writeFileSync(configPath, `${JSON.stringify({ ...config, format: settings.format }, null, 2)}\n`);
+      addedFormat = true;
+    }
+  }
   const formatWhy = { named: 'as configured', detected: 'told from its files', default: 'the default: no migrations yet' }[settings.formatSource];
   const entry = ignoreEntry(root, settings.stateDir);
   const ignored = entry !== null && ensureIgnored(root, entry);
@@ -99,6 +108,7 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
   }
   const facts = `migrationsDir: ${settings.migrationsDir}, format: ${settings.format} (${formatWhy})`;
   out.line(wroteConfig ? `wrote ${relative(git.worktree, configPath) || CONFIG_FILE} (${facts})` : `kept the existing configuration (${facts})`);
+  if (addedFormat) out.line(`added "format": "${settings.format}" to ${relative(git.worktree, configPath) || CONFIG_FILE}`);
   if (!foundMigrations) out.line(out.c.yellow(`no migrations folder here yet (looked for ${DEFAULT_MIGRATION_DIRS.join(', ')}); set "migrationsDir" in ${CONFIG_FILE} if yours is elsewhere`));
   if (ignored) out.line(`added ${entry} to .gitignore`);
   if (leaks) out.line(out.c.red(`warning: git does not ignore ${settings.stateDir}: its password file and database could be committed; fix .gitignore (git check-ignore -v ${join(settings.stateDir, 'postgres.password')})`));

@@ -1,6 +1,7 @@
 /** `dbguard lint --base <ref>`: CI's check of what this branch does to migrations (DESIGN §10). */
-import { DbguardError, ExitCode } from '../core/errors.js';
-import { lintMigrations, type LintFinding } from '../core/lint.js';
+import { DbguardError, ExitCode, isDbguardError } from '../core/errors.js';
+import { parseMigrationName } from '../core/catalog.js';
+import { lintMigrations, touchedByBranch, type LintFinding } from '../core/lint.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { belowTopRule, projectFormat } from '../formats/index.js';
 
@@ -8,7 +9,27 @@ const WHY: Record<LintFinding['kind'], (f: LintFinding) => string> = {
   'below-base-top': (f) => `added below ${f.kind === 'below-base-top' ? f.baseTop : ''}, the highest version on the base: ${belowTopRule(projectFormat, 1, 'does')} wherever the base is applied; give it a new version`,
   edited: () => 'existed at the merge-base and is edited here: databases already ran the old text; add a new migration instead',
   deleted: () => 'existed at the merge-base and is deleted here: databases still have it applied; add a new migration that undoes it instead',
+  invalid: (f) => (f.kind === 'invalid' ? f.reason : ''),
 };
+
+/** Each added or edited file's markers, read from HEAD as its tool would: what migrate would refuse. */
+async function markerFindings(git: Parameters<GitApi['showFile']>[0], api: GitApi, dir: string, files: readonly string[]): Promise<LintFinding[]> {
+  const findings: LintFinding[] = [];
+  for (const file of files) {
+    const text = await api.showFile(git, 'HEAD', `${dir}/${file}`);
+    const version = parseMigrationName(file)?.version;
+    if (text === null || version === undefined) continue;
+    try {
+      for (const direction of ['up', 'down'] as const) projectFormat.sectionOf(text, direction, file, process.env);
+    } catch (error) {
+      if (!isDbguardError(error)) throw error;
+      findings.push({ kind: 'invalid', file, version, reason: `${error.message.replace(`${file} `, '')}; ${error.hint ?? ''}`.replace(/; $/, '') });
+    }
+  }
+  return findings;
+}
+
+type GitApi = typeof import('../git/repo.js');
 
 export async function lintCommand(ctx: CommandContext, options: { base?: string }): Promise<CommandResult> {
   if (!options.base || typeof options.base !== 'string') {
@@ -21,9 +42,11 @@ export async function lintCommand(ctx: CommandContext, options: { base?: string 
   const base = await mergeBase(git, options.base, 'HEAD');
   const dir = settings.migrationsDir;
   const [atBase, atRef, atHead] = await Promise.all([treeBlobs(git, base, dir), treeBlobs(git, options.base, dir), treeBlobs(git, 'HEAD', dir)]);
-  const findings = lintMigrations({ mergeBase: atBase, ref: atRef, head: atHead });
+  const trees = { mergeBase: atBase, ref: atRef, head: atHead };
+  const api = await import('../git/repo.js');
+  const findings = [...lintMigrations(trees), ...(await markerFindings(git, api, dir, touchedByBranch(trees)))];
   const { out } = ctx;
-  if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, and none that existed at the merge-base is edited or deleted`);
+  if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, none that existed at the merge-base is edited or deleted, and every one it adds reads as ${projectFormat.name} reads it`);
   for (const finding of findings) out.line(`${out.c.yellow(finding.kind)}  ${dir}/${finding.file}: ${WHY[finding.kind](finding)}`);
   return {
     exitCode: findings.length ? ExitCode.actionNeeded : ExitCode.ok,

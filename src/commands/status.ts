@@ -1,5 +1,6 @@
 /** `dbguard status`: one screen with the database, the cache, the phantoms, the plan and the next command. */
-import { isDbguardError, ExitCode } from '../core/errors.js';
+import { DbguardError, isDbguardError, ExitCode } from '../core/errors.js';
+import { readMigrationSql } from '../fs/migration-files.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
@@ -22,6 +23,19 @@ import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { listSnapshots } from '../engine/snapshot.js';
 import { belowTopRule, projectFormat } from '../formats/index.js';
+
+/** A pending file's up and down as its tool would read them; the error migrate would give, or null. */
+function unreadablePending(dir: string, file: string | null): DbguardError | null {
+  if (file === null) return null;
+  try {
+    readMigrationSql(dir, file, 'up');
+    readMigrationSql(dir, file, 'down');
+    return null;
+  } catch (error) {
+    if (isDbguardError(error)) return error;
+    throw error;
+  }
+}
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -99,7 +113,10 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     }
   }
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
-  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; dbguard migrate applies them)`)}`);
+  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; ${projectFormat.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
+  // What migrate would refuse, said here: a pending file whose markers its tool would misread.
+  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, fileOf(v).filename)).filter((e): e is DbguardError => e !== null);
+  for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
   const stashFates = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
@@ -117,14 +134,15 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
-  const next = nextCommand(plan) ?? (anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
+  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
-  const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
+  const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {
     exitCode,
     json: {
       ...json,
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
+      invalid: invalid.map((e) => ({ code: e.code, message: e.message, hint: e.hint ?? null })),
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,

@@ -10,7 +10,9 @@ export type LintFinding =
   | { readonly kind: 'below-base-top'; readonly file: string; readonly version: bigint; readonly baseTop: bigint }
   /** A file that existed at the merge-base, changed by this branch (databases already ran the old one). */
   | { readonly kind: 'edited'; readonly file: string; readonly version: bigint }
-  | { readonly kind: 'deleted'; readonly file: string; readonly version: bigint };
+  | { readonly kind: 'deleted'; readonly file: string; readonly version: bigint }
+  /** Added or edited here with markers the tool would misread (its format's parse refuses it). */
+  | { readonly kind: 'invalid'; readonly file: string; readonly version: bigint; readonly reason: string };
 
 export interface LintInput {
   /** Migration files at the merge-base of <ref> and HEAD. */
@@ -18,6 +20,11 @@ export interface LintInput {
   /** At <ref> (what it gained after the merge-base is not this branch's doing). */
   readonly ref: ReadonlyMap<string, string>;
   readonly head: ReadonlyMap<string, string>;
+}
+
+/** The migration files this branch adds or edits: the ones whose text the command reads and checks. */
+export function touchedByBranch(input: LintInput): string[] {
+  return [...input.head].filter(([file, blob]) => format.isUpFile(file) && input.mergeBase.get(file) !== blob).map(([file]) => file);
 }
 
 export function lintMigrations(input: LintInput): LintFinding[] {

@@ -13,8 +13,8 @@ export interface SchemaVersion {
   readonly version: bigint;
   readonly dirty: boolean;
   /**
-   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate): version → the file its row
-   * names (sql-migrate's id), or null. Absent: golang-migrate, whose table holds only the top.
+   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate): version → its row's id
+   * (sql-migrate's file name, dbmate's version text), or null. Absent: golang-migrate, whose table holds only the top.
    */
   readonly applied?: ReadonlyMap<bigint, string | null>;
 }
@@ -184,7 +184,10 @@ export function appliedSet(input: Omit<PlanInput, 'downSql'>, current: bigint): 
   }
   if (listed) {
     // The tool's own row names its file (sql-migrate's id): that wins over every record of ours.
-    for (const [version, filename] of listed) if (filename !== null || !known.has(version)) known.set(version, filename ?? undefined);
+    for (const [version, id] of listed) {
+      const filename = id === null ? null : format.fileOfId(id);
+      if (filename !== null || !known.has(version)) known.set(version, filename ?? undefined);
+    }
   } else if (!known.has(current)) known.set(current, undefined);
   return known;
 }
@@ -198,8 +201,23 @@ const version = (row: TrackedMigration): bigint => row.version;
 export function holdsApplied(current: SchemaVersion | null, version: bigint, filename?: string): boolean {
   if (current === null) return false;
   if (!current.applied) return version <= current.version;
-  const named = current.applied.get(version);
-  return named !== undefined && (named === null || filename === undefined || named === filename);
+  const id = current.applied.get(version);
+  return id !== undefined && (id === null || filename === undefined || format.idMatches(id, filename));
+}
+
+/**
+ * Rows whose id is not their version's file on disk although the tool would call them the same
+ * version (dbmate: '2' and 002_b.sql are two migrations to it, one version to dbguard). A rename to
+ * sql-migrate is a phantom and a pending file, which the plan handles; these cannot be told apart.
+ */
+export function rowsNamingOtherFiles(current: SchemaVersion | null, catalog: Catalog): Array<{ version: bigint; id: string; file: string }> {
+  if (!current?.applied || format.renameIsNewMigration) return [];
+  const found: Array<{ version: bigint; id: string; file: string }> = [];
+  for (const [version, id] of current.applied) {
+    const file = catalog.byVersion.get(version)?.up;
+    if (id !== null && file !== undefined && !format.idMatches(id, file)) found.push({ version, id, file });
+  }
+  return found;
 }
 
 function isOnDisk(catalog: Catalog, version: bigint, filename: string | undefined): boolean {

@@ -10,13 +10,15 @@ import type { SchemaFingerprint } from '../core/schema.js';
 import type { PgClient } from './client.js';
 import { projectFormat as format } from '../formats/index.js';
 
-const FINGERPRINT_SQL = `
+/** Built per call: the project's format (and so its tracking table) is known only once the settings are. */
+const fingerprintSql = (table: string) => `
 WITH ns AS (
   SELECT oid, nspname FROM pg_namespace
   WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', '_dbguard')
 ), rel AS (
   SELECT c.oid, c.relname, c.relkind, n.nspname FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
-  WHERE NOT (c.relname = '${format.trackingTable}' AND c.relkind = 'r')
+  -- The tool's table, and the sequence of its id column (goose's), are the tool's, not the schema's.
+  WHERE NOT ((c.relname = '${table}' AND c.relkind = 'r') OR (c.relkind = 'S' AND c.relname = '${table}_id_seq'))
 )
 SELECT 'schema ' || nspname AS key, '' AS def FROM ns
 UNION ALL SELECT (CASE relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' WHEN 'S' THEN 'sequence ' ELSE 'table ' END) || nspname || '.' || relname,
@@ -46,6 +48,6 @@ UNION ALL SELECT 'extension ' || extname, extversion FROM pg_extension WHERE ext
 ORDER BY 1`;
 
 export async function readFingerprint(client: PgClient): Promise<SchemaFingerprint> {
-  const result = await client.query<{ key: string; def: string | null }>(FINGERPRINT_SQL);
+  const result = await client.query<{ key: string; def: string | null }>(fingerprintSql(format.trackingTable));
   return new Map(result.rows.map((row) => [row.key, row.def ?? '']));
 }

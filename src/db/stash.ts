@@ -14,7 +14,8 @@ import { projectFormat as format } from '../formats/index.js';
 export const STASH_TABLE = `${TRACKING_SCHEMA}.stash`;
 export const stashDataTable = (id: number) => `${TRACKING_SCHEMA}.stash_data_${id}`;
 
-const CATALOG_SQL = `
+/** Built per call: the project's format (and so its tracking table) is known only once the settings are. */
+const catalogSql = (table: string) => `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, pg_relation_size(c.oid) > 0 AS may_have_rows,
   COALESCE((SELECT json_agg(json_build_array(a.attnum, a.attname)) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
   COALESCE((SELECT json_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
@@ -22,10 +23,10 @@ SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, pg_relation_s
   COALESCE((SELECT json_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''), '[]') AS generated
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '${TRACKING_SCHEMA}')
-  AND NOT (c.relname = '${format.trackingTable}' AND n.nspname = current_schema())`;
+  AND NOT (c.relname = '${table}' AND n.nspname = current_schema())`;
 
 export async function readCatalogTables(client: PgClient): Promise<CatalogTables> {
-  const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[]; generated: string[] }>(CATALOG_SQL);
+  const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[]; generated: string[] }>(catalogSql(format.trackingTable));
   return new Map(result.rows.map((row) => [row.oid, {
     oid: row.oid, schema: row.schema, table: row.table, mayHaveRows: row.may_have_rows, columns: new Map(row.columns), primaryKey: row.primary_key, generated: row.generated,
   }]));

@@ -16,7 +16,7 @@ import { readSchemaVersion } from '../db/schema-migrations.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
 import { readMigrationSql } from '../fs/migration-files.js';
-import { writeCacheFile } from '../fs/state.js';
+import { rememberFormat, writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './session.js';
 import { restoreStash, stashKey, stashKeys } from '../db/stash-restore.js';
@@ -119,6 +119,7 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
     migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),
   };
   writeCacheFile(session.ref.paths.cacheFile, cache, durable);
+  rememberFormat(session.ref.paths.stateDir);
   return cache;
 }
 

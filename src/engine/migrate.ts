@@ -69,7 +69,10 @@ async function rewindSteps(session: DbSession, state: DatabaseState, lowest: big
   const lacking = above.filter((v) => { const d = downs.get(v)?.sql; return d === undefined || isBlankSql(d) || requiresNoTransaction(d); });
   if (lacking.length > 0) {
     throw new DbguardError('NO_DOWN_SQL', `cannot replay: ${listVersions(lacking)} ${lacking.length === 1 ? 'has' : 'have'} no stored down SQL that runs in a transaction; nothing was changed`, {
-      hint: 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)', details: { versions: lacking.map(String) },
+      hint: projectFormat.outOfOrder === 'refused'
+        ? `give the ones below ${listVersions(above.slice(0, 1))} new versions above it (${belowTopRule(projectFormat, 2, 'does')} where they are)`
+        : 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)',
+      details: { versions: lacking.map(String) },
     });
   }
   const left = new Set(applied.keys());

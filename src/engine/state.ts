@@ -1,7 +1,9 @@
 /** What the database, the cache and the disk say right now: the input every plan starts from. */
 import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
 import type { DiskState } from '../core/compare.js';
-import type { SchemaVersion, TrackedMigration } from '../core/plan.js';
+import { rowsNamingOtherFiles, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
+import { DbguardError } from '../core/errors.js';
+import { projectFormat } from '../formats/index.js';
 import type { Settings } from '../core/settings.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readTracked } from '../db/tracking.js';
@@ -22,6 +24,14 @@ export async function readDatabaseState(session: DbSession, settings: Settings):
   const disk = readDiskState(dir);
   const cache = readCacheFile(session.ref.paths.cacheFile);
   if (cache) assertCacheBelongsTo(cache, session.ref.identity);
-  return { disk, cache, current: await readSchemaVersion(session.client), tracked: await readTracked(session.client) };
+  const current = await readSchemaVersion(session.client);
+  const other = rowsNamingOtherFiles(current, disk.catalog)[0];
+  if (other) {
+    throw new DbguardError('TRACKING_ROW_INVALID', `${projectFormat.trackingTable} holds version '${other.id}', but the file is ${other.file}: ${projectFormat.name} reads them as two migrations (the version as the file writes it counts); dbguard changed nothing`, {
+      hint: `if ${other.file} is what ran, change that row to name it as ${projectFormat.name} does (psql), then dbguard status`,
+      details: { version: other.version.toString(), id: other.id, file: other.file },
+    });
+  }
+  return { disk, cache, current, tracked: await readTracked(session.client) };
 }
 

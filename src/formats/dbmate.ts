@@ -2,7 +2,7 @@
  * dbmate (DESIGN §15), from its source (pkg/dbmate/migration.go, pkg/driver/postgres): one file per
  * version, `^(\d+).*\.sql$`, the version the leading digits kept as text; `-- migrate:up` and
  * `-- migrate:down` at the start of a line, both required, options on the marker line
- * (`transaction:false`); several up/down pairs may follow each other. Each section is one Exec, in a
+ * (`transaction:false`); its parser allows several up/down pairs, which it cannot apply on PostgreSQL. Each section is one Exec, in a
  * transaction with its row unless `transaction:false`. Table `schema_migrations(version varchar
  * primary key)` in the current schema: a set, one row per applied version. It applies pending
  * versions below the newest applied one too (`--strict` refuses them); it takes no lock.
@@ -39,7 +39,6 @@ function classify(file: string) {
   };
 }
 
-/** The ups in order; the downs in reverse, so the last pair is undone first. */
 function sectionOf(text: string, direction: 'up' | 'down', file: string): string {
   const { preamble, sections } = cutSections(text, classify(file));
   const first = sections[0];
@@ -57,8 +56,13 @@ function sectionOf(text: string, direction: 'up' | 'down', file: string): string
       throw markerError('dbmate', file, section.line, 'a second "-- migrate:down" follows the first', 'merge the two down sections');
     }
   }
-  const wanted = sections.filter((s) => s.direction === direction).map((s) => s.text);
-  return (direction === 'down' ? wanted.reverse() : wanted).join('\n');
+  const second = sections[2];
+  if (second) {
+    // Measured with dbmate 2.36.0 on PostgreSQL: it applies the first pair, then fails recording the
+    // second (duplicate key in schema_migrations), and rolls the downs back in file order.
+    throw markerError('dbmate', file, second.line, 'a second "-- migrate:up" pair: dbmate applies the first pair, then fails recording the second (its version is already in schema_migrations)', 'keep one up/down pair per file: move the second pair into a migration of its own');
+  }
+  return sections.find((s) => s.direction === direction)?.text ?? '';
 }
 
 function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null {
@@ -75,7 +79,7 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
         hint: `delete the row no file has from ${TABLE} (psql), then dbguard status`, details: { table: TABLE, version: text },
       });
     }
-    applied.set(BigInt(text), null);
+    applied.set(BigInt(text), text);
   }
   return setState(applied);
 }
@@ -104,6 +108,8 @@ export const dbmate: MigrationFormat = {
   createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (version varchar PRIMARY KEY)`,
   readAppliedSql: `SELECT version FROM ${TABLE}`,
   appliedFromRows,
+  fileOfId: () => null,
+  idMatches: (id, filename) => versionText(filename, BigInt(id)) === id,
   recordApplySql: (m) => `INSERT INTO ${TABLE} (version) VALUES ('${versionText(m.filename, m.version)}');`,
   // By value, so a row written with other leading zeros (by hand) goes too.
   recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE version ~ '^[0-9]+$' AND version::numeric = ${m.version};`,

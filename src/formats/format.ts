@@ -65,6 +65,10 @@ export interface MigrationFormat {
    * (dbmate, goose, sql-migrate) lists it in `applied`; golang-migrate keeps only the top version.
    */
   appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null;
+  /** The file a row's id names (sql-migrate's id is the file name), or null when the id is only a version. */
+  fileOfId(id: string): string | null;
+  /** Whether a row's id is this file's (dbmate: the version text exactly as the file writes it). */
+  idMatches(id: string, filename: string): boolean;
   /** The statements that record one apply, exactly as the tool writes them; `top`: what a top-only table holds after it. */
   recordApplySql(migration: RecordedMigration, top: bigint): string;
   /** The statements that record one un-apply; `after`: the top version left (null: nothing applied). */

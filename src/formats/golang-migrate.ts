@@ -100,6 +100,8 @@ export const golangMigrate: MigrationFormat = {
     if (version === NIL_VERSION) return row.dirty ? { version: 0n, dirty: true } : null;
     return { version, dirty: row.dirty };
   },
+  fileOfId: () => null,
+  idMatches: () => true,
   recordApplySql: (_migration, top) => setVersionSql(top, false),
   recordUnapplySql: (_migration, after) => setVersionSql(after, false),
   setVersionSql,

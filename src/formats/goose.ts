@@ -68,8 +68,8 @@ function substituted(text: string, env: Readonly<Record<string, string | undefin
 }
 
 function sectionOf(text: string, direction: 'up' | 'down', file: string, env: Readonly<Record<string, string | undefined>> = {}): string {
-  const lines = text.split('\n');
-  const { preamble, sections } = cutSections(text, classify(file));
+  // ENVSUB holds from its line to ENVSUB OFF across the whole file, Up and Down alike, as goose's parser keeps it.
+  const { preamble, sections } = cutSections(substituted(text, env, file), classify(file));
   const sqlBefore = preamble.findIndex((l) => l.trim() !== '' && !l.trim().startsWith('--'));
   if (sections[0]?.direction !== 'up' || sqlBefore >= 0) {
     throw markerError('goose', file, sqlBefore >= 0 ? sqlBefore + 1 : (sections[0]?.line ?? 1), 'goose requires the file to start with a "-- +goose Up" annotation', 'put "-- +goose Up" before the first statement');
@@ -79,10 +79,9 @@ function sectionOf(text: string, direction: 'up' | 'down', file: string, env: Re
   if (ups.length > 1) throw markerError('goose', file, (ups[1] as { line: number }).line, 'a second "-- +goose Up" annotation (goose refuses duplicates)', 'merge the two Up sections');
   if (downs.length > 1) throw markerError('goose', file, (downs[1] as { line: number }).line, 'a second "-- +goose Down" annotation (goose refuses duplicates)', 'merge the two Down sections');
   for (const section of sections) checkStatements(section.text, section.line, file);
-  const noTransaction = lines.some((l) => annotationOf(l.replace(/\r$/, ''), file, 0) === 'no transaction');
+  const noTransaction = text.split('\n').some((l) => annotationOf(l.replace(/\r$/, ''), file, 0) === 'no transaction');
   const section = (direction === 'up' ? ups[0] : downs[0])?.text ?? '';
-  const sql = substituted(section, env, file);
-  return noTransaction && section ? `${NO_TRANSACTION_LINE}\n${sql}` : sql;
+  return noTransaction && section ? `${NO_TRANSACTION_LINE}\n${section}` : section;
 }
 
 function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVersion | null {
@@ -125,6 +124,8 @@ export const goose: MigrationFormat = {
 END $dbguard$`,
   readAppliedSql: `SELECT version_id::text AS version, is_applied FROM ${TABLE} ORDER BY id DESC`,
   appliedFromRows,
+  fileOfId: () => null,
+  idMatches: () => true,
   recordApplySql: (m) => `INSERT INTO ${TABLE} (version_id, is_applied) VALUES (${m.version}, true);`,
   recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE version_id = ${m.version};`,
   hasDirtyFlag: false,

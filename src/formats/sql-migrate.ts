@@ -98,6 +98,8 @@ export const sqlMigrate: MigrationFormat = {
   createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (id text NOT NULL PRIMARY KEY, applied_at timestamp with time zone)`,
   readAppliedSql: `SELECT id FROM ${TABLE}`,
   appliedFromRows,
+  fileOfId: (id) => id,
+  idMatches: (id, filename) => id === filename,
   recordApplySql: (m) => `INSERT INTO ${TABLE} (id, applied_at) VALUES (${sqlLiteral(m.filename)}, now());`,
   recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE id = ${sqlLiteral(m.filename)};`,
   hasDirtyFlag: false,

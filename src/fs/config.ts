@@ -1,6 +1,7 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
 import { existsSync, opendirSync, statSync, type Dir } from 'node:fs';
-import { detectFormat, useFormat, type FormatName } from '../formats/index.js';
+import { detectFormat, isFormatName, useFormat, type FormatName } from '../formats/index.js';
+import { FORMAT_FILE } from './state.js';
 import { linkLeavesRepository } from './migrations-dir.js';
 import { readBoundedText, readHead } from './bounded-read.js';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
@@ -81,6 +82,15 @@ function headOf(dir: string, name: string): string | null {
   }
 }
 
+function rememberedFormat(settings: Settings): FormatName | null {
+  try {
+    const name = readHead(join(absoluteStateDir(settings), FORMAT_FILE), 64)?.toString('utf8').trim() ?? '';
+    return isFormatName(name) ? name : null;
+  } catch {
+    return null;
+  }
+}
+
 function* namesIn(folder: Dir): Generator<string> {
   for (let entry = folder.readSync(); entry !== null; entry = folder.readSync()) yield entry.name;
 }
@@ -107,6 +117,8 @@ function withFormat(settings: Settings): Settings {
   } catch {
     detected = null; // not there or not readable: the command that lists it says why
   }
+  // No file tells (a branch without migrations): the format the last session used, kept beside the cache.
+  detected ??= rememberedFormat(settings);
   useFormat(detected ?? 'golang-migrate', detected !== null);
   return detected === null ? settings : { ...settings, format: detected, formatSource: 'detected' };
 }

@@ -1,5 +1,6 @@
 /** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { projectFormat } from '../formats/index.js';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
 import { readBoundedText } from './bounded-read.js';
@@ -91,6 +92,20 @@ export function writeCacheFile(path: string, cache: MigrationCache, durable = tr
     throw writeFailed(path, error);
   }
   writeFileAtomic(path, serializeCache(cache), 0o644, durable);
+}
+
+/** The format's name, kept beside the cache: a branch with no migration file then still reads its names (§15). */
+export const FORMAT_FILE = 'format';
+
+/** Written where the settings look when no file tells (the state dir itself, for every database of the project). */
+export function rememberFormat(stateDir: string): void {
+  const path = join(stateDir, FORMAT_FILE);
+  try {
+    if (readFileSync(path, 'utf8') === projectFormat.name) return;
+  } catch {
+    // not written yet
+  }
+  writeFileAtomic(path, projectFormat.name, 0o644, false);
 }
 
 export function removeCacheFile(path: string): void {

@@ -65,7 +65,7 @@ export async function listTree(git: SimpleGit, rev: string, dir: string): Promis
 export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<Array<{ commit: string; file: string }>> {
   let out: string;
   try {
-    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.downFilesGlob}`]);
+    out = await git.raw(['log', '--all', '--no-renames', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.downFilesGlob}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
@@ -80,7 +80,7 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   let out: string;
   try {
     // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
-    out = await git.raw(['log', '--all', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
+    out = await git.raw(['log', '--all', '--no-renames', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }

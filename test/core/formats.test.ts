@@ -35,12 +35,13 @@ describe('golang-migrate\'s format module', () => {
 describe('dbmate\'s, goose\'s and sql-migrate\'s format modules (issue 19)', () => {
   const code = (f: () => unknown) => { try { f(); return null; } catch (error) { return { code: (error as { code?: string }).code, message: (error as Error).message }; } };
 
-  it('dbmate: sections at line starts; several pairs, the downs undone last first; transaction:false kept; markers a user gets wrong are errors with the line', () => {
-    const file = '-- a comment first is fine\n-- migrate:up\nCREATE TABLE a ();\n-- migrate:down\nDROP TABLE a;\n-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON a ((1));\n-- migrate:down\nDROP INDEX i;\n';
-    expect(dbmate.sectionOf(file, 'up', 'f.sql')).toBe('-- migrate:up\nCREATE TABLE a ();\n-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON a ((1));');
-    expect(dbmate.sectionOf(file, 'down', 'f.sql')).toBe('-- migrate:down\nDROP INDEX i;\n\n-- migrate:down\nDROP TABLE a;');
+  it('dbmate: sections at line starts; transaction:false kept; a second pair (dbmate cannot apply it on PostgreSQL) and markers a user gets wrong are errors with the line', () => {
+    const file = '-- a comment first is fine\n-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON a ((1));\n-- migrate:down\nDROP INDEX i;\n';
+    expect(dbmate.sectionOf(file, 'up', 'f.sql')).toBe('-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON a ((1));');
+    expect(dbmate.sectionOf(file, 'down', 'f.sql')).toBe('-- migrate:down\nDROP INDEX i;\n');
     expect(dbmate.declaresNoTransaction(dbmate.sectionOf(file, 'up', 'f.sql'))).toBe(true);
     expect(dbmate.declaresNoTransaction(dbmate.sectionOf(file, 'down', 'f.sql'))).toBe(false);
+    expect(code(() => dbmate.sectionOf('-- migrate:up\nCREATE TABLE a ();\n-- migrate:down\nDROP TABLE a;\n-- migrate:up\nCREATE TABLE b ();\n-- migrate:down\nDROP TABLE b;\n', 'up', 'f.sql'))?.message).toContain('f.sql line 5: a second "-- migrate:up" pair');
     expect(code(() => dbmate.sectionOf('-- migrate:up\nCREATE TABLE a ();\n  -- migrate:down\nDROP TABLE a;\n', 'up', 'f.sql'))).toEqual({ code: 'MIGRATION_FILE_INVALID', message: expect.stringMatching(/^f\.sql line 3: .*must start the line/) });
     expect(code(() => dbmate.sectionOf('-- migrate:up\nCREATE TABLE a ();\n', 'up', 'f.sql'))).toEqual({ code: 'MIGRATION_FILE_INVALID', message: expect.stringContaining('line 1: this "-- migrate:up" has no "-- migrate:down"') });
     expect(code(() => dbmate.sectionOf('CREATE TABLE a ();\n-- migrate:up\n-- migrate:down\n', 'up', 'f.sql'))?.message).toContain('SQL before its "-- migrate:up"');
@@ -54,7 +55,8 @@ describe('dbmate\'s, goose\'s and sql-migrate\'s format modules (issue 19)', () 
     expect(dbmate.parseFileName('notes.sql')).toBeNull();
     expect(dbmate.recordApplySql({ version: 42n, filename: '0042_x.sql' }, 42n)).toBe("INSERT INTO schema_migrations (version) VALUES ('0042');");
     expect(dbmate.recordUnapplySql({ version: 42n, filename: '0042_x.sql' }, null)).toBe("DELETE FROM schema_migrations WHERE version ~ '^[0-9]+$' AND version::numeric = 42;");
-    expect(dbmate.appliedFromRows([{ version: '0042' }, { version: '7' }])).toEqual({ version: 42n, dirty: false, applied: new Map([[42n, null], [7n, null]]) });
+    expect(dbmate.appliedFromRows([{ version: '0042' }, { version: '7' }])).toEqual({ version: 42n, dirty: false, applied: new Map([[42n, '0042'], [7n, '7']]) });
+    expect([dbmate.idMatches('0042', '0042_x.sql'), dbmate.idMatches('42', '0042_x.sql')]).toEqual([true, false]);
     expect(dbmate.appliedFromRows([])).toBeNull();
     expect(code(() => dbmate.appliedFromRows([{ version: '007' }, { version: '7' }]))?.code).toBe('TRACKING_ROW_INVALID');
     expect(dbmate.shapeProblem(['version character varying(128)'])).toBeNull();
@@ -84,6 +86,10 @@ describe('dbmate\'s, goose\'s and sql-migrate\'s format modules (issue 19)', () 
     expect(goose.sectionOf('-- +goose Up\n-- +goose ENVSUB ON\nCREATE ROLE ${ROLE_NAME:-app};\nGRANT ${MISSING:-x} TO ${ROLE_NAME};\n-- +goose ENVSUB OFF\nSELECT \'${ROLE_NAME}\';\n', 'up', 'f.sql', { ROLE_NAME: 'reader' }))
       .toBe('-- +goose Up\n-- +goose ENVSUB ON\nCREATE ROLE reader;\nGRANT x TO reader;\n-- +goose ENVSUB OFF\nSELECT \'${ROLE_NAME}\';\n');
     expect(goose.sectionOf('-- +goose Up\nCREATE TABLE t ();\n', 'down', 'f.sql')).toBe('');
+    // ENVSUB holds across the file: switched on before Up, it reaches the Down too.
+    const envsub = '-- +goose ENVSUB ON\n-- +goose Up\nCREATE TABLE ${T};\n-- +goose Down\nDROP TABLE ${T:-dflt};\n';
+    expect(goose.sectionOf(envsub, 'up', 'f.sql', { T: 'x' })).toBe('-- +goose Up\nCREATE TABLE x;');
+    expect(goose.sectionOf(envsub, 'down', 'f.sql', {})).toBe('-- +goose Down\nDROP TABLE dflt;\n');
     expect(code(() => goose.sectionOf('CREATE TABLE t ();\n-- +goose Up\n', 'up', 'f.sql'))?.message).toContain("line 1: goose requires the file to start with a \"-- +goose Up\"");
     expect(code(() => goose.sectionOf('-- +goose Up\nSELECT 1;\n  -- +goose Down\nSELECT 2;\n', 'up', 'f.sql'))?.message).toContain('line 3: "-- +goose Down" has leading whitespace');
     expect(code(() => goose.sectionOf('-- +goose Up\nSELECT 1;\n-- +goose Upp\n', 'up', 'f.sql'))?.message).toContain('line 3');

@@ -177,4 +177,37 @@ describe('dbmate, with the real dbmate', () => {
     const checkout = r.git('checkout', 'main');
     expect(checkout.stderr).toContain('this branch lacks 2 migrations the database has applied: 20240103080000, 20240102093000');
   });
+
+  it('a version row written with other leading zeros than its file is two migrations to dbmate: a named error, not "clean"', async () => {
+    const { db, url, r } = await project({ format: 'dbmate' });
+    await query(db, "UPDATE schema_migrations SET version = '020240102093000' WHERE version = '20240102093000'");
+    expect(dbmateStatus(dbmate(r.root, url, ['status']).stdout).pending).toEqual([POSTS]);
+    const status = r.dbguard(['status']);
+    expect(status.status).toBe(2);
+    expect(status.stderr).toContain("error[TRACKING_ROW_INVALID] schema_migrations holds version '020240102093000', but the file is 20240102093000_add_posts.sql");
+  });
+
+  it('a branch with no migration file still reads dbmate\'s names (the format is remembered), and a file a tool would misread is named by lint and status', async () => {
+    const { db, r } = await project();
+    expect(r.dbguard(['capture']).status).toBe(0);
+    r.git('checkout', '-q', '--orphan', 'empty');
+    r.git('rm', '-q', '-r', '--cached', 'db');
+    rmSync(join(r.root, 'db', 'migrations'), { recursive: true });
+    const check = r.dbguard(['check']);
+    expect(check.stderr + check.stdout).not.toContain('CACHE_CORRUPT');
+    expect(check.status).toBe(1);
+    const rolled = r.dbguard(['rollback', '--yes']);
+    expect(rolled.status, rolled.stderr + rolled.stdout).toBe(0);
+    expect(rolled.stdout + rolled.stderr).not.toContain('schema differs');
+    expect(await versions(db)).toEqual([]);
+    r.git('checkout', '-q', '-f', 'posts');
+    writeFileSync(join(r.root, 'db', 'migrations', '20240104000000_bad.sql'), '-- migrate:up\nCREATE TABLE bad ();\n  -- migrate:down\nDROP TABLE bad;\n');
+    r.git('add', '-A');
+    r.git('commit', '-q', '-m', 'bad');
+    const lint = r.dbguard(['lint', '--base', 'main']);
+    expect(lint.status).toBe(1);
+    expect(lint.stdout).toContain('invalid  db/migrations/20240104000000_bad.sql: line 3: "-- migrate:down" is not a marker dbmate reads');
+    const status = r.dbguard(['status']);
+    expect(status.stdout).toContain('invalid      20240104000000_bad.sql line 3');
+  });
 });

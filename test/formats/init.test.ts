@@ -32,4 +32,13 @@ describe('dbguard init and the format', () => {
     expect(JSON.parse(init.stdout)).toMatchObject({ format: 'golang-migrate', formatSource: 'default' });
     expect(JSON.parse(readFileSync(join(repo.root, 'dbguard.config.json'), 'utf8')).format).toBeUndefined();
   });
+
+  it('adds the format to a config that lacks it, keeping its other keys', () => {
+    repo = GitRepo.create({ nodeModules: false });
+    writeFileSync(join(repo.root, 'migrations', '1_a.sql'), '-- +goose Up\nSELECT 1;\n');
+    repo.write('dbguard.config.json', JSON.stringify({ onConflict: 'rollback' }));
+    const init = repo.dbguard(['init']);
+    expect(init.stdout).toContain('added "format": "goose" to dbguard.config.json');
+    expect(JSON.parse(readFileSync(join(repo.root, 'dbguard.config.json'), 'utf8'))).toEqual({ onConflict: 'rollback', format: 'goose' });
+  });
 });

@@ -90,6 +90,11 @@ describe.skipIf(!hasSqlMigrate)('sql-migrate, with the real sql-migrate', () => 
     expect(sqlMigrateStatus(status.stdout)).toEqual({ applied: [USERS], pending: [] });
     const up = sqlMigrate(r.root, url, 'up');
     expect(up.stdout).toContain('Applied 0 migrations');
+    // undo puts back the snapshot the rollback took: sql-migrate sees its three rows again.
+    const undo = r.dbguard(['undo']);
+    expect(undo.status, undo.stderr + undo.stdout).toBe(0);
+    expect(await ids(db)).toEqual([USERS, AUDIT, INDEX]);
+    expect(r.dbguard(['check']).status).toBe(1); // main lacks them again, as before the rollback
   });
 
   it('dbguard migrate records what sql-migrate records, and applies a hole as sql-migrate does', async () => {
@@ -125,5 +130,25 @@ describe.skipIf(!hasSqlMigrate)('sql-migrate, with the real sql-migrate', () => 
     await query(db, SCHEMA_DUMP);
     const status = repo.dbguard(['status', '--json']);
     expect(JSON.parse(status.stdout)).toMatchObject({ schemaMigrations: { version: '1', dirty: false, applied: ['1'] }, plan: { kind: 'refuse', reason: 'NO_DOWN_SQL' } });
+  });
+
+  it('a file renamed on a branch is a new id to sql-migrate: back on main its down comes from git history', async () => {
+    const { db, url, r } = await project();
+    expect(r.dbguard(['capture']).status).toBe(0);
+    r.git('checkout', '-q', '-b', 'renamed');
+    r.git('mv', `migrations/${AUDIT}`, 'migrations/2_audit_trigger_renamed.sql');
+    r.git('commit', '-q', '-m', 'rename');
+    // The old id has no file here: sql-migrate refuses ("unknown migration in database"); dbguard rolls it back.
+    expect(sqlMigrate(r.root, url, 'up').stdout).toContain('unknown migration in database');
+    expect(JSON.parse(r.dbguard(['status', '--json']).stdout)).toMatchObject({ phantoms: [{ version: '2', filename: AUDIT }] });
+    expect(r.dbguard(['rollback', '--yes']).status).toBe(0);
+    expect(JSON.parse(r.dbguard(['status', '--json']).stdout)).toMatchObject({ phantoms: [], outOfOrder: [{ version: '2', filename: '2_audit_trigger_renamed.sql' }] });
+    expect(sqlMigrate(r.root, url, 'up').stdout).toContain('Applied 1 migration');
+    expect(await ids(db)).toEqual([USERS, '2_audit_trigger_renamed.sql', INDEX]);
+    // Back on main, the renamed file (applied by sql-migrate, never captured) has its down in git history.
+    r.git('checkout', '-q', 'main');
+    const rolled = r.dbguard(['rollback', '--yes']);
+    expect(rolled.status, rolled.stderr + rolled.stdout).toBe(0);
+    expect(await ids(db)).toEqual([USERS]);
   });
 });
