@@ -24,7 +24,7 @@ function describeDrops(found: ReadonlyArray<{ object: string; rows: number }> | 
   return `drops ${found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ')}`;
 }
 
-export const ORIGIN_LABEL = { 'tracking-table': 'tracking table', 'previous-tree': 'previous branch', 'git-history': 'git history', 'working-tree': 'working tree' } as const;
+export const ORIGIN_LABEL = { 'tracking-table': '_dbguard (stored when applied)', 'previous-tree': 'previous branch', 'git-history': 'git history', 'working-tree': 'working tree' } as const;
 
 export function planJson(plan: Plan, drops?: RowsDropped): Record<string, unknown> {
   if (plan.kind === 'rollback') {

@@ -151,6 +151,11 @@ export function requiresNoTransaction(sql: string): boolean {
   return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || hasTransactionControl(sql, code);
 }
 
+/** What runs, one query each, when a file cannot run in our transaction: as the project's tool runs it. */
+export function outsideTransaction(sql: string): string[] {
+  return projectFormat.noTransactionRunsWhole ? [sql] : splitSqlStatements(sql);
+}
+
 /** SQLSTATE 25001: the statement cannot run inside a transaction block. */
 export const ACTIVE_SQL_TRANSACTION = '25001';
 

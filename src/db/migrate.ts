@@ -6,7 +6,7 @@
  * applied); a failing non-transactional one leaves it dirty at that version, as golang-migrate does.
  */
 import { DbguardError } from '../core/errors.js';
-import { ACTIVE_SQL_TRANSACTION, requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
+import { ACTIVE_SQL_TRANSACTION, outsideTransaction, requiresNoTransaction } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { appliedStatements, ensureSchemaMigrationsTable, markDirty } from './schema-migrations.js';
@@ -81,7 +81,7 @@ export async function applyUpMigrations(
       // without the flag records the apply once it ran, as it does itself).
       await markDirty(client, recorded);
       if (recordSteps) await client.query(beginStepStatement(migration.version, 'up', false));
-      for (const statement of splitSqlStatements(migration.upSql)) await client.query(statement);
+      for (const statement of outsideTransaction(migration.upSql)) await client.query(statement);
       if (recordSteps) await client.query(END_STEP_STATEMENT);
       await inTransaction(client, async () => {
         await upsertTracked(client, [row]);

@@ -6,7 +6,7 @@
  */
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { ReplayStep, RollbackStep } from '../core/plan.js';
-import { ACTIVE_SQL_TRANSACTION, splitSqlStatements } from '../core/sql.js';
+import { ACTIVE_SQL_TRANSACTION, outsideTransaction } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { runSteps, type AppliedStep } from './steps.js';
@@ -101,7 +101,7 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   if (stash) stash.catalog = null;
   await markDirty(client, step.after);
   if (record) await client.query(beginStepStatement(step.version, 'down', false));
-  for (const statement of splitSqlStatements(step.downSql)) await client.query(statement);
+  for (const statement of outsideTransaction(step.downSql)) await client.query(statement);
   if (record) await client.query(END_STEP_STATEMENT);
   await inTransaction(client, () => finishStep(client, step));
 }

@@ -96,6 +96,7 @@ export const dbmate: MigrationFormat = {
   renameIsNewMigration: false,
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n` }),
   sectionOf,
+  noTransactionRunsWhole: true,
   declaresNoTransaction: (sql) => NO_TRANSACTION.test(sql),
 
   trackingTable: TABLE,

@@ -49,6 +49,12 @@ export interface MigrationFormat {
    * the line when the file's markers are wrong. A two-file format's file is all one direction.
    */
   sectionOf(text: string, direction: Direction, file: string, env?: Readonly<Record<string, string | undefined>>): string;
+  /**
+   * A no-transaction section runs as the tool runs it: one Exec of the whole text (dbmate: PostgreSQL
+   * then runs it as one implicit transaction, so two CONCURRENTLY statements fail as under dbmate), or
+   * statement by statement (the others; golang-migrate's files through dbguard's splitter, as before).
+   */
+  readonly noTransactionRunsWhole: boolean;
   /** The tool's own no-transaction marker, as kept at the start of a section. */
   declaresNoTransaction(sql: string): boolean;
 

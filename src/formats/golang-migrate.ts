@@ -80,6 +80,7 @@ export const golangMigrate: MigrationFormat = {
   filesFor: (stem, up, down) => ({ [`${stem}.up.sql`]: up, [`${stem}.down.sql`]: down }),
   sectionOf: (text) => text,
   // golang-migrate has no marker: a file is one Exec (dbguard's own -- dbguard:no-transaction still counts).
+  noTransactionRunsWhole: false,
   declaresNoTransaction: () => false,
 
   trackingTable: TABLE,

@@ -106,6 +106,7 @@ export const goose: MigrationFormat = {
   renameIsNewMigration: false,
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +goose Up\n${up}\n\n-- +goose Down\n${down}\n` }),
   sectionOf,
+  noTransactionRunsWhole: false,
   declaresNoTransaction: (sql) => sql.startsWith(NO_TRANSACTION_LINE),
 
   trackingTable: TABLE,

@@ -87,6 +87,7 @@ export const sqlMigrate: MigrationFormat = {
   renameIsNewMigration: true,
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +migrate Up\n${up}\n\n-- +migrate Down\n${down}\n` }),
   sectionOf,
+  noTransactionRunsWhole: false,
   declaresNoTransaction: (sql) => NO_TRANSACTION.test(sql),
 
   trackingTable: TABLE,

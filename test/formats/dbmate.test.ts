@@ -210,4 +210,17 @@ describe('dbmate, with the real dbmate', () => {
     const status = r.dbguard(['status']);
     expect(status.stdout).toContain('invalid      20240104000000_bad.sql line 3');
   });
+
+  it('a transaction:false section runs as dbmate runs it, one Exec: two CONCURRENTLY statements fail under dbguard as under dbmate', async () => {
+    const { db, url, r } = await project({ format: 'dbmate' });
+    const twice = '20240105000000_two_indexes.sql';
+    writeFileSync(join(r.root, 'db', 'migrations', twice), '-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY a_i ON users (email);\nCREATE INDEX CONCURRENTLY b_i ON users (id);\n\n-- migrate:down transaction:false\nDROP INDEX a_i;\nDROP INDEX b_i;\n');
+    const theirs = dbmate(r.root, url, ['--no-dump-schema', 'up']);
+    expect(theirs.stderr).toContain('cannot run inside a transaction block');
+    const ours = r.dbguard(['migrate']);
+    expect(ours.status).not.toBe(0);
+    expect(ours.stderr).toContain('cannot run inside a transaction block');
+    expect(await query(db, "SELECT count(*)::int AS n FROM pg_indexes WHERE indexname IN ('a_i', 'b_i')")).toEqual([{ n: 0 }]);
+    expect(await versions(db)).not.toContain('20240105000000');
+  });
 });
