@@ -75,7 +75,10 @@ function formatHost(host: string): string {
 /** A connection string for people and apps; the password is redacted unless `showPassword`. */
 export function formatConnectionUrl(target: ConnectionTarget, showPassword = false): string {
   const password = target.password === undefined ? '' : `:${showPassword ? encodeURIComponent(target.password) : '***'}`;
-  return `postgresql://${encodeURIComponent(target.user)}${password}@${formatHost(target.host)}:${target.port}/${encodeURIComponent(target.database)}`;
+  // Spelt out when SSL is off (the embedded server): lib/pq, which Go apps, dbmate and sql-migrate use,
+  // otherwise asks for SSL and the server refuses ("SSL is not enabled on the server").
+  const query = target.ssl === false ? '?sslmode=disable' : '';
+  return `postgresql://${encodeURIComponent(target.user)}${password}@${formatHost(target.host)}:${target.port}/${encodeURIComponent(target.database)}${query}`;
 }
 
 /** Removes a password from any text (error messages from drivers included) before it is shown. */
