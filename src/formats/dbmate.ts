@@ -11,7 +11,7 @@ import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
 import { MAX_VERSION } from './limits.js';
-import { cutSections, leadingVersionParser, setState, singleFileLayout, markerError, onlyComments, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
+import { cutSections, quotedLine, leadingVersionParser, setState, singleFileLayout, markerError, onlyComments, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'schema_migrations';
@@ -33,7 +33,7 @@ function classify(file: string) {
       return { kind: up ? 'up' : 'down', noTransaction: options.includes('transaction:false') };
     }
     if (NEAR_MISS.test(line)) {
-      throw markerError('dbmate', file, lineNo, `"${line.trim()}" is not a marker dbmate reads (it must start the line, in lower case: -- migrate:up / -- migrate:down), so dbmate would run it as part of the section above`, `write it as "-- migrate:${/down/i.test(line) ? 'down' : 'up'}" at the start of the line`);
+      throw markerError('dbmate', file, lineNo, `${quotedLine(line)} is not a marker dbmate reads (it must start the line, in lower case: -- migrate:up / -- migrate:down), so dbmate would run it as part of the section above`, `write it as "-- migrate:${/down/i.test(line) ? 'down' : 'up'}" at the start of the line`);
     }
     return null;
   };

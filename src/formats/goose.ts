@@ -11,12 +11,13 @@
  */
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
-import { cutSections, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
+import { cutSections, quotedLine, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(_.*)\.sql$/;
 const parseFileName = leadingVersionParser(FILE);
 const TABLE = 'goose_db_version';
 const NO_TRANSACTION_LINE = '-- +goose NO TRANSACTION';
+const SECRET_VARIABLE = /^(PG[A-Z]*|DBGUARD_.*|DATABASE_URL)$/;
 
 
 const invalidNameReason = (fileName: string): string => (/\.go$/.test(fileName) ? 'is a Go migration: dbguard reads goose\'s SQL migrations only'
@@ -25,7 +26,7 @@ const invalidNameReason = (fileName: string): string => (/\.go$/.test(fileName) 
 /** The annotation a line holds ("up", "statementbegin", …), or null for SQL and plain comments. */
 function annotationOf(line: string, file: string, lineNo: number): string | null {
   if (!line.trim().startsWith('--') || !line.includes('+goose')) return null;
-  if (/^\s/.test(line)) throw markerError('goose', file, lineNo, `"${line.trim()}" has leading whitespace, which goose refuses`, 'start the annotation at the beginning of the line');
+  if (/^\s/.test(line)) throw markerError('goose', file, lineNo, `${quotedLine(line)} has leading whitespace, which goose refuses`, 'start the annotation at the beginning of the line');
   return line.replace(/^(--)+/, '').trim().replace(/^\+goose/, '').trim().toLowerCase().replace(/\s+/g, ' ');
 }
 
@@ -35,7 +36,7 @@ function classify(file: string) {
   return (line: string, lineNo: number): MarkerLine => {
     const annotation = annotationOf(line, file, lineNo);
     if (annotation === null) return null;
-    if (!KNOWN.has(annotation)) throw markerError('goose', file, lineNo, `"${line.trim()}" is not an annotation goose knows`, 'use -- +goose Up, Down, StatementBegin, StatementEnd, NO TRANSACTION or ENVSUB ON / OFF');
+    if (!KNOWN.has(annotation)) throw markerError('goose', file, lineNo, `${quotedLine(line)} is not an annotation goose knows`, 'use -- +goose Up, Down, StatementBegin, StatementEnd, NO TRANSACTION or ENVSUB ON / OFF');
     if (annotation === 'up' || annotation === 'down') return { kind: annotation, noTransaction: false };
     return { kind: 'other' };
   };
@@ -63,7 +64,12 @@ function substituted(text: string, env: Readonly<Record<string, string | undefin
     if (annotation === 'envsub on') on = true;
     if (annotation === 'envsub off') on = false;
     if (!on || annotation !== null) return line;
-    return line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_all, name: string, fallback: string | undefined) => env[name] || fallback || '');
+    return line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_all, name: string, fallback: string | undefined) => {
+      // A repository's file must not put dbguard's connection secrets into SQL (a down from git history
+      // runs on checkout): libpq's PG* variables, dbguard's own, and the URL handed to the app.
+      if (SECRET_VARIABLE.test(name)) throw markerError('goose', file, i + 1, `ENVSUB names \${${name}}, which holds how dbguard connects; dbguard does not put it into SQL`, 'name a variable of your own in the migration');
+      return env[name] || fallback || '';
+    });
   }).join('\n');
 }
 

@@ -41,6 +41,13 @@ export function unusableNameReason(fileName: string): string | null {
 export const isPairName = (fileName: string): boolean => /\.(up|down)\.sql$/i.test(fileName);
 export const PAIR_REASON = 'is golang-migrate\'s two-file layout (<version>_<name>.up.sql / .down.sql): set "format": "golang-migrate" in dbguard.config.json, or remove "format" to have it told from the files';
 
+/**
+ * A line of a repository's file as an error may quote it: control characters (a terminal escape a
+ * hostile file could carry) shown as \u escapes, and at most 120 characters.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const quotedLine = (line: string): string => JSON.stringify(line.trim().slice(0, 120)).replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** A marked file's problem: the file, the line, what was found and what the tool would do. */
 export function markerError(tool: string, file: string, line: number, problem: string, fix: string): DbguardError {
   return new DbguardError('MIGRATION_FILE_INVALID', `${file} line ${line}: ${problem}`, {

@@ -10,7 +10,7 @@
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
-import { cutSections, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, sqlLiteral, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
+import { cutSections, quotedLine, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, sqlLiteral, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'gorp_migrations';
@@ -30,7 +30,7 @@ function classify(file: string) {
     if (fields?.[0] === 'Up' || fields?.[0] === 'Down') return { kind: fields[0] === 'Up' ? 'up' : 'down', noTransaction: fields.includes('notransaction') };
     if (fields?.[0] === 'StatementBegin' || fields?.[0] === 'StatementEnd') return { kind: 'other' };
     if (NEAR_MISS.test(line)) {
-      throw markerError('sql-migrate', file, lineNo, `"${line.trim()}" is not a command sql-migrate reads (it must start the line as "-- +migrate Up", "-- +migrate Down", "-- +migrate StatementBegin" or "-- +migrate StatementEnd")`, 'write the command exactly so, at the start of the line');
+      throw markerError('sql-migrate', file, lineNo, `${quotedLine(line)} is not a command sql-migrate reads (it must start the line as "-- +migrate Up", "-- +migrate Down", "-- +migrate StatementBegin" or "-- +migrate StatementEnd")`, 'write the command exactly so, at the start of the line');
     }
     return null;
   };

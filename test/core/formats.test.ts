@@ -90,6 +90,11 @@ describe('dbmate\'s, goose\'s and sql-migrate\'s format modules (issue 19)', () 
     const envsub = '-- +goose ENVSUB ON\n-- +goose Up\nCREATE TABLE ${T};\n-- +goose Down\nDROP TABLE ${T:-dflt};\n';
     expect(goose.sectionOf(envsub, 'up', 'f.sql', { T: 'x' })).toBe('-- +goose Up\nCREATE TABLE x;');
     expect(goose.sectionOf(envsub, 'down', 'f.sql', {})).toBe('-- +goose Down\nDROP TABLE dflt;\n');
+    // A hostile file cannot have dbguard's connection secrets written into SQL, nor quote a terminal escape.
+    for (const name of ['PGPASSWORD', 'DBGUARD_DATABASE_URL', 'DATABASE_URL']) {
+      expect(code(() => goose.sectionOf(`-- +goose Up\n-- +goose ENVSUB ON\nINSERT INTO leak VALUES ('\${${name}}');\n`, 'up', 'f.sql', { [name]: 'secret' }))).toEqual({ code: 'MIGRATION_FILE_INVALID', message: expect.stringContaining(`line 3: ENVSUB names \${${name}}`) });
+    }
+    expect(code(() => goose.sectionOf('-- +goose Up\nSELECT 1;\n-- +goose \u001b]0;owned\u0007\n', 'up', 'f.sql'))?.message).toContain('"-- +goose \\u001b]0;owned\\u0007"');
     expect(code(() => goose.sectionOf('CREATE TABLE t ();\n-- +goose Up\n', 'up', 'f.sql'))?.message).toContain("line 1: goose requires the file to start with a \"-- +goose Up\"");
     expect(code(() => goose.sectionOf('-- +goose Up\nSELECT 1;\n  -- +goose Down\nSELECT 2;\n', 'up', 'f.sql'))?.message).toContain('line 3: "-- +goose Down" has leading whitespace');
     expect(code(() => goose.sectionOf('-- +goose Up\nSELECT 1;\n-- +goose Upp\n', 'up', 'f.sql'))?.message).toContain('line 3');

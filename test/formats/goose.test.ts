@@ -92,6 +92,10 @@ describe('goose (SQL migrations, fixtures from its source)', () => {
     expect(rolled.status, rolled.stderr + rolled.stdout).toBe(0);
     expect(await rows(db)).toEqual(['0:true', '1:true']);
     expect(await query(db, "SELECT to_regprocedure('user_count()') AS f, to_regclass('users_by_email') AS i")).toEqual([{ f: null, i: null }]);
+    // goose keeps no dirty flag: force has nothing to clear, and says so.
+    const force = r.dbguard(['force', '1']);
+    expect(force.status).toBe(2);
+    expect(force.stderr).toContain('error[FORCE_NOT_APPLICABLE] goose keeps no dirty flag');
     // goose's EnsureDBVersion: the newest row per version, the first applied one is the current version.
     expect((await query<{ v: string }>(db, 'SELECT version_id::text AS v FROM goose_db_version WHERE is_applied ORDER BY id DESC LIMIT 1'))[0]?.v).toBe('1');
   });
