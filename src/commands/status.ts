@@ -103,7 +103,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: await adoptRenames(settings, state), cache: state.cache });
   const edited = await editedSinceApplied(dir, state);
   const fileOf = (version: bigint) => ({ version, filename: state.disk.catalog.byVersion.get(version)?.up ?? null });
-  out.line(`  version      ${current === null ? 'nothing applied' : `${current.version}${current.dirty ? c.red(' (dirty)') : c.dim(' (clean)')}`}`);
+  const versionNote = current?.applied ? c.dim(` (newest of ${current.applied.size} applied)`) : current?.dirty ? c.red(' (dirty)') : c.dim(' (clean)');
+  out.line(`  version      ${current === null ? 'nothing applied' : `${current.version}${versionNote}`}`);
   if (candidates.length === 0) out.line('  phantoms     none');
   else {
     out.line(`  phantoms     ${candidates.length} applied migration${candidates.length === 1 ? '' : 's'} not on this branch:`);

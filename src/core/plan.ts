@@ -342,7 +342,10 @@ export function pendingMigrations(input: Omit<PlanInput, 'downSql'>): PendingMig
   const ahead: bigint[] = [];
   const outOfOrder: bigint[] = [];
   for (const migration of input.catalog.migrations) {
-    if (migration.up === undefined || applied.has(migration.version)) continue;
+    if (migration.up === undefined) continue;
+    // A renamed file is another migration to sql-migrate: pending beside the old name's phantom.
+    const name = applied.get(migration.version);
+    if (applied.has(migration.version) && (!format.renameIsNewMigration || name === undefined || name === migration.up)) continue;
     (top !== null && migration.version < top ? outOfOrder : ahead).push(migration.version);
   }
   return { ahead, outOfOrder };
