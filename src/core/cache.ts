@@ -33,6 +33,8 @@ const CacheSchema = v.strictObject({
   migrations: v.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be an object'),
   downCaptured: v.optional(v.array(v.unknown())),
   upSha256: v.optional(v.record(v.pipe(v.string(), v.regex(/^[0-9]+$/)), v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)))),
+  /** The migration format whose file names it lists; absent: golang-migrate (caches from before formats). */
+  format: v.optional(v.string()),
 });
 
 const FIX = 'dbguard capture';
@@ -71,6 +73,14 @@ function validateEnvelope(text: string): ValidatedCache {
     throw corrupt(`${where}: ${issue?.message ?? 'invalid'}`);
   }
   const doc = result.output;
+  const written = doc.format ?? 'golang-migrate';
+  if (written !== format.name) {
+    // Its names would read as corrupt under the other format: say what changed instead.
+    throw new DbguardError('CACHE_OTHER_FORMAT', `migration cache lists ${written}'s migrations, but the format is now ${format.name}`, {
+      hint: `set "format": ${JSON.stringify(written).slice(0, 40)} in dbguard.config.json if that is the project's tool, or ${FIX} to rebuild it for ${format.name}`,
+      details: { cacheFormat: written, format: format.name },
+    });
+  }
   const captured = new Set<string>();
   for (const key of doc.downCaptured ?? []) {
     if (typeof key !== 'string' || !VERSION_KEY.test(key)) throw corrupt(`downCaptured: ${JSON.stringify(key)} is not a version`);
@@ -166,6 +176,8 @@ export function serializeCache(cache: MigrationCache): string {
     migrations,
     downCaptured,
     ...(Object.keys(upSha256).length > 0 ? { upSha256 } : {}),
+    // golang-migrate's caches stay as they were before there were formats.
+    ...(format.name === 'golang-migrate' ? {} : { format: format.name }),
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

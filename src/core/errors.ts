@@ -34,6 +34,7 @@ const CODE_CLASS = {
   CACHE_CORRUPT: ExitCode.usage,
   CACHE_VERSION_UNSUPPORTED: ExitCode.usage,
   CACHE_OTHER_DATABASE: ExitCode.usage,
+  CACHE_OTHER_FORMAT: ExitCode.usage,
   NOT_A_TTY: ExitCode.usage,
   CONFIRMATION_MISMATCH: ExitCode.usage,
   NOT_A_GIT_REPO: ExitCode.usage,

@@ -193,6 +193,9 @@ describe('dbmate, with the real dbmate', () => {
     r.git('checkout', '-q', '--orphan', 'empty');
     r.git('rm', '-q', '-r', '--cached', 'db');
     rmSync(join(r.root, 'db', 'migrations'), { recursive: true });
+    // Told another format, the cache says what changed, not "corrupt".
+    const other = r.dbguard(['check', '--offline'], { DBGUARD_FORMAT: 'golang-migrate' });
+    expect(other.stderr + other.stdout).toContain("CACHE_OTHER_FORMAT] migration cache lists dbmate's migrations, but the format is now golang-migrate");
     const check = r.dbguard(['check']);
     expect(check.stderr + check.stdout).not.toContain('CACHE_CORRUPT');
     expect(check.status).toBe(1);
