@@ -94,19 +94,26 @@ export async function withoutUserTriggers<T>(client: PgClient, rels: readonly st
 export const checkDeferredNow = (client: PgClient) => client.query('SET CONSTRAINTS ALL IMMEDIATE');
 
 /**
- * Serial and identity columns: their sequences must pass the ids that came back, and never move back
- * (a restore of ids 1–3 into a table whose sequence is at 5 leaves it at 5). A partition's column
- * draws from its partitioned parent's sequence: that one is moved, past the whole table's ids.
+ * Serial and identity columns: their sequences must pass the ids that came back — and the ids still
+ * waiting in the stash (`stashed`), or the table hands one of those out and the stashed row can never
+ * go back — and never move back (a restore of ids 1–3 into a table whose sequence is at 5 leaves it at
+ * 5). A partition's column draws from its partitioned parent's sequence: that one is moved, past the
+ * whole table's ids.
  */
-export async function advanceSequences(client: PgClient, rel: string): Promise<void> {
+export async function advanceSequences(client: PgClient, rel: string, stashed: string | null = null): Promise<void> {
   const root = (await client.query<{ root: string | null }>('SELECT pg_partition_root($1::regclass)::text AS root', [rel])).rows[0]?.root ?? null;
   const owner = root ?? rel;
-  const sequences = await client.query<{ col: string; seq: string }>(
-    `SELECT attname AS col, pg_get_serial_sequence($1, attname) AS seq FROM pg_attribute
-     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`, [owner]);
-  for (const { col, seq } of sequences.rows) {
+  const sequences = await client.query<{ col: string; seq: string; waiting: boolean }>(
+    `SELECT attname AS col, pg_get_serial_sequence($1, attname) AS seq,
+       EXISTS (SELECT 1 FROM pg_attribute s WHERE s.attrelid = to_regclass($2) AND s.attname = a.attname AND NOT s.attisdropped) AS waiting
+     FROM pg_attribute a
+     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL`, [owner, stashed]);
+  for (const { col, seq, waiting } of sequences.rows) {
+    // The stash holds values as text: only those that read as an id count (a cast of anything else would fail the restore).
+    const value = `(${quoteIdentifier(col)})::text`;
+    const inStash = waiting && stashed !== null ? `, (SELECT max(${value}::bigint) FROM ${stashed} WHERE ${value} ~ '^-?[0-9]{1,18}$')` : '';
     await client.query(
-      `SELECT setval($1, m) FROM (SELECT max(${quoteIdentifier(col)})::bigint AS m FROM ${owner}) x
+      `SELECT setval($1, m) FROM (SELECT GREATEST((SELECT max(${quoteIdentifier(col)})::bigint FROM ${owner})${inStash}) AS m) x
        WHERE m IS NOT NULL AND m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${seq})`, [seq]);
   }
 }

@@ -148,7 +148,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const identical = !statement.keyed && error?.code === '23505' && unfit.size === 0 && shared.length > 0
     ? (await client.query(`DELETE FROM ${data} AS s WHERE ${statement.where} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
     : 0;
-  if (moved.applied > 0 && options.moveSequences) await advanceSequences(client, rel);
+  if (options.moveSequences) await advanceSequences(client, rel, data);
   const completed = marking && options.alone ? await withoutUserTriggers(client, [rel], () => completeMarkedRows(client, data, rel, shared, key, live, perValue, missing.length === 0)) : { filled: 0, done: 0 };
   const counts = (await client.query<{ left: string; pending: string }>(
     `SELECT count(*)::text AS left, count(*) FILTER (WHERE ${marking ? `NOT ${RESTORED_MARK}` : 'true'})::text AS pending FROM ${data}`)).rows[0];
