@@ -21,7 +21,7 @@ import { settingsFor, type CommandContext, type CommandResult } from './context.
 import { keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
-import { listSnapshots } from '../engine/snapshot.js';
+import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
 import { belowTopRule, projectFormat } from '../formats/index.js';
 
 /** A pending file's up and down as its tool would read them; the error migrate would give, or null. */
@@ -95,7 +95,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
     // §2: a lost cache is rebuilt by any command that reaches the database, status included.
     const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
-    return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session) };
+    return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session) };
   });
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
@@ -128,7 +128,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       out.line(`  stash        ${c.yellow(`${e.id} (${e.kind} ${e.table}${e.column ? `.${e.column}` : ''}, ${e.rows}) will not come back by itself: ${stashFates.get(e.id)}`)}`);
     }
   }
-  const undoable = undoTarget(snapshots);
+  const newest = undoTarget(snapshots);
+  // After a rollback that took no snapshot, undo refuses (UNDO_STALE): say so, not "undo restores …".
+  const undoable = newest && !(planned.unsnapshotted && planned.unsnapshotted > new Date(newest.createdAt)) ? newest : null;
   if (snapshots.length > 0) {
     out.line(`  snapshots    ${snapshots.length}${undoable ? `; dbguard undo restores ${undoable.name} (${formatAge(undoable.createdAt, new Date())}, at ${undoable.version ?? 'nothing applied'})` : ''} ${c.dim('(dbguard snapshot list)')}`);
   }

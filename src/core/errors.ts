@@ -60,6 +60,7 @@ const CODE_CLASS = {
   REMOTE_REFUSED: ExitCode.unsafe,
   ABORTED: ExitCode.unsafe,
   SNAPSHOT_UNAVAILABLE: ExitCode.unsafe,
+  UNDO_STALE: ExitCode.unsafe,
   STASH_FULL: ExitCode.unsafe,
   // database or git failure (4)
   DB_CONNECT_FAILED: ExitCode.failure,

@@ -21,7 +21,7 @@ import { checkReached, leftByDowns, recordStart, recordingChanges, type SchemaCh
 import type { MigrationCache } from '../core/cache.js';
 import { writeCacheFile } from '../fs/state.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { dropSnapshot, snapshotBefore } from './snapshot.js';
+import { dropSnapshot, markChangedWithoutSnapshot, snapshotBefore } from './snapshot.js';
 import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import type { StashEntry } from '../core/stash.js';
 import { projectFormat } from '../formats/index.js';
@@ -280,8 +280,12 @@ export async function runRollback(session: DbSession, settings: Settings, option
     options.report(event);
   };
   try {
-    return { plan: toApply, snapshot, snapshotSkipped, outcome: await executeRollback(session, settings, toApply, report, options.deadline) };
+    const outcome = await executeRollback(session, settings, toApply, report, options.deadline);
+    // Changed with no snapshot before it: an older snapshot would now also undo what came between (§12).
+    if (!snapshot && stepsDone > 0) markChangedWithoutSnapshot(session);
+    return { plan: toApply, snapshot, snapshotSkipped, outcome };
   } catch (error) {
+    if (!snapshot && stepsDone > 0) markChangedWithoutSnapshot(session);
     // A rollback that failed before its first step committed changed nothing: its snapshot is only a
     // copy of what is still there, and kept would push a snapshot that matters out of retention.
     if (snapshot && stepsDone === 0 && !(await readSchemaVersion(session.client).catch(() => ({ dirty: true })))?.dirty) {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   assertSnapshotName, chooseSnapshotStrategy, newSnapshotMeta, retentionVictims, undoTarget,
   type Snapshot, type SnapshotMeta, type SnapshotReason,
@@ -211,12 +211,41 @@ export async function restoreSnapshot(session: DbSession, settings: Settings, na
   return { restored: snapshot, replaced: before };
 }
 
+/** Where the time of the last change made without a snapshot before it is kept, beside the cache. */
+const unsnapshottedFile = (session: DbSession) => join(dirname(session.ref.paths.cacheFile), 'changed-without-snapshot');
+
+/** A destructive operation went on without a snapshot (others connected, --no-snapshot, snapshots off). */
+export function markChangedWithoutSnapshot(session: DbSession): void {
+  try {
+    writeFileAtomic(unsnapshottedFile(session), new Date().toISOString(), 0o644, false);
+  } catch {
+    // Not writable: undo then cannot tell, as before; the rollback itself succeeded.
+  }
+}
+
+export function changedWithoutSnapshotAt(session: DbSession): Date | null {
+  try {
+    const at = new Date(readFileSync(unsnapshottedFile(session), 'utf8').trim().slice(0, 40));
+    return Number.isNaN(at.getTime()) ? null : at;
+  } catch {
+    return null;
+  }
+}
+
 /** `dbguard undo`: the snapshot taken before the last destructive operation, restored. */
 export async function undoLast(session: DbSession, settings: Settings, options: RestoreOptions = {}): Promise<RestoreResult> {
   const target = undoTarget(await listSnapshots(session));
   if (!target) {
     throw new DbguardError('SNAPSHOT_NOT_FOUND', `there is nothing to undo: no automatic snapshot of "${session.target.database}"; nothing was changed`, {
       hint: 'dbguard snapshot list',
+    });
+  }
+  // The last rollback took none: the newest snapshot is from before it, and would undo more than that rollback.
+  const unsnapshotted = changedWithoutSnapshotAt(session);
+  if (unsnapshotted && unsnapshotted > new Date(target.createdAt)) {
+    throw new DbguardError('UNDO_STALE', `the last rollback (${unsnapshotted.toISOString()}) took no snapshot; the newest one, ${target.name}, is older, and restoring it would also undo everything since it was taken; nothing was changed`, {
+      hint: `dbguard snapshot restore ${target.name}   (only if you want the database as it was then), or re-apply with dbguard migrate`,
+      details: { snapshot: target.name, snapshotAt: target.createdAt, changedWithoutSnapshotAt: unsnapshotted.toISOString() },
     });
   }
   return restoreSnapshot(session, settings, target.name, options);

@@ -64,6 +64,22 @@ describe('snapshots and undo (§12)', () => {
     expect(await schemaVersion(db)).toEqual({ version: '1', dirty: false });
   });
 
+  it('undo after a rollback that took no snapshot refuses (UNDO_STALE) instead of going back past it; status offers no undo then', async () => {
+    const { db, project } = await migratedProject({ stash: false });
+    project.setMigrations(base);
+    expect(dbguard(project, ['rollback', '--yes']).status).toBe(0); // snapshot taken
+    await query(db, "INSERT INTO users (name) VALUES ('after the first rollback')");
+    project.setMigrations(branch);
+    expect(dbguard(project, ['migrate']).status).toBe(0);
+    project.setMigrations(base);
+    expect(dbguard(project, ['rollback', '--yes', '--no-snapshot']).status).toBe(0);
+    const undo = dbguard(project, ['undo']);
+    expect(undo.status).toBe(3);
+    expect(undo.stderr).toContain('error[UNDO_STALE] the last rollback');
+    expect(await query(db, "SELECT count(*)::int AS n FROM users WHERE name = 'after the first rollback'")).toEqual([{ n: 1 }]);
+    expect(JSON.parse(dbguard(project, ['status', '--json']).stdout).undo).toBeNull();
+  });
+
   it('reset, then undo: everything comes back; the reset says how', async () => {
     const { db, project } = await migratedProject();
     const reset = dbguard(project, ['reset', '--yes'], { DBGUARD_CONFIRM_RESET: db });
