@@ -98,9 +98,9 @@ const CASES: Case[] = [
   { name: 'a config with a wrong type', arrange: (p, db) => config(p, { database: { url: urlFor(db) }, onConflict: 5 }), code: 'CONFIG_INVALID' },
   { name: 'a config with a port out of range', arrange: (p) => config(p, { database: { embedded: { port: 70000 } } }), code: 'CONFIG_INVALID' },
   { name: 'a config that is not JSON', arrange: (p) => config(p, '{ "migrationsDir": "migrations", }'), code: 'CONFIG_NOT_JSON' },
-  { name: 'a config naming dbmate for golang-migrate\'s files and table', arrange: (p, db) => config(p, { database: { url: urlFor(db) }, format: 'dbmate' }), code: 'FORMAT_NOT_SUPPORTED' },
+  { name: 'a config naming dbmate for golang-migrate\'s files, cache and table', arrange: (p, db) => config(p, { database: { url: urlFor(db) }, format: 'dbmate' }), code: 'CACHE_OTHER_FORMAT' },
   { name: 'a config naming a format dbguard does not know', arrange: (p, db) => config(p, { database: { url: urlFor(db) }, format: 'flyway' }), code: 'CONFIG_INVALID' },
-  { name: 'DBGUARD_FORMAT=goose', env: () => ({ DBGUARD_FORMAT: 'goose' }), code: 'FORMAT_NOT_SUPPORTED' },
+  { name: 'DBGUARD_FORMAT=goose over golang-migrate\'s cache and table', env: () => ({ DBGUARD_FORMAT: 'goose' }), code: 'CACHE_OTHER_FORMAT' },
   { name: 'an invalid DBGUARD_ON_CONFLICT', env: () => ({ DBGUARD_ON_CONFLICT: 'sometimes' }), code: 'CONFIG_INVALID' },
   // Commands
   { name: 'an unknown hooks action', command: ['hooks', 'reinstall'], code: 'USAGE' },
