@@ -11,7 +11,7 @@ import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
 import { MAX_VERSION } from './limits.js';
-import { cutSections, quotedLine, leadingVersionParser, setState, singleFileLayout, markerError, onlyComments, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
+import { cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, onlyComments, quotedLine, schemaMigrationsOwner, setState, singleFileLayout, trackingFactsSql, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'schema_migrations';
@@ -102,9 +102,8 @@ export const dbmate: MigrationFormat = {
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),
   shapeProblem(columns) {
-    if (columns.length === 1 && /^version character varying/.test(columns[0] ?? '')) return null;
-    const golang = /^version (bigint|integer),dirty boolean$/.test(columns.join(','));
-    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: golang ? 'golang-migrate' : null };
+    const owner = schemaMigrationsOwner(columns);
+    return owner === 'dbmate' ? null : notOwnShape(TABLE, columns, owner);
   },
   createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (version varchar PRIMARY KEY)`,
   readAppliedSql: `SELECT version FROM ${TABLE}`,

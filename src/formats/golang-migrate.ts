@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
-import { trackingFactsSql } from './shared.js';
+import { notOwnShape, schemaMigrationsOwner, trackingFactsSql } from './shared.js';
 
 const MIGRATION_FILE = /^([0-9]+)_(.+)\.(up|down)\.sql$/;
 const LOOKS_LIKE_MIGRATION = [/\.(up|down)\.sql$/i, /^[0-9]+_.*\.sql$/i];
@@ -60,8 +60,6 @@ function setVersionSql(version: bigint | null, dirty: boolean): string {
   return `DELETE FROM ${TABLE};${insert}`;
 }
 
-const OWN_COLUMNS = /^(version (bigint|integer)),(dirty boolean)$/;
-
 export const golangMigrate: MigrationFormat = {
   name: 'golang-migrate',
   parseFileName,
@@ -86,10 +84,9 @@ export const golangMigrate: MigrationFormat = {
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),
   shapeProblem(columns) {
-    if (OWN_COLUMNS.test(columns.join(','))) return null;
-    // dbmate's table has the same name: version varchar, and nothing else.
-    const dbmate = columns.length === 1 && /^version character varying/.test(columns[0] ?? '');
-    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: dbmate ? 'dbmate' : null };
+    // dbmate's table has the same name: its columns tell them apart.
+    const owner = schemaMigrationsOwner(columns);
+    return owner === 'golang-migrate' ? null : notOwnShape(TABLE, columns, owner);
   },
   createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)`,
   readAppliedSql: `SELECT version::text AS version, dirty FROM ${TABLE} LIMIT 1`,

@@ -11,7 +11,7 @@
  */
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
-import { cutSections, quotedLine, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
+import { checkStatements, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(_.*)\.sql$/;
 const parseFileName = leadingVersionParser(FILE);
@@ -42,18 +42,16 @@ function classify(file: string) {
   };
 }
 
-/** goose's checks of a section: blocks closed, the last statement ended. */
-function checkStatements(text: string, firstLine: number, file: string): void {
-  let open: number | null = null;
-  let unfinished: number | null = null;
-  for (const [i, line] of text.split('\n').entries()) {
-    const annotation = annotationOf(line, file, firstLine + i);
-    if (annotation === 'statementbegin') open = firstLine + i;
-    else if (annotation === 'statementend') { open = null; unfinished = null; }
-    else if (annotation === null && open === null && !/^\s*--/.test(line) && line.trim() !== '') unfinished = endsStatement(line) ? null : firstLine + i;
-  }
-  if (open !== null) throw markerError('goose', file, open, '"-- +goose StatementBegin" has no "-- +goose StatementEnd"', 'close the block with "-- +goose StatementEnd"');
-  if (unfinished !== null) throw markerError('goose', file, unfinished, 'the last statement does not end with a semicolon (goose: "missing semicolon?")', 'end it with ";" (or wrap it in StatementBegin / StatementEnd)');
+const GOOSE = { name: 'goose', prefix: '-- +goose', unfinishedNote: ' (goose: "missing semicolon?")' };
+
+/** A line as goose's statement splitter sees it. */
+function statementLine(file: string) {
+  return (line: string, lineNo: number): StatementLine => {
+    const annotation = annotationOf(line, file, lineNo);
+    if (annotation === 'statementbegin') return 'begin';
+    if (annotation === 'statementend') return 'end';
+    return annotation !== null || /^\s*--/.test(line) || line.trim() === '' ? 'skip' : 'sql';
+  };
 }
 
 /** ENVSUB ON … OFF: ${VAR} and ${VAR:-default} from the environment, as goose substitutes them. */
@@ -84,7 +82,7 @@ function sectionOf(text: string, direction: 'up' | 'down', file: string, env: Re
   const downs = sections.filter((s) => s.direction === 'down');
   if (ups.length > 1) throw markerError('goose', file, (ups[1] as { line: number }).line, 'a second "-- +goose Up" annotation (goose refuses duplicates)', 'merge the two Up sections');
   if (downs.length > 1) throw markerError('goose', file, (downs[1] as { line: number }).line, 'a second "-- +goose Down" annotation (goose refuses duplicates)', 'merge the two Down sections');
-  for (const section of sections) checkStatements(section.text, section.line, file);
+  for (const section of sections) checkStatements(section.text, section.line, file, GOOSE, statementLine(file));
   const noTransaction = text.split('\n').some((l) => annotationOf(l.replace(/\r$/, ''), file, 0) === 'no transaction');
   const section = (direction === 'up' ? ups[0] : downs[0])?.text ?? '';
   return noTransaction && section ? `${NO_TRANSACTION_LINE}\n${section}` : section;
@@ -120,7 +118,7 @@ export const goose: MigrationFormat = {
   shapeProblem(columns) {
     const joined = columns.join(',');
     if (/(^|,)version_id bigint(,|$)/.test(joined) && /(^|,)is_applied boolean(,|$)/.test(joined) && /(^|,)id integer(,|$)/.test(joined)) return null;
-    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: null };
+    return notOwnShape(TABLE, columns, null);
   },
   // Created with its version-0 row, in one statement, as goose does in one transaction.
   createTableSql: `DO $dbguard$ BEGIN

@@ -24,6 +24,17 @@ export function trackingFactsSql(table: string): string {
   ARRAY(SELECT t FROM unnest(ARRAY[${others}]::text[]) t WHERE to_regclass(t) IS NOT NULL) AS others`;
 }
 
+/** golang-migrate's and dbmate's tables share the name `schema_migrations`: their columns tell whose one is. */
+export function schemaMigrationsOwner(columns: readonly string[]): 'golang-migrate' | 'dbmate' | null {
+  const joined = columns.join(',');
+  if (/^version (bigint|integer),dirty boolean$/.test(joined)) return 'golang-migrate';
+  return /^version character varying(\(\d+\))?$/.test(joined) ? 'dbmate' : null;
+}
+
+/** A tracking table that is not the format's own: what was found, and whose it is when that can be told. */
+export const notOwnShape = (table: string, columns: readonly string[], tool: string | null): { found: string; tool: string | null } => (
+  { found: `${table} here has the columns ${columns.join(', ') || '(none)'}`, tool });
+
 /** An escape-string literal: its meaning does not depend on standard_conforming_strings. */
 export const sqlLiteral = (text: string): string => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -86,11 +97,31 @@ export function cutSections(text: string, classify: (line: string, lineNo: numbe
 /** Whether every line is blank or a `--` comment (what may precede the first marker). */
 export const onlyComments = (lines: readonly string[]): boolean => lines.every((l) => /^\s*(--.*)?\s*$/.test(l));
 
+/** How goose's and sql-migrate's parsers see a line of a section. */
+export type StatementLine = 'begin' | 'end' | 'skip' | 'sql';
+
+/**
+ * What goose's and sql-migrate's parsers refuse in a section: a StatementBegin block left open, a last
+ * statement without its semicolon. `prefix` is the tool's annotation ("-- +goose").
+ */
+export function checkStatements(text: string, firstLine: number, file: string, tool: { name: string; prefix: string; unfinishedNote?: string }, kindOf: (line: string, lineNo: number) => StatementLine): void {
+  let open: number | null = null;
+  let unfinished: number | null = null;
+  for (const [i, line] of text.split('\n').entries()) {
+    const kind = kindOf(line, firstLine + i);
+    if (kind === 'begin') open = firstLine + i;
+    else if (kind === 'end') { open = null; unfinished = null; }
+    else if (kind === 'sql' && open === null) unfinished = endsStatement(line) ? null : firstLine + i;
+  }
+  if (open !== null) throw markerError(tool.name, file, open, `"${tool.prefix} StatementBegin" has no "${tool.prefix} StatementEnd"`, `close the block with "${tool.prefix} StatementEnd"`);
+  if (unfinished !== null) throw markerError(tool.name, file, unfinished, `the last statement does not end with a semicolon${tool.unfinishedNote ?? ''}`, 'end it with ";" (or wrap it in StatementBegin / StatementEnd)');
+}
+
 /**
  * The last word before a `--` comment ends in `;`: goose's and sql-migrate's end of a statement (both
  * split a section so and refuse a last statement without one).
  */
-export function endsStatement(line: string): boolean {
+function endsStatement(line: string): boolean {
   let last = '';
   for (const word of line.trim().split(/\s+/)) {
     if (word.startsWith('--')) break;

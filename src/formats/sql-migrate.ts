@@ -10,7 +10,7 @@
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
-import { cutSections, quotedLine, leadingVersionParser, setState, singleFileLayout, endsStatement, markerError, sqlLiteral, trackingFactsSql, leadingVersionReason, type MarkerLine } from './shared.js';
+import { checkStatements, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, sqlLiteral, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'gorp_migrations';
@@ -36,24 +36,20 @@ function classify(file: string) {
   };
 }
 
-/** What sql-migrate's parser refuses: a block left open, a last statement without its semicolon. */
-function checkStatements(text: string, firstLine: number, file: string): void {
-  let open: number | null = null;
-  let unfinished: number | null = null;
-  for (const [i, line] of text.split('\n').entries()) {
-    const fields = commandOf(line);
-    if (fields?.[0] === 'StatementBegin') open = firstLine + i;
-    else if (fields?.[0] === 'StatementEnd') { open = null; unfinished = null; }
-    else if (open === null && !line.startsWith('-- ') && !fields && line.trim() !== '') unfinished = endsStatement(line) ? null : firstLine + i;
-  }
-  if (open !== null) throw markerError('sql-migrate', file, open, '"-- +migrate StatementBegin" has no "-- +migrate StatementEnd"', 'close the block with "-- +migrate StatementEnd"');
-  if (unfinished !== null) throw markerError('sql-migrate', file, unfinished, 'the last statement does not end with a semicolon', 'end it with ";" (or wrap it in StatementBegin / StatementEnd)');
+const SQL_MIGRATE = { name: 'sql-migrate', prefix: '-- +migrate' };
+
+/** A line as sql-migrate's parser sees it: its comment lines ("-- " but not "-- +") are dropped. */
+function statementLine(line: string): StatementLine {
+  const fields = commandOf(line);
+  if (fields?.[0] === 'StatementBegin') return 'begin';
+  if (fields?.[0] === 'StatementEnd') return 'end';
+  return fields || line.startsWith('-- ') || line.trim() === '' ? 'skip' : 'sql';
 }
 
 function sectionOf(text: string, direction: 'up' | 'down', file: string): string {
   const { sections } = cutSections(text, classify(file));
   if (sections.length === 0) throw markerError('sql-migrate', file, 1, 'has no "-- +migrate Up" or "-- +migrate Down" line, so sql-migrate runs nothing of it', 'put "-- +migrate Up" before its SQL and "-- +migrate Down" before the undo');
-  for (const section of sections) checkStatements(section.text, section.line, file);
+  for (const section of sections) checkStatements(section.text, section.line, file, SQL_MIGRATE, statementLine);
   return sections.filter((s) => s.direction === direction).map((s) => s.text).join('\n');
 }
 
@@ -94,7 +90,7 @@ export const sqlMigrate: MigrationFormat = {
   trackingFactsSql: trackingFactsSql(TABLE),
   shapeProblem(columns) {
     if (/^id text,applied_at timestamp with time zone$/.test(columns.join(','))) return null;
-    return { found: `${TABLE} here has the columns ${columns.join(', ') || '(none)'}`, tool: null };
+    return notOwnShape(TABLE, columns, null);
   },
   createTableSql: `CREATE TABLE IF NOT EXISTS ${TABLE} (id text NOT NULL PRIMARY KEY, applied_at timestamp with time zone)`,
   readAppliedSql: `SELECT id FROM ${TABLE}`,
