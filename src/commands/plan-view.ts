@@ -1,5 +1,5 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
-import { projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 import type { Plan } from '../core/plan.js';
 import { qualifiedName, type StashEntry } from '../core/stash.js';
 import type { Output } from '../ui/output.js';
@@ -60,7 +60,7 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
   out.line(`  plan         roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}, ${plan.from} → ${plan.to ?? 'nothing applied'}`);
   if (!withSteps) return;
   for (const step of plan.steps) {
-    const how = step.transactional ? '' : c.yellow(`  (outside a transaction${projectFormat.hasDirtyFlag ? ': dirty marker' : ''})`);
+    const how = step.transactional ? '' : c.yellow(`  (outside a transaction${keepsDirtyFlag(projectFormat) ? ': dirty marker' : ''})`);
     const what = step.kind === 'noop' ? c.dim('no-op') : c.dim(`down SQL from ${ORIGIN_LABEL[step.origin]}`);
     const replayed = step.fallback?.filter((f) => f.kind === 'replay-up').map((f) => f.version) ?? [];
     const order = !step.outOfOrder ? '' : c.yellow(`  out of order: newer migrations on disk stay applied${replayed.length ? ` (if its down fails: ${replayed.join(', ')} rolled back first and re-applied after)` : ''}`);

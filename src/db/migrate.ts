@@ -10,7 +10,7 @@ import { ACTIVE_SQL_TRANSACTION, outsideTransaction, requiresNoTransaction } fro
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { appliedStatements, ensureSchemaMigrationsTable, markDirty } from './schema-migrations.js';
-import { projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
 import { runSteps, type AppliedStep } from './steps.js';
 import { restoreStash, stashKey } from './stash-restore.js';
@@ -99,7 +99,7 @@ export async function applyUpMigrations(
           hint: `fix ${migration.filename}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }
-      if (!projectFormat.hasDirtyFlag) {
+      if (!keepsDirtyFlag(projectFormat)) {
         // The tool keeps no dirty flag: what ran stays, unrecorded, as the tool itself would leave it.
         return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so some of it may have run, and ${projectFormat.trackingTable} does not list it`, {
           hint: `undo what ${migration.filename} left half done, fix it, then dbguard migrate`, details: { ...details, dirty: false }, cause: error,

@@ -16,7 +16,7 @@ import { runDownKeepingRows, type StashContext } from './stash.js';
 import { restoreStash } from './stash-restore.js';
 import { beginStepStatement, END_STEP_STATEMENT } from './schema-events.js';
 import type { StashRestore } from '../core/stash.js';
-import { projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 
 export type { AppliedStep };
 
@@ -159,12 +159,12 @@ export async function applyRollbackSteps(
       const at = `the database is at version ${lastGood ?? 'none'}`;
       return new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${(error as Error).message}${bound && step.transactional ? `; ${at} (clean)` : ''}`, {
         hint: !step.transactional
-          ? (projectFormat.hasDirtyFlag ? 'the database is marked dirty; repair it by hand, then dbguard force <version>'
+          ? (keepsDirtyFlag(projectFormat) ? 'the database is marked dirty; repair it by hand, then dbguard force <version>'
             : `some of it may have run outside a transaction and ${projectFormat.trackingTable} still lists it; undo what it left by hand, then dbguard rollback`)
           : bound ? `${bound}, then run dbguard rollback` : `fix the down SQL of ${step.filename}, then run dbguard rollback again (${at})`,
         details: {
           version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
-          databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional && projectFormat.hasDirtyFlag, sqlState,
+          databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional && keepsDirtyFlag(projectFormat), sqlState,
         },
         cause: error,
       });

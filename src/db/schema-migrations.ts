@@ -5,7 +5,7 @@
  */
 import { DbguardError } from '../core/errors.js';
 import type { SchemaVersion } from '../core/plan.js';
-import { formatChosen, isFormatName, projectFormat as format, useFormat } from '../formats/index.js';
+import { formatChosen, isFormatName, keepsDirtyFlag, projectFormat as format, useFormat } from '../formats/index.js';
 import type { RecordedMigration } from '../formats/format.js';
 import { otherToolOf } from '../formats/shared.js';
 import type { PgClient } from './client.js';
@@ -45,11 +45,14 @@ export const unappliedStatements = (migration: RecordedMigration, after: bigint 
 
 /** Marks `version` dirty before SQL that runs outside a transaction; nothing for a tool without the flag. */
 export async function markDirty(client: PgClient, version: bigint | null): Promise<void> {
-  if (format.hasDirtyFlag && format.setVersionSql) await client.query(format.setVersionSql(version, true));
+  if (keepsDirtyFlag(format)) await client.query(format.setVersionSql(version, true));
 }
+
+/** force on a tool without a dirty flag. */
+export const forceNotApplicable = (): DbguardError => new DbguardError('FORCE_NOT_APPLICABLE', `${format.name} keeps no dirty flag, so there is nothing for force to clear`, { hint: 'dbguard status' });
 
 /** force: the version set clean (only a format with a dirty flag has one to set). */
 export async function writeSchemaVersion(client: PgClient, version: bigint | null, dirty: boolean): Promise<void> {
-  if (!format.setVersionSql) throw new DbguardError('FORCE_NOT_APPLICABLE', `${format.name} keeps no dirty flag, so there is nothing for force to clear`, { hint: 'dbguard status' });
+  if (!keepsDirtyFlag(format)) throw forceNotApplicable();
   await client.query(format.setVersionSql(version, dirty));
 }

@@ -7,12 +7,12 @@ import { MAX_VERSION } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { inTransaction } from '../db/client.js';
-import { readSchemaVersion, writeSchemaVersion } from '../db/schema-migrations.js';
+import { forceNotApplicable, readSchemaVersion, writeSchemaVersion } from '../db/schema-migrations.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { captureAppliedMigrations, type CaptureResult } from './capture.js';
 import type { DbSession } from './session.js';
-import { projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 
 /** `none` and golang-migrate's `-1` mean "nothing applied". */
 export function parseForceVersion(text: string): bigint | null {
@@ -31,9 +31,7 @@ export interface ForceResult {
 
 /** Needs a session that changes the database (it holds the locks). */
 export async function forceVersion(session: DbSession, settings: Settings, version: bigint | null): Promise<ForceResult> {
-  if (!projectFormat.hasDirtyFlag) {
-    throw new DbguardError('FORCE_NOT_APPLICABLE', `${projectFormat.name} keeps no dirty flag, so there is nothing for force to clear`, { hint: 'dbguard status' });
-  }
+  if (!keepsDirtyFlag(projectFormat)) throw forceNotApplicable();
   const current = await readSchemaVersion(session.client);
   if (!current?.dirty) {
     throw new DbguardError('USAGE', `the database is not dirty (it is at ${current?.version ?? 'nothing applied'}); force only clears a dirty flag after a repair`, {

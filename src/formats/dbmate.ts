@@ -113,7 +113,6 @@ export const dbmate: MigrationFormat = {
   recordApplySql: (m) => `INSERT INTO ${TABLE} (version) VALUES ('${versionText(m.filename, m.version)}');`,
   // By value, so a row written with other leading zeros (by hand) goes too.
   recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE version ~ '^[0-9]+$' AND version::numeric = ${m.version};`,
-  hasDirtyFlag: false,
   outOfOrder: 'applied',
   lockKeys: () => [],
 };

@@ -79,8 +79,7 @@ export interface MigrationFormat {
   recordApplySql(migration: RecordedMigration, top: bigint): string;
   /** The statements that record one un-apply; `after`: the top version left (null: nothing applied). */
   recordUnapplySql(migration: RecordedMigration, after: bigint | null): string;
-  /** A dirty flag is kept: the statements that mark `version` dirty, or set it clean (force). */
-  readonly hasDirtyFlag: boolean;
+  /** Only a tool that keeps a dirty flag has it: the statements that mark `version` dirty, or set it clean (force). */
   setVersionSql?(version: bigint | null, dirty: boolean): string;
   readonly outOfOrder: OutOfOrderRule;
 

@@ -103,7 +103,6 @@ export const golangMigrate: MigrationFormat = {
   recordApplySql: (_migration, top) => setVersionSql(top, false),
   recordUnapplySql: (_migration, after) => setVersionSql(after, false),
   setVersionSql,
-  hasDirtyFlag: true,
   outOfOrder: 'skipped',
 
   /**

@@ -133,7 +133,6 @@ END $dbguard$`,
   idMatches: () => true,
   recordApplySql: (m) => `INSERT INTO ${TABLE} (version_id, is_applied) VALUES (${m.version}, true);`,
   recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE version_id = ${m.version};`,
-  hasDirtyFlag: false,
   outOfOrder: 'refused',
   lockKeys: () => [],
 };

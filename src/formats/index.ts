@@ -28,6 +28,9 @@ export function useFormat(name: FormatName, chosen = true): MigrationFormat {
   return projectFormat;
 }
 
+/** Whether the tool keeps a dirty flag (golang-migrate): it has the statements that set one. */
+export const keepsDirtyFlag = (format: MigrationFormat): format is MigrationFormat & Required<Pick<MigrationFormat, 'setVersionSql'>> => format.setVersionSql !== undefined;
+
 /** What the tool does with a pending migration below the newest applied one, in words ("it" or "them"). */
 export function belowTopRule(format: MigrationFormat, count: number, verbForm: 'would' | 'does' = 'would'): string {
   const them = count === 1 ? 'it' : 'them';

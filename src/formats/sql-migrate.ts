@@ -99,7 +99,6 @@ export const sqlMigrate: MigrationFormat = {
   idMatches: (id, filename) => id === filename,
   recordApplySql: (m) => `INSERT INTO ${TABLE} (id, applied_at) VALUES (${sqlLiteral(m.filename)}, now());`,
   recordUnapplySql: (m) => `DELETE FROM ${TABLE} WHERE id = ${sqlLiteral(m.filename)};`,
-  hasDirtyFlag: false,
   outOfOrder: 'applied',
   lockKeys: () => [],
 };
