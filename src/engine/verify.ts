@@ -16,7 +16,7 @@ import { connect, inTransaction, type PgClient } from '../db/client.js';
 import { readFingerprint } from '../db/fingerprint.js';
 import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
-import { readMigrationSql } from '../fs/migration-files.js';
+import { readUpAndDown } from '../fs/migration-files.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 
 export type VerifyFindingKind = 'no-down-file' | 'up-failed' | 'down-failed' | 'down-does-not-restore';
@@ -99,10 +99,10 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
   const { catalog } = readDiskState(dir);
   assertCatalogUsable(catalog, settings.migrationsDir);
   // Every file is read before the database starts: bad input is an error, not a finding.
-  const migrations = catalog.migrations.filter((m) => m.up !== undefined).map((m) => ({
-    version: m.version, filename: m.up as string, up: readMigrationSql(dir, m.up as string, 'up').sql,
-    down: m.down === undefined ? null : readMigrationSql(dir, m.down, 'down').sql,
-  }));
+  const migrations = catalog.migrations.filter((m) => m.up !== undefined).map((m) => {
+    const { upSql, downSql } = readUpAndDown(dir, { up: m.up as string, down: m.down });
+    return { version: m.version, filename: m.up as string, up: upSql, down: downSql };
+  });
   return withTemporaryDatabase(async (first, fresh) => {
     let client = first;
     const findings: VerifyFinding[] = [];

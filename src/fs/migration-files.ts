@@ -27,6 +27,18 @@ export function readMigrationSql(dir: string, name: string, direction: Direction
   return { sql: projectFormat.sectionOf(file.sql, direction, name, process.env), sha256: file.sha256 };
 }
 
+/**
+ * A migration's up and down SQL (null: no down file), its up file's sha256; a single-file format's
+ * file is read once for both. The up is cut first, so its error comes first, as reading each would.
+ */
+export function readUpAndDown(dir: string, migration: { readonly up: string; readonly down: string | undefined }): { upSql: string; upSha256: string; downSql: string | null } {
+  const up = readMigrationFile(dir, migration.up);
+  const upSql = projectFormat.sectionOf(up.sql, 'up', migration.up, process.env);
+  if (migration.down === undefined) return { upSql, upSha256: up.sha256, downSql: null };
+  const downText = migration.down === migration.up ? up.sql : readMigrationFile(dir, migration.down).sql;
+  return { upSql, upSha256: up.sha256, downSql: projectFormat.sectionOf(downText, 'down', migration.down, process.env) };
+}
+
 function notReadable(name: string, path: string, why: string, code: string): DbguardError {
   return new DbguardError('MIGRATION_FILE_INVALID', `${name} ${why}`, { hint: `replace ${path} with a regular SQL file`, details: { file: name, error: code } });
 }
