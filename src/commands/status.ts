@@ -1,6 +1,7 @@
 /** `dbguard status`: one screen with the database, the cache, the phantoms, the plan and the next command. */
 import { DbguardError, isDbguardError, ExitCode } from '../core/errors.js';
-import { readMigrationSql } from '../fs/migration-files.js';
+import { readUpAndDown } from '../fs/migration-files.js';
+import type { Migration } from '../core/catalog.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
@@ -24,12 +25,11 @@ import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
 import { belowTopRule, projectFormat } from '../formats/index.js';
 
-/** A pending file's up and down as its tool would read them; the error migrate would give, or null. */
-function unreadablePending(dir: string, file: string | null): DbguardError | null {
-  if (file === null) return null;
+/** A pending migration's up and down as its tool would read them; the error migrate would give, or null. */
+function unreadablePending(dir: string, migration: Migration | undefined): DbguardError | null {
+  if (migration?.up === undefined) return null;
   try {
-    readMigrationSql(dir, file, 'up');
-    readMigrationSql(dir, file, 'down');
+    readUpAndDown(dir, { up: migration.up, down: migration.down });
     return null;
   } catch (error) {
     if (isDbguardError(error)) return error;
@@ -116,7 +116,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; ${projectFormat.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
-  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, fileOf(v).filename)).filter((e): e is DbguardError => e !== null);
+  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
   const stashFates = await stashFatesOf(dir, state, stash);

@@ -36,6 +36,16 @@ describe('the hook and check say what migrate will say', () => {
     expect(repo.dbguard(['migrate']).stderr).toContain('error[MIGRATION_NAME_INVALID] 0_zero.up.sql');
   });
 
+  it('a pending migration whose down file migrate would refuse: status names it too, with the next command', async () => {
+    const repo = await projectRepo();
+    writeFileSync(join(repo.root, 'migrations', '2_two.up.sql'), 'CREATE TABLE two ();');
+    writeFileSync(join(repo.root, 'migrations', '2_two.down.sql'), Buffer.from([0x44, 0x52, 0x00, 0x4f]));
+    const status = repo.dbguard(['status']);
+    expect(status.status).toBe(1);
+    expect(status.stdout).toContain('invalid      2_two.down.sql is binary (contains NUL bytes), not SQL');
+    expect(repo.dbguard(['migrate']).stderr).toContain('error[MIGRATION_FILE_INVALID] 2_two.down.sql is binary');
+  });
+
   it('a version used by three files: the hook, check and migrate all say MIGRATION_VERSION_REUSED', async () => {
     const repo = await projectRepo();
     repo.git('checkout', '-q', '-b', 'dup');
