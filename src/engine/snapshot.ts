@@ -5,7 +5,7 @@
  * a snapshot of its own; the cache is then derived from the restored tracking table.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   assertSnapshotName, chooseSnapshotStrategy, newSnapshotMeta, retentionVictims, undoTarget,
@@ -16,10 +16,14 @@ import type { Settings } from '../core/settings.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { createCopy, dataDirectory, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
 import { userSchemas, type PgClient } from '../db/client.js';
-import { writeFileAtomic } from '../fs/state.js';
+import { readStateText, writeFileAtomic } from '../fs/state.js';
+import { readBoundedText } from '../fs/bounded-read.js';
 import { filesCanBeCloned } from '../fs/clone-probe.js';
 import { rewriteCache } from './capture.js';
 import { closedMarkerPath, type DbSession } from './session.js';
+
+/** A snapshot's metadata is a few hundred bytes; anything larger (or not a regular file) is not one. */
+const MAX_SNAPSHOT_META_BYTES = 64 * 1024;
 
 /** Clone the database's files where the server's data directory is on this machine, on a disk that clones (§16). */
 async function canClone(maintenance: PgClient): Promise<boolean> {
@@ -41,7 +45,7 @@ function listDumps(session: DbSession): Snapshot[] {
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.json')) continue;
     try {
-      const meta = JSON.parse(readFileSync(join(dir, file), 'utf8')) as SnapshotMeta;
+      const meta = JSON.parse(readBoundedText(join(dir, file), MAX_SNAPSHOT_META_BYTES)) as SnapshotMeta;
       found.push({ ...meta, bytes: statSync(join(dir, meta.location)).size });
     } catch {
       // A metadata file without its dump, or unreadable: not a snapshot.
@@ -224,12 +228,9 @@ export function markChangedWithoutSnapshot(session: DbSession): void {
 }
 
 export function changedWithoutSnapshotAt(session: DbSession): Date | null {
-  try {
-    const at = new Date(readFileSync(unsnapshottedFile(session), 'utf8').trim().slice(0, 40));
-    return Number.isNaN(at.getTime()) ? null : at;
-  } catch {
-    return null;
-  }
+  const text = readStateText(unsnapshottedFile(session));
+  const at = text === null ? null : new Date(text.trim());
+  return at === null || Number.isNaN(at.getTime()) ? null : at;
 }
 
 /** `dbguard undo`: the snapshot taken before the last destructive operation, restored. */

@@ -1,7 +1,7 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
 import { existsSync, opendirSync, statSync, type Dir } from 'node:fs';
 import { detectFormat, isFormatName, useFormat, type FormatName } from '../formats/index.js';
-import { FORMAT_FILE } from './state.js';
+import { FORMAT_FILE, readStateText } from './state.js';
 import { linkLeavesRepository } from './migrations-dir.js';
 import { readBoundedText, readHead } from './bounded-read.js';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
@@ -83,12 +83,8 @@ function headOf(dir: string, name: string): string | null {
 }
 
 function rememberedFormat(settings: Settings): FormatName | null {
-  try {
-    const name = readHead(join(absoluteStateDir(settings), FORMAT_FILE), 64)?.toString('utf8').trim() ?? '';
-    return isFormatName(name) ? name : null;
-  } catch {
-    return null;
-  }
+  const name = readStateText(join(absoluteStateDir(settings), FORMAT_FILE))?.trim() ?? '';
+  return isFormatName(name) ? name : null;
 }
 
 function* namesIn(folder: Dir): Generator<string> {

@@ -1,9 +1,9 @@
 /** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
 import { projectFormat } from '../formats/index.js';
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
-import { readBoundedText } from './bounded-read.js';
+import { readBoundedText, readHead } from './bounded-read.js';
 import { DbguardError } from '../core/errors.js';
 
 export { EMBEDDED_IDENTITY, statePathsFor, type StatePaths } from '../core/state-layout.js';
@@ -94,17 +94,25 @@ export function writeCacheFile(path: string, cache: MigrationCache, durable = tr
   writeFileAtomic(path, serializeCache(cache), 0o644, durable);
 }
 
+/**
+ * A small state file's text: only a regular file is read, and only its first bytes. A link a cloned
+ * repository committed under the state dir (to /dev/zero, to a FIFO) is no answer, never a hang.
+ */
+export function readStateText(path: string, maxBytes = 256): string | null {
+  try {
+    return readHead(path, maxBytes)?.toString('utf8') ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The format's name, kept beside the cache: a branch with no migration file then still reads its names (§15). */
 export const FORMAT_FILE = 'format';
 
 /** Written where the settings look when no file tells (the state dir itself, for every database of the project). */
 export function rememberFormat(stateDir: string): void {
   const path = join(stateDir, FORMAT_FILE);
-  try {
-    if (readFileSync(path, 'utf8') === projectFormat.name) return;
-  } catch {
-    // not written yet
-  }
+  if (readStateText(path) === projectFormat.name) return;
   writeFileAtomic(path, projectFormat.name, 0o644, false);
 }
 

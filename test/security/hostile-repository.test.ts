@@ -142,6 +142,23 @@ describe('item 4: only regular files inside the repository are read', () => {
     expect(verified.stderr).toContain('2_x.up.sql is not a regular file');
   });
 
+  it('state files a clone brings as links to /dev/zero (the remembered format, the no-snapshot mark) are no answer, never a hang', async () => {
+    const db = await createDatabase();
+    const root = join(tempDir('dbguard-zero-'), 'repo');
+    const repo = repoAt(root, { database: { url: urlFor(db) } }, {});
+    mkdirSync(join(root, '.dbguard'), { recursive: true });
+    symlinkSync('/dev/zero', join(root, '.dbguard', 'format'));
+    const started = Date.now();
+    const status = repo.dbguard(['status', '--json']);
+    expect(status.stderr).toBe('');
+    expect(repo.dbguard(['capture']).status).toBe(0); // writes the format it used over the link
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(readFileSync(join(root, '.dbguard', 'format'), 'utf8')).toBe('golang-migrate');
+    const [external] = readdirSync(join(root, '.dbguard', 'external'));
+    symlinkSync('/dev/zero', join(root, '.dbguard', 'external', external as string, 'changed-without-snapshot'));
+    expect(JSON.parse(repo.dbguard(['status', '--json']).stdout)).toMatchObject({ undo: null });
+  });
+
   it('a link to a file outside the repository is never read or sent to Postgres; a link inside it is', async () => {
     const db = await createDatabase();
     const outside = tempDir('dbguard-outside-');
