@@ -80,18 +80,15 @@ export async function initCommand(ctx: CommandContext): Promise<CommandResult> {
     wroteConfig = true;
   }
   const settings = loadSettings(root, ctx.env);
-  if (wroteConfig && settings.formatSource === 'detected') {
-    // The format told from the files is written down: the hook then reads no file to know it (§15, §16).
-    // With no migrations yet it is left out, to be told from the first ones.
-    writeFileSync(configPath, `${JSON.stringify({ migrationsDir: settings.migrationsDir, format: settings.format, stateDir: '.dbguard', onConflict: 'warn' }, null, 2)}\n`);
-  }
+  // The format told from the files is written down, into a config without one (new or kept, its other
+  // keys as they are): the hook then reads no file to know it (§15, §16). With no migrations yet it is
+  // left out, to be told from the first ones.
   let addedFormat = false;
-  if (!wroteConfig && settings.formatSource === 'detected' && existsSync(configPath)) {
-    // An existing config without "format" gets the one told from the files, its other keys kept.
+  if (settings.formatSource === 'detected' && existsSync(configPath)) {
     const config = JSON.parse(readFileSync(configPath, 'utf8').replace(/^\uFEFF/, '')) as Record<string, unknown>;
     if (config.format === undefined) {
       writeFileSync(configPath, `${JSON.stringify({ ...config, format: settings.format }, null, 2)}\n`);
-      addedFormat = true;
+      addedFormat = !wroteConfig;
     }
   }
   const formatWhy = { named: 'as configured', detected: 'told from its files', default: 'the default: no migrations yet' }[settings.formatSource];

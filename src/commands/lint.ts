@@ -36,14 +36,14 @@ export async function lintCommand(ctx: CommandContext, options: { base?: string 
     throw new DbguardError('USAGE', 'lint needs the branch it will be merged into', { hint: 'dbguard lint --base origin/main' });
   }
   const settings = settingsFor(ctx);
-  const { openRepo, isInsideRepo, mergeBase, treeBlobs } = await import('../git/repo.js');
+  const api = await import('../git/repo.js');
+  const { openRepo, isInsideRepo, mergeBase, treeBlobs } = api;
   const git = await openRepo(settings.root);
   if (!(await isInsideRepo(git))) throw new DbguardError('NOT_A_GIT_REPO', `${settings.root} is not a git repository`, { hint: 'run dbguard lint inside the repository' });
   const base = await mergeBase(git, options.base, 'HEAD');
   const dir = settings.migrationsDir;
   const [atBase, atRef, atHead] = await Promise.all([treeBlobs(git, base, dir), treeBlobs(git, options.base, dir), treeBlobs(git, 'HEAD', dir)]);
   const trees = { mergeBase: atBase, ref: atRef, head: atHead };
-  const api = await import('../git/repo.js');
   const findings = [...lintMigrations(trees), ...(await markerFindings(git, api, dir, touchedByBranch(trees)))];
   const { out } = ctx;
   if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, none that existed at the merge-base is edited or deleted, and every one it adds reads as ${projectFormat.name} reads it`);

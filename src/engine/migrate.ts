@@ -104,15 +104,13 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const top = state.current?.version ?? null;
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
   const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked, cache: state.cache });
-  if (outOfOrder.length > 0 && projectFormat.outOfOrder === 'refused' && !options.replay) {
-    // goose refuses them without -allow-missing: dbguard follows the tool it stands in for.
-    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length, 'does')}); nothing was applied`, {
-      hint: 'dbguard migrate --replay   (rolls back the ones above, applies them all in order), or give them new versions', details: { versions: outOfOrder.map(String) },
-    });
-  }
-  if (outOfOrder.length > 0 && options.strict) {
-    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length)}); nothing was applied`, {
-      hint: 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)', details: { versions: outOfOrder.map(String) },
+  // goose refuses them without -allow-missing (dbguard follows the tool it stands in for); --strict refuses them for any tool.
+  const refusedByTool = projectFormat.outOfOrder === 'refused' && !options.replay;
+  if (outOfOrder.length > 0 && (refusedByTool || options.strict)) {
+    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length, refusedByTool ? 'does' : 'would')}); nothing was applied`, {
+      hint: refusedByTool ? 'dbguard migrate --replay   (rolls back the ones above, applies them all in order), or give them new versions'
+        : 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)',
+      details: { versions: outOfOrder.map(String) },
     });
   }
   if (options.replay && outOfOrder.length > 0) {
