@@ -128,7 +128,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     // cac prints help text while parsing; with --json the answer must be a document instead.
     if (json && (ours.includes('--help') || ours.includes('-h'))) {
-      out.document({ ok: true, commands: cli.commands.map((c) => ({ name: c.name, description: c.description })) });
+      out.document({
+        ok: true,
+        commands: cli.commands.map((c) => ({ name: c.name, description: c.description, options: c.options.map((o) => ({ name: o.rawName, description: o.description })) })),
+      });
       return ExitCode.ok;
     }
     const parsed = cli.parse([...argv], { run: false });
