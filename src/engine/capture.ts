@@ -117,6 +117,7 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
   const cache: MigrationCache = {
     database: session.ref.identity,
     migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),
+    ...(current?.dirty ? { dirty: current.version } : {}),
   };
   writeCacheFile(session.ref.paths.cacheFile, cache, durable);
   rememberFormat(session.ref.paths.stateDir);
