@@ -14,7 +14,7 @@ import { readSchemaVersion } from '../db/schema-migrations.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { captureAppliedMigrations, type CaptureResult } from './capture.js';
-import { embeddedServerFor } from './embedded.js';
+import { useEmbeddedServer } from './server-users.js';
 import { planAndRebuildCache, runRollback } from './rollback.js';
 import { withSession } from './session.js';
 import { databaseRef } from './identity.js';
@@ -51,9 +51,10 @@ function environmentFor(settings: Settings, target: ConnectionTarget | null): No
   return { ...process.env, [settings.run.urlVariable]: formatConnectionUrl(target, true) };
 }
 
-async function captureNow(settings: Settings, deadlineMs: number): Promise<CaptureResult> {
+/** `whileAppRuns`: run passes SIGINT and SIGTERM to the app then, so the session must not exit on them. */
+async function captureNow(settings: Settings, deadlineMs: number, whileAppRuns = false): Promise<CaptureResult> {
   const dir = absoluteMigrationsDir(settings);
-  return withSession(settings, { destructive: true, lockWaitMs: deadlineMs }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
+  return withSession(settings, { destructive: true, lockWaitMs: deadlineMs, callerHandlesSignals: whileAppRuns }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
 }
 
 export async function runCommand(settings: Settings, options: RunOptions): Promise<RunOutcome> {
@@ -61,17 +62,13 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   if (program === undefined) {
     throw new DbguardError('USAGE', 'dbguard run needs the command to run after "--"', { hint: 'dbguard run -- go run .   (or: dbguard run -- npm run dev)' });
   }
-  // 1. The server first (kept up while the app runs), then a full check against the database.
-  let startedServer = false;
-  let target: ConnectionTarget | null = null;
-  if (settings.database.kind === 'embedded') {
-    const server = embeddedServerFor(settings);
-    if (!server.isInitialised()) await server.initialise();
-    startedServer = server.running() === null;
-    target = server.target((await server.start(false)).port);
-  }
+  // 1. The server first (kept up while the app runs, and while any other run's app does), then a full
+  // check against the database.
+  const use = settings.database.kind === 'embedded' ? await useEmbeddedServer(settings) : null;
+  const target: ConnectionTarget | null = use?.target ?? null;
   const stopServer = async () => {
-    if (startedServer) await embeddedServerFor(settings).stop().catch(() => undefined);
+    const said = await use?.leave().catch((error: unknown) => `left the embedded database running: ${(error as Error).message}`);
+    if (said) options.say(said);
   };
   let rolledBack = 0;
   try {
@@ -120,7 +117,7 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
       // A tool that keeps a set can apply below its top (dbmate, sql-migrate): the set itself is compared.
       const seen = version === null ? 'none' : `${version.version}:${version.dirty}:${[...version.applied?.keys() ?? []].join(',')}`;
       if (seen !== lastSeen && !version?.dirty) {
-        for (const v of (await captureNow(settings, 500)).captured) captured.add(v);
+        for (const v of (await captureNow(settings, 500, true)).captured) captured.add(v);
         lastSeen = seen;
       }
     } catch {

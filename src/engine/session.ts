@@ -129,6 +129,11 @@ export interface SessionOptions {
    * or changes what exists: a status in a folder with no project must not leave a 39 MB cluster behind.
    */
   readonly create?: boolean;
+  /**
+   * The caller handles SIGINT and SIGTERM itself (dbguard run passes them to its app while it runs): the
+   * session does not end the process on them.
+   */
+  readonly callerHandlesSignals?: boolean;
 }
 
 /** lock_timeout and statement_timeout for a session (DESIGN §4): configured, and capped by a deadline. */
@@ -249,8 +254,10 @@ export async function openSession(settings: Settings, options: SessionOptions): 
         process.exit(130);
       })();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    if (!options.callerHandlesSignals) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
     return liveSession(ref, target, false, attachment, onSignal, async () => undefined);
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
@@ -282,8 +289,10 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     if (running === null) options.report?.({ type: 'server', action: 'starting' });
     const port = (running ?? (await server.start(true))).port;
     if (running === null) options.report?.({ type: 'server', action: 'ready' });
-    process.once('SIGINT', stopOnSignal);
-    process.once('SIGTERM', stopOnSignal);
+    if (!options.callerHandlesSignals) {
+      process.once('SIGINT', stopOnSignal);
+      process.once('SIGTERM', stopOnSignal);
+    }
     const serverTarget = server.target(port);
     target = serverTarget;
     const attached = new Attachment(settings, serverTarget, options, false);
