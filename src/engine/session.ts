@@ -196,6 +196,12 @@ async function reopenIfWeClosed(ref: DatabaseRef, target: ConnectionTarget, limi
   }
 }
 
+/**
+ * Set when Ctrl-C (or SIGTERM) reached a session's handler, which ends its connection, reports where the
+ * database is and exits 130: the work's failure that follows (the connection it lost) is not reported.
+ */
+let interrupted = false;
+
 /** Ctrl-C: the app (and psql) must not stay locked out until the next dbguard command; else that one opens it. */
 const reopenAfterInterrupt = (ref: DatabaseRef, target: ConnectionTarget) =>
   reopenIfWeClosed(ref, target, { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000).catch(() => false);
@@ -247,6 +253,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       throw error;
     });
     const onSignal = () => {
+      interrupted = true;
       void (async () => {
         await attachment.client.end().catch(() => undefined);
         await reopenAfterInterrupt(ref, target);
@@ -269,6 +276,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
   // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
+    interrupted = true;
     void (async () => {
       await attachment?.client?.end().catch(() => undefined);
       if (target) await reopenAfterInterrupt(ref, target);
@@ -323,6 +331,10 @@ export async function withSession<T>(settings: Settings, options: SessionOptions
   const session = await openSession(settings, options);
   try {
     return await work(session);
+  } catch (error) {
+    // The signal handler reports the interruption and exits; the error it caused is not a second report.
+    if (interrupted) await new Promise<never>(() => undefined);
+    throw error;
   } finally {
     await session.close();
   }
