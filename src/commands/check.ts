@@ -1,8 +1,12 @@
-/** `dbguard check`: the hook's pure check (cache versus disk), no database. Exit 1 on conflict. */
+/**
+ * `dbguard check`: the cache against the disk, and the database when it answers without starting anything
+ * (§14). Exit 1 on conflict, 3 when the database is (or was last seen) dirty, as status refuses it.
+ */
 import { assertCacheBelongsTo } from '../core/cache.js';
 import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
 import { ExitCode, isDbguardError } from '../core/errors.js';
+import { dirtyAdvice } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseMayExist, databaseRef, type DatabaseRef } from '../engine/identity.js';
@@ -32,6 +36,7 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   const json = {
     firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited,
     pending: result.pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: cacheTop !== null && m.version < cacheTop })),
+    dirty: null as bigint | null,
   };
   if (result.firstRun) {
     if (!databaseMayExist(ref)) {
@@ -42,6 +47,8 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
     const phantoms = planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null }));
     out.line(`no migration cache: checked the database instead (cache rebuilt)`);
+    const current = planned.state.current;
+    if (current?.dirty) return dirtyVerdict(ctx, current.version, 'now', phantoms.map((p) => p.version), { ...json, checkedDatabase: true, phantoms });
     if (phantoms.length === 0) {
       out.line(`${out.c.green('clean')}: every applied migration is on disk`);
       return { exitCode: ExitCode.ok, json: { ...json, checkedDatabase: true, phantoms } };
@@ -57,6 +64,10 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     const known = new Set(result.conflicts.map((c) => c.version));
     const unknown = asked.phantoms.filter((p) => !known.has(p.version));
     out.line(out.c.dim(`checked the database too (${asked.where})`));
+    if (asked.dirty !== null) {
+      const phantoms = [...new Set([...result.conflicts.map((c) => c.version), ...asked.phantoms.map((p) => p.version)])];
+      return dirtyVerdict(ctx, asked.dirty, 'now', phantoms, { ...json, checkedDatabase: true, phantoms: asked.phantoms });
+    }
     if (unknown.length > 0) {
       out.line(`${out.c.yellow('conflict')}: ${unknown.length} applied migration${unknown.length === 1 ? ' is' : 's are'} not on this branch, applied without dbguard seeing it (the cache did not list ${unknown.length === 1 ? 'it' : 'them'}): ${listVersions(unknown.map((p) => p.version))}`);
       if (result.conflicts.length === 0) {
@@ -68,6 +79,8 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     out.line(out.c.dim(`answer from the cache: ${asked.why} (dbguard status asks the database)`));
   }
   const dbJson = asked?.kind === 'answered' ? { checkedDatabase: true, phantoms: asked.phantoms } : { checkedDatabase: false };
+  // Not asked: the cache keeps what the database last said about its dirty flag.
+  if (asked?.kind !== 'answered' && cache?.dirty !== undefined) return dirtyVerdict(ctx, cache.dirty, 'last', result.conflicts.map((c) => c.version), { ...json, ...dbJson });
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
@@ -86,8 +99,28 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   return { exitCode: ExitCode.actionNeeded, json: { ...json, ...dbJson } };
 }
 
+/**
+ * A dirty database (§4) is not clean, whatever else is true: exit 3 as status refuses it, the version
+ * and `force` named. `seen`: asked now, or what the cache kept from the last time the database was asked.
+ */
+function dirtyVerdict(ctx: CommandContext, version: bigint, seen: 'now' | 'last', phantoms: readonly bigint[], json: Record<string, unknown>): CommandResult {
+  const { out } = ctx;
+  const advice = dirtyAdvice(version);
+  const state = seen === 'now' ? `is dirty at version ${version}` : `was dirty at version ${version} when dbguard last asked it`;
+  out.line(`${out.c.red('dirty')}: the database ${state}: ${advice.what}`);
+  if (phantoms.length > 0) {
+    out.line(`  and ${phantoms.length} applied migration${phantoms.length === 1 ? ' is' : 's are'} not on this branch: ${listVersions(phantoms)} (dbguard rollback once it is clean)`);
+  }
+  out.line(`next: ${advice.fix}`);
+  return { exitCode: ExitCode.unsafe, json: { ...json, dirty: version } };
+}
+
 type DatabaseAnswer =
-  | { readonly kind: 'answered'; readonly where: string; readonly phantoms: ReadonlyArray<{ version: bigint; filename: string | null }> }
+  | {
+    readonly kind: 'answered'; readonly where: string; readonly phantoms: ReadonlyArray<{ version: bigint; filename: string | null }>;
+    /** The version schema_migrations is dirty at, or null when clean. */
+    readonly dirty: bigint | null;
+  }
   | { readonly kind: 'not-asked'; readonly why: string };
 
 async function askDatabase(settings: Settings, ref: DatabaseRef): Promise<DatabaseAnswer> {
@@ -98,7 +131,11 @@ async function askDatabase(settings: Settings, ref: DatabaseRef): Promise<Databa
   }
   try {
     const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
-    return { kind: 'answered', where: ref.kind === 'embedded' ? 'the embedded database is running' : 'external', phantoms: planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null })) };
+    const current = planned.state.current;
+    return {
+      kind: 'answered', where: ref.kind === 'embedded' ? 'the embedded database is running' : 'external',
+      phantoms: planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null })), dirty: current?.dirty ? current.version : null,
+    };
   } catch (error) {
     if (isDbguardError(error) && (error.code === 'DB_CONNECT_FAILED' || error.code === 'DB_AUTH_FAILED')) return { kind: 'not-asked', why: `the database did not answer (${error.code})` };
     throw error;

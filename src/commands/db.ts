@@ -3,6 +3,7 @@ import { formatConnectionUrl } from '../core/connection.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
+import { keptByDeveloper } from '../engine/server-users.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
@@ -44,6 +45,7 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
     if (!server.isInitialised()) await server.initialise();
     const already = server.running();
     const running = await server.start(false);
+    keptByDeveloper(settings);
     const url = formatConnectionUrl(server.target(running.port), options.showPassword);
     out.line(`${already ? 'embedded database already running' : 'embedded database started'} on 127.0.0.1:${running.port} (pid ${running.pid})`);
     out.line(`  url: ${url}`);

@@ -1,5 +1,6 @@
 /** `dbguard run [--rollback | --continue] -- <command> [args…]`: the app, with dbguard beside it (DESIGN §14). */
 import { DbguardError, ExitCode } from '../core/errors.js';
+import { dirtyAdvice } from '../core/plan.js';
 import { listVersions, shellQuote } from '../core/text.js';
 import { runCommand } from '../engine/run.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
@@ -24,12 +25,24 @@ export async function runAppCommand(ctx: CommandContext, command: readonly strin
     report: out.progress(), say: (line) => out.note(`dbguard: ${line}`),
   });
   if (outcome.kind === 'conflict') {
-    out.note(`dbguard: not started: the database has migrations this branch lacks`);
-    printPlan(out, outcome.plan, true);
-    out.note(`  dbguard run --rollback -- ${shellQuote(command)}   roll them back first (the stash keeps their rows)`);
+    const dirty = outcome.plan.kind === 'refuse' && outcome.plan.reason === 'DIRTY' ? outcome.plan.versions[0] ?? null : null;
+    if (dirty === null) {
+      out.note(`dbguard: not started: the database has migrations this branch lacks`);
+      printPlan(out, outcome.plan, true);
+      out.note(`  dbguard run --rollback -- ${shellQuote(command)}   roll them back first (the stash keeps their rows)`);
+    } else {
+      // A rollback cannot help here: the half-applied migration is repaired first (§4).
+      out.note(`dbguard: not started: the database is dirty at ${dirty} (${dirtyAdvice(dirty).what})`);
+      out.note(`  ${dirtyAdvice(dirty).fix}`);
+    }
     out.note(`  dbguard run --continue -- ${shellQuote(command)}   start anyway`);
     return { exitCode: ExitCode.actionNeeded, json: { started: false, plan: planJson(outcome.plan) } };
   }
   if (outcome.captured.length > 0) out.note(`dbguard: captured down SQL for ${listVersions(outcome.captured)} as ${outcome.captured.length === 1 ? 'it was' : 'they were'} applied`);
-  return { exitCode: outcome.code, json: { started: true, exitCode: outcome.code, captured: outcome.captured, rolledBack: outcome.rolledBack } };
+  if (outcome.dirty !== null) {
+    // The app's migrator stopped half way through it (§4): not applied, so neither captured nor its stash put back.
+    out.note(`dbguard: ${outcome.dirty} failed: the database is dirty at ${outcome.dirty} (${dirtyAdvice(outcome.dirty).what}), so it is not recorded as applied`);
+    out.note(`  next: ${dirtyAdvice(outcome.dirty).fix}`);
+  }
+  return { exitCode: outcome.code, json: { started: true, exitCode: outcome.code, captured: outcome.captured, rolledBack: outcome.rolledBack, dirty: outcome.dirty } };
 }

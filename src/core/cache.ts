@@ -21,6 +21,11 @@ export interface MigrationCache {
   /** Which database this cache describes (see databaseIdentity); absent in hand-written caches. */
   readonly database: string | undefined;
   readonly migrations: ReadonlyMap<bigint, CacheEntry>;
+  /**
+   * The version the database was dirty at (a migration only half applied) when the cache was last
+   * written from it: check without the database must not call it clean (issue 25.4).
+   */
+  readonly dirty?: bigint;
 }
 
 const VERSION_KEY = /^[0-9]+$/;
@@ -33,6 +38,7 @@ const CacheSchema = v.strictObject({
   migrations: v.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be an object'),
   downCaptured: v.optional(v.array(v.unknown())),
   upSha256: v.optional(v.record(v.pipe(v.string(), v.regex(/^[0-9]+$/)), v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)))),
+  dirty: v.optional(v.pipe(v.string(), v.regex(/^[0-9]+$/))),
   /** The migration format whose file names it lists; absent: golang-migrate (caches from before formats). */
   format: v.optional(v.string()),
 });
@@ -48,6 +54,7 @@ function corrupt(message: string, details: Record<string, unknown> = {}): Dbguar
 
 interface ValidatedCache {
   readonly database: string | undefined;
+  readonly dirty: string | undefined;
   readonly captured: ReadonlySet<string>;
   readonly shas: Readonly<Record<string, string>>;
   readonly migrations: Record<string, unknown>;
@@ -86,7 +93,7 @@ function validateEnvelope(text: string): ValidatedCache {
     if (typeof key !== 'string' || !VERSION_KEY.test(key)) throw corrupt(`downCaptured: ${JSON.stringify(key)} is not a version`);
     captured.add(canonicalVersion(key));
   }
-  return { database: doc.database, captured, migrations: doc.migrations, shas: doc.upSha256 ?? {} };
+  return { database: doc.database, dirty: doc.dirty, captured, migrations: doc.migrations, shas: doc.upSha256 ?? {} };
 }
 
 const canonicalVersion = (digits: string): string => digits.replace(/^0+(?=[0-9])/, '');
@@ -134,7 +141,7 @@ export function parseCache(text: string): MigrationCache {
     const upSha256 = validated.shas[key];
     migrations.set(BigInt(key), { filename, downCaptured: validated.captured.has(key), ...(upSha256 === undefined ? {} : { upSha256 }) });
   });
-  return { database: validated.database, migrations };
+  return { database: validated.database, migrations, ...(validated.dirty === undefined ? {} : { dirty: BigInt(validated.dirty) }) };
 }
 
 export interface CacheSummary {
@@ -176,6 +183,7 @@ export function serializeCache(cache: MigrationCache): string {
     migrations,
     downCaptured,
     ...(Object.keys(upSha256).length > 0 ? { upSha256 } : {}),
+    ...(cache.dirty === undefined ? {} : { dirty: cache.dirty.toString() }),
     // golang-migrate's caches stay as they were before there were formats.
     ...(format.name === 'golang-migrate' ? {} : { format: format.name }),
   };

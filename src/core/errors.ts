@@ -67,6 +67,8 @@ const CODE_CLASS = {
   DB_AUTH_FAILED: ExitCode.failure,
   DB_QUERY_FAILED: ExitCode.failure,
   DB_BUSY: ExitCode.failure,
+  DB_OUT_OF_RESOURCES: ExitCode.failure,
+  DB_CONNECTION_LOST: ExitCode.failure,
   STEP_FAILED: ExitCode.failure,
   DEADLINE: ExitCode.failure,
   MIGRATION_FAILED: ExitCode.failure,

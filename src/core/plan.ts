@@ -186,6 +186,11 @@ function refuse(reason: RefuseReason, message: string, versions: bigint[], fix: 
 
 const list = (versions: readonly bigint[]): string => listVersions(versions);
 
+/** What a dirty database means and how it is repaired (§4), as rollback, status and check say it. */
+export function dirtyAdvice(version: bigint): { readonly what: string; readonly fix: string } {
+  return { what: 'a migration was only half applied', fix: `dbguard force ${version}   (after repairing what it left half done; dbguard status names it)` };
+}
+
 /** Keeps the on-disk migrations and the data: the choices before a reset (§3, §12). */
 const GENTLER = 'or check out the branch that has them and keep working there; dbguard reset only as a last resort';
 
@@ -193,8 +198,8 @@ export function planRollback(input: PlanInput): Plan {
   const { current, catalog, downSql } = input;
   if (current === null) return { kind: 'clean', current: null };
   if (current.dirty) {
-    return refuse('DIRTY', `database is dirty at version ${current.version}: a migration was only half applied`, [current.version],
-      `dbguard force ${current.version}   (after repairing what it left half done; dbguard status names it), ${GENTLER}`);
+    const dirty = dirtyAdvice(current.version);
+    return refuse('DIRTY', `database is dirty at version ${current.version}: ${dirty.what}`, [current.version], `${dirty.fix}, ${GENTLER}`);
   }
 
   const known = appliedSet(input, current.version);

@@ -94,6 +94,15 @@ export async function userSchemas(client: PgClient): Promise<string[]> {
   return result.rows.map((row) => row.name);
 }
 
+/** The server's other client sessions, of every database, as "psql (pid 42)" (dbguard's own included). */
+export async function otherClientSessions(client: PgClient): Promise<string[]> {
+  const result = await client.query<{ who: string }>(
+    `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ')' AS who
+     FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY pid`,
+  );
+  return result.rows.map((row) => row.who);
+}
+
 /** The server's major version (15, 18, …), for features a version has or lacks. */
 export async function serverMajorVersion(client: PgClient): Promise<number> {
   const result = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");

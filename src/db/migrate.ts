@@ -6,6 +6,7 @@
  * applied); a failing non-transactional one leaves it dirty at that version, as golang-migrate does.
  */
 import { DbguardError } from '../core/errors.js';
+import { outsideCause } from '../core/failure-cause.js';
 import { ACTIVE_SQL_TRANSACTION, outsideTransaction, requiresNoTransaction } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
@@ -93,6 +94,15 @@ export async function applyUpMigrations(
       const message = (error as Error).message;
       const previous = applied.at(-1) === undefined ? before : (migrations[applied.length - 1]?.recordAs ?? applied.at(-1)?.version ?? before);
       const details = { version: migration.version.toString(), applied: applied.map((a) => a.version.toString()), sqlState: (error as { code?: string }).code };
+      // Not the file's fault (issue 25.9): a full disk, a lost connection. Said as what it is, with what to do first.
+      const cause = outsideCause(error);
+      const code = cause?.code ?? 'MIGRATION_FAILED';
+      const first = cause ? `${cause.first}; ` : '';
+      if (!outside && cause) {
+        return new DbguardError(cause.code, `applying ${migration.filename} stopped: ${cause.what}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
+          hint: `${cause.first}, then dbguard migrate continues from where it stopped`, details: { ...details, dirty: false }, cause: error,
+        });
+      }
       if (!outside) {
         // Its transaction rolled back: nothing of it was applied, so the database is clean where it was (§4).
         return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
@@ -101,13 +111,13 @@ export async function applyUpMigrations(
       }
       if (!keepsDirtyFlag(projectFormat)) {
         // The tool keeps no dirty flag: what ran stays, unrecorded, as the tool itself would leave it.
-        return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so some of it may have run, and ${projectFormat.trackingTable} does not list it`, {
-          hint: `undo what ${migration.filename} left half done, fix it, then dbguard migrate`, details: { ...details, dirty: false }, cause: error,
+        return new DbguardError(code, `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so some of it may have run, and ${projectFormat.trackingTable} does not list it`, {
+          hint: `${first}undo what ${migration.filename} left half done, fix it, then dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }
       // Outside a transaction some statements may have run: it stays dirty (marked before it ran), as golang-migrate leaves it.
-      return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so the database is dirty at version ${migration.recordAs ?? migration.version}`, {
-        hint: `repair what ${migration.filename} left half done, then dbguard force ${migration.recordAs ?? migration.version} (or dbguard force ${previous ?? 'none'} if you undid it)`,
+      return new DbguardError(code, `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so the database is dirty at version ${migration.recordAs ?? migration.version}`, {
+        hint: `${first}repair what ${migration.filename} left half done, then dbguard force ${migration.recordAs ?? migration.version} (or dbguard force ${previous ?? 'none'} if you undid it)`,
         details: { ...details, dirty: true }, cause: error,
       });
     },

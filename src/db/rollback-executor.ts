@@ -5,6 +5,7 @@
  * golang-migrate's path: mark dirty, run it, mark clean — a crash in between is visible, never silent.
  */
 import { DbguardError, isDbguardError } from '../core/errors.js';
+import { outsideCause } from '../core/failure-cause.js';
 import type { ReplayStep, RollbackStep } from '../core/plan.js';
 import { ACTIVE_SQL_TRANSACTION, outsideTransaction } from '../core/sql.js';
 import type { Reporter } from '../core/events.js';
@@ -80,8 +81,8 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
     try {
       await downInTransaction(client, step, stash, record);
     } catch (error) {
-      // A lock or time limit is not a dependency: stop as any failed step does.
-      if (boundHint((error as { code?: string }).code) !== null) throw error;
+      // A lock or time limit, a full disk or a lost connection is not a dependency: stop as any failed step does.
+      if (boundHint((error as { code?: string }).code) !== null || outsideCause(error) !== null) throw error;
       await replay(client, step.fallback, stash, record);
       const replayed = step.fallback.filter((s) => s.kind === 'replay-up').map((s) => s.version);
       report({ type: 'step-replayed', version: step.version, filename: step.filename, message: (error as Error).message, replayed });
@@ -157,16 +158,24 @@ export async function applyRollbackSteps(
       const holders = (error as { holders?: string[] }).holders ?? [];
       const bound = boundHint(sqlState)?.replace('end that session', holders.length ? `held by ${holders.join(', ')}: end that session` : 'end that session') ?? null;
       const at = `the database is at version ${lastGood ?? 'none'}`;
+      const dirtyHint = keepsDirtyFlag(projectFormat) ? 'the database is marked dirty; repair it by hand, then dbguard force <version>'
+        : `some of it may have run outside a transaction and ${projectFormat.trackingTable} still lists it; undo what it left by hand, then dbguard rollback`;
+      const details = {
+        version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
+        databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional && keepsDirtyFlag(projectFormat), sqlState,
+      };
+      // Not the down SQL's fault (issue 25.9): a full disk, a lost connection. Its transaction went back.
+      const outside = bound ? null : outsideCause(error);
+      if (outside) {
+        return new DbguardError(outside.code, `rolling back ${step.filename} stopped: ${outside.what}${step.transactional ? `; ${at} (its transaction was undone)` : ''}`, {
+          hint: step.transactional ? `${outside.first}, then dbguard rollback continues from where it stopped (${at})` : `${outside.first}; ${dirtyHint}`,
+          details, cause: error,
+        });
+      }
       return new DbguardError('STEP_FAILED', `rolling back ${step.filename} failed: ${(error as Error).message}${bound && step.transactional ? `; ${at} (clean)` : ''}`, {
-        hint: !step.transactional
-          ? (keepsDirtyFlag(projectFormat) ? 'the database is marked dirty; repair it by hand, then dbguard force <version>'
-            : `some of it may have run outside a transaction and ${projectFormat.trackingTable} still lists it; undo what it left by hand, then dbguard rollback`)
+        hint: !step.transactional ? dirtyHint
           : bound ? `${bound}, then run dbguard rollback` : `fix the down SQL of ${step.filename}, then run dbguard rollback again (${at})`,
-        details: {
-          version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
-          databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional && keepsDirtyFlag(projectFormat), sqlState,
-        },
-        cause: error,
+        details, cause: error,
       });
     },
   });

@@ -48,6 +48,9 @@ export async function captureAppliedMigrations(
   await ensureTrackingTable(client);
   const tracked = await readTracked(client);
   const byVersion = new Map(tracked.map((row) => [row.version, row]));
+  // A dirty version was only half applied (its migrator failed or was cut short, §4): it is not recorded
+  // as applied, nor its stash put back, until a repair and `force` say what it is (issue 25.6).
+  const halfApplied = current?.dirty ? current.version : null;
   const applicable = tracked.filter((row) => holdsApplied(current, row.version));
   const maxTracked = maxVersion(applicable.map((row) => row.version));
 
@@ -55,6 +58,7 @@ export async function captureAppliedMigrations(
   const newlyApplied: Array<{ version: bigint; upSha256: string }> = [];
   for (const migration of disk.catalog.migrations) {
     if (migration.up === undefined || !holdsApplied(current, migration.version, migration.up) || disk.unreadable.has(migration.up)) continue;
+    if (migration.version === halfApplied) continue;
     const row = byVersion.get(migration.version);
     // golang-migrate only ever moves up from its version, so files above what we tracked (or everything,
     // on the first run) were applied; an untracked file below is a lower-numbered file it skipped. A
@@ -75,7 +79,7 @@ export async function captureAppliedMigrations(
   }
 
   // Applied versions that neither the table nor the working tree can give down SQL for: ask the others.
-  const stillLacking = [...applicable.filter((row) => !row.hasDownSql), ...rows.values()]
+  const stillLacking = [...applicable.filter((row) => !row.hasDownSql && row.version !== halfApplied), ...rows.values()]
     .filter((row) => (rows.get(row.version)?.downSql ?? null) === null)
     .map((row) => ({ version: row.version, filename: row.filename }));
   const unique = [...new Map(stillLacking.map((c) => [c.version, c])).values()];
@@ -117,6 +121,7 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
   const cache: MigrationCache = {
     database: session.ref.identity,
     migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),
+    ...(current?.dirty ? { dirty: current.version } : {}),
   };
   writeCacheFile(session.ref.paths.cacheFile, cache, durable);
   rememberFormat(session.ref.paths.stateDir);

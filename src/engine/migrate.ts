@@ -1,7 +1,7 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
 import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
-import { appliedSet, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
+import { appliedSet, dirtyAdvice, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
 import { requiresNoTransaction } from '../core/sql.js';
 import { replay } from '../db/rollback-executor.js';
 import { readTrackedDownSql } from '../db/tracking.js';
@@ -12,7 +12,7 @@ import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationSql } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
-import { captureAppliedMigrations } from './capture.js';
+import { captureAppliedMigrations, rewriteCache } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
 import { adoptRenames, readDatabaseState } from './rollback.js';
@@ -89,7 +89,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const { catalog } = state.disk;
   assertCatalogUsable(catalog, settings.migrationsDir);
   if (state.current?.dirty) {
-    throw new DbguardError('DIRTY', `database is dirty at version ${state.current.version}: a migration was only half applied`, {
+    throw new DbguardError('DIRTY', `database is dirty at version ${state.current.version}: ${dirtyAdvice(state.current.version).what}`, {
       hint: `repair what it left half done, then dbguard force ${state.current.version}   (dbguard reset only as a last resort)`,
     });
   }
@@ -150,7 +150,13 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
-  const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording));
+  const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
+    .catch(async (error: unknown) => {
+      // Steps before it stay applied, and one that failed outside a transaction left the database dirty:
+      // the cache follows the database, so check without it says so too (§4, issue 25.4).
+      await rewriteCache(session).catch(() => undefined);
+      throw error;
+    });
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
   const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);

@@ -13,8 +13,8 @@ import { connect, type PgClient } from '../db/client.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
-import { captureAppliedMigrations } from './capture.js';
-import { embeddedServerFor } from './embedded.js';
+import { captureAppliedMigrations, type CaptureResult } from './capture.js';
+import { useEmbeddedServer } from './server-users.js';
 import { planAndRebuildCache, runRollback } from './rollback.js';
 import { withSession } from './session.js';
 import { databaseRef } from './identity.js';
@@ -36,7 +36,11 @@ export interface RunOptions {
 
 export type RunOutcome =
   | { readonly kind: 'conflict'; readonly plan: Plan }
-  | { readonly kind: 'exited'; readonly code: number; readonly captured: readonly bigint[]; readonly rolledBack: number };
+  | {
+    readonly kind: 'exited'; readonly code: number; readonly captured: readonly bigint[]; readonly rolledBack: number;
+    /** The version the app's migrator left dirty (failed or cut short half way), not recorded as applied; else null. */
+    readonly dirty: bigint | null;
+  };
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -47,10 +51,10 @@ function environmentFor(settings: Settings, target: ConnectionTarget | null): No
   return { ...process.env, [settings.run.urlVariable]: formatConnectionUrl(target, true) };
 }
 
-async function captureNow(settings: Settings, deadlineMs: number): Promise<readonly bigint[]> {
+/** `whileAppRuns`: run passes SIGINT and SIGTERM to the app then, so the session must not exit on them. */
+async function captureNow(settings: Settings, deadlineMs: number, whileAppRuns = false): Promise<CaptureResult> {
   const dir = absoluteMigrationsDir(settings);
-  const result = await withSession(settings, { destructive: true, lockWaitMs: deadlineMs }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
-  return result.captured;
+  return withSession(settings, { destructive: true, lockWaitMs: deadlineMs, callerHandlesSignals: whileAppRuns }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
 }
 
 export async function runCommand(settings: Settings, options: RunOptions): Promise<RunOutcome> {
@@ -58,17 +62,13 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   if (program === undefined) {
     throw new DbguardError('USAGE', 'dbguard run needs the command to run after "--"', { hint: 'dbguard run -- go run .   (or: dbguard run -- npm run dev)' });
   }
-  // 1. The server first (kept up while the app runs), then a full check against the database.
-  let startedServer = false;
-  let target: ConnectionTarget | null = null;
-  if (settings.database.kind === 'embedded') {
-    const server = embeddedServerFor(settings);
-    if (!server.isInitialised()) await server.initialise();
-    startedServer = server.running() === null;
-    target = server.target((await server.start(false)).port);
-  }
+  // 1. The server first (kept up while the app runs, and while any other run's app does), then a full
+  // check against the database.
+  const use = settings.database.kind === 'embedded' ? await useEmbeddedServer(settings) : null;
+  const target: ConnectionTarget | null = use?.target ?? null;
   const stopServer = async () => {
-    if (startedServer) await embeddedServerFor(settings).stop().catch(() => undefined);
+    const said = await use?.leave().catch((error: unknown) => `left the embedded database running: ${(error as Error).message}`);
+    if (said) options.say(said);
   };
   let rolledBack = 0;
   try {
@@ -117,7 +117,7 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
       // A tool that keeps a set can apply below its top (dbmate, sql-migrate): the set itself is compared.
       const seen = version === null ? 'none' : `${version.version}:${version.dirty}:${[...version.applied?.keys() ?? []].join(',')}`;
       if (seen !== lastSeen && !version?.dirty) {
-        for (const v of await captureNow(settings, 500)) captured.add(v);
+        for (const v of (await captureNow(settings, 500, true)).captured) captured.add(v);
         lastSeen = seen;
       }
     } catch {
@@ -135,6 +135,7 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   clearInterval(timer);
   for (const [signal, handler] of handlers) process.off(signal, handler);
   while (busy) await new Promise((r) => setTimeout(r, 20));
+  let last: CaptureResult;
   try {
     if (exit.error) {
       const code = (exit.error as NodeJS.ErrnoException).code;
@@ -149,10 +150,13 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
       });
     }
     // 4. Once more at the end: what the app applied in its last moments.
-    for (const v of await captureNow(settings, 10_000)) captured.add(v);
+    last = await captureNow(settings, 10_000);
   } finally {
     await stopServer();
   }
+  for (const v of last.captured) captured.add(v);
+  // The app's migrator stopped half way through this version: capture did not record it as applied.
+  const dirty = last.current?.dirty ? last.current.version : null;
   const code = exit.code ?? 128 + (SIGNAL_NUMBERS[exit.signal ?? ''] ?? 0);
-  return { kind: 'exited', code, captured: [...captured].sort(compareVersions), rolledBack };
+  return { kind: 'exited', code, captured: [...captured].sort(compareVersions), rolledBack, dirty };
 }

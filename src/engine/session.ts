@@ -129,6 +129,11 @@ export interface SessionOptions {
    * or changes what exists: a status in a folder with no project must not leave a 39 MB cluster behind.
    */
   readonly create?: boolean;
+  /**
+   * The caller handles SIGINT and SIGTERM itself (dbguard run passes them to its app while it runs): the
+   * session does not end the process on them.
+   */
+  readonly callerHandlesSignals?: boolean;
 }
 
 /** lock_timeout and statement_timeout for a session (DESIGN §4): configured, and capped by a deadline. */
@@ -191,6 +196,12 @@ async function reopenIfWeClosed(ref: DatabaseRef, target: ConnectionTarget, limi
   }
 }
 
+/**
+ * Set when Ctrl-C (or SIGTERM) reached a session's handler, which ends its connection, reports where the
+ * database is and exits 130: the work's failure that follows (the connection it lost) is not reported.
+ */
+let interrupted = false;
+
 /** Ctrl-C: the app (and psql) must not stay locked out until the next dbguard command; else that one opens it. */
 const reopenAfterInterrupt = (ref: DatabaseRef, target: ConnectionTarget) =>
   reopenIfWeClosed(ref, target, { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000).catch(() => false);
@@ -242,6 +253,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       throw error;
     });
     const onSignal = () => {
+      interrupted = true;
       void (async () => {
         await attachment.client.end().catch(() => undefined);
         await reopenAfterInterrupt(ref, target);
@@ -249,8 +261,10 @@ export async function openSession(settings: Settings, options: SessionOptions): 
         process.exit(130);
       })();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    if (!options.callerHandlesSignals) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
     return liveSession(ref, target, false, attachment, onSignal, async () => undefined);
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
@@ -262,6 +276,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
   // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
+    interrupted = true;
     void (async () => {
       await attachment?.client?.end().catch(() => undefined);
       if (target) await reopenAfterInterrupt(ref, target);
@@ -282,8 +297,10 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     if (running === null) options.report?.({ type: 'server', action: 'starting' });
     const port = (running ?? (await server.start(true))).port;
     if (running === null) options.report?.({ type: 'server', action: 'ready' });
-    process.once('SIGINT', stopOnSignal);
-    process.once('SIGTERM', stopOnSignal);
+    if (!options.callerHandlesSignals) {
+      process.once('SIGINT', stopOnSignal);
+      process.once('SIGTERM', stopOnSignal);
+    }
     const serverTarget = server.target(port);
     target = serverTarget;
     const attached = new Attachment(settings, serverTarget, options, false);
@@ -314,6 +331,10 @@ export async function withSession<T>(settings: Settings, options: SessionOptions
   const session = await openSession(settings, options);
   try {
     return await work(session);
+  } catch (error) {
+    // The signal handler reports the interruption and exits; the error it caused is not a second report.
+    if (interrupted) await new Promise<never>(() => undefined);
+    throw error;
   } finally {
     await session.close();
   }

@@ -266,3 +266,62 @@ describe('story 3: dbguard run -- <app>', () => {
     expect(missing.stderr).toContain('error[COMMAND_NOT_STARTED] could not start "no-such-command-here": no such command');
   });
 });
+
+describe('story 4: two dbguard run in one checkout share the server (issue 25.5)', () => {
+  const BIN = join(import.meta.dirname, '..', '..', 'dist', 'bin.js');
+  /** `dbguard run -- node app.js migrations`, as a develop script starts it; `exit()` sends SIGINT and waits. */
+  function startRun(repo: GitRepo): { output: () => string; exit: () => Promise<number | null> } {
+    const running = spawn(process.execPath, [BIN, 'run', '--', process.execPath, APP, 'migrations'], {
+      cwd: repo.root, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => running.kill('SIGKILL'));
+    let output = '';
+    running.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    running.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((r) => running.once('exit', (code) => r(code)));
+    return { output: () => output, exit: () => (running.kill('SIGINT'), exited) };
+  }
+  const serverRunning = (repo: GitRepo) => JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running as boolean;
+  const failedSince = (app: { output: () => string }, mark: number) => app.output().slice(mark).split('\n').filter((l) => l.startsWith('query failed'));
+
+  it('the first run to exit leaves the server to the second one\'s app; the last one out stops it', async () => {
+    const repo = embeddedRepo();
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(serverRunning(repo)).toBe(false);
+    const first = startRun(repo);
+    await until(() => first.output().includes('query ok'), 30_000);
+    const second = startRun(repo);
+    await until(() => second.output().includes('query ok'), 30_000);
+    expect(await first.exit()).toBe(0);
+    expect(first.output()).toMatch(/dbguard: the embedded database stays up for the other dbguard run \(pid \d+\)/);
+    const mark = second.output().length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(failedSince(second, mark)).toEqual([]);
+    expect(answeredSince(second, mark)).toBeGreaterThanOrEqual(3);
+    expect(serverRunning(repo)).toBe(true);
+    expect(await second.exit()).toBe(0);
+    expect(serverRunning(repo)).toBe(false);
+  });
+
+  it('stays up for another client, and for a server started with dbguard db start', async () => {
+    const repo = embeddedRepo();
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    const only = startRun(repo);
+    await until(() => only.output().includes('query ok'), 30_000);
+    // A psql of the developer's, on the URL dbguard db url gives.
+    const psql = new pg.Client({ connectionString: repo.dbguard(['db', 'url', '--show-password']).stdout.trim(), application_name: 'psql' });
+    psql.on('error', () => undefined);
+    await psql.connect();
+    cleanups.push(() => void psql.end().catch(() => undefined));
+    expect(await only.exit()).toBe(0);
+    expect(only.output()).toMatch(/left the embedded database running: other sessions use it: psql \(pid \d+\); dbguard db stop stops it/);
+    expect((await psql.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await psql.end();
+    // Started by the developer: no run stops it.
+    expect(repo.dbguard(['db', 'start']).status).toBe(0);
+    const again = startRun(repo);
+    await until(() => again.output().includes('query ok'), 30_000);
+    expect(await again.exit()).toBe(0);
+    expect(serverRunning(repo)).toBe(true);
+  });
+});
