@@ -9,7 +9,7 @@ import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry } fr
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, stashDataTable } from './stash.js';
 import { restoreColumn } from './stash-put-back-column.js';
-import { advanceSequences, asColumnType, asRestore, checkDeferredNow, contained, fitsType, isDataError, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
+import { advanceSequences, asColumnType, asRestore, checkDeferredNow, contained, fitsType, isDataError, madeByUp, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
 
 export { checkDeferredNow, contained, relationOf, withoutUserTriggers, type KeyClash, type PgError, type PutBackOutcome } from './stash-moves.js';
 
@@ -83,8 +83,10 @@ function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared
     else nulled = true;
   }
   const keyed = key.length > 0 && key.every((k) => columns.includes(quoteIdentifier(k)));
-  if (options.keyClash === 'keep' && keyed) {
-    filters.push(`NOT EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${sameKey(key, live, 't', 's')})`);
+  if (keyed && (options.keyClash === 'keep' || options.upRows?.has(rel))) {
+    // Keep: the table's row under the key is the user's. Replace: only a row the up made gives way, never one another entry put back.
+    const given = options.keyClash === 'keep' ? '' : ` AND NOT ${madeByUp(options, rel)}`;
+    filters.push(`NOT EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${sameKey(key, live, 't', 's')}${given})`);
   }
   // A row the up made again under the same key (seeded) is the up's default; the stashed one is what the
   // user had made of it: it wins (§13, same up sha256). A key-only row the table has is the same row.
@@ -144,9 +146,10 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     return splitIfStopped(client, entry.id, statement.where, moveWith(statement.sql), outcome, options);
   };
   const { moved, error } = await asRestore(client, rel, options, work);
-  // Without a primary key, a row that clashed on a unique index and equals a row of the table is that row: already there.
-  const identical = !statement.keyed && error?.code === '23505' && unfit.size === 0 && shared.length > 0
-    ? (await client.query(`DELETE FROM ${data} AS s WHERE ${statement.where} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
+  // A row that stayed for its key (or, without a primary key, a unique index) and equals a row of the table
+  // is that row: already there. Only when every stashed value is compared: one of a column gone stays.
+  const identical = (statement.keyed || error?.code === '23505') && unfit.size === 0 && missing.length === 0 && shared.length > 0
+    ? (await client.query(`DELETE FROM ${data} AS s WHERE ${marking ? `NOT s.${RESTORED_MARK}` : 'true'} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
     : 0;
   if (options.moveSequences) await advanceSequences(client, rel, data);
   const completed = marking && options.alone ? await withoutUserTriggers(client, [rel], () => completeMarkedRows(client, data, rel, shared, key, live, perValue, missing.length === 0)) : { filled: 0, done: 0 };
@@ -161,7 +164,9 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const marked = left - pending;
   if (unfit.size > 0 && perValue) {
     parts.push(`values of ${[...unfit].join(', ')} do not fit the column's new type: ${pending > 0 && error === null ? `${pending} rows stay in stash ${entry.id}` : 'no row stays for them'}${marked > 0 ? `, ${marked} went back with them NULL (the values kept in stash ${entry.id})` : ''}`);
-  } else if (pending > 0 && error === null) parts.push(`${pending} stay in stash ${entry.id}: the table has a row under the same key now (yours, kept)`);
+  } else if (pending > 0 && error === null) {
+    parts.push(`${pending} stay in stash ${entry.id}: ${options.keyClash === 'keep' ? 'the table has a row under the same key now (yours, kept)' : 'another stash entry of this migration put back a different row under the same key (kept)'}`);
+  }
   else if (marked > 0 && moved.picked === 0) parts.push(`${marked} went back earlier without some of their values, which stay in stash ${entry.id}`);
   const leftOut = [...missing, ...statement.leftOut];
   if (leftOut.length > 0) parts.push(`columns not restored: ${leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);

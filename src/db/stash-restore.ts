@@ -119,10 +119,33 @@ async function refreshViewsReading(client: PgClient, tables: readonly string[]):
 export interface RestoreMode {
   readonly keyClash: KeyClash;
   readonly moveSequences: boolean;
+  readonly upRows?: ReadonlyMap<string, string>;
 }
 
 export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<StashRestore[]> {
-  return withDefaultOutput(client, () => restoreInOrder(client, entries, mode));
+  const upRows = mode.keyClash === 'replace' ? await listUpRows(client, entries) : new Map<string, string>();
+  try {
+    return await withDefaultOutput(client, () => restoreInOrder(client, entries, { ...mode, upRows }));
+  } finally {
+    for (const list of upRows.values()) await client.query(`DROP TABLE IF EXISTS ${list}`).catch(() => undefined);
+  }
+}
+
+/**
+ * Issue 25.2: two entries of one migration (rolled back twice, re-applied by the app in between) may
+ * hold different rows under one key. Before any goes back, the rows of each table several entries go
+ * into are listed: those are the up's, the only ones a stashed row replaces.
+ */
+async function listUpRows(client: PgClient, entries: readonly StashEntry[]): Promise<Map<string, string>> {
+  const rels = entries.map(relationOf);
+  const lists = new Map<string, string>();
+  for (const rel of new Set(rels.filter((r, i) => rels.indexOf(r) !== i))) {
+    if (!(await relationExists(client, rel))) continue;
+    const list = `dbguard_up_rows_${lists.size}`;
+    await client.query(`CREATE TEMP TABLE ${list} ON COMMIT DROP AS SELECT tableoid AS rel_oid, ctid AS row_tid FROM ${rel}`);
+    lists.set(rel, `pg_temp.${list}`);
+  }
+  return lists;
 }
 
 /**
