@@ -58,11 +58,12 @@ async function unfitColumns(client: PgClient, id: number, use: readonly LiveColu
 }
 
 /** The INSERT of a table entry, given which columns fit as they are (unfit: put back value by value, or left out). */
-function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared: readonly LiveColumn[], unfit: ReadonlySet<string>, perValue: boolean, key: readonly string[], options: PutBackOptions, marking: boolean, live: readonly LiveColumn[]) {
+function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared: readonly LiveColumn[], missing: readonly string[], unfit: ReadonlySet<string>, perValue: boolean, key: readonly string[], options: PutBackOptions, marking: boolean, live: readonly LiveColumn[]) {
   const columns: string[] = [];
   const values: string[] = [];
   const filters: string[] = marking ? [`NOT s.${RESTORED_MARK}`] : ['true'];
-  const leftOut: string[] = [];
+  // Stashed columns the table no longer has: their values stay in the stash with the rows (issue 25.3).
+  const leftOut: string[] = [...missing];
   let nulled = false;
   for (const column of shared) {
     const name = quoteIdentifier(column.name);
@@ -121,11 +122,11 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const perValue = (await serverMajorVersion(client)) >= 16;
   let marking = stashed.marked;
   const statementFor = async (unfit: ReadonlySet<string>) => {
-    const statement = tableStatement(client, entry, rel, shared, unfit, perValue, key, options, marking, live);
+    const statement = tableStatement(client, entry, rel, shared, missing, unfit, perValue, key, options, marking, live);
     if (!statement.incomplete || marking) return statement;
     await client.query(`ALTER TABLE ${data} ADD COLUMN IF NOT EXISTS ${RESTORED_MARK} boolean NOT NULL DEFAULT false`);
     marking = true;
-    return tableStatement(client, entry, rel, shared, unfit, perValue, key, options, true, live);
+    return tableStatement(client, entry, rel, shared, missing, unfit, perValue, key, options, true, live);
   };
   const moveWith = (sql: (where: string) => string): Move => async (where, params) => {
     const row = (await client.query<Moved>(sql(where), params)).rows[0] ?? NOTHING_MOVED;
@@ -168,8 +169,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     parts.push(`${pending} stay in stash ${entry.id}: ${options.keyClash === 'keep' ? 'the table has a row under the same key now (yours, kept)' : 'another stash entry of this migration put back a different row under the same key (kept)'}`);
   }
   else if (marked > 0 && moved.picked === 0) parts.push(`${marked} went back earlier without some of their values, which stay in stash ${entry.id}`);
-  const leftOut = [...missing, ...statement.leftOut];
-  if (leftOut.length > 0) parts.push(`columns not restored: ${leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
+  if (statement.leftOut.length > 0) parts.push(`columns not restored: ${statement.leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
   return { result: { id: entry.id, object, restored: moved.applied, left, message: parts.join('; ') }, error: pending > 0 ? error : null, blocked: error ? pending : 0 };
 }
 

@@ -425,3 +425,27 @@ describe('rows that went back without some values are completed later (issue 18,
     expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
   });
 });
+
+describe('what a restore says is kept is kept (issue 25.3)', () => {
+  it('a table back with its column renamed: the rows go back, the values of the gone column stay in the stash, listed', async () => {
+    const named = { ...usersMigration, '2_tags.up.sql': 'CREATE TABLE tags (id serial PRIMARY KEY, name text);', '2_tags.down.sql': 'DROP TABLE tags;' };
+    const labelled = { ...usersMigration, '2_tags.up.sql': 'CREATE TABLE tags (id serial PRIMARY KEY, label text);', '2_tags.down.sql': 'DROP TABLE tags;' };
+    const { db, project } = await stashed(named, usersMigration, "INSERT INTO tags (name) VALUES ('red'), ('blue')");
+    project.setMigrations(labelled);
+    await migrate(project.settings()); // another up file: nothing comes back by itself
+    const restore = () => run(process.execPath, [BIN, 'stash', 'restore', '1'], project.root);
+    const first = restore();
+    expect(first.stdout).toContain('table public.tags: 2 of 2 rows put back; columns not restored: name (gone, or a type their values do not cast to); kept in stash 1');
+    expect(first.status).toBe(1);
+    expect(await rows(db, 'SELECT id, label FROM tags ORDER BY id')).toEqual([{ id: 1, label: null }, { id: 2, label: null }]);
+    const listed = JSON.parse(run(process.execPath, [BIN, 'stash', 'list', '--json'], project.root).stdout) as { entries: Array<{ id: number; rows: number }> };
+    expect(listed.entries.map((e) => [e.id, e.rows])).toEqual([[1, 2]]);
+    expect(await rows(db, 'SELECT id, name FROM _dbguard.stash_data_1 ORDER BY id')).toEqual([{ id: '1', name: 'red' }, { id: '2', name: 'blue' }]);
+    // Again: the rows are not put back twice, and the values still stay.
+    const again = restore();
+    expect(again.stdout).toContain('0 of 2 rows put back');
+    expect(again.stdout).toContain('kept in stash 1');
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM tags')).toEqual([{ n: 2 }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash_data_1')).toEqual([{ n: 2 }]);
+  });
+});
