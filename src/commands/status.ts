@@ -11,7 +11,7 @@ import { adoptRenames, buildRollbackPlan, type DatabaseState } from '../engine/r
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
-import type { StashEntry } from '../core/stash.js';
+import { byHand, comesBackByItself, type StashEntry } from '../core/stash.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
@@ -174,7 +174,8 @@ async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly S
     const up = state.disk.catalog.byVersion.get(entry.version)?.up;
     const diskSha = up === undefined ? undefined : hashes.get(up);
     const now = `dbguard stash restore ${entry.id} puts back what fits now`;
-    if (entry.note && applied.has(entry.version)) fates.set(entry.id, `a restore left it (${entry.note}); ${now}`);
+    if (!comesBackByItself(entry)) fates.set(entry.id, `there was no primary key to match its rows by, so no restore can put these values back: ${byHand(entry.id)}`);
+    else if (entry.note && applied.has(entry.version)) fates.set(entry.id, `a restore left it (${entry.note}); ${now}, or by hand: ${byHand(entry.id)}`);
     else if (entry.upSha256 === null) fates.set(entry.id, `it was kept without the up file's hash, so no apply can be matched to it; ${now}`);
     else if (applied.has(entry.version) && applied.get(entry.version) !== entry.upSha256) fates.set(entry.id, `${entry.version} is applied again, from an up file that differs from the one it was kept for; ${now}`);
     else if (diskSha !== undefined && diskSha !== entry.upSha256) fates.set(entry.id, `the up file of ${entry.version} on disk differs from the one it was kept for (edited since)`);

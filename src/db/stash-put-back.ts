@@ -5,7 +5,7 @@
  * together. The whole entry is tried in one statement; only when that fails is it split, so a wide
  * table costs what its rollback cost, and a child row whose parent exists goes back while the others wait.
  */
-import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry } from '../core/stash.js';
+import { byHand, qualifiedName, restorableColumns, type LiveColumn, type StashEntry } from '../core/stash.js';
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, stashDataTable } from './stash.js';
 import { restoreColumn } from './stash-put-back-column.js';
@@ -25,7 +25,7 @@ export async function liveColumns(client: PgClient, entry: StashEntry): Promise<
   return result.rows;
 }
 
-async function stashedColumns(client: PgClient, id: number): Promise<{ names: string[]; marked: boolean }> {
+export async function stashedColumns(client: PgClient, id: number): Promise<{ names: string[]; marked: boolean }> {
   const result = await client.query<{ name: string }>(`SELECT attname AS name FROM pg_attribute WHERE attrelid = '${stashDataTable(id)}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
   const names = result.rows.map((r) => r.name);
   return { names: names.filter((n) => n !== RESTORED_MARK && n !== ROW_CHECK_COLUMN), marked: names.includes(RESTORED_MARK) };
@@ -169,7 +169,7 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     parts.push(`${pending} stay in stash ${entry.id}: ${options.keyClash === 'keep' ? 'the table has a row under the same key now (yours, kept)' : 'another stash entry of this migration put back a different row under the same key (kept)'}`);
   }
   else if (marked > 0 && moved.picked === 0) parts.push(`${marked} went back earlier without some of their values, which stay in stash ${entry.id}`);
-  if (statement.leftOut.length > 0) parts.push(`columns not restored: ${statement.leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
+  if (statement.leftOut.length > 0) parts.push(`columns not restored: ${statement.leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id} (${byHand(entry.id)})`);
   return { result: { id: entry.id, object, restored: moved.applied, left, message: parts.join('; ') }, error: pending > 0 ? error : null, blocked: error ? pending : 0 };
 }
 
