@@ -81,11 +81,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the restore')
     .example('dbguard undo')
     .action((options: { disconnect?: boolean }) => run((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx, options))));
-  cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | drop <id|all> | restore <id|all>')
+  cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | show <id> | export <id> | drop <id|all> | restore <id|all>')
     .option('--dry-run', 'stash restore: say what would go back and change nothing')
+    .option('--table <name>', 'stash export: the new table to copy the kept rows into (default public.dbguard_stash_<id>)')
     .example('dbguard stash list')
     .example('dbguard stash restore 3 --dry-run')
-    .action((action: string, id: string | undefined, options: { dryRun?: boolean }) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id, options))));
+    .example('dbguard stash export 3 --table public.kept_nicknames')
+    .action((action: string, id: string | undefined, options: { dryRun?: boolean; table?: string }) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id, options))));
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate\'s force; the other tools keep no flag)')
     .example('dbguard force 20240301120000')
     .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));

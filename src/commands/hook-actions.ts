@@ -9,7 +9,7 @@ import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import type { HookIo } from './hook.js';
 import { listVersions } from '../core/text.js';
-import { describeKept, snapshotSkippedLine } from './plan-view.js';
+import { describeKeptLines, snapshotSkippedLine } from './plan-view.js';
 
 /** The hook's bound for all of its database work (DESIGN §4): git never waits longer than this. */
 const deadlineFor = (settings: Settings) => Date.now() + settings.timeouts.hookMs;
@@ -42,7 +42,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
   } else if (plan.kind === 'rollback') {
     io.err(`dbguard: rolled back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}; database at ${plan.to ?? 'nothing applied'}`);
     const kept = run.outcome?.kept ?? [];
-    if (kept.length > 0) io.err(`  kept ${describeKept(kept)} in the stash: back when these migrations are applied again (dbguard migrate)`);
+    for (const line of describeKeptLines(kept, 'dbguard migrate')) io.err(`  ${line}`);
     if (run.snapshot) io.err(`  undo: dbguard undo   (snapshot ${run.snapshot.name})`);
     if (run.snapshotSkipped) io.err(`  ${snapshotSkippedLine(run.snapshotSkipped, '"snapshots": { "disconnect": true } in dbguard.config.json')}`);
     if (run.outcome?.schema.state === 'drift') io.err(`dbguard: warning: ${run.outcome.schema.message}`);

@@ -1,11 +1,11 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
 import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 import type { Plan } from '../core/plan.js';
-import { qualifiedName, type StashEntry } from '../core/stash.js';
+import { byHand, comesBackByItself, qualifiedName, type StashEntry, type WouldDrop } from '../core/stash.js';
 import type { Output } from '../ui/output.js';
 
 /** Per step, the rows its down would drop (counted in a transaction that was rolled back), or why not counted. */
-export type RowsDropped = ReadonlyMap<bigint, ReadonlyArray<{ object: string; rows: number }> | { error: string }>;
+export type RowsDropped = ReadonlyMap<bigint, readonly WouldDrop[] | { error: string }>;
 
 const countOf = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
@@ -14,14 +14,35 @@ export function describeKept(kept: readonly StashEntry[]): string {
   return kept.map((k) => `${countOf(k.rows, k.kind === 'table' ? 'row' : 'value')} of ${qualifiedName(k.schema, k.table, k.column)}`).join(', ');
 }
 
+/**
+ * What a rollback kept, in lines: what comes back when its migration is applied again (`again` names
+ * how), and, one line each, the values no restore can put back and the way to them (issue 25.7).
+ */
+export function describeKeptLines(kept: readonly StashEntry[], again: string): string[] {
+  const back = kept.filter(comesBackByItself);
+  const lines = back.length > 0 ? [`kept ${describeKept(back)} in the stash: back when these migrations are applied again (${again})`] : [];
+  for (const k of kept.filter((e) => !comesBackByItself(e))) {
+    lines.push(`kept ${describeKept([k])} in stash ${k.id}, but they will not come back by themselves (no primary key to match their rows by): ${byHand(k.id)}`);
+  }
+  return lines;
+}
+
 /** A kept entry in --json, as rollback and status report it. */
 export const keptJson = (k: StashEntry) => ({ id: k.id, version: k.version, kind: k.kind, schema: k.schema, table: k.table, column: k.column, rows: k.rows, bytes: k.bytes });
 
-function describeDrops(found: ReadonlyArray<{ object: string; rows: number }> | { error: string } | undefined): string | null {
-  if (found === undefined) return null;
-  if ('error' in found) return 'rows it would drop: not counted (its down cannot run in the counting transaction)';
-  if (found.length === 0) return null;
-  return `drops ${found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ')}`;
+const describeDropped = (found: readonly WouldDrop[]) => found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ');
+
+/** The plan's lines for what a step drops: what the stash keeps and gives back, and what it keeps that never comes back by itself. */
+function describeDrops(out: Output, found: readonly WouldDrop[] | { error: string } | undefined): string[] {
+  const { c } = out;
+  if (found === undefined) return [];
+  if ('error' in found) return [c.yellow('rows it would drop: not counted (its down cannot run in the counting transaction)')];
+  const back = found.filter((f) => f.notBack === undefined);
+  const lines = back.length > 0 ? [`${c.yellow(`drops ${describeDropped(back)}`)}${c.dim(' (kept in the stash, back on the next migrate)')}`] : [];
+  for (const f of found.filter((x) => x.notBack !== undefined)) {
+    lines.push(`${c.yellow(`drops ${describeDropped([f])} (kept in the stash, but they will not come back by themselves: ${f.notBack})`)}${c.dim('; after the rollback, dbguard stash show <id> shows them and dbguard stash export <id> copies them into a table of their own')}`);
+  }
+  return lines;
 }
 
 export const ORIGIN_LABEL = { 'tracking-table': '_dbguard (stored when applied)', 'previous-tree': 'previous branch', 'git-history': 'git history', 'working-tree': 'working tree' } as const;
@@ -66,8 +87,7 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
     const order = !step.outOfOrder ? '' : c.yellow(`  out of order: newer migrations on disk stay applied${replayed.length ? ` (if its down fails: ${replayed.join(', ')} rolled back first and re-applied after)` : ''}`);
     const note = step.note ? c.yellow(`  (${step.note})`) : '';
     out.line(`    ${step.version}  ${step.filename}  ${what}${note}${order}${how}`);
-    const dropped = describeDrops(drops?.get(step.version));
-    if (dropped) out.line(`      ${c.yellow(dropped)}${dropped.startsWith('drops') ? c.dim(' (kept in the stash, back on the next migrate)') : ''}`);
+    for (const line of describeDrops(out, drops?.get(step.version))) out.line(`      ${line}`);
     // §13: outside a transaction there is no savepoint to look from, so nothing of what it drops is kept.
     if (!step.transactional && step.kind !== 'noop') out.line(`      ${c.yellow('rows it drops are NOT kept (its down runs outside a transaction); dbguard undo, from the snapshot taken first, is the way back')}`);
   }

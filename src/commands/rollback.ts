@@ -5,7 +5,7 @@ import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { describeKept, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
+import { describeKeptLines, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
 import { listVersions } from '../core/text.js';
 
 export interface RollbackOptions {
@@ -64,7 +64,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   }
   const ms = performance.now() - started;
   out.line(`rolled back ${outcome.applied.length} migration${outcome.applied.length === 1 ? '' : 's'} in ${ms.toFixed(0)} ms; database at ${plan.to ?? 'nothing applied'}`);
-  if (outcome.kept.length > 0) out.line(`kept ${describeKept(outcome.kept)} in the stash: back when these migrations are applied again (dbguard stash list)`);
+  for (const line of describeKeptLines(outcome.kept, 'dbguard stash list')) out.line(line);
   if (run.snapshot) out.line(`undo: dbguard undo   (restores snapshot ${run.snapshot.name}, taken just before)`);
   if (run.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(run.snapshotSkipped, '--disconnect')));
   if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${listVersions(outcome.capture.withoutDownSql)}`));

@@ -11,7 +11,7 @@ import { adoptRenames, buildRollbackPlan, type DatabaseState } from '../engine/r
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
-import type { StashEntry } from '../core/stash.js';
+import { byHand, comesBackByItself, type StashEntry } from '../core/stash.js';
 import { pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
@@ -119,10 +119,14 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
-  const stashFates = await stashFatesOf(dir, state, stash);
+  const { fates: stashFates, renumbered } = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
     const coming = stash.filter((e) => stashFates.get(e.id) === null);
-    const waiting = [...new Set(coming.map((e) => e.version))];
+    const waitingFor = (e: StashEntry) => {
+      const now = renumbered.get(e.id);
+      return now === undefined ? e.version.toString() : `${now} (${e.version} renumbered)`;
+    };
+    const waiting = [...new Set(coming.map(waitingFor))];
     if (coming.length > 0) out.line(`  stash        ${coming.length} kept (${formatBytes(coming.reduce((sum, e) => sum + e.bytes, 0))}) for ${listVersions(waiting)}: back when applied again ${c.dim('(dbguard stash list)')}`);
     for (const e of stash.filter((x) => stashFates.get(x.id) !== null)) {
       out.line(`  stash        ${c.yellow(`${e.id} (${e.kind} ${e.table}${e.column ? `.${e.column}` : ''}, ${e.rows}) will not come back by itself: ${stashFates.get(e.id)}`)}`);
@@ -164,23 +168,38 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
  * when its migration is applied again with the same up file (sha256), and one a restore left is tried
  * again then. null: it will come back.
  */
-async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly StashEntry[]): Promise<Map<number, string | null>> {
+async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly StashEntry[]): Promise<{ fates: Map<number, string | null>; renumbered: Map<number, bigint> }> {
   const fates = new Map<number, string | null>();
-  if (stash.length === 0) return fates;
+  const renumbered = new Map<number, bigint>();
+  if (stash.length === 0) return { fates, renumbered };
   const applied = new Map(state.tracked.map((row) => [row.version, row.upSha256 ?? null]));
-  const onDisk = stash.map((e) => state.disk.catalog.byVersion.get(e.version)?.up).filter((f): f is string => f !== undefined && !state.disk.unreadable.has(f));
-  const hashes = await hashFiles(dir, onDisk);
-  for (const entry of stash) {
+  const readable = (f: string | undefined): f is string => f !== undefined && !state.disk.unreadable.has(f);
+  const hashes = await hashFiles(dir, stash.map((e) => state.disk.catalog.byVersion.get(e.version)?.up).filter(readable));
+  const diskShaOf = (entry: StashEntry) => {
     const up = state.disk.catalog.byVersion.get(entry.version)?.up;
-    const diskSha = up === undefined ? undefined : hashes.get(up);
+    return up === undefined ? undefined : hashes.get(up);
+  };
+  // An entry its own version's file no longer matches may be a renumbered migration's (issue 25.11): then every up file is hashed.
+  const unmatched = (e: StashEntry) => e.upSha256 !== null && diskShaOf(e) !== e.upSha256 && applied.get(e.version) !== e.upSha256;
+  const others = stash.some(unmatched) ? await hashFiles(dir, state.disk.catalog.migrations.map((m) => m.up).filter(readable)) : new Map<string, string>();
+  const versionOfUp = new Map(state.disk.catalog.migrations.filter((m) => m.up !== undefined && others.has(m.up)).map((m) => [others.get(m.up as string), m.version]));
+  for (const entry of stash) {
+    const diskSha = diskShaOf(entry);
     const now = `dbguard stash restore ${entry.id} puts back what fits now`;
-    if (entry.note && applied.has(entry.version)) fates.set(entry.id, `a restore left it (${entry.note}); ${now}`);
+    const movedTo = unmatched(entry) ? versionOfUp.get(entry.upSha256 as string) : undefined;
+    if (movedTo !== undefined) renumbered.set(entry.id, movedTo);
+    if (!comesBackByItself(entry)) fates.set(entry.id, `there was no primary key to match its rows by, so no restore can put these values back: ${byHand(entry.id)}`);
+    else if (movedTo !== undefined) {
+      // Applied under its new version already (before dbguard knew renumbering): only a restore by hand brings it.
+      fates.set(entry.id, applied.get(movedTo) === entry.upSha256 ? `${entry.version} was renumbered ${movedTo} (the same up file), which is applied already: ${now}` : null);
+    }
+    else if (entry.note && applied.has(entry.version)) fates.set(entry.id, `a restore left it (${entry.note}); ${now}, or by hand: ${byHand(entry.id)}`);
     else if (entry.upSha256 === null) fates.set(entry.id, `it was kept without the up file's hash, so no apply can be matched to it; ${now}`);
     else if (applied.has(entry.version) && applied.get(entry.version) !== entry.upSha256) fates.set(entry.id, `${entry.version} is applied again, from an up file that differs from the one it was kept for; ${now}`);
     else if (diskSha !== undefined && diskSha !== entry.upSha256) fates.set(entry.id, `the up file of ${entry.version} on disk differs from the one it was kept for (edited since)`);
     else fates.set(entry.id, null);
   }
-  return fates;
+  return { fates, renumbered };
 }
 
 /** Applied up files on disk under the same name whose content differs from what was applied (§2). */

@@ -47,6 +47,7 @@ const CODE_CLASS = {
   SNAPSHOT_OTHER_DATABASE: ExitCode.usage,
   SNAPSHOT_EXISTS: ExitCode.usage,
   STASH_NOT_FOUND: ExitCode.usage,
+  STASH_EXPORT_TARGET: ExitCode.usage,
   // action needed (1)
   CONFLICT: ExitCode.actionNeeded,
   DATABASE_AHEAD: ExitCode.actionNeeded,

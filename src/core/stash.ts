@@ -63,6 +63,40 @@ export function rowCheckColumns(table: CatalogTable, droppedHere: readonly strin
   return [...table.columns.values()].filter((name) => !skip.has(name));
 }
 
+/**
+ * Why a dropped column's values can never go back by themselves (§13, issue 25.7): a restore matches
+ * each to its row by the primary key, and a table without one (or the key column itself) has none.
+ * null: they can.
+ */
+export function unmatchedBecause(table: CatalogTable, column: string): string | null {
+  if (table.primaryKey.length === 0) return `${qualifiedName(table.schema, table.table)} has no primary key to match rows by`;
+  return table.primaryKey.includes(column) ? `${column} is the primary key rows are matched by` : null;
+}
+
+/** What a step's down would drop from one table or column; `notBack`: why no restore could put it back. */
+export interface WouldDrop {
+  readonly object: string;
+  readonly rows: number;
+  readonly notBack?: string;
+}
+
+/** Whether an entry comes back when its migration is applied again: a column's values need a key to find their rows. */
+export const comesBackByItself = (entry: StashEntry) => entry.kind === 'table' || entry.keyColumns.length > 0;
+
+/** The way to what a restore cannot put back: see it, and copy it out to put it back by hand (issue 25.7). */
+export const byHand = (id: number) => `dbguard stash show ${id} shows them; dbguard stash export ${id} copies them into a table of their own`;
+
+/**
+ * `--table schema.name` (or `name`, in `public`) as PostgreSQL reads unquoted identifiers: folded to
+ * lower case. null: not a name of that form.
+ */
+export function parseTableName(text: string): { schema: string; table: string } | null {
+  const parts = text.split('.');
+  if (parts.length > 2 || parts.some((p) => !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(p))) return null;
+  const [schema, table] = parts.length === 2 ? parts : ['public', parts[0]];
+  return { schema: (schema as string).toLowerCase(), table: (table as string).toLowerCase() };
+}
+
 /** A stash row: what a rollback kept, under which migration (version and up sha256). */
 export interface StashEntry {
   readonly id: number;

@@ -59,3 +59,15 @@ export function escapeControls(text: string, keepColors: boolean): string {
 export function shellQuote(args: readonly string[]): string {
   return args.map((arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`)).join(' ');
 }
+
+/**
+ * Rows as an aligned text table, psql's way (` a | b`, a rule, NULL as empty): what `stash show` prints.
+ * A newline or tab inside a value is shown as `\n` / `\t`, so every row stays one line.
+ */
+export function formatTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | null>>): string[] {
+  const cell = (value: string | null) => (value ?? '').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  const cells = rows.map((row) => row.map(cell));
+  const widths = columns.map((name, i) => Math.max(name.length, ...cells.map((row) => (row[i] ?? '').length)));
+  const line = (values: readonly string[]) => ` ${values.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' | ')}`.trimEnd();
+  return [line(columns), widths.map((w) => '-'.repeat(w + 2)).join('+'), ...cells.map(line)];
+}

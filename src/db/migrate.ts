@@ -14,7 +14,7 @@ import { appliedStatements, ensureSchemaMigrationsTable, markDirty } from './sch
 import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
 import { runSteps, type AppliedStep } from './steps.js';
-import { restoreStash, stashKey } from './stash-restore.js';
+import { restoreStash, stashedUnder } from './stash-restore.js';
 import { beginStepStatement, END_STEP_STATEMENT, forgetUps, upStepStatement } from './schema-events.js';
 import type { StashRestore } from '../core/stash.js';
 
@@ -34,6 +34,8 @@ export interface UpMigration {
 /** Stash entries to put back as their migrations are applied again (§13), and what was put back. */
 export interface StashRestoring {
   readonly keys: ReadonlySet<string>;
+  /** Whether the up file on disk at a version has this sha256 (a stash kept for another is a renumbered migration's). */
+  readonly sameUpOnDisk: (version: bigint, upSha256: string) => boolean;
   readonly restored: StashRestore[];
 }
 
@@ -53,7 +55,8 @@ export async function applyUpMigrations(
       const row = { version: migration.version, filename: migration.filename, downSql: migration.downSql, upSha256: migration.upSha256, source: 'migrate' };
       const recorded = migration.recordAs ?? migration.version;
       outside = requiresNoTransaction(migration.upSql);
-      const restoring = stash !== null && stash.keys.has(stashKey(migration.version, migration.upSha256));
+      const stashedAt = stash === null ? [] : stashedUnder(stash.keys, migration.version, migration.upSha256, stash.sameUpOnDisk);
+      const restoring = stash !== null && stashedAt.length > 0;
       if (!outside) {
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
         // The newline ends a trailing "--" comment in the file before our statements follow it. Rows a
@@ -62,7 +65,7 @@ export async function applyUpMigrations(
         const failed = await client.query(batch).then(async () => {
           if (!restoring) return null;
           try {
-            stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256)));
+            stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256, stashedAt)));
             await client.query('COMMIT');
             return null;
           } catch (error) {
@@ -87,7 +90,7 @@ export async function applyUpMigrations(
       await inTransaction(client, async () => {
         await upsertTracked(client, [row]);
         await client.query(appliedStatements(migration, recorded));
-        if (restoring) stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256)));
+        if (restoring) stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256, stashedAt)));
       });
     },
     failure(migration, error, applied) {

@@ -21,6 +21,18 @@ export interface PutBackOptions {
   readonly alone: boolean;
   /** False for a dry run: a sequence's setval is not undone by the ROLLBACK that undoes the rows. */
   readonly moveSequences: boolean;
+  /**
+   * Tables several entries of one restore go back into: a temp table listing the rows each held before
+   * any did (the up's own). In 'replace', only those give way; a row another entry put back is kept, and
+   * the stashed row under its key stays in the stash, reported (issue 25.2). Absent: every row is the up's.
+   */
+  readonly upRows?: ReadonlyMap<string, string>;
+}
+
+/** Whether the table's row `alias` is one the up made (there before this restore began), as `upRows` lists them. */
+export function madeByUp(options: PutBackOptions, rel: string, alias = 't'): string {
+  const list = options.upRows?.get(rel);
+  return list ? `EXISTS (SELECT 1 FROM ${list} AS u WHERE u.rel_oid = ${alias}.tableoid AND u.row_tid = ${alias}.ctid)` : 'true';
 }
 
 /** One entry's restore: what it did, and (when nothing went back) the error that stopped it. */

@@ -5,11 +5,11 @@
  * together. The whole entry is tried in one statement; only when that fails is it split, so a wide
  * table costs what its rollback cost, and a child row whose parent exists goes back while the others wait.
  */
-import { qualifiedName, restorableColumns, type LiveColumn, type StashEntry } from '../core/stash.js';
+import { byHand, qualifiedName, restorableColumns, type LiveColumn, type StashEntry } from '../core/stash.js';
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, stashDataTable } from './stash.js';
 import { restoreColumn } from './stash-put-back-column.js';
-import { advanceSequences, asColumnType, asRestore, checkDeferredNow, contained, fitsType, isDataError, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
+import { advanceSequences, asColumnType, asRestore, checkDeferredNow, contained, fitsType, isDataError, madeByUp, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
 
 export { checkDeferredNow, contained, relationOf, withoutUserTriggers, type KeyClash, type PgError, type PutBackOutcome } from './stash-moves.js';
 
@@ -25,7 +25,7 @@ export async function liveColumns(client: PgClient, entry: StashEntry): Promise<
   return result.rows;
 }
 
-async function stashedColumns(client: PgClient, id: number): Promise<{ names: string[]; marked: boolean }> {
+export async function stashedColumns(client: PgClient, id: number): Promise<{ names: string[]; marked: boolean }> {
   const result = await client.query<{ name: string }>(`SELECT attname AS name FROM pg_attribute WHERE attrelid = '${stashDataTable(id)}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
   const names = result.rows.map((r) => r.name);
   return { names: names.filter((n) => n !== RESTORED_MARK && n !== ROW_CHECK_COLUMN), marked: names.includes(RESTORED_MARK) };
@@ -58,11 +58,12 @@ async function unfitColumns(client: PgClient, id: number, use: readonly LiveColu
 }
 
 /** The INSERT of a table entry, given which columns fit as they are (unfit: put back value by value, or left out). */
-function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared: readonly LiveColumn[], unfit: ReadonlySet<string>, perValue: boolean, key: readonly string[], options: PutBackOptions, marking: boolean, live: readonly LiveColumn[]) {
+function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared: readonly LiveColumn[], missing: readonly string[], unfit: ReadonlySet<string>, perValue: boolean, key: readonly string[], options: PutBackOptions, marking: boolean, live: readonly LiveColumn[]) {
   const columns: string[] = [];
   const values: string[] = [];
   const filters: string[] = marking ? [`NOT s.${RESTORED_MARK}`] : ['true'];
-  const leftOut: string[] = [];
+  // Stashed columns the table no longer has: their values stay in the stash with the rows (issue 25.3).
+  const leftOut: string[] = [...missing];
   let nulled = false;
   for (const column of shared) {
     const name = quoteIdentifier(column.name);
@@ -83,8 +84,10 @@ function tableStatement(client: PgClient, entry: StashEntry, rel: string, shared
     else nulled = true;
   }
   const keyed = key.length > 0 && key.every((k) => columns.includes(quoteIdentifier(k)));
-  if (options.keyClash === 'keep' && keyed) {
-    filters.push(`NOT EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${sameKey(key, live, 't', 's')})`);
+  if (keyed && (options.keyClash === 'keep' || options.upRows?.has(rel))) {
+    // Keep: the table's row under the key is the user's. Replace: only a row the up made gives way, never one another entry put back.
+    const given = options.keyClash === 'keep' ? '' : ` AND NOT ${madeByUp(options, rel)}`;
+    filters.push(`NOT EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${sameKey(key, live, 't', 's')}${given})`);
   }
   // A row the up made again under the same key (seeded) is the up's default; the stashed one is what the
   // user had made of it: it wins (§13, same up sha256). A key-only row the table has is the same row.
@@ -119,11 +122,11 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const perValue = (await serverMajorVersion(client)) >= 16;
   let marking = stashed.marked;
   const statementFor = async (unfit: ReadonlySet<string>) => {
-    const statement = tableStatement(client, entry, rel, shared, unfit, perValue, key, options, marking, live);
+    const statement = tableStatement(client, entry, rel, shared, missing, unfit, perValue, key, options, marking, live);
     if (!statement.incomplete || marking) return statement;
     await client.query(`ALTER TABLE ${data} ADD COLUMN IF NOT EXISTS ${RESTORED_MARK} boolean NOT NULL DEFAULT false`);
     marking = true;
-    return tableStatement(client, entry, rel, shared, unfit, perValue, key, options, true, live);
+    return tableStatement(client, entry, rel, shared, missing, unfit, perValue, key, options, true, live);
   };
   const moveWith = (sql: (where: string) => string): Move => async (where, params) => {
     const row = (await client.query<Moved>(sql(where), params)).rows[0] ?? NOTHING_MOVED;
@@ -144,9 +147,10 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
     return splitIfStopped(client, entry.id, statement.where, moveWith(statement.sql), outcome, options);
   };
   const { moved, error } = await asRestore(client, rel, options, work);
-  // Without a primary key, a row that clashed on a unique index and equals a row of the table is that row: already there.
-  const identical = !statement.keyed && error?.code === '23505' && unfit.size === 0 && shared.length > 0
-    ? (await client.query(`DELETE FROM ${data} AS s WHERE ${statement.where} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
+  // A row that stayed for its key (or, without a primary key, a unique index) and equals a row of the table
+  // is that row: already there. Only when every stashed value is compared: one of a column gone stays.
+  const identical = (statement.keyed || error?.code === '23505') && unfit.size === 0 && missing.length === 0 && shared.length > 0
+    ? (await client.query(`DELETE FROM ${data} AS s WHERE ${marking ? `NOT s.${RESTORED_MARK}` : 'true'} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${shared.map((c) => `t.${quoteIdentifier(c.name)} IS NOT DISTINCT FROM ${asColumnType(`s.${quoteIdentifier(c.name)}`, c)}`).join(' AND ')})`)).rowCount ?? 0
     : 0;
   if (options.moveSequences) await advanceSequences(client, rel, data);
   const completed = marking && options.alone ? await withoutUserTriggers(client, [rel], () => completeMarkedRows(client, data, rel, shared, key, live, perValue, missing.length === 0)) : { filled: 0, done: 0 };
@@ -161,10 +165,11 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   const marked = left - pending;
   if (unfit.size > 0 && perValue) {
     parts.push(`values of ${[...unfit].join(', ')} do not fit the column's new type: ${pending > 0 && error === null ? `${pending} rows stay in stash ${entry.id}` : 'no row stays for them'}${marked > 0 ? `, ${marked} went back with them NULL (the values kept in stash ${entry.id})` : ''}`);
-  } else if (pending > 0 && error === null) parts.push(`${pending} stay in stash ${entry.id}: the table has a row under the same key now (yours, kept)`);
+  } else if (pending > 0 && error === null) {
+    parts.push(`${pending} stay in stash ${entry.id}: ${options.keyClash === 'keep' ? 'the table has a row under the same key now (yours, kept)' : 'another stash entry of this migration put back a different row under the same key (kept)'}`);
+  }
   else if (marked > 0 && moved.picked === 0) parts.push(`${marked} went back earlier without some of their values, which stay in stash ${entry.id}`);
-  const leftOut = [...missing, ...statement.leftOut];
-  if (leftOut.length > 0) parts.push(`columns not restored: ${leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id}`);
+  if (statement.leftOut.length > 0) parts.push(`columns not restored: ${statement.leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id} (${byHand(entry.id)})`);
   return { result: { id: entry.id, object, restored: moved.applied, left, message: parts.join('; ') }, error: pending > 0 ? error : null, blocked: error ? pending : 0 };
 }
 

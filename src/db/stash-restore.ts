@@ -35,6 +35,22 @@ export async function stashKeys(client: PgClient): Promise<Set<string>> {
 
 export const stashKey = (version: bigint, upSha256: string | null) => `${version}:${upSha256 ?? ''}`;
 
+/**
+ * The versions whose entries this migration (version, up sha256) puts back: its own, and (issue 25.11)
+ * any other kept for the same up file that the file on disk at that version no longer is: the migration
+ * renumbered (8 → 10 when main took 8). `sameUpOnDisk(v, sha)`: the up file at v has that sha256.
+ */
+export function stashedUnder(keys: ReadonlySet<string>, version: bigint, upSha256: string | null, sameUpOnDisk: (version: bigint, upSha256: string) => boolean): bigint[] {
+  const versions = keys.has(stashKey(version, upSha256)) ? [version] : [];
+  if (upSha256 === null) return versions;
+  for (const key of keys) {
+    const at = key.indexOf(':');
+    const other = BigInt(key.slice(0, at));
+    if (other !== version && key.slice(at + 1) === upSha256 && !sameUpOnDisk(other, upSha256)) versions.push(other);
+  }
+  return versions;
+}
+
 export async function dropStashEntries(client: PgClient, ids: readonly number[]): Promise<void> {
   for (const id of ids) {
     await client.query(`DROP TABLE IF EXISTS ${stashDataTable(id)}`);
@@ -119,10 +135,33 @@ async function refreshViewsReading(client: PgClient, tables: readonly string[]):
 export interface RestoreMode {
   readonly keyClash: KeyClash;
   readonly moveSequences: boolean;
+  readonly upRows?: ReadonlyMap<string, string>;
 }
 
 export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<StashRestore[]> {
-  return withDefaultOutput(client, () => restoreInOrder(client, entries, mode));
+  const upRows = mode.keyClash === 'replace' ? await listUpRows(client, entries) : new Map<string, string>();
+  try {
+    return await withDefaultOutput(client, () => restoreInOrder(client, entries, { ...mode, upRows }));
+  } finally {
+    for (const list of upRows.values()) await client.query(`DROP TABLE IF EXISTS ${list}`).catch(() => undefined);
+  }
+}
+
+/**
+ * Issue 25.2: two entries of one migration (rolled back twice, re-applied by the app in between) may
+ * hold different rows under one key. Before any goes back, the rows of each table several entries go
+ * into are listed: those are the up's, the only ones a stashed row replaces.
+ */
+async function listUpRows(client: PgClient, entries: readonly StashEntry[]): Promise<Map<string, string>> {
+  const rels = entries.map(relationOf);
+  const lists = new Map<string, string>();
+  for (const rel of new Set(rels.filter((r, i) => rels.indexOf(r) !== i))) {
+    if (!(await relationExists(client, rel))) continue;
+    const list = `dbguard_up_rows_${lists.size}`;
+    await client.query(`CREATE TEMP TABLE ${list} ON COMMIT DROP AS SELECT tableoid AS rel_oid, ctid AS row_tid FROM ${rel}`);
+    lists.set(rel, `pg_temp.${list}`);
+  }
+  return lists;
 }
 
 /**
@@ -205,9 +244,14 @@ async function withReason(client: PgClient, outcome: PutBackOutcome, entry: Stas
 const entriesWhere = async (client: PgClient, where: string, params: unknown[]) =>
   (await client.query<StashRow>(`SELECT * FROM ${STASH_TABLE} WHERE ${where} ORDER BY kind DESC, id`, params)).rows.map(toEntry);
 
-/** Restores every stash entry of a migration applied again (its seeded rows give way to the stashed ones). */
-export async function restoreStash(client: PgClient, version: bigint, upSha256: string | null): Promise<StashRestore[]> {
+/**
+ * Restores every stash entry of a migration applied again (its seeded rows give way to the stashed ones).
+ * `from` (stashedUnder): entries kept under a version it was renumbered from are its own, moved to it first.
+ */
+export async function restoreStash(client: PgClient, version: bigint, upSha256: string | null, from: readonly bigint[] = [version]): Promise<StashRestore[]> {
   if (!(await stashExists(client))) return [];
+  const renumbered = from.filter((v) => v !== version).map(String);
+  if (renumbered.length > 0) await client.query(`UPDATE ${STASH_TABLE} SET version = $1 WHERE version = ANY ($2::bigint[]) AND up_sha256 = $3`, [version.toString(), renumbered, upSha256]);
   const entries = await entriesWhere(client, 'version = $1 AND up_sha256 IS NOT DISTINCT FROM $2', [version.toString(), upSha256]);
   return entries.length === 0 ? [] : restoreEntries(client, entries, { keyClash: 'replace', moveSequences: true });
 }

@@ -5,7 +5,7 @@
  * back with the step, so a kill never leaves a stash without its rollback or the reverse.
  */
 import { DbguardError } from '../core/errors.js';
-import { findDropped, isNothingDropped, qualifiedName, rowCheckColumns, type CatalogTable, type CatalogTables, type Dropped, type StashEntry } from '../core/stash.js';
+import { findDropped, isNothingDropped, qualifiedName, rowCheckColumns, unmatchedBecause, type CatalogTable, type CatalogTables, type Dropped, type StashEntry, type WouldDrop } from '../core/stash.js';
 import { TRACKING_SCHEMA } from '../core/schema.js';
 import { formatBytes } from '../core/text.js';
 import { inTransaction, quoteIdentifier, type PgClient } from './client.js';
@@ -95,16 +95,18 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
   for (const [index, { table, column }] of items.entries()) {
     const id = ids[index] as number;
     // A column is matched back by the primary key; without one (or when the key itself goes) nothing can match it.
-    const key = column !== null && !table.primaryKey.includes(column) ? table.primaryKey : [];
+    const key = column !== null && unmatchedBecause(table, column) === null ? table.primaryKey : [];
     const droppedHere = dropped.columns.filter((c) => c.table.oid === table.oid).map((c) => c.column);
     const rowCheck = column === null || key.length === 0 ? null : rowCheckColumns(table, droppedHere);
+    // Values no restore can match keep their rows' other values beside them, to be put back by hand (issue 25.7).
+    const rowContext = column !== null && key.length === 0 ? rowCheckColumns(table, droppedHere).filter((c) => c !== column) : [];
     // Every value as text (§13: a down that drops the column's type, or CASCADEs through it, cannot take
     // the stash's copy with it), NULLs included (a re-added column's default must not replace them).
     const generated = new Set(table.generated ?? []);
     if (column !== null && generated.has(column)) continue; // computed again from the others
     const select = column === null
       ? `SELECT ${[...table.columns.values()].filter((c) => !generated.has(c)).map(asText).join(', ')} FROM ONLY ${target(table)}`
-      : `SELECT ${[...key, column].map(asText).join(', ')}${rowCheck ? `, ${rowFingerprint(rowCheck)} AS ${ROW_CHECK_COLUMN}` : ''} FROM ONLY ${target(table)}`;
+      : `SELECT ${[...key, ...rowContext, column].map(asText).join(', ')}${rowCheck ? `, ${rowFingerprint(rowCheck)} AS ${ROW_CHECK_COLUMN}` : ''} FROM ONLY ${target(table)}`;
     const rows = (await client.query(`CREATE TABLE ${stashDataTable(id)} AS ${select}`)).rowCount ?? 0;
     if (rows === 0) {
       await client.query(`DROP TABLE ${stashDataTable(id)}`);
@@ -170,15 +172,16 @@ export async function runDownKeepingRows(client: PgClient, version: bigint, down
 }
 
 /** How many rows (or non-null values) each dropped table (or column) holds. */
-async function countDropped(client: PgClient, dropped: Dropped): Promise<Array<{ object: string; rows: number }>> {
-  const found: Array<{ object: string; rows: number }> = [];
+async function countDropped(client: PgClient, dropped: Dropped): Promise<WouldDrop[]> {
+  const found: WouldDrop[] = [];
   for (const table of dropped.tables) {
     const n = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${target(table)}`);
     found.push({ object: `table ${qualifiedName(table.schema, table.table)}`, rows: Number(n.rows[0]?.n ?? 0) });
   }
   for (const { table, column } of dropped.columns) {
     const n = await client.query<{ n: string }>(`SELECT count(${quoteIdentifier(column)})::text AS n FROM ONLY ${target(table)}`);
-    found.push({ object: `column ${qualifiedName(table.schema, table.table, column)}`, rows: Number(n.rows[0]?.n ?? 0) });
+    const notBack = unmatchedBecause(table, column);
+    found.push({ object: `column ${qualifiedName(table.schema, table.table, column)}`, rows: Number(n.rows[0]?.n ?? 0), ...(notBack ? { notBack } : {}) });
   }
   return found;
 }
@@ -186,14 +189,14 @@ async function countDropped(client: PgClient, dropped: Dropped): Promise<Array<{
 /** Rows each step's down would drop, for the plan: every down run in one transaction that is rolled back. */
 export async function countRowsEachDownDrops(
   client: PgClient, steps: ReadonlyArray<{ version: bigint; downSql: string | null }>,
-): Promise<Map<bigint, Array<{ object: string; rows: number }> | { error: string }>> {
-  const counts = new Map<bigint, Array<{ object: string; rows: number }> | { error: string }>();
+): Promise<Map<bigint, WouldDrop[] | { error: string }>> {
+  const counts = new Map<bigint, WouldDrop[] | { error: string }>();
   await inTransaction(client, async () => {
     let before = await readCatalogTables(client);
     for (const step of steps) {
       if (step.downSql === null) continue;
       try {
-        let found: Array<{ object: string; rows: number }> = [];
+        let found: WouldDrop[] = [];
         const after = await runDownSeeingDrops(client, step.downSql, before, async (dropped) => {
           found = await countDropped(client, dropped);
         });

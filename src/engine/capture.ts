@@ -15,11 +15,11 @@ import { inTransaction } from '../db/client.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
-import { readMigrationSql } from '../fs/migration-files.js';
+import { readMigrationFile, readMigrationSql } from '../fs/migration-files.js';
 import { rememberFormat, writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './session.js';
-import { restoreStash, stashKey, stashKeys } from '../db/stash-restore.js';
+import { restoreStash, stashedUnder, stashKeys } from '../db/stash-restore.js';
 import type { StashRestore } from '../core/stash.js';
 
 export interface CaptureResult {
@@ -95,23 +95,44 @@ export async function captureAppliedMigrations(
     await upsertTracked(client, [...rows.values()]);
     await deleteTracked(client, pruned);
   });
-  const restored = await restoreForNewlyApplied(session, newlyApplied);
+  const restored = await restoreForNewlyApplied(session, newlyApplied, sameUpOnDisk(migrationsDir, disk));
   const cache = await rewriteCache(session);
   const withoutDownSql = [...cache.migrations].filter(([, e]) => !e.downCaptured).map(([v]) => v);
   return { current, captured: [...rows.values()].filter((r) => r.downSql !== null).map((r) => r.version), withoutDownSql, pruned, cache, restored };
 }
 
 /** Migrations the project's own migrator applied again: the rows a rollback kept for them go back. */
-async function restoreForNewlyApplied(session: DbSession, applied: ReadonlyArray<{ version: bigint; upSha256: string }>): Promise<StashRestore[]> {
+async function restoreForNewlyApplied(
+  session: DbSession, applied: ReadonlyArray<{ version: bigint; upSha256: string }>, sameUp: (version: bigint, upSha256: string) => boolean,
+): Promise<StashRestore[]> {
   if (applied.length === 0) return [];
   const keys = await stashKeys(session.client);
   const restored: StashRestore[] = [];
-  for (const migration of applied.filter((m) => keys.has(stashKey(m.version, m.upSha256)))) {
+  for (const migration of applied) {
+    const from = stashedUnder(keys, migration.version, migration.upSha256, sameUp);
+    if (from.length === 0) continue;
     await inTransaction(session.client, async () => {
-      restored.push(...(await restoreStash(session.client, migration.version, migration.upSha256)));
+      restored.push(...(await restoreStash(session.client, migration.version, migration.upSha256, from)));
     });
   }
   return restored;
+}
+
+/**
+ * Whether the up file on disk at `version` has this sha256. A file that cannot be read counts as the
+ * same: a stash is moved to another version only when the file it was kept for is known to be gone.
+ */
+export function sameUpOnDisk(dir: string, disk: DiskState): (version: bigint, upSha256: string) => boolean {
+  return (version, upSha256) => {
+    const up = disk.catalog.byVersion.get(version)?.up;
+    if (up === undefined) return false;
+    if (disk.unreadable.has(up)) return true;
+    try {
+      return readMigrationFile(dir, up).sha256 === upSha256;
+    } catch {
+      return true;
+    }
+  };
 }
 
 /** The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held. */

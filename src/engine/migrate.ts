@@ -12,7 +12,7 @@ import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationSql } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
-import { captureAppliedMigrations, rewriteCache } from './capture.js';
+import { captureAppliedMigrations, rewriteCache, sameUpOnDisk } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
 import { adoptRenames, readDatabaseState } from './rollback.js';
@@ -149,7 +149,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     });
   if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
   if (pending.length > 0) await recordStart(session.client, top);
-  const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
+  const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), sameUpOnDisk: sameUpOnDisk(dir, state.disk), restored: [] as StashRestore[] };
   const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
     .catch(async (error: unknown) => {
       // Steps before it stay applied, and one that failed outside a transaction left the database dirty:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findDropped, isNothingDropped, restorableColumns, type CatalogTable } from '../../src/core/stash.js';
+import { findDropped, isNothingDropped, parseTableName, restorableColumns, unmatchedBecause, type CatalogTable } from '../../src/core/stash.js';
 
 const table = (oid: number, name: string, columns: string[], mayHaveRows = true, primaryKey = ['id']): CatalogTable => ({
   oid, schema: 'public', table: name, columns: new Map(columns.map((c, i) => [i + 1, c])), primaryKey, mayHaveRows,
@@ -28,5 +28,19 @@ describe('what a down dropped (§13), by object id', () => {
       { name: 'doubled', type: 'bigint', generated: true, notNull: false },
     ];
     expect(restorableColumns(['id', 'total', 'doubled', 'note'], live)).toEqual({ use: [live[0], live[1]], missing: ['note'] });
+  });
+});
+
+describe('values only a person can put back (issue 25.7)', () => {
+  it('a column is matched back by the primary key: none, or the key itself, and it cannot be', () => {
+    expect(unmatchedBecause(table(1, 'log', ['line', 'level'], true, []), 'level')).toBe('public.log has no primary key to match rows by');
+    expect(unmatchedBecause(table(1, 'users', ['id', 'name']), 'id')).toBe('id is the primary key rows are matched by');
+    expect(unmatchedBecause(table(1, 'users', ['id', 'name']), 'name')).toBeNull();
+  });
+
+  it('--table: name or schema.name, folded to lower case as PostgreSQL reads them; anything else is no name', () => {
+    expect(parseTableName('Kept')).toEqual({ schema: 'public', table: 'kept' });
+    expect(parseTableName('app.Old_Emails$1')).toEqual({ schema: 'app', table: 'old_emails$1' });
+    for (const bad of ['a.b.c', '', '.x', 'x.', '1abc', 'a b', '"x"', 'x;drop table y', 'a'.repeat(64)]) expect(parseTableName(bad)).toBeNull();
   });
 });

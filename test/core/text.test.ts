@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listVersions } from '../../src/core/text.js';
+import { formatTable, listVersions } from '../../src/core/text.js';
 
 describe('listVersions', () => {
   it('lists short lists in full', () => {
@@ -11,5 +11,11 @@ describe('listVersions', () => {
     const versions = Array.from({ length: 300 }, (_, i) => BigInt(300 - i));
     expect(listVersions(versions)).toBe('300, 299, 298, 297, 296, 295, 294, … 1 (300 in all)');
     expect(listVersions(versions.slice(0, 8))).toBe('300, 299, 298, 297, 296, 295, 294, 293');
+  });
+});
+
+describe('formatTable', () => {
+  it('aligns as psql does, NULL empty, one line per row whatever the values hold', () => {
+    expect(formatTable(['id', 'note'], [['1', 'a\nb'], ['22', null]])).toEqual([' id | note', '----+------', ' 1  | a\\nb', ' 22 |']);
   });
 });

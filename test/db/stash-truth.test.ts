@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase, Project, query, schemaVersion, usersMigration, type Migrations } from '../helpers/db.js';
-import { migrate, rollback } from '../helpers/engine.js';
+import { capture, migrate, rollback } from '../helpers/engine.js';
 import { BIN, run } from '../helpers/git.js';
 
 const projects: Project[] = [];
@@ -423,5 +423,70 @@ describe('rows that went back without some values are completed later (issue 18,
     expect(second.status).toBe(0);
     expect(await rows(db, 'SELECT id, n, m FROM t ORDER BY id')).toEqual([{ id: 1, n: 'abc', m: '7' }, { id: 2, n: '5', m: '8' }, { id: 3, n: '6', m: 'x' }]);
     expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('what a restore says is kept is kept (issue 25.3)', () => {
+  it('a table back with its column renamed: the rows go back, the values of the gone column stay in the stash, listed', async () => {
+    const named = { ...usersMigration, '2_tags.up.sql': 'CREATE TABLE tags (id serial PRIMARY KEY, name text);', '2_tags.down.sql': 'DROP TABLE tags;' };
+    const labelled = { ...usersMigration, '2_tags.up.sql': 'CREATE TABLE tags (id serial PRIMARY KEY, label text);', '2_tags.down.sql': 'DROP TABLE tags;' };
+    const { db, project } = await stashed(named, usersMigration, "INSERT INTO tags (name) VALUES ('red'), ('blue')");
+    project.setMigrations(labelled);
+    await migrate(project.settings()); // another up file: nothing comes back by itself
+    const restore = () => run(process.execPath, [BIN, 'stash', 'restore', '1'], project.root);
+    const first = restore();
+    expect(first.stdout).toContain('table public.tags: 2 of 2 rows put back; columns not restored: name (gone, or a type their values do not cast to); kept in stash 1');
+    expect(first.status).toBe(1);
+    expect(await rows(db, 'SELECT id, label FROM tags ORDER BY id')).toEqual([{ id: 1, label: null }, { id: 2, label: null }]);
+    const listed = JSON.parse(run(process.execPath, [BIN, 'stash', 'list', '--json'], project.root).stdout) as { entries: Array<{ id: number; rows: number }> };
+    expect(listed.entries.map((e) => [e.id, e.rows])).toEqual([[1, 2]]);
+    expect(await rows(db, 'SELECT id, name FROM _dbguard.stash_data_1 ORDER BY id')).toEqual([{ id: '1', name: 'red' }, { id: '2', name: 'blue' }]);
+    // Again: the rows are not put back twice, and the values still stay.
+    const again = restore();
+    expect(again.stdout).toContain('0 of 2 rows put back');
+    expect(again.stdout).toContain('kept in stash 1');
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM tags')).toEqual([{ n: 2 }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash_data_1')).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('a migration renumbered (issue 25.11)', () => {
+  const orders = { up: 'CREATE TABLE orders (id serial PRIMARY KEY, total int);', down: 'DROP TABLE orders;' };
+  const asVersion = (version: number): Migrations => ({ [`${version}_orders.up.sql`]: orders.up, [`${version}_orders.down.sql`]: orders.down });
+  // main took 8 for a migration of its own, so the branch's 8 became 10: the same up file.
+  const mainsEight = { '8_audit.up.sql': 'CREATE TABLE audit (id serial PRIMARY KEY);', '8_audit.down.sql': 'DROP TABLE audit;' };
+  const seed = 'INSERT INTO orders (total) VALUES (5), (7)';
+
+  it('status names the renumbering; migrate applying 10 puts back the rows kept for 8', async () => {
+    const { db, project } = await stashed({ ...usersMigration, ...asVersion(8) }, usersMigration, seed);
+    project.setMigrations({ ...usersMigration, ...mainsEight, ...asVersion(10) });
+    const status = run(process.execPath, [BIN, 'status'], project.root);
+    expect(status.stdout).toMatch(/stash +1 kept \([\d.]+ kB\) for 10 \(8 renumbered\): back when applied again/);
+    expect(JSON.parse(run(process.execPath, [BIN, 'status', '--json'], project.root).stdout).stash[0].willNotComeBack).toBeNull();
+    const migrated = await migrate(project.settings());
+    expect(migrated.restored?.map((r) => r.message)).toEqual(['table public.orders: 2 of 2 rows put back']);
+    expect(await rows(db, 'SELECT id, total FROM orders ORDER BY id')).toEqual([{ id: 1, total: 5 }, { id: 2, total: 7 }]);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM _dbguard.stash')).toEqual([{ n: 0 }]);
+  });
+
+  it('the app applies 10 itself: capture puts them back', async () => {
+    const { db, project } = await stashed({ ...usersMigration, ...asVersion(8) }, usersMigration, seed);
+    project.setMigrations({ ...usersMigration, ...asVersion(10) });
+    await query(db, `${orders.up} UPDATE schema_migrations SET version = 10`);
+    const captured = await capture(project.settings());
+    expect(captured.restored.map((r) => r.message)).toEqual(['table public.orders: 2 of 2 rows put back']);
+    expect(await rows(db, 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 2 }]);
+  });
+
+  it('10 recorded applied without them (as dbguard did before): status points at stash restore', async () => {
+    const { db, project } = await stashed({ ...usersMigration, ...asVersion(8) }, usersMigration, seed);
+    project.setMigrations({ ...usersMigration, ...asVersion(10) });
+    await query(db, `${orders.up} UPDATE schema_migrations SET version = 10;
+      INSERT INTO _dbguard.applied_migrations (version, filename, down_sql, up_sha256) SELECT 10, '10_orders.up.sql', '${orders.down}', up_sha256 FROM _dbguard.stash`);
+    const [{ id } = { id: 0 }] = await rows(db, 'SELECT id::int AS id FROM _dbguard.stash') as Array<{ id: number }>;
+    const status = run(process.execPath, [BIN, 'status'], project.root);
+    expect(status.stdout).toContain(`will not come back by itself: 8 was renumbered 10 (the same up file), which is applied already: dbguard stash restore ${id} puts back what fits now`);
+    expect(run(process.execPath, [BIN, 'stash', 'restore', String(id)], project.root).status).toBe(0);
+    expect(await rows(db, 'SELECT total FROM orders ORDER BY id')).toEqual([{ total: 5 }, { total: 7 }]);
   });
 });

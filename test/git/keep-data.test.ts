@@ -2,14 +2,16 @@
  * Issue 12 end to end: real git, real hooks with onConflict "rollback", real Postgres. A → B → A loses
  * no row: the hook's rollback keeps the rows, migrate puts them back, and each rollback can be undone.
  */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { query, schemaVersion } from '../helpers/db.js';
+import { createDatabase, query, schemaVersion, urlFor } from '../helpers/db.js';
 import { branchedRepo, GitRepo } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
 
-const rowsOf = async (db: string, table: string) => (await query<{ id: number; note: string }>(db, `SELECT id, note FROM ${table} ORDER BY id`)).map((r) => `${r.id}:${r.note}`);
+const rowsOf = async (db: string, table: string, column = 'note') => (await query<{ id: number; note: string }>(db, `SELECT id, ${column} AS note FROM ${table} ORDER BY id`)).map((r) => `${r.id}:${r.note}`);
 
 describe('A → B → A with the hook rolling back', () => {
   it('brings back every row of A\'s tables, keeps the rows added on B, and the same for B\'s on the way back', async () => {
@@ -85,5 +87,66 @@ describe('A → B → A with the hook rolling back', () => {
     expect(await schemaVersion(db)).toEqual({ version: '447', dirty: false });
     expect(await rowsOf(db, 'a_one')).toHaveLength(7);
     expect(repo.dbguard(['check']).status).toBe(1); // the branch still lacks them: the database is as before the rollback
+  });
+});
+
+describe('two stash entries of one version (issue 25.2)', () => {
+  const APP = resolve(import.meta.dirname, '..', 'fixtures', 'go-style-app.mjs');
+  const main = { '1_users.up.sql': "CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) VALUES ('ann');", '1_users.down.sql': 'DROP TABLE users;' };
+
+  /**
+   * main has 1; feature adds 5. dbguard migrates feature, `first` runs, a rollback stashes; then twice:
+   * the app applies 5 alone (nobody captures), `between` runs, and a rollback stashes again. The app
+   * applies 5 a last time and `dbguard capture` finds it applied: both entries go back.
+   */
+  async function stashedTwice(five: Record<string, string>, first: string, between: string) {
+    const db = await createDatabase();
+    const repo = GitRepo.create();
+    repos.push(repo);
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, snapshots: false }));
+    repo.commitMigrations(main, 'main');
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...main, ...five }, 'feature');
+    const app = () => {
+      const ran = spawnSync(process.execPath, [APP, 'migrations'], { cwd: repo.root, encoding: 'utf8', env: { ...process.env, DATABASE_URL: urlFor(db), APP_EXIT_AFTER_MIGRATE: '1' } });
+      expect(ran.status, ran.stderr).toBe(0);
+    };
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, first);
+    repo.git('checkout', '-q', 'main');
+    expect(repo.dbguard(['rollback', '--yes']).stdout).toContain('in the stash');
+    repo.git('checkout', '-q', 'feature');
+    app();
+    await query(db, between);
+    repo.git('checkout', '-q', 'main');
+    expect(repo.dbguard(['rollback', '--yes']).stdout).toContain('in the stash');
+    repo.git('checkout', '-q', 'feature');
+    app();
+    const captured = repo.dbguard(['capture']);
+    expect(captured.status, captured.stderr).toBe(0);
+    const left = (JSON.parse(repo.dbguard(['stash', 'list', '--json']).stdout) as { entries: Array<{ id: number; rows: number }> }).entries;
+    return { db, captured, left };
+  }
+
+  it('a row whose key clashes with one the other entry put back stays in the stash and is reported; c1 is not lost', async () => {
+    const { db, captured, left } = await stashedTwice({
+      '5_comments.up.sql': "CREATE TABLE comments (id serial PRIMARY KEY, body text NOT NULL); INSERT INTO comments (body) VALUES ('seed');",
+      '5_comments.down.sql': 'DROP TABLE comments;',
+    }, "INSERT INTO comments (body) VALUES ('c1'), ('c2')", "INSERT INTO comments (body) VALUES ('new')");
+    expect(await rowsOf(db, 'comments', 'body')).toEqual(['1:seed', '2:c1', '3:c2']);
+    expect(captured.stdout).toContain('stash: table public.comments: 0 of 2 rows put back; 1 already there (the same row); 1 stay in stash 2: another stash entry of this migration put back a different row under the same key (kept)');
+    expect(left.map((e) => [e.id, e.rows])).toEqual([[2, 1]]);
+    expect(await query(db, 'SELECT id, body FROM _dbguard.stash_data_2')).toEqual([{ id: '2', body: 'new' }]);
+  });
+
+  it('the same for a dropped column: a value another entry put back is kept, the other one stays in the stash', async () => {
+    const { db, captured, left } = await stashedTwice({
+      '5_nick.up.sql': 'ALTER TABLE users ADD COLUMN nick text;',
+      '5_nick.down.sql': 'ALTER TABLE users DROP COLUMN nick;',
+    }, "UPDATE users SET nick = 'first'", "UPDATE users SET nick = 'second'");
+    expect(await query(db, 'SELECT id, nick FROM users')).toEqual([{ id: 1, nick: 'first' }]);
+    expect(captured.stdout).toContain('1 stay in stash 2: another stash entry of this migration put back a different value there (kept)');
+    expect(left.map((e) => [e.id, e.rows])).toEqual([[2, 1]]);
+    expect(await query(db, 'SELECT id, nick FROM _dbguard.stash_data_2')).toEqual([{ id: '1', nick: 'second' }]);
   });
 });
