@@ -28,12 +28,15 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
     const top = result.pending.at(-1)?.recordAs ?? result.applied.at(-1)?.version;
     out.line(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}${result.outOfOrder.length ? ` (${result.outOfOrder.length} out of order)` : ''}; database at ${top}`);
   }
+  if (result.uncaptured?.length) {
+    out.line(`${options.dryRun ? 'would capture' : 'captured'} the down SQL of ${listVersions(result.uncaptured)} (applied without dbguard seeing it)`);
+  }
   for (const r of result.restored ?? []) out.line(`stash: ${r.message}`);
   if (result.schema?.state === 'drift') out.note(out.c.yellow(`warning: ${result.schema.message}`));
   if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
   return {
     exitCode: ExitCode.ok,
-    json: { restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+    json: { uncaptured: result.uncaptured ?? [], restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }
 

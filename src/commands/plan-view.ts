@@ -77,3 +77,6 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
 export function snapshotSkippedLine(sessions: readonly string[], how: string): string {
   return `no snapshot (other sessions use the database: ${sessions.join(', ')}); the stash keeps every row the downs drop; ${how} ends them for a snapshot`;
 }
+
+/** §3: what the project's own migrator applied without capture is applied (not pending); status and check say so alike. */
+export const UNCAPTURED_ADVICE = 'applied without dbguard seeing it: dbguard capture records their down SQL';

@@ -5,7 +5,6 @@ import { appliedSet, dirtyAdvice, pendingMigrations, rollbackCandidates, type Do
 import { requiresNoTransaction } from '../core/sql.js';
 import { replay } from '../db/rollback-executor.js';
 import { readTrackedDownSql } from '../db/tracking.js';
-import type { DatabaseState } from './state.js';
 import type { Settings } from '../core/settings.js';
 import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
@@ -15,7 +14,7 @@ import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations, rewriteCache } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
-import { adoptRenames, readDatabaseState } from './rollback.js';
+import { readAppliedInput, readDatabaseState, type AppliedInput } from './rollback.js';
 import type { DbSession } from './session.js';
 import { listVersions } from '../core/text.js';
 import type { Snapshot } from '../core/snapshot.js';
@@ -42,6 +41,8 @@ export interface MigrateResult {
   readonly applied: readonly AppliedStep[];
   /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
   readonly withoutDownSql: readonly bigint[];
+  /** Applied by the project's own migrator without capture (§3): not run again, their down SQL captured now. */
+  readonly uncaptured?: readonly bigint[];
 }
 
 export interface MigrateOptions {
@@ -61,15 +62,18 @@ export interface MigrateOptions {
  * first with the down SQL stored for them; refused (nothing changed) when one has none, or cannot run in
  * a transaction. Rows in the tables they drop go with them: the person asked for a replay.
  */
-async function rewindSteps(session: DbSession, state: DatabaseState, lowest: bigint): Promise<ReplayStep[]> {
-  const top = state.current?.version as bigint;
-  const applied = appliedSet({ catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache }, top);
+async function rewindSteps(session: DbSession, input: AppliedInput, lowest: bigint): Promise<ReplayStep[]> {
+  const top = input.current?.version as bigint;
+  const applied = appliedSet(input, top);
   const above = [...applied.keys()].filter((v) => v > lowest).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
-  const downs = await readTrackedDownSql(session.client, above.map((version) => ({ version, filename: applied.get(version) })));
+  // By version alone: migrate refused phantoms first, so each is the migration on disk (a rename adopted).
+  const downs = await readTrackedDownSql(session.client, above.map((version) => ({ version, filename: undefined })));
   const lacking = above.filter((v) => { const d = downs.get(v)?.sql; return d === undefined || isBlankSql(d) || requiresNoTransaction(d); });
   if (lacking.length > 0) {
+    const uncaptured = lacking.filter((v) => !input.tracked.some((row) => row.version === v));
     throw new DbguardError('NO_DOWN_SQL', `cannot replay: ${listVersions(lacking)} ${lacking.length === 1 ? 'has' : 'have'} no stored down SQL that runs in a transaction; nothing was changed`, {
-      hint: projectFormat.outOfOrder === 'refused'
+      hint: uncaptured.length > 0 ? `dbguard capture   (records the down SQL of ${listVersions(uncaptured)}, applied without dbguard seeing it), then dbguard migrate --replay`
+        : projectFormat.outOfOrder === 'refused'
         ? `give the ones below ${listVersions(above.slice(0, 1))} new versions above it (${belowTopRule(projectFormat, 2, 'does')} where they are)`
         : 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)',
       details: { versions: lacking.map(String) },
@@ -93,9 +97,10 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       hint: `repair what it left half done, then dbguard force ${state.current.version}   (dbguard reset only as a last resort)`,
     });
   }
-  // A renamed applied file with the same content is the same migration (§2), here as in check and rollback.
-  const tracked = await adoptRenames(settings, state);
-  const phantoms = rollbackCandidates({ catalog, current: state.current, tracked, cache: state.cache });
+  // The applied set as rollback, status and check read it: renames adopted (§2), and what the project's
+  // own migrator applied untracked (§3) is applied, never run again.
+  const appliedInput = await readAppliedInput(settings, state);
+  const phantoms = rollbackCandidates(appliedInput);
   if (phantoms.length > 0) {
     throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${listVersions(phantoms.map((p) => p.version))}`, {
       hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
@@ -103,7 +108,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   }
   const top = state.current?.version ?? null;
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
-  const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked, cache: state.cache });
+  const { ahead, outOfOrder, uncaptured } = pendingMigrations(appliedInput);
   // goose refuses them without -allow-missing (dbguard follows the tool it stands in for); --strict refuses them for any tool.
   const refusedByTool = projectFormat.outOfOrder === 'refused' && !options.replay;
   if (outOfOrder.length > 0 && (refusedByTool || options.strict)) {
@@ -114,7 +119,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     });
   }
   if (options.replay && outOfOrder.length > 0) {
-    let rewind = await rewindSteps(session, state, outOfOrder[0] as bigint);
+    let rewind = await rewindSteps(session, appliedInput, outOfOrder[0] as bigint);
     if (dryRun) {
       const again = await migratePending(session, settings, report, { dryRun: true });
       return { ...again, rewound: rewind.map((s) => s.version) };
@@ -123,7 +128,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     const snapshot = await snapshotBefore(session, settings, 'replay', {
       skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
     });
-    if (snapshot) rewind = await rewindSteps(session, await readDatabaseState(session, settings), outOfOrder[0] as bigint);
+    if (snapshot) rewind = await rewindSteps(session, await readAppliedInput(settings, await readDatabaseState(session, settings)), outOfOrder[0] as bigint);
     await recordStart(session.client, top);
     await recordingChanges(session.client, (recording) => replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null, recording));
     // Now every pending migration is above the version the rewind left: apply them all in order (the
@@ -147,7 +152,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
         ...(top !== null && m.version < top ? { recordAs: top } : {}),
       };
     });
-  if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  if (dryRun) return { pending, outOfOrder, uncaptured, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
   const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
@@ -160,5 +165,8 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
   const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored] };
+  return {
+    pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored],
+    uncaptured: uncaptured.filter((v) => capture.captured.includes(v)),
+  };
 }
