@@ -18,7 +18,7 @@ import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { UNCAPTURED_ADVICE } from './plan-view.js';
+import { editedChoices, UNCAPTURED_ADVICE } from './plan-view.js';
 
 export async function checkCommand(ctx: CommandContext, options: { offline?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -92,7 +92,8 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
-    out.line('  dbguard rollback the branch that lacks it and migrate again, or accept the database as it is: dbguard capture --accept-edits');
+    const choices = editedChoices(result.edited.map((e) => e.version));
+    out.line(`  ${choices.reapply}   (${choices.how}), or, ${choices.acceptWhen}: ${choices.accept}`);
   }
   if (result.conflicts.length === 0) {
     out.line(`${out.c.green('clean')}: every applied migration is on disk${waiting ? `; ${waiting} pending` : ''}${pending.outOfOrder.length ? ` (out of order: ${listVersions(pending.outOfOrder)})` : ''}`);

@@ -1,6 +1,6 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
 import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
-import type { Plan } from '../core/plan.js';
+import { reapplyCommand, type Plan } from '../core/plan.js';
 import { qualifiedName, type StashEntry } from '../core/stash.js';
 import type { Output } from '../ui/output.js';
 
@@ -80,3 +80,16 @@ export function snapshotSkippedLine(sessions: readonly string[], how: string): s
 
 /** §3: what the project's own migrator applied without capture is applied (not pending); status and check say so alike. */
 export const UNCAPTURED_ADVICE = 'applied without dbguard seeing it: dbguard capture records their down SQL';
+
+/**
+ * §2's two ways on for applied migrations edited since: apply the edit (the lowest one and everything
+ * above it, rolled back with their stored down SQL first), or record that the database already has it.
+ */
+export function editedChoices(edited: readonly bigint[]) {
+  return {
+    reapply: reapplyCommand(edited),
+    how: 'rolls back with the down SQL stored when applied, then applies the edited file',
+    accept: 'dbguard capture --accept-edits',
+    acceptWhen: 'if the database already matches the edited file',
+  };
+}

@@ -20,7 +20,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan, UNCAPTURED_ADVICE } from './plan-view.js';
+import { editedChoices, keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan, UNCAPTURED_ADVICE } from './plan-view.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
@@ -123,7 +123,10 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
   const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
-  if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
+  const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
+  if (choices) {
+    out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.reapply} ${choices.how}; ${choices.accept} ${choices.acceptWhen}`)}`);
+  }
   const stashFates = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
     const coming = stash.filter((e) => stashFates.get(e.id) === null);
@@ -143,7 +146,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)'
-    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : edited.length ? 'dbguard capture --accept-edits' : null);
+    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})` : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {

@@ -137,6 +137,11 @@ export interface ReplayStep {
   /** For replay-up: what its tracking row holds again. */
   readonly downSql?: string | null;
   readonly upSha256?: string;
+  /**
+   * For replay-up of an edited migration (`migrate --reapply`): the up sha256 its rows were stashed
+   * under by the down that ran before it (the old text's), so they come back with the new one.
+   */
+  readonly keptUnder?: string;
 }
 
 /** An applied migration that is on disk, as a rewind-and-replay needs it. */
@@ -147,6 +152,9 @@ export interface OnDiskMigration {
   /** The down SQL the tracking table holds for it (null: none, so no replay through it). */
   readonly downSql: string | null;
 }
+
+/** The way out of applied migrations edited since (§2); check and status propose exactly this command. */
+export const reapplyCommand = (edited: readonly bigint[]): string => `dbguard migrate --reapply ${edited.reduce((a, b) => (b < a ? b : a))}`;
 
 /** dbguard's schema in the database (DESIGN §1); down SQL must not touch it. */
 export const TRACKING_SCHEMA = '_dbguard';

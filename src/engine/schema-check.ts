@@ -54,8 +54,15 @@ export async function recordingChanges<T>(client: PgClient, work: (recording: bo
   }
 }
 
+/**
+ * `renewed`: why this run changed what the version stands for (an edited migration applied again,
+ * migrations applied or rolled back below the top): its record is of another schema, so the live one
+ * is recorded anew, saying why — not blamed on an edit or changes by hand. What the per-migration
+ * record knows a down left behind is still reported.
+ */
 export async function checkReached(
   client: PgClient, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true, leftBy: ReadonlyMap<string, bigint> = new Map(),
+  renewed?: string,
 ): Promise<SchemaCheck> {
   const record = await readSchemaRecord(client, keyOf(version));
   if (!record && !recordIfMissing) return { version, state: 'not-recorded', message: `no schema record for ${label(version)} yet` };
@@ -72,6 +79,10 @@ export async function checkReached(
   }
   const diff = diffSchemas(record.fingerprint, live);
   if (isSameSchema(diff)) return asRecorded(version, 'schema: ');
+  if (renewed !== undefined && leftBy.size === 0) {
+    await writeSchemaRecord(client, keyOf(version), live);
+    return { version, state: 'recorded-now', message: `schema recorded anew for ${label(version)} (${renewed})` };
+  }
   if (downsRun.length > 0) {
     // Named per migration where the record says which down it was; otherwise the downs of this run.
     const named = diff.added.length > 0 && diff.removed.length === 0 && diff.changed.length === 0 && diff.added.every((key) => leftBy.has(key) || !key.startsWith('table '));
