@@ -102,7 +102,9 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   }
   out.line(`${out.c.yellow('conflict')}: ${result.conflicts.length} applied migration${result.conflicts.length === 1 ? ' is' : 's are'} not on this branch`);
   for (const conflict of result.conflicts) {
-    const why = conflict.kind === 'renamed' ? `renamed to ${conflict.diskFilename}` : conflict.kind === 'unreadable' ? `unreadable (${conflict.error})` : 'missing';
+    const why = conflict.kind === 'renamed'
+      ? (conflict.otherContent ? `missing (${conflict.diskFilename} holds version ${conflict.version} with other content)` : `renamed to ${conflict.diskFilename}`)
+      : conflict.kind === 'unreadable' ? `unreadable (${conflict.error})` : 'missing';
     out.line(`  ${conflict.version}  ${conflict.filename}  ${out.c.dim(why)}`);
   }
   out.line(`next: dbguard rollback   (or dbguard status for the full picture)`);

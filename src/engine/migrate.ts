@@ -55,6 +55,8 @@ export interface MigrateOptions {
   readonly noSnapshot?: boolean;
   /** --disconnect: end the app's sessions for the snapshot before a rewind (§14). */
   readonly disconnect?: boolean;
+  /** Set by --replay for the applying half: why the record of the version reached no longer holds (§11). */
+  readonly renewed?: string;
 }
 
 /** What a rewind is for, in its refusal: "replay", "re-apply 3", and the command that tries again. */
@@ -143,6 +145,14 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       details: { versions: outOfOrder.map(String) },
     });
   }
+  // Every file is read and validated before the first change: bad input changes nothing. Below the
+  // applied top, schema_migrations keeps the top (what golang-migrate compares with).
+  const upsOf = (versions: ReadonlySet<bigint>, keptTop: bigint | null): UpMigration[] => catalog.migrations
+    .filter((m) => m.up !== undefined && versions.has(m.version))
+    .map((m) => ({ ...readUpMigration(dir, m), ...(keptTop !== null && m.version < keptTop ? { recordAs: keptTop } : {}) }));
+  const planned = (pending: UpMigration[], late: readonly bigint[]): MigrateResult =>
+    ({ pending, outOfOrder: late, uncaptured, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) });
+  const wanted = new Set([...outOfOrder, ...ahead]);
   if (options.replay && outOfOrder.length > 0) {
     const purpose: RewindPurpose = {
       action: 'replay', retry: 'dbguard migrate --replay',
@@ -151,10 +161,10 @@ export async function migratePending(session: DbSession, settings: Settings, rep
         : 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)',
     };
     let rewind = await rewindSteps(session, appliedInput, outOfOrder[0] as bigint, purpose);
-    if (dryRun) {
-      const again = await migratePending(session, settings, report, { dryRun: true });
-      return { ...again, rewound: rewind.map((s) => s.version) };
-    }
+    const rewound = rewind.map((s) => s.version);
+    // What the run applies after the rewind: the ones rolled back again with everything pending, in
+    // version order, all above the version the rewind leaves (none out of order then).
+    if (dryRun) return { ...planned(upsOf(new Set([...wanted, ...rewound]), null), []), rewound };
     let snapshotSkipped: readonly string[] | null = null;
     const snapshot = await snapshotBefore(session, settings, 'replay', {
       skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
@@ -164,19 +174,13 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     await recordingChanges(session.client, (recording) => replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null, recording));
     // Now every pending migration is above the version the rewind left: apply them all in order (the
     // rows the rewind kept come back with them).
-    const applied = await migratePending(session, settings, report, { dryRun: false });
-    return { ...applied, rewound: rewind.map((s) => s.version), snapshot, snapshotSkipped };
+    const rolledBack = rewind.map((s) => s.version);
+    const renewed = `${listVersions(outOfOrder)} applied in version order before ${listVersions([...rolledBack].reverse())} (--replay)`;
+    const applied = await migratePending(session, settings, report, { dryRun: false, renewed });
+    return { ...applied, rewound: rolledBack, snapshot, snapshotSkipped };
   }
-  const wanted = new Set([...outOfOrder, ...ahead]);
-  // Every file is read and validated before the first change: bad input changes nothing.
-  const pending: UpMigration[] = catalog.migrations
-    .filter((m) => m.up !== undefined && wanted.has(m.version))
-    .map((m) => ({
-      ...readUpMigration(dir, m),
-      // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
-      ...(top !== null && m.version < top ? { recordAs: top } : {}),
-    }));
-  if (dryRun) return { pending, outOfOrder, uncaptured, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  const pending = upsOf(wanted, top);
+  if (dryRun) return planned(pending, outOfOrder);
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
   const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
@@ -187,7 +191,9 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       throw error;
     });
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
-  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
+  // Applied below the top, they change what the top stands for: its record is of another schema (§11).
+  const renewed = options.renewed ?? (outOfOrder.length > 0 ? `${listVersions(outOfOrder)} applied out of order below ${top}` : undefined);
+  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false, new Map(), renewed);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
   return {
     pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored],

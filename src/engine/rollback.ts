@@ -25,6 +25,7 @@ import { dropSnapshot, markChangedWithoutSnapshot, snapshotBefore } from './snap
 import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import type { StashEntry } from '../core/stash.js';
 import { projectFormat } from '../formats/index.js';
+import { listVersions } from '../core/text.js';
 
 export { readDatabaseState, type DatabaseState };
 
@@ -216,7 +217,10 @@ export async function executeRollback(
   }
   const dir = absoluteMigrationsDir(settings);
   const downs = plan.steps.map((s) => s.version);
-  const schema = await checkReached(session.client, plan.to, downs, true, await leftByDowns(session.client, downs));
+  // Rolled back below the top, they change what the version reached stands for: its record is renewed (§11).
+  const below = plan.steps.filter((s) => s.outOfOrder).map((s) => s.version);
+  const renewed = below.length > 0 ? `${listVersions(below)} rolled back out of order` : undefined;
+  const schema = await checkReached(session.client, plan.to, downs, true, await leftByDowns(session.client, downs), renewed);
   try {
     return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema, kept: stash?.kept ?? [] };
   } catch (error) {
