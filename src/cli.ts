@@ -25,6 +25,15 @@ function existingDirectory(path: string): string {
   return dir;
 }
 
+/** An option's value as typed: cac's parser turns digits into a number, which loses a 19-digit version. */
+function optionText(argv: readonly string[], name: string): string | undefined {
+  for (const [i, arg] of argv.entries()) {
+    if (arg === name) return argv[i + 1];
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1);
+  }
+  return undefined;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const cli = cac('dbguard');
   let handler: Handler | undefined;
@@ -69,10 +78,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--dry-run', 'List what would be applied and change nothing')
     .option('--strict', 'Refuse migrations below the applied version instead of applying them')
     .option('--replay', 'Roll back the applied migrations above an out-of-order one, then apply all in version order')
-    .option('--no-snapshot', 'With --replay: do not take a snapshot before the rewind')
-    .option('--disconnect', 'With --replay: end the other sessions of the database (your app) for the snapshot')
+    .option('--reapply <version>', 'Roll back an applied migration edited since (and those above it) with their stored down SQL, then apply the files again')
+    .option('--no-snapshot', 'With --replay or --reapply: do not take a snapshot before the rewind')
+    .option('--disconnect', 'With --replay or --reapply: end the other sessions of the database (your app) for the snapshot')
     .example('dbguard migrate')
-    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, options))));
+    .example('dbguard migrate --reapply 20240301120000 --dry-run')
+    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; reapply?: unknown; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, {
+      ...options, reapply: options.reapply === undefined ? undefined : optionText(ours, '--reapply') ?? String(options.reapply),
+    }))));
   cli.command('snapshot <action> [name]', 'Snapshots of the database: save [name] | list | restore <name> | drop <name>')
     .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the copy or the restore')
     .example('dbguard snapshot save before-experiment')

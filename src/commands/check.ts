@@ -3,10 +3,10 @@
  * (§14). Exit 1 on conflict, 3 when the database is (or was last seen) dirty, as status refuses it.
  */
 import { assertCacheBelongsTo } from '../core/cache.js';
-import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
+import { assertCatalogUsable, compareVersions, maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
 import { ExitCode, isDbguardError } from '../core/errors.js';
-import { dirtyAdvice } from '../core/plan.js';
+import { dirtyAdvice, pendingMigrations, type PendingMigrations } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseMayExist, databaseRef, type DatabaseRef } from '../engine/identity.js';
@@ -18,6 +18,7 @@ import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
+import { editedChoices, UNCAPTURED_ADVICE } from './plan-view.js';
 
 export async function checkCommand(ctx: CommandContext, options: { offline?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -32,12 +33,16 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   const { out } = ctx;
   // Below the highest applied version, a pending file is out of order (§10), as status and migrate say.
   const cacheTop = cache ? maxVersion(cache.migrations.keys()) : null;
-  const late = result.pending.filter((m) => cacheTop !== null && m.version < cacheTop).map((m) => m.version);
-  const json = {
-    firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited,
-    pending: result.pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: cacheTop !== null && m.version < cacheTop })),
-    dirty: null as bigint | null,
+  const byCache: PendingMigrations = {
+    ahead: result.pending.filter((m) => cacheTop === null || m.version > cacheTop).map((m) => m.version),
+    outOfOrder: result.pending.filter((m) => cacheTop !== null && m.version < cacheTop).map((m) => m.version),
+    uncaptured: [],
   };
+  const pendingJson = (pending: PendingMigrations) => ({
+    pending: [...pending.ahead, ...pending.outOfOrder].sort(compareVersions).map((version) => ({ version, filename: disk.catalog.byVersion.get(version)?.up, outOfOrder: pending.outOfOrder.includes(version) })),
+    appliedUncaptured: pending.uncaptured.map((version) => ({ version, filename: disk.catalog.byVersion.get(version)?.up })),
+  });
+  const json = { firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited, ...pendingJson(byCache), dirty: null as bigint | null };
   if (result.firstRun) {
     if (!databaseMayExist(ref)) {
       out.line('no migration cache and no database yet: nothing to compare');
@@ -78,21 +83,28 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   } else if (asked) {
     out.line(out.c.dim(`answer from the cache: ${asked.why} (dbguard status asks the database)`));
   }
-  const dbJson = asked?.kind === 'answered' ? { checkedDatabase: true, phantoms: asked.phantoms } : { checkedDatabase: false };
+  // The database's answer, when it was asked, counts what the app applied itself as applied (§3), as status and migrate do.
+  const pending = asked?.kind === 'answered' ? asked.pending : byCache;
+  const dbJson = asked?.kind === 'answered' ? { checkedDatabase: true, phantoms: asked.phantoms, ...pendingJson(pending) } : { checkedDatabase: false };
+  const waiting = pending.ahead.length + pending.outOfOrder.length;
   // Not asked: the cache keeps what the database last said about its dirty flag.
   if (asked?.kind !== 'answered' && cache?.dirty !== undefined) return dirtyVerdict(ctx, cache.dirty, 'last', result.conflicts.map((c) => c.version), { ...json, ...dbJson });
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
-    out.line('  dbguard rollback the branch that lacks it and migrate again, or accept the database as it is: dbguard capture --accept-edits');
+    const choices = editedChoices(result.edited.map((e) => e.version));
+    out.line(`  ${choices.reapply}   (${choices.how}), or, ${choices.acceptWhen}: ${choices.accept}`);
   }
   if (result.conflicts.length === 0) {
-    out.line(`${out.c.green('clean')}: every applied migration is on disk${result.pending.length ? `; ${result.pending.length} pending` : ''}${late.length ? ` (out of order: ${listVersions(late)})` : ''}`);
+    out.line(`${out.c.green('clean')}: every applied migration is on disk${waiting ? `; ${waiting} pending` : ''}${pending.outOfOrder.length ? ` (out of order: ${listVersions(pending.outOfOrder)})` : ''}`);
+    if (pending.uncaptured.length) out.line(`${listVersions(pending.uncaptured)} ${UNCAPTURED_ADVICE}`);
     return { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, ...dbJson } };
   }
   out.line(`${out.c.yellow('conflict')}: ${result.conflicts.length} applied migration${result.conflicts.length === 1 ? ' is' : 's are'} not on this branch`);
   for (const conflict of result.conflicts) {
-    const why = conflict.kind === 'renamed' ? `renamed to ${conflict.diskFilename}` : conflict.kind === 'unreadable' ? `unreadable (${conflict.error})` : 'missing';
+    const why = conflict.kind === 'renamed'
+      ? (conflict.otherContent ? `missing (${conflict.diskFilename} holds version ${conflict.version} with other content)` : `renamed to ${conflict.diskFilename}`)
+      : conflict.kind === 'unreadable' ? `unreadable (${conflict.error})` : 'missing';
     out.line(`  ${conflict.version}  ${conflict.filename}  ${out.c.dim(why)}`);
   }
   out.line(`next: dbguard rollback   (or dbguard status for the full picture)`);
@@ -120,6 +132,8 @@ type DatabaseAnswer =
     readonly kind: 'answered'; readonly where: string; readonly phantoms: ReadonlyArray<{ version: bigint; filename: string | null }>;
     /** The version schema_migrations is dirty at, or null when clean. */
     readonly dirty: bigint | null;
+    /** Pending and uncaptured, counted from the applied set the plan read (as status and migrate count them). */
+    readonly pending: PendingMigrations;
   }
   | { readonly kind: 'not-asked'; readonly why: string };
 
@@ -135,6 +149,7 @@ async function askDatabase(settings: Settings, ref: DatabaseRef): Promise<Databa
     return {
       kind: 'answered', where: ref.kind === 'embedded' ? 'the embedded database is running' : 'external',
       phantoms: planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null })), dirty: current?.dirty ? current.version : null,
+      pending: pendingMigrations(planned.applied),
     };
   } catch (error) {
     if (isDbguardError(error) && (error.code === 'DB_CONNECT_FAILED' || error.code === 'DB_AUTH_FAILED')) return { kind: 'not-asked', why: `the database did not answer (${error.code})` };

@@ -190,7 +190,10 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         warn(io, conflicts, cache.migrations.keys(), where());
       }
     }
-    mentionPending(io, pending, listing.names, settings);
+    // An up file under a version the cache lists is that migration renamed (adopted, or reported above
+    // as a phantom), not a new one — except to a tool for which a rename is a new migration (§2).
+    const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(parseMigrationName(file)?.version ?? -1n)) : pending;
+    mentionPending(io, fresh, listing.names, settings);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);

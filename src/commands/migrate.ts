@@ -1,18 +1,30 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
-import { ExitCode } from '../core/errors.js';
+import { DbguardError, ExitCode } from '../core/errors.js';
 import { migratePending } from '../engine/migrate.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import type { Settings } from '../core/settings.js';
-import { assertCatalogUsable } from '../core/catalog.js';
+import { assertCatalogUsable, parseVersionArgument } from '../core/catalog.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
-import { snapshotSkippedLine } from './plan-view.js';
+import { describeKept, keptJson, snapshotSkippedLine } from './plan-view.js';
+import { reapplyMigration } from '../engine/reapply.js';
 
-export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean; disconnect?: boolean }): Promise<CommandResult> {
+export interface MigrateCommandOptions {
+  readonly dryRun?: boolean;
+  readonly strict?: boolean;
+  readonly replay?: boolean;
+  /** The version text given to --reapply. */
+  readonly reapply?: string | undefined;
+  readonly snapshot?: boolean;
+  readonly disconnect?: boolean;
+}
+
+export async function migrateCommand(ctx: CommandContext, options: MigrateCommandOptions): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const { out } = ctx;
+  if (options.reapply !== undefined) return reapplyCommand(ctx, settings, options);
   if (options.dryRun && embeddedNotCreated(settings)) return dryRunWithoutDatabase(ctx, settings);
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, create: !options.dryRun, report: out.progress() }, (session) =>
@@ -28,12 +40,15 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
     const top = result.pending.at(-1)?.recordAs ?? result.applied.at(-1)?.version;
     out.line(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}${result.outOfOrder.length ? ` (${result.outOfOrder.length} out of order)` : ''}; database at ${top}`);
   }
+  if (result.uncaptured?.length) {
+    out.line(`${options.dryRun ? 'would capture' : 'captured'} the down SQL of ${listVersions(result.uncaptured)} (applied without dbguard seeing it)`);
+  }
   for (const r of result.restored ?? []) out.line(`stash: ${r.message}`);
   if (result.schema?.state === 'drift') out.note(out.c.yellow(`warning: ${result.schema.message}`));
   if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
   return {
     exitCode: ExitCode.ok,
-    json: { restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+    json: { uncaptured: result.uncaptured ?? [], restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }
 
@@ -49,5 +64,46 @@ function dryRunWithoutDatabase(ctx: CommandContext, settings: Settings): Command
   return {
     exitCode: ExitCode.ok,
     json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.down === undefined).map((m) => m.version) },
+  };
+}
+
+/** `migrate --reapply <version>`: an edited applied migration rolled back with its stored down SQL and applied again. */
+async function reapplyCommand(ctx: CommandContext, settings: Settings, options: MigrateCommandOptions): Promise<CommandResult> {
+  if (options.replay || options.strict) {
+    throw new DbguardError('USAGE', `--reapply cannot be combined with ${options.replay ? '--replay' : '--strict'}`, { hint: 'dbguard migrate --reapply <version> --dry-run' });
+  }
+  const version = parseVersionArgument(String(options.reapply), 'dbguard migrate --reapply <version>   (an applied migration, e.g. one edited since)');
+  const { out } = ctx;
+  const dryRun = options.dryRun ?? false;
+  const result = await withSession(settings, { destructive: !dryRun, report: out.progress() }, (session) =>
+    reapplyMigration(session, settings, version, { dryRun, noSnapshot: options.snapshot === false, disconnect: options.disconnect ?? false }));
+  const { plan } = result;
+  const downs = plan.steps.filter((s) => s.kind !== 'replay-up');
+  const ups = plan.steps.filter((s) => s.kind === 'replay-up');
+  const named = (versions: readonly bigint[]) => versions.map((v) => (plan.edited.includes(v) ? `${v} (edited since applied)` : String(v))).join(', ');
+  if (result.snapshot) out.line(`snapshot ${result.snapshot.name} taken first (undo: dbguard undo)`);
+  if (result.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(result.snapshotSkipped, '--disconnect')));
+  if (dryRun) {
+    out.line(`would roll back ${listVersions(downs.map((s) => s.version))} with the down SQL stored when they were applied, then apply ${named(ups.map((s) => s.version))} from the files`);
+    for (const step of plan.steps) out.line(`  ${step.kind === 'replay-up' ? 'up  ' : 'down'}  ${step.version}  ${step.filename}`);
+  } else {
+    out.line(`re-applied ${named(ups.map((s) => s.version))}; database at ${plan.top}`);
+    for (const r of result.restored ?? []) out.line(`stash: ${r.message}`);
+    const left = (result.kept ?? []).filter((k) => !(result.restored ?? []).some((r) => r.id === k.id));
+    if (left.length > 0) out.line(`kept ${describeKept(left)} in the stash (dbguard stash list)`);
+  }
+  if (plan.edited.length === 0) out.note(out.c.dim(`(${version} is as it was applied: applied again all the same)`));
+  if (result.schema?.state === 'drift') out.note(out.c.yellow(`warning: ${result.schema.message}`));
+  return {
+    exitCode: ExitCode.ok,
+    json: {
+      dryRun,
+      reapply: {
+        version: plan.version, edited: plan.edited, databaseVersion: plan.top,
+        steps: plan.steps.map((s) => ({ kind: s.kind === 'replay-up' ? 'up' : 'down', version: s.version, filename: s.filename, sql: s.sql })),
+      },
+      snapshot: result.snapshot?.name ?? null, restored: result.restored ?? [], kept: (result.kept ?? []).map(keptJson),
+      schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null,
+    },
   };
 }

@@ -1,6 +1,6 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
 import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
-import type { Plan } from '../core/plan.js';
+import { reapplyCommand, type Plan } from '../core/plan.js';
 import { byHand, comesBackByItself, qualifiedName, type StashEntry, type WouldDrop } from '../core/stash.js';
 import type { Output } from '../ui/output.js';
 
@@ -96,4 +96,20 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
 /** §14: the one line said when a connected app kept a rollback from taking its snapshot. */
 export function snapshotSkippedLine(sessions: readonly string[], how: string): string {
   return `no snapshot (other sessions use the database: ${sessions.join(', ')}); the stash keeps every row the downs drop; ${how} ends them for a snapshot`;
+}
+
+/** §3: what the project's own migrator applied without capture is applied (not pending); status and check say so alike. */
+export const UNCAPTURED_ADVICE = 'applied without dbguard seeing it: dbguard capture records their down SQL';
+
+/**
+ * §2's two ways on for applied migrations edited since: apply the edit (the lowest one and everything
+ * above it, rolled back with their stored down SQL first), or record that the database already has it.
+ */
+export function editedChoices(edited: readonly bigint[]) {
+  return {
+    reapply: reapplyCommand(edited),
+    how: 'rolls back with the down SQL stored when applied, then applies the edited file',
+    accept: 'dbguard capture --accept-edits',
+    acceptWhen: 'if the database already matches the edited file',
+  };
 }

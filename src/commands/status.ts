@@ -7,19 +7,20 @@ import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '.
 import { formatConnectionUrl } from '../core/connection.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
-import { adoptRenames, buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
+import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
 import { byHand, comesBackByItself, type StashEntry } from '../core/stash.js';
 import { pendingMigrations } from '../core/plan.js';
+import { assertCatalogUsable } from '../core/catalog.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
+import { editedChoices, keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan, UNCAPTURED_ADVICE } from './plan-view.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
@@ -91,16 +92,19 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   }
 
   const planned = await withSession(settings, { destructive: false }, async (session) => {
+    assertCatalogUsable(disk.catalog, settings.migrationsDir);
+    // §2: a lost cache is rebuilt by any command that reaches the database, status included. First, so
+    // what the rest reports (captured or not) is what the database holds after it.
+    const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
     const result = await buildRollbackPlan(session, settings);
     const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
-    // §2: a lost cache is rebuilt by any command that reaches the database, status included.
-    const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
     return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session) };
   });
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
   const current = state.current;
-  const pending = pendingMigrations({ catalog: state.disk.catalog, current, tracked: await adoptRenames(settings, state), cache: state.cache });
+  // Counted from the applied set the plan read, as check and migrate count it (§3, §10).
+  const pending = pendingMigrations(planned.applied);
   const edited = await editedSinceApplied(dir, state);
   const fileOf = (version: bigint) => ({ version, filename: state.disk.catalog.byVersion.get(version)?.up ?? null });
   const versionNote = current?.applied ? c.dim(` (newest of ${current.applied.size} applied)`) : current?.dirty ? c.red(' (dirty)') : c.dim(' (clean)');
@@ -115,10 +119,14 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   }
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; ${projectFormat.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
+  if (pending.uncaptured.length) out.line(`  uncaptured   ${listVersions(pending.uncaptured)}  ${c.dim(`(${UNCAPTURED_ADVICE})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
   const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
-  if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
+  const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
+  if (choices) {
+    out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.reapply} ${choices.how}; ${choices.accept} ${choices.acceptWhen}`)}`);
+  }
   const { fates: stashFates, renumbered } = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
     const coming = stash.filter((e) => stashFates.get(e.id) === null);
@@ -141,14 +149,15 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
-  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
+  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)'
+    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})` : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {
     exitCode,
     json: {
       ...json,
-      pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
+      pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), appliedUncaptured: pending.uncaptured.map(fileOf), edited,
       invalid: invalid.map((e) => ({ code: e.code, message: e.message, hint: e.hint ?? null })),
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),

@@ -6,6 +6,7 @@
 
 import { projectFormat as format } from '../formats/index.js';
 import { DbguardError } from './errors.js';
+import { MAX_VERSION } from '../formats/limits.js';
 
 export { MAX_VERSION } from '../formats/limits.js';
 
@@ -48,6 +49,14 @@ export function maxVersion(versions: Iterable<bigint>): bigint | null {
   let best: bigint | null = null;
   for (const v of versions) if (best === null || v > best) best = v;
   return best;
+}
+
+/** A version typed on the command line: digits, positive, within 64 bits; `usage` is the hint when not. */
+export function parseVersionArgument(text: string, usage: string): bigint {
+  if (!/^[0-9]+$/.test(text) || BigInt(text) === 0n || BigInt(text) > MAX_VERSION) {
+    throw new DbguardError('USAGE', `"${text}" is not a migration version`, { hint: usage });
+  }
+  return BigInt(text);
 }
 
 /** Parses one file name; `null` when it is not a well-formed migration name. */

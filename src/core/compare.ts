@@ -15,6 +15,8 @@ export interface Conflict {
   readonly kind: ConflictKind;
   /** For `renamed`: the up file now on disk under the same version. */
   readonly diskFilename?: string;
+  /** For `renamed`: its content (sha256) differs from what was applied — another migration, not a rename (§2). */
+  readonly otherContent?: boolean;
   /** For `unreadable`: the stat error code (EACCES, ELOOP, …). */
   readonly error?: string;
 }
@@ -54,7 +56,8 @@ export function findPhantomMigrations(cache: MigrationCache | null, disk: DiskSt
     if (onDisk === undefined) {
       conflicts.push({ version, filename: entry.filename, kind: 'missing' });
     } else if (onDisk !== entry.filename) {
-      const renamed: Conflict = { version, filename: entry.filename, kind: 'renamed', diskFilename: onDisk };
+      const otherContent = sha !== undefined && entry.upSha256 !== undefined && sha !== entry.upSha256;
+      const renamed: Conflict = { version, filename: entry.filename, kind: 'renamed', diskFilename: onDisk, ...(otherContent ? { otherContent } : {}) };
       (sha !== undefined && sha === entry.upSha256 && !projectFormat.renameIsNewMigration ? adopted : conflicts).push(renamed);
     } else {
       const error = disk.unreadable.get(onDisk);

@@ -137,6 +137,11 @@ export interface ReplayStep {
   /** For replay-up: what its tracking row holds again. */
   readonly downSql?: string | null;
   readonly upSha256?: string;
+  /**
+   * For replay-up of an edited migration (`migrate --reapply`): the up sha256 its rows were stashed
+   * under by the down that ran before it (the old text's), so they come back with the new one.
+   */
+  readonly keptUnder?: string;
 }
 
 /** An applied migration that is on disk, as a rewind-and-replay needs it. */
@@ -147,6 +152,9 @@ export interface OnDiskMigration {
   /** The down SQL the tracking table holds for it (null: none, so no replay through it). */
   readonly downSql: string | null;
 }
+
+/** The way out of applied migrations edited since (§2); check and status propose exactly this command. */
+export const reapplyCommand = (edited: readonly bigint[]): string => `dbguard migrate --reapply ${edited.reduce((a, b) => (b < a ? b : a))}`;
 
 /** dbguard's schema in the database (DESIGN §1); down SQL must not touch it. */
 export const TRACKING_SCHEMA = '_dbguard';
@@ -283,20 +291,34 @@ export interface PendingMigrations {
   readonly ahead: readonly bigint[];
   /** Up files below it that were never applied (§10 out-of-order): golang-migrate skips them. */
   readonly outOfOrder: readonly bigint[];
+  /**
+   * Applied by the project's own migrator without `dbguard capture` (§3's untracked intermediates, or
+   * a tool's set beyond our tracking rows): on disk and applied, so not pending; `dbguard capture`
+   * records their down SQL.
+   */
+  readonly uncaptured: readonly bigint[];
 }
 
-/** What `migrate` would apply; `status`, `check` and `migrate` all count it this way (§10). */
+/**
+ * What `migrate` would apply, and what is applied but not captured: `status`, `check` and `migrate` all
+ * count it this way (§10), from the same applied set the rollback plan reads (§3).
+ */
 export function pendingMigrations(input: Omit<PlanInput, 'downSql'>): PendingMigrations {
   const top = input.current?.version ?? null;
   const applied = top === null ? new Map<bigint, string | undefined>() : appliedSet(input, top);
+  const tracked = new Set(input.tracked.map((row) => row.version));
   const ahead: bigint[] = [];
   const outOfOrder: bigint[] = [];
+  const uncaptured: bigint[] = [];
   for (const migration of input.catalog.migrations) {
     if (migration.up === undefined) continue;
     // A renamed file is another migration to sql-migrate: pending beside the old name's phantom.
     const name = applied.get(migration.version);
-    if (applied.has(migration.version) && (!format.renameIsNewMigration || name === undefined || name === migration.up)) continue;
+    if (applied.has(migration.version) && (!format.renameIsNewMigration || name === undefined || name === migration.up)) {
+      if (!tracked.has(migration.version)) uncaptured.push(migration.version);
+      continue;
+    }
     (top !== null && migration.version < top ? outOfOrder : ahead).push(migration.version);
   }
-  return { ahead, outOfOrder };
+  return { ahead, outOfOrder, uncaptured };
 }

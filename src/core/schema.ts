@@ -26,6 +26,13 @@ function ownerOf(key: string): string | null {
   return match ? (match[1] as string) : null;
 }
 
+/** The fingerprint without these objects and, for a table among them, its columns, constraints and triggers. */
+export function withoutObjects(fingerprint: SchemaFingerprint, keys: readonly string[]): SchemaFingerprint {
+  const gone = new Set(keys);
+  const tables = new Set(keys.filter((k) => k.startsWith('table ')).map((k) => k.slice('table '.length)));
+  return new Map([...fingerprint].filter(([key]) => !gone.has(key) && !tables.has(ownerOf(key) ?? '')));
+}
+
 /** Tables first, and the parts of a table that came or went whole are not listed again. */
 function summarize(keys: readonly string[]): string[] {
   const tables = new Set(keys.filter((k) => k.startsWith('table ')).map((k) => k.slice('table '.length)));

@@ -35,7 +35,7 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
       if (record) await client.query(beginStepStatement(step.version, step.kind === 'replay-up' ? 'up' : 'down'));
       if (step.kind === 'replay-up') {
         await client.query(step.sql);
-        if (stash) restored.push(...(await restoreStash(client, step.version, step.upSha256 ?? null)));
+        if (stash) restored.push(...(await restoreStash(client, step.version, step.keptUnder ?? step.upSha256 ?? null)));
       } else {
         await runDownKeepingRows(client, step.version, step.sql, stash);
       }

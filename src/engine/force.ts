@@ -3,7 +3,7 @@
  * migration left, record the version the schema is really at and clear the dirty flag. Only a dirty
  * database is forced: on a clean one it could only make the record lie.
  */
-import { MAX_VERSION } from '../core/catalog.js';
+import { parseVersionArgument } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
 import { inTransaction } from '../db/client.js';
@@ -17,10 +17,7 @@ import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 /** `none` and golang-migrate's `-1` mean "nothing applied". */
 export function parseForceVersion(text: string): bigint | null {
   if (text === 'none' || text === '-1') return null;
-  if (!/^[0-9]+$/.test(text) || BigInt(text) === 0n || BigInt(text) > MAX_VERSION) {
-    throw new DbguardError('USAGE', `"${text}" is not a migration version`, { hint: 'dbguard force <version>   (or none when nothing is applied)' });
-  }
-  return BigInt(text);
+  return parseVersionArgument(text, 'dbguard force <version>   (or none when nothing is applied)');
 }
 
 export interface ForceResult {

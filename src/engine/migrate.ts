@@ -1,11 +1,10 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
-import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
+import { assertCatalogUsable, maxVersion, type Migration } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
 import { appliedSet, dirtyAdvice, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
 import { requiresNoTransaction } from '../core/sql.js';
 import { replay } from '../db/rollback-executor.js';
 import { readTrackedDownSql } from '../db/tracking.js';
-import type { DatabaseState } from './state.js';
 import type { Settings } from '../core/settings.js';
 import { applyUpMigrations, type UpMigration } from '../db/migrate.js';
 import type { AppliedStep } from '../db/rollback-executor.js';
@@ -15,7 +14,7 @@ import { isBlankSql } from '../core/sql.js';
 import { captureAppliedMigrations, rewriteCache, sameUpOnDisk } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
-import { adoptRenames, readDatabaseState } from './rollback.js';
+import { readAppliedInput, readDatabaseState, type AppliedInput, type DatabaseState } from './rollback.js';
 import type { DbSession } from './session.js';
 import { listVersions } from '../core/text.js';
 import type { Snapshot } from '../core/snapshot.js';
@@ -42,6 +41,8 @@ export interface MigrateResult {
   readonly applied: readonly AppliedStep[];
   /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
   readonly withoutDownSql: readonly bigint[];
+  /** Applied by the project's own migrator without capture (§3): not run again, their down SQL captured now. */
+  readonly uncaptured?: readonly bigint[];
 }
 
 export interface MigrateOptions {
@@ -54,24 +55,35 @@ export interface MigrateOptions {
   readonly noSnapshot?: boolean;
   /** --disconnect: end the app's sessions for the snapshot before a rewind (§14). */
   readonly disconnect?: boolean;
+  /** Set by --replay for the applying half: why the record of the version reached no longer holds (§11). */
+  readonly renewed?: string;
+}
+
+/** What a rewind is for, in its refusal: "replay", "re-apply 3", and the command that tries again. */
+export interface RewindPurpose {
+  readonly action: string;
+  readonly retry: string;
+  /** The way on when a down SQL that cannot help is stored (blank, or outside a transaction). */
+  readonly otherwise: string;
 }
 
 /**
- * `--replay`: the applied migrations above the lowest out-of-order pending one, rolled back highest
- * first with the down SQL stored for them; refused (nothing changed) when one has none, or cannot run in
- * a transaction. Rows in the tables they drop go with them: the person asked for a replay.
+ * The applied migrations from `from` up, rolled back highest first with the down SQL stored when they
+ * were applied (`--replay`, `--reapply`); refused (nothing changed) when one has none, or cannot run in
+ * a transaction. Rows in the tables they drop are kept in the stash (§13).
  */
-async function rewindSteps(session: DbSession, state: DatabaseState, lowest: bigint): Promise<ReplayStep[]> {
-  const top = state.current?.version as bigint;
-  const applied = appliedSet({ catalog: state.disk.catalog, current: state.current, tracked: state.tracked, cache: state.cache }, top);
-  const above = [...applied.keys()].filter((v) => v > lowest).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
-  const downs = await readTrackedDownSql(session.client, above.map((version) => ({ version, filename: applied.get(version) })));
+export async function rewindSteps(session: DbSession, input: AppliedInput, from: bigint, purpose: RewindPurpose): Promise<ReplayStep[]> {
+  const top = input.current?.version as bigint;
+  const applied = appliedSet(input, top);
+  const above = [...applied.keys()].filter((v) => v >= from).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  // By version alone: migrate refused phantoms first, so each is the migration on disk (a rename adopted).
+  const downs = await readTrackedDownSql(session.client, above.map((version) => ({ version, filename: undefined })));
   const lacking = above.filter((v) => { const d = downs.get(v)?.sql; return d === undefined || isBlankSql(d) || requiresNoTransaction(d); });
   if (lacking.length > 0) {
-    throw new DbguardError('NO_DOWN_SQL', `cannot replay: ${listVersions(lacking)} ${lacking.length === 1 ? 'has' : 'have'} no stored down SQL that runs in a transaction; nothing was changed`, {
-      hint: projectFormat.outOfOrder === 'refused'
-        ? `give the ones below ${listVersions(above.slice(0, 1))} new versions above it (${belowTopRule(projectFormat, 2, 'does')} where they are)`
-        : 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)',
+    // None stored at all: applied without dbguard seeing it, or with no down file then; capture stores the one on disk.
+    const unstored = lacking.filter((v) => !downs.has(v));
+    throw new DbguardError('NO_DOWN_SQL', `cannot ${purpose.action}: ${listVersions(lacking)} ${lacking.length === 1 ? 'has' : 'have'} no stored down SQL that runs in a transaction; nothing was changed`, {
+      hint: unstored.length > 0 ? `dbguard capture   (stores the down SQL on disk for ${listVersions(unstored)}), then ${purpose.retry}` : purpose.otherwise,
       details: { versions: lacking.map(String) },
     });
   }
@@ -82,28 +94,48 @@ async function rewindSteps(session: DbSession, state: DatabaseState, lowest: big
   });
 }
 
-export async function migratePending(session: DbSession, settings: Settings, report: Reporter, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const dryRun = options.dryRun ?? false;
-  const dir = absoluteMigrationsDir(settings);
+/**
+ * What every migrate refuses before it changes anything: a half-applied migration, and applied
+ * migrations this branch lacks. The applied set is read as rollback, status and check read it: renames
+ * adopted (§2), and what the project's own migrator applied untracked (§3) is applied, never run again.
+ */
+export async function readMigratableState(session: DbSession, settings: Settings): Promise<{ state: DatabaseState; applied: AppliedInput }> {
   const state = await readDatabaseState(session, settings);
-  const { catalog } = state.disk;
-  assertCatalogUsable(catalog, settings.migrationsDir);
+  assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
   if (state.current?.dirty) {
     throw new DbguardError('DIRTY', `database is dirty at version ${state.current.version}: ${dirtyAdvice(state.current.version).what}`, {
       hint: `repair what it left half done, then dbguard force ${state.current.version}   (dbguard reset only as a last resort)`,
     });
   }
-  // A renamed applied file with the same content is the same migration (§2), here as in check and rollback.
-  const tracked = await adoptRenames(settings, state);
-  const phantoms = rollbackCandidates({ catalog, current: state.current, tracked, cache: state.cache });
+  const applied = await readAppliedInput(settings, state);
+  const phantoms = rollbackCandidates(applied);
   if (phantoms.length > 0) {
     throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${listVersions(phantoms.map((p) => p.version))}`, {
       hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
     });
   }
+  return { state, applied };
+}
+
+/** A migration's up (and down) file read and validated, before the first change: bad input changes nothing. */
+export function readUpMigration(dir: string, migration: Migration): UpMigration {
+  const file = migration.up as string;
+  const up = readMigrationSql(dir, file, 'up');
+  if (isBlankSql(up.sql)) {
+    // golang-migrate would record the version and change nothing: almost always a forgotten file.
+    throw new DbguardError('MIGRATION_FILE_INVALID', `${file} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${file}, or delete it`, details: { file } });
+  }
+  return { version: migration.version, filename: file, upSql: up.sql, upSha256: up.sha256, downSql: migration.down === undefined ? null : readMigrationSql(dir, migration.down, 'down').sql };
+}
+
+export async function migratePending(session: DbSession, settings: Settings, report: Reporter, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const dryRun = options.dryRun ?? false;
+  const dir = absoluteMigrationsDir(settings);
+  const { state, applied: appliedInput } = await readMigratableState(session, settings);
+  const { catalog } = state.disk;
   const top = state.current?.version ?? null;
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
-  const { ahead, outOfOrder } = pendingMigrations({ catalog, current: state.current, tracked, cache: state.cache });
+  const { ahead, outOfOrder, uncaptured } = pendingMigrations(appliedInput);
   // goose refuses them without -allow-missing (dbguard follows the tool it stands in for); --strict refuses them for any tool.
   const refusedByTool = projectFormat.outOfOrder === 'refused' && !options.replay;
   if (outOfOrder.length > 0 && (refusedByTool || options.strict)) {
@@ -113,41 +145,42 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       details: { versions: outOfOrder.map(String) },
     });
   }
+  // Every file is read and validated before the first change: bad input changes nothing. Below the
+  // applied top, schema_migrations keeps the top (what golang-migrate compares with).
+  const upsOf = (versions: ReadonlySet<bigint>, keptTop: bigint | null): UpMigration[] => catalog.migrations
+    .filter((m) => m.up !== undefined && versions.has(m.version))
+    .map((m) => ({ ...readUpMigration(dir, m), ...(keptTop !== null && m.version < keptTop ? { recordAs: keptTop } : {}) }));
+  const planned = (pending: UpMigration[], late: readonly bigint[]): MigrateResult =>
+    ({ pending, outOfOrder: late, uncaptured, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) });
+  const wanted = new Set([...outOfOrder, ...ahead]);
   if (options.replay && outOfOrder.length > 0) {
-    let rewind = await rewindSteps(session, state, outOfOrder[0] as bigint);
-    if (dryRun) {
-      const again = await migratePending(session, settings, report, { dryRun: true });
-      return { ...again, rewound: rewind.map((s) => s.version) };
-    }
+    const purpose: RewindPurpose = {
+      action: 'replay', retry: 'dbguard migrate --replay',
+      otherwise: projectFormat.outOfOrder === 'refused'
+        ? `give the ones below ${top} new versions above it (${belowTopRule(projectFormat, 2, 'does')} where they are)`
+        : 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)',
+    };
+    let rewind = await rewindSteps(session, appliedInput, outOfOrder[0] as bigint, purpose);
+    const rewound = rewind.map((s) => s.version);
+    // What the run applies after the rewind: the ones rolled back again with everything pending, in
+    // version order, all above the version the rewind leaves (none out of order then).
+    if (dryRun) return { ...planned(upsOf(new Set([...wanted, ...rewound]), null), []), rewound };
     let snapshotSkipped: readonly string[] | null = null;
     const snapshot = await snapshotBefore(session, settings, 'replay', {
       skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
     });
-    if (snapshot) rewind = await rewindSteps(session, await readDatabaseState(session, settings), outOfOrder[0] as bigint);
+    if (snapshot) rewind = await rewindSteps(session, (await readMigratableState(session, settings)).applied, outOfOrder[0] as bigint, purpose);
     await recordStart(session.client, top);
     await recordingChanges(session.client, (recording) => replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null, recording));
     // Now every pending migration is above the version the rewind left: apply them all in order (the
     // rows the rewind kept come back with them).
-    const applied = await migratePending(session, settings, report, { dryRun: false });
-    return { ...applied, rewound: rewind.map((s) => s.version), snapshot, snapshotSkipped };
+    const rolledBack = rewind.map((s) => s.version);
+    const renewed = `${listVersions(outOfOrder)} applied in version order before ${listVersions([...rolledBack].reverse())} (--replay)`;
+    const applied = await migratePending(session, settings, report, { dryRun: false, renewed });
+    return { ...applied, rewound: rolledBack, snapshot, snapshotSkipped };
   }
-  const wanted = new Set([...outOfOrder, ...ahead]);
-  // Every file is read and validated before the first change: bad input changes nothing.
-  const pending: UpMigration[] = catalog.migrations
-    .filter((m) => m.up !== undefined && wanted.has(m.version))
-    .map((m) => {
-      const up = readMigrationSql(dir, m.up as string, 'up');
-      if (isBlankSql(up.sql)) {
-        // golang-migrate would record the version and change nothing: almost always a forgotten file.
-        throw new DbguardError('MIGRATION_FILE_INVALID', `${m.up} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${m.up}, or delete it`, details: { file: m.up } });
-      }
-      return {
-        version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationSql(dir, m.down, 'down').sql,
-        // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
-        ...(top !== null && m.version < top ? { recordAs: top } : {}),
-      };
-    });
-  if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  const pending = upsOf(wanted, top);
+  if (dryRun) return planned(pending, outOfOrder);
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), sameUpOnDisk: sameUpOnDisk(dir, state.disk), restored: [] as StashRestore[] };
   const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
@@ -158,7 +191,12 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       throw error;
     });
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
-  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
+  // Applied below the top, they change what the top stands for: its record is of another schema (§11).
+  const renewed = options.renewed ?? (outOfOrder.length > 0 ? `${listVersions(outOfOrder)} applied out of order below ${top}` : undefined);
+  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false, new Map(), renewed);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored] };
+  return {
+    pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored],
+    uncaptured: uncaptured.filter((v) => capture.captured.includes(v)),
+  };
 }

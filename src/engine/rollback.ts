@@ -25,6 +25,7 @@ import { dropSnapshot, markChangedWithoutSnapshot, snapshotBefore } from './snap
 import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import type { StashEntry } from '../core/stash.js';
 import { projectFormat } from '../formats/index.js';
+import { listVersions } from '../core/text.js';
 
 export { readDatabaseState, type DatabaseState };
 
@@ -42,6 +43,8 @@ export function downSqlSources(session: DbSession, settings: Settings, state: Da
 export interface PlannedRollback {
   readonly plan: Plan;
   readonly state: DatabaseState;
+  /** What is applied, as the plan read it: pendingMigrations counts from the same input. */
+  readonly applied: AppliedInput;
   /** Applied versions missing from disk, and the down SQL found for each (for status reports). */
   readonly candidates: readonly Candidate[];
   readonly downSql: ReadonlyMap<bigint, DownSql>;
@@ -85,7 +88,7 @@ async function untrackedIntermediates(settings: Settings, state: DatabaseState):
  * §2: an applied up file renamed with the same content (sha256) is the same migration under a new
  * name, not a phantom. The plan sees the new name; the next capture records it.
  */
-export async function adoptRenames(settings: Settings, state: DatabaseState): Promise<TrackedMigration[]> {
+async function adoptRenames(settings: Settings, state: DatabaseState): Promise<TrackedMigration[]> {
   const renamed = state.tracked.filter((row) => {
     const onDisk = state.disk.catalog.byVersion.get(row.version)?.up;
     return row.upSha256 && onDisk !== undefined && onDisk !== row.filename;
@@ -99,12 +102,23 @@ export async function adoptRenames(settings: Settings, state: DatabaseState): Pr
   });
 }
 
+export type AppliedInput = Omit<PlanInput, 'downSql'>;
+
+/**
+ * What is applied (§3), as the rollback plan, `status`, `check` and `migrate` all read it: the tracking
+ * rows with renames adopted (§2), the cache, and what the project's own migrator applied untracked.
+ */
+export async function readAppliedInput(settings: Settings, state: DatabaseState): Promise<AppliedInput> {
+  const untracked = await untrackedIntermediates(settings, state);
+  return { catalog: state.disk.catalog, current: state.current, tracked: await adoptRenames(settings, state), cache: state.cache, untracked };
+}
+
 /**
  * The applied migrations on disk above the lowest phantom, with their up SQL (disk) and down SQL
  * (tracking table): what a rewind-and-replay needs if an out-of-order down fails (§3).
  */
 async function onDiskAbove(
-  session: DbSession, settings: Settings, state: DatabaseState, base: Omit<PlanInput, 'downSql'>, candidates: readonly Candidate[],
+  session: DbSession, settings: Settings, state: DatabaseState, base: AppliedInput, candidates: readonly Candidate[],
 ): Promise<Map<bigint, OnDiskMigration>> {
   const found = new Map<bigint, OnDiskMigration>();
   const lowest = candidates.at(-1)?.version;
@@ -125,10 +139,9 @@ async function onDiskAbove(
 export async function buildRollbackPlan(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
   const state = await readDatabaseState(session, settings);
   assertCatalogUsable(state.disk.catalog, settings.migrationsDir);
-  const untracked = await untrackedIntermediates(settings, state);
-  const base = { catalog: state.disk.catalog, current: state.current, tracked: await adoptRenames(settings, state), cache: state.cache, untracked };
+  const base = await readAppliedInput(settings, state);
   const candidates = rollbackCandidates(base);
-  if (candidates.length === 0) return { plan: planRollback({ ...base, downSql: new Map() }), state, candidates, downSql: new Map() };
+  if (candidates.length === 0) return { plan: planRollback({ ...base, downSql: new Map() }), state, applied: base, candidates, downSql: new Map() };
   const sources = downSqlSources(session, settings, state, options.extraSources ?? []);
   const appliedSha = new Map(state.tracked.filter((t) => t.upSha256).map((t) => [t.version, t.upSha256 as string]));
   const downSql = await findDownSql(sources, candidates, appliedSha);
@@ -139,7 +152,7 @@ export async function buildRollbackPlan(session: DbSession, settings: Settings, 
   if (lackingUp.length > 0) for (const [v, sql] of await findUpSql(sources, lackingUp)) upSql.set(v, sql);
   const onDisk = await onDiskAbove(session, settings, state, base, candidates);
   const plan = planRollback({ ...base, downSql, upSql, onDisk, keepIrreversible: options.keepIrreversible ?? false });
-  return { plan, state, candidates, downSql };
+  return { plan, state, applied: base, candidates, downSql };
 }
 
 /**
@@ -204,7 +217,10 @@ export async function executeRollback(
   }
   const dir = absoluteMigrationsDir(settings);
   const downs = plan.steps.map((s) => s.version);
-  const schema = await checkReached(session.client, plan.to, downs, true, await leftByDowns(session.client, downs));
+  // Rolled back below the top, they change what the version reached stands for: its record is renewed (§11).
+  const below = plan.steps.filter((s) => s.outOfOrder).map((s) => s.version);
+  const renewed = below.length > 0 ? `${listVersions(below)} rolled back out of order` : undefined;
+  const schema = await checkReached(session.client, plan.to, downs, true, await leftByDowns(session.client, downs), renewed);
   try {
     return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema, kept: stash?.kept ?? [] };
   } catch (error) {

@@ -3,9 +3,11 @@
  * there is no record yet) and, where it ends, compares the live schema with the record for that
  * version. A rollback whose downs left or lost something says which objects and which downs; the
  * record is kept, so `status` goes on showing the drift until it is dealt with. A migrate that reaches
- * a version whose record differs says so (an edited migration, or changes by hand) and records anew.
+ * a version whose record differs says so (an edited migration, or changes by hand) and records anew —
+ * unless the run itself changed what that version stands for (steps below the top, a replay, a
+ * re-applied edit): then the record is renewed, saying why.
  */
-import { describeDiff, diffSchemas, isSameSchema, type SchemaDiff } from '../core/schema.js';
+import { describeDiff, diffSchemas, isSameSchema, withoutObjects, type SchemaDiff } from '../core/schema.js';
 import { listVersions } from '../core/text.js';
 import type { PgClient } from '../db/client.js';
 import { readFingerprint } from '../db/fingerprint.js';
@@ -54,8 +56,15 @@ export async function recordingChanges<T>(client: PgClient, work: (recording: bo
   }
 }
 
+/**
+ * `renewed`: why this run changed what the version stands for (an edited migration applied again,
+ * migrations applied or rolled back below the top): its record is of another schema, so the live one
+ * is recorded anew, saying why — not blamed on an edit or changes by hand. What the per-migration
+ * record knows a down left behind is still reported.
+ */
 export async function checkReached(
   client: PgClient, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true, leftBy: ReadonlyMap<string, bigint> = new Map(),
+  renewed?: string,
 ): Promise<SchemaCheck> {
   const record = await readSchemaRecord(client, keyOf(version));
   if (!record && !recordIfMissing) return { version, state: 'not-recorded', message: `no schema record for ${label(version)} yet` };
@@ -71,6 +80,21 @@ export async function checkReached(
     return { version, state: 'recorded-now', message: `schema recorded for ${label(version)}` };
   }
   const diff = diffSchemas(record.fingerprint, live);
+  if (renewed !== undefined) {
+    // What the per-migration record says a down left is drift (the old record may even hold it); the
+    // rest is what the steps did. The record becomes the schema without those leftovers, so status
+    // goes on naming them.
+    const left = [...leftBy.keys()].filter((key) => live.has(key));
+    if (left.length > 0) {
+      await writeSchemaRecord(client, keyOf(version), withoutObjects(live, left));
+      const leftovers: SchemaDiff = { added: left, removed: [], changed: [] };
+      return { version, state: 'drift', diff: leftovers, message: `schema at ${label(version)}: ${describeDiff(leftovers, 5, leftBy)}` };
+    }
+    if (!isSameSchema(diff)) {
+      await writeSchemaRecord(client, keyOf(version), live);
+      return { version, state: 'recorded-now', message: `schema recorded anew for ${label(version)} (${renewed})` };
+    }
+  }
   if (isSameSchema(diff)) return asRecorded(version, 'schema: ');
   if (downsRun.length > 0) {
     // Named per migration where the record says which down it was; otherwise the downs of this run.

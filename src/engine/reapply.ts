@@ -1,0 +1,114 @@
+/**
+ * `dbguard migrate --reapply <version>`: the way out of an applied migration whose up file was edited
+ * since (§2). The database ran the old text, so it is rolled back with the down SQL stored when it was
+ * applied (and what is applied above it, highest first), then the files on disk are applied again in
+ * version order. A plan first (--dry-run, --json), a snapshot before the first change (§12), and the
+ * rows the downs drop are kept and put back as their migrations come back (§13).
+ */
+import { maxVersion, type Migration } from '../core/catalog.js';
+import { DbguardError } from '../core/errors.js';
+import { appliedSet, reapplyCommand, type ReplayStep } from '../core/plan.js';
+import type { Settings } from '../core/settings.js';
+import type { Snapshot } from '../core/snapshot.js';
+import { requiresNoTransaction } from '../core/sql.js';
+import type { StashEntry, StashRestore } from '../core/stash.js';
+import { listVersions } from '../core/text.js';
+import { replay } from '../db/rollback-executor.js';
+import { newStashContext } from '../db/stash.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import { captureAppliedMigrations } from './capture.js';
+import { readMigratableState, readUpMigration, rewindSteps } from './migrate.js';
+import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
+import type { DbSession } from './session.js';
+import { markChangedWithoutSnapshot, snapshotBefore } from './snapshot.js';
+
+export interface ReapplyPlan {
+  readonly version: bigint;
+  /** The database's version, before and after (the top stays the top). */
+  readonly top: bigint;
+  /** Of the migrations applied again, those whose up file differs from what was applied. */
+  readonly edited: readonly bigint[];
+  /** replay-down from the top to `version`, then replay-up back: one transaction each. */
+  readonly steps: readonly ReplayStep[];
+}
+
+export interface ReapplyResult {
+  readonly plan: ReapplyPlan;
+  readonly snapshot?: Snapshot | null;
+  readonly snapshotSkipped?: readonly string[] | null;
+  /** Rows and values the downs kept (§13), and what of them went back with the ups. */
+  readonly kept?: readonly StashEntry[];
+  readonly restored?: readonly StashRestore[];
+  readonly schema?: SchemaCheck | null;
+}
+
+async function planReapply(session: DbSession, settings: Settings, version: bigint): Promise<ReapplyPlan> {
+  const { state, applied: input } = await readMigratableState(session, settings);
+  const top = state.current?.version ?? null;
+  const applied = top === null ? new Map<bigint, string | undefined>() : appliedSet(input, top);
+  if (top === null || !applied.has(version)) {
+    const onDisk = state.disk.catalog.byVersion.get(version)?.up !== undefined;
+    throw new DbguardError('USAGE', `${version} is not applied (the database is at ${top ?? 'nothing applied'}); nothing was changed`, {
+      hint: onDisk ? 'dbguard migrate   (applies it)' : 'dbguard status   (lists what is applied)',
+    });
+  }
+  const purpose = {
+    action: `re-apply ${version}`, retry: reapplyCommand([version]),
+    otherwise: 'dbguard capture --accept-edits if the database already matches the edited file; otherwise undo them by hand (psql)',
+  };
+  const downs = await rewindSteps(session, input, version, purpose);
+  const dir = absoluteMigrationsDir(settings);
+  const appliedSha = new Map(input.tracked.map((row) => [row.version, row.upSha256 ?? null]));
+  // No phantoms (readMigratableState refused them): every version rolled back has its file on disk.
+  const ups = downs.map((down) => readUpMigration(dir, state.disk.catalog.byVersion.get(down.version) as Migration)).reverse();
+  const outside = ups.filter((m) => requiresNoTransaction(m.upSql)).map((m) => m.version);
+  if (outside.length > 0) {
+    throw new DbguardError('NO_DOWN_SQL', `cannot re-apply ${version}: the up SQL of ${listVersions(outside)} cannot run in a transaction; nothing was changed`, {
+      hint: 'dbguard capture --accept-edits if the database already matches the edited file; otherwise undo and apply it by hand (psql)',
+      details: { versions: outside.map(String) },
+    });
+  }
+  const edited = ups.filter((m) => { const sha = appliedSha.get(m.version); return sha !== undefined && sha !== null && sha !== m.upSha256; }).map((m) => m.version);
+  const left = new Set([...applied.keys()].filter((v) => v < version));
+  const replayUps = ups.map((m): ReplayStep => {
+    left.add(m.version);
+    const was = appliedSha.get(m.version) ?? null;
+    return {
+      kind: 'replay-up', version: m.version, filename: m.filename, sql: m.upSql, after: maxVersion(left), downSql: m.downSql, upSha256: m.upSha256,
+      // What its down keeps is stashed under the up that ran; an edited up brings those rows back all the same.
+      ...(was !== null && was !== m.upSha256 ? { keptUnder: was } : {}),
+    };
+  });
+  return { version, top, edited, steps: [...downs, ...replayUps] };
+}
+
+export interface ReapplyOptions {
+  readonly dryRun?: boolean;
+  readonly noSnapshot?: boolean;
+  readonly disconnect?: boolean;
+}
+
+export async function reapplyMigration(session: DbSession, settings: Settings, version: bigint, options: ReapplyOptions = {}): Promise<ReapplyResult> {
+  let plan = await planReapply(session, settings, version);
+  if (options.dryRun) return { plan };
+  let snapshotSkipped: readonly string[] | null = null;
+  const snapshot = await snapshotBefore(session, settings, 'replay', {
+    skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
+  });
+  // The snapshot released the database for a moment: plan again from what it holds now.
+  if (snapshot) plan = await planReapply(session, settings, version);
+  const { client } = session;
+  await recordStart(client, plan.top);
+  const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null;
+  try {
+    const restored = await recordingChanges(client, (recording) => replay(client, plan.steps, stash, recording));
+    const schema = await checkReached(client, plan.top, [], false, new Map(), `${listVersions(plan.steps.filter((s) => s.kind === 'replay-up').map((s) => s.version))} applied again`);
+    const dir = absoluteMigrationsDir(settings);
+    await captureAppliedMigrations(session, dir, readDiskState(dir));
+    return { plan, snapshot, snapshotSkipped, kept: stash?.kept ?? [], restored, schema };
+  } finally {
+    // Changed with no snapshot before it: an older snapshot would now also undo this (§12).
+    if (!snapshot) markChangedWithoutSnapshot(session);
+  }
+}
