@@ -8,7 +8,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
-import { snapshotSkippedLine } from './plan-view.js';
+import { describeWithoutDown, snapshotSkippedLine, withoutDownJson } from './plan-view.js';
 
 export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean; disconnect?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -30,10 +30,10 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
   }
   for (const r of result.restored ?? []) out.line(`stash: ${r.message}`);
   if (result.schema?.state === 'drift') out.note(out.c.yellow(`warning: ${result.schema.message}`));
-  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
+  for (const line of describeWithoutDown(result.withoutDownSql)) out.note(out.c.yellow(`warning: ${line}`));
   return {
     exitCode: ExitCode.ok,
-    json: { restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+    json: { restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql.map(withoutDownJson), outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }
 

@@ -3,7 +3,7 @@ import { DbguardError, isDbguardError, ExitCode } from '../core/errors.js';
 import { readUpAndDown } from '../fs/migration-files.js';
 import type { Migration } from '../core/catalog.js';
 import { findPhantomMigrations } from '../core/compare.js';
-import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
+import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache, type WithoutDown } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
@@ -12,14 +12,15 @@ import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
 import type { StashEntry } from '../core/stash.js';
-import { pendingMigrations } from '../core/plan.js';
+import { holdsApplied, pendingMigrations } from '../core/plan.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan } from './plan-view.js';
+import { describeWithoutDown, keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan, withoutDownJson } from './plan-view.js';
+import type { Output } from '../ui/output.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
@@ -113,6 +114,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       out.line(`    ${cand.version}  ${cand.filename ?? c.dim('(file name unknown)')}  ${found ? c.dim(`down SQL from ${ORIGIN_LABEL[found.origin]}`) : c.red('no down SQL found')}`);
     }
   }
+  const lacking = withoutDownOnDisk(state, new Set(candidates.map((cand) => cand.version)));
+  printWithoutDown(out, lacking);
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; ${projectFormat.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
@@ -146,6 +149,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       ...json,
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
       invalid: invalid.map((e) => ({ code: e.code, message: e.message, hint: e.hint ?? null })),
+      withoutDownSql: lacking.map(withoutDownJson),
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,
@@ -188,4 +192,20 @@ async function editedSinceApplied(dir: string, state: DatabaseState): Promise<Ar
   const same = state.tracked.filter((row) => row.upSha256 && state.disk.catalog.byVersion.get(row.version)?.up === row.filename && !state.disk.unreadable.has(row.filename));
   const hashes = await hashFiles(dir, same.map((row) => row.filename));
   return same.filter((row) => hashes.has(row.filename) && hashes.get(row.filename) !== row.upSha256).map((row) => ({ version: row.version, filename: row.filename }));
+}
+
+/** Applied migrations on disk without down SQL to run, as captured (phantoms are listed with the plan). */
+function withoutDownOnDisk(state: DatabaseState, phantoms: ReadonlySet<bigint>): WithoutDown[] {
+  return state.tracked.filter((row) => holdsApplied(state.current, row.version) && !phantoms.has(row.version) && (!row.hasDownSql || row.noDown))
+    .map((row) => ({ version: row.version, filename: row.filename, noDown: row.noDown ?? null }));
+}
+
+const LISTED = 8;
+
+/** §18: each one whose down SQL is missing, with why; blank downs by kind, in one line each. */
+function printWithoutDown(out: Output, lacking: readonly WithoutDown[]): void {
+  const missing = lacking.filter((w) => (w.noDown?.kind ?? 'missing') === 'missing');
+  for (const w of missing.slice(0, LISTED)) out.line(`  no down SQL  ${w.version}  ${w.filename}  ${out.c.yellow(w.noDown?.why ?? 'found nowhere')}`);
+  if (missing.length > LISTED) out.line(`  no down SQL  … and ${missing.length - LISTED} more ${out.c.dim('(dbguard status --json lists them)')}`);
+  for (const line of describeWithoutDown(lacking.filter((w) => w.noDown && w.noDown.kind !== 'missing'))) out.line(`  no down SQL  ${line}`);
 }

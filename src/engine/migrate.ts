@@ -12,6 +12,8 @@ import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationSql } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
+import type { WithoutDown } from '../core/cache.js';
+import { NO_DOWN_FILE, noDownOf } from '../core/no-down.js';
 import { captureAppliedMigrations } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
@@ -40,8 +42,8 @@ export interface MigrateResult {
   /** Rows a rollback kept, put back as their migrations were applied again (§13). */
   readonly restored?: readonly StashRestore[];
   readonly applied: readonly AppliedStep[];
-  /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
-  readonly withoutDownSql: readonly bigint[];
+  /** Applied versions without down SQL to run (none anywhere, or a blank one), and why. */
+  readonly withoutDownSql: readonly WithoutDown[];
 }
 
 export interface MigrateOptions {
@@ -147,7 +149,11 @@ export async function migratePending(session: DbSession, settings: Settings, rep
         ...(top !== null && m.version < top ? { recordAs: top } : {}),
       };
     });
-  if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
+  if (dryRun) {
+    const withoutDownSql = pending.map((m) => ({ version: m.version, filename: m.filename, noDown: noDownOf(m.downSql, m.upSql, NO_DOWN_FILE, projectFormat.blankDown) }))
+      .filter((w) => w.noDown !== null);
+    return { pending, outOfOrder, applied: [], withoutDownSql };
+  }
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
   const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording));

@@ -57,6 +57,11 @@ export interface MigrationFormat {
   readonly noTransactionRunsWhole: boolean;
   /** The tool's own no-transaction marker, as kept at the start of a section. */
   declaresNoTransaction(sql: string): boolean;
+  /**
+   * A blank down in the tool's words, to follow "has": "an empty down file"; goose's and sql-migrate's
+   * Down section is optional, so an empty string there is "no Down section" (DESIGN §18).
+   */
+  blankDown(down: string): string;
 
   // The tracking table
   readonly trackingTable: string;

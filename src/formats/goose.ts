@@ -11,7 +11,7 @@
  */
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
-import { checkStatements, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
+import { checkStatements, blankDownSection, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(_.*)\.sql$/;
 const parseFileName = leadingVersionParser(FILE);
@@ -112,6 +112,7 @@ export const goose: MigrationFormat = {
   sectionOf,
   noTransactionRunsWhole: false,
   declaresNoTransaction: (sql) => sql.startsWith(NO_TRANSACTION_LINE),
+  blankDown: blankDownSection,
 
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),

@@ -2,8 +2,9 @@
 import { createHash } from 'node:crypto';
 import { readBoundedBytes, UnreadableFile } from './bounded-read.js';
 import { join } from 'node:path';
-import { DbguardError } from '../core/errors.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { Direction } from '../core/catalog.js';
+import { NO_DOWN_FILE } from '../core/no-down.js';
 import { projectFormat } from '../formats/index.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
 
@@ -37,6 +38,38 @@ export function readUpAndDown(dir: string, migration: { readonly up: string; rea
   if (migration.down === undefined) return { upSql, upSha256: up.sha256, downSql: null };
   const downText = migration.down === migration.up ? up.sql : readMigrationFile(dir, migration.down).sql;
   return { upSql, upSha256: up.sha256, downSql: projectFormat.sectionOf(downText, 'down', migration.down, process.env) };
+}
+
+/** An applied migration's files as capture records them: whatever could be read, and why its down SQL could not. */
+export interface AppliedFiles {
+  /** sha256 of the up file; null when it could not be read at all. */
+  readonly upSha256: string | null;
+  readonly upSql: string | null;
+  readonly downSql: string | null;
+  /** Why downSql is null: "no down file", "down SQL unavailable: line 12: …". */
+  readonly whyNoDown: string | null;
+}
+
+/**
+ * §18: a problem in one applied file concerns that file. The tool applied it long ago and never reads
+ * it again, so a file its tool would now misread, or that cannot be read, is recorded without its down
+ * SQL, and why — never an error that stops the other migrations from being recorded.
+ */
+export function readAppliedMigration(dir: string, migration: { readonly up: string; readonly down: string | undefined }): AppliedFiles {
+  try {
+    const { upSql, upSha256, downSql } = readUpAndDown(dir, migration);
+    return { upSql, upSha256, downSql, whyNoDown: downSql === null ? NO_DOWN_FILE : null };
+  } catch (error) {
+    if (!isDbguardError(error) || error.code !== 'MIGRATION_FILE_INVALID') throw error;
+    let upSha256: string | null = null;
+    try {
+      upSha256 = createHash('sha256').update(readRegularFile(dir, migration.up)).digest('hex');
+    } catch {
+      // Not readable at all: nothing to hash.
+    }
+    const why = error.message.startsWith(`${migration.up} line `) ? error.message.slice(migration.up.length + 1) : error.message;
+    return { upSha256, upSql: null, downSql: null, whyNoDown: `down SQL unavailable: ${why}` };
+  }
 }
 
 function notReadable(name: string, path: string, why: string, code: string): DbguardError {

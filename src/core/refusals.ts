@@ -1,0 +1,55 @@
+/**
+ * The words of the refusals a missing or blank down leads to (DESIGN §3, §18), shared by the plan and
+ * by what the hook and check say without one: they propose only what will work, so they refuse as the
+ * plan would, with its fix.
+ */
+import { NO_DOWN_FILE } from './no-down.js';
+import { listVersions } from './text.js';
+
+export interface Refusal {
+  readonly reason: 'NO_DOWN_SQL' | 'IRREVERSIBLE';
+  readonly message: string;
+  readonly versions: bigint[];
+  readonly fix: string;
+}
+
+/** A migration a rollback needs down SQL for, and why it has none (null: not known). */
+export interface Lacking {
+  readonly version: bigint;
+  readonly why: string | null;
+}
+
+/** Keeps the on-disk migrations and the data: the choices before a reset (§3, §12). */
+export const GENTLER = 'or check out the branch that has them and keep working there; dbguard reset only as a last resort';
+
+/** "3, 4 (no down file); 9 (down SQL unavailable: …)": versions grouped by why, in first-seen order. */
+function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[], why: string | null) => string): string {
+  const groups = new Map<string | null, bigint[]>();
+  for (const l of lacking) groups.set(l.why, [...(groups.get(l.why) ?? []), l.version]);
+  return [...groups].map(([why, versions]) => withWhy(versions, why)).join('; ');
+}
+
+export function noDownSqlRefusal(lacking: readonly Lacking[]): Refusal {
+  const list = named(lacking, (versions, why) => `${listVersions(versions)}${why === null ? '' : ` (${why})`}`);
+  // A down file can be restored; a file its tool cannot read, or a migration dbguard cannot run, has none to restore.
+  const restorable = lacking.some((l) => l.why === null || l.why === NO_DOWN_FILE);
+  const reset = 'dbguard reset needs no down SQL (it empties the database, keeping a snapshot for dbguard undo)';
+  return {
+    reason: 'NO_DOWN_SQL',
+    message: `no down SQL for ${list}: looked in the tracking table, the previous branch and git history`,
+    versions: lacking.map((l) => l.version),
+    fix: restorable
+      ? `dbguard status   (restore the down files in git, then dbguard rollback), or check out the branch that has them and keep working there; ${reset}`
+      : `check out the branch that has them and keep working there; ${reset}`,
+  };
+}
+
+export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: bigint; readonly why: string }>): Refusal {
+  const list = named(blank, (versions, why) => `${listVersions(versions)} ${versions.length === 1 ? 'has' : 'have'} ${why}`);
+  return {
+    reason: 'IRREVERSIBLE',
+    message: `${list} but changed the schema (or the up SQL is unknown): rolling back would record ${blank.length === 1 ? 'it' : 'them'} as gone and leave what ${blank.length === 1 ? 'it' : 'they'} made`,
+    versions: blank.map((b) => b.version),
+    fix: `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}`,
+  };
+}
