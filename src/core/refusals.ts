@@ -3,6 +3,7 @@
  * by what the hook and check say without one: they propose only what will work, so they refuse as the
  * plan would, with its fix.
  */
+import type { MigrationCache } from './cache.js';
 import { NO_DOWN_FILE } from './no-down.js';
 import { listVersions } from './text.js';
 
@@ -53,3 +54,22 @@ export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: big
     fix: `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}`,
   };
 }
+
+/**
+ * What a rollback of these phantoms would refuse, as far as the cache knows (§18), or null when it
+ * knows of nothing. Down SQL not captured is known missing once the hook looked for it everywhere
+ * (it does, from the previous branch and git history, before it warns); a blank down that changed the
+ * schema is IRREVERSIBLE. NO_DOWN_SQL comes first, as in the plan.
+ */
+export function knownRefusal(cache: MigrationCache, versions: readonly bigint[]): Refusal | null {
+  const entries = versions.flatMap((version) => { const entry = cache.migrations.get(version); return entry ? [{ version, entry }] : []; });
+  const missing = entries.filter(({ entry }) => !entry.downCaptured && (entry.noDown?.kind ?? 'missing') === 'missing');
+  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null })));
+  const blank = entries.flatMap(({ version, entry }) => (entry.noDown?.kind === 'irreversible' ? [{ version, why: entry.noDown.why }] : []));
+  return blank.length > 0 ? irreversibleRefusal(blank) : null;
+}
+
+/** What a warning says of a rollback it knows would refuse: why, and the refusal's own fix (never "dbguard rollback"). */
+export const foreseenRefusal = (refusal: { readonly reason: string; readonly message: string; readonly fix: string }): [string, string] => [
+  `rollback would refuse (${refusal.reason}): ${refusal.message}`, `next: ${refusal.fix}`,
+];
