@@ -28,7 +28,8 @@ import { belowTopRule, projectFormat } from '../formats/index.js';
 
 /** A pending migration's up and down as its tool would read them; the error migrate would give, or null. */
 function unreadablePending(dir: string, migration: Migration | undefined): DbguardError | null {
-  if (migration?.up === undefined) return null;
+  // One dbguard cannot run (a goose Go migration) is not read: its tool runs it (§18).
+  if (migration?.up === undefined || !migration.runnable) return null;
   try {
     readUpAndDown(dir, { up: migration.up, down: migration.down });
     return null;
@@ -121,6 +122,11 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
   const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
+  // §18: migrate stops before a pending migration only its tool runs; the tool goes on.
+  const stop = pending.ahead.map((v) => state.disk.catalog.byVersion.get(v)).find((m) => m !== undefined && !m.runnable);
+  const runs = projectFormat.notRunnable;
+  const byTool = stop && runs ? `${runs.runWith}, then dbguard capture` : null;
+  if (stop && runs) out.line(`  not runnable ${stop.version}  ${stop.up}  ${c.yellow(`${runs.what}: dbguard migrate applies what comes before it and stops there`)}`);
   if (edited.length) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim('changed since applied: dbguard capture --accept-edits keeps the database as it is')}`);
   const stashFates = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
@@ -140,7 +146,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
-  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
+  const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
+  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)' : edited.length ? 'dbguard capture --accept-edits' : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {
@@ -150,6 +157,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), edited,
       invalid: invalid.map((e) => ({ code: e.code, message: e.message, hint: e.hint ?? null })),
       withoutDownSql: lacking.map(withoutDownJson),
+      notRunnable: stop ? { version: stop.version, filename: stop.up ?? null } : null,
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,

@@ -22,6 +22,9 @@ export interface NoDown {
 /** Why a two-file migration has none: its down file was not there (one may be committed later). */
 export const NO_DOWN_FILE = 'no down file';
 
+/** Why a migration dbguard cannot run (a goose Go migration, §18) has no down SQL: `what` is the format's word for it. */
+export const notRunnableWhy = (what: string): string => `${what}, which dbguard cannot run`;
+
 export const NO_DOWN_KINDS: readonly NoDownKind[] = ['missing', 'irreversible', 'noop'];
 
 /**

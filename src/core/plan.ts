@@ -219,7 +219,7 @@ export function planRollback(input: PlanInput): Plan {
   if (lacking.length > 0) {
     // Why each has none, as captured (§18: a file its tool cannot read now, a migration dbguard cannot run).
     const whyOf = new Map(input.tracked.map((t) => [t.version, t.noDown?.kind === 'missing' ? t.noDown.why : null]));
-    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null }))) };
+    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null, filename: known.get(version) }))) };
   }
   const sqlOf = (version: bigint) => (downSql.get(version) as DownSql).sql;
   const meddling = phantoms.filter((version) => mentionsSchema(sqlOf(version), TRACKING_SCHEMA));

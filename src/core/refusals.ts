@@ -4,7 +4,9 @@
  * plan would, with its fix.
  */
 import type { MigrationCache } from './cache.js';
-import { NO_DOWN_FILE } from './no-down.js';
+import { isNotRunnable } from './catalog.js';
+import { NO_DOWN_FILE, notRunnableWhy } from './no-down.js';
+import { projectFormat as format } from '../formats/index.js';
 import { listVersions } from './text.js';
 
 export interface Refusal {
@@ -18,6 +20,8 @@ export interface Refusal {
 export interface Lacking {
   readonly version: bigint;
   readonly why: string | null;
+  /** Its up file, when known: one dbguard cannot run (a goose Go migration) says so even uncaptured. */
+  readonly filename?: string | undefined;
 }
 
 /** Keeps the on-disk migrations and the data: the choices before a reset (§3, §12). */
@@ -30,18 +34,23 @@ function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[
   return [...groups].map(([why, versions]) => withWhy(versions, why)).join('; ');
 }
 
-export function noDownSqlRefusal(lacking: readonly Lacking[]): Refusal {
+export function noDownSqlRefusal(given: readonly Lacking[]): Refusal {
+  const runs = format.notRunnable;
+  const notRunnable = (l: Lacking) => runs !== undefined && l.filename !== undefined && isNotRunnable(l.filename);
+  const lacking = given.map((l) => (l.why === null && notRunnable(l) ? { ...l, why: notRunnableWhy(runs?.what ?? '') } : l));
   const list = named(lacking, (versions, why) => `${listVersions(versions)}${why === null ? '' : ` (${why})`}`);
   // A down file can be restored; a file its tool cannot read, or a migration dbguard cannot run, has none to restore.
   const restorable = lacking.some((l) => l.why === null || l.why === NO_DOWN_FILE);
+  // The tool itself undoes one dbguard cannot run (§18), on a branch that has it.
+  const byTool = runs !== undefined && lacking.some(notRunnable) ? `${runs.undoWith}, then dbguard capture; or ` : '';
   const reset = 'dbguard reset needs no down SQL (it empties the database, keeping a snapshot for dbguard undo)';
   return {
     reason: 'NO_DOWN_SQL',
     message: `no down SQL for ${list}: looked in the tracking table, the previous branch and git history`,
     versions: lacking.map((l) => l.version),
     fix: restorable
-      ? `dbguard status   (restore the down files in git, then dbguard rollback), or check out the branch that has them and keep working there; ${reset}`
-      : `check out the branch that has them and keep working there; ${reset}`,
+      ? `dbguard status   (restore the down files in git, then dbguard rollback), or ${byTool}check out the branch that has them and keep working there; ${reset}`
+      : `${byTool}check out the branch that has them and keep working there; ${reset}`,
   };
 }
 
@@ -64,7 +73,7 @@ export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: big
 export function knownRefusal(cache: MigrationCache, versions: readonly bigint[]): Refusal | null {
   const entries = versions.flatMap((version) => { const entry = cache.migrations.get(version); return entry ? [{ version, entry }] : []; });
   const missing = entries.filter(({ entry }) => !entry.downCaptured && (entry.noDown?.kind ?? 'missing') === 'missing');
-  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null })));
+  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null, filename: entry.filename })));
   const blank = entries.flatMap(({ version, entry }) => (entry.noDown?.kind === 'irreversible' ? [{ version, why: entry.noDown.why }] : []));
   return blank.length > 0 ? irreversibleRefusal(blank) : null;
 }

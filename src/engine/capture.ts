@@ -71,8 +71,9 @@ export async function captureAppliedMigrations(
     if (!isNew && !lacksDown && !renamed && !mayBeEdited) continue;
     // §18: an applied file that cannot be read as its tool reads it now is recorded without its down SQL, and why.
     const unreadableDown = migration.down === undefined ? undefined : disk.unreadable.get(migration.down);
-    const files = unreadableDown === undefined ? readAppliedMigration(migrationsDir, { up: migration.up, down: migration.down })
-      : { ...readAppliedMigration(migrationsDir, { up: migration.up, down: undefined }), whyNoDown: `down SQL unavailable: ${migration.down} cannot be read (${unreadableDown})` };
+    const { up, runnable } = migration;
+    const files = unreadableDown === undefined ? readAppliedMigration(migrationsDir, { up, down: migration.down, runnable })
+      : { ...readAppliedMigration(migrationsDir, { up, down: undefined, runnable }), whyNoDown: `down SQL unavailable: ${migration.down} cannot be read (${unreadableDown})` };
     // A rename is adopted only with the same content (§2): a different file under the version is a phantom.
     if (renamed && files.upSha256 !== row?.upSha256) continue;
     if (mayBeEdited && files.upSha256 === row?.upSha256) continue;

@@ -44,6 +44,10 @@ export interface MigrateResult {
   readonly applied: readonly AppliedStep[];
   /** Applied versions without down SQL to run (none anywhere, or a blank one), and why. */
   readonly withoutDownSql: readonly WithoutDown[];
+  /** The pending migration dbguard cannot run that it stopped before (a goose Go migration, §18), or null. */
+  readonly stoppedAt?: { readonly version: bigint; readonly filename: string } | null;
+  /** The database's version after the run (null: nothing applied). */
+  readonly reached?: bigint | null;
 }
 
 export interface MigrateOptions {
@@ -134,9 +138,11 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     return { ...applied, rewound: rewind.map((s) => s.version), snapshot, snapshotSkipped };
   }
   const wanted = new Set([...outOfOrder, ...ahead]);
-  // Every file is read and validated before the first change: bad input changes nothing.
-  const pending: UpMigration[] = catalog.migrations
-    .filter((m) => m.up !== undefined && wanted.has(m.version))
+  const waiting = catalog.migrations.filter((m) => m.up !== undefined && wanted.has(m.version));
+  // §18: one dbguard cannot run (a goose Go migration) is the tool's to apply: migrate stops before it.
+  const stop = waiting.find((m) => !m.runnable);
+  // Every file is read and validated before the first change, those past the stop too: bad input changes nothing.
+  const pending: UpMigration[] = waiting.filter((m) => m.runnable)
     .map((m) => {
       const up = readMigrationSql(dir, m.up as string, 'up');
       if (isBlankSql(up.sql)) {
@@ -148,11 +154,12 @@ export async function migratePending(session: DbSession, settings: Settings, rep
         // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
         ...(top !== null && m.version < top ? { recordAs: top } : {}),
       };
-    });
+    }).filter((m) => stop === undefined || m.version < stop.version);
+  const stoppedAt = stop === undefined ? null : { version: stop.version, filename: stop.up as string };
   if (dryRun) {
     const withoutDownSql = pending.map((m) => ({ version: m.version, filename: m.filename, noDown: noDownOf(m.downSql, m.upSql, NO_DOWN_FILE, projectFormat.blankDown) }))
       .filter((w) => w.noDown !== null);
-    return { pending, outOfOrder, applied: [], withoutDownSql };
+    return { pending, outOfOrder, applied: [], withoutDownSql, stoppedAt };
   }
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
@@ -160,5 +167,15 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
   const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
-  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored] };
+  return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored], stoppedAt, reached };
+}
+
+/** §18: migrate stopped before a migration only its tool runs: what it did, and the command that goes on. */
+export function notRunnableError(stop: { version: bigint; filename: string }, applied: number, reached: bigint | null, dryRun: boolean): DbguardError {
+  const runs = projectFormat.notRunnable;
+  const before = dryRun ? `would apply ${applied} before it` : applied === 0 ? `nothing applied (database at ${reached ?? 'nothing applied'})` : `applied ${applied} before it (database at ${reached ?? 'nothing applied'})`;
+  return new DbguardError('NOT_RUNNABLE', `${stop.filename} is ${runs?.what ?? 'a migration'}, which dbguard cannot run; ${before}`, {
+    hint: `${runs?.runWith ?? `${projectFormat.name} up`}, then dbguard capture records what it applied`,
+    details: { version: stop.version.toString(), file: stop.filename, applied },
+  });
 }

@@ -117,7 +117,7 @@ async function onDiskAbove(
   const dir = absoluteMigrationsDir(settings);
   for (const m of wanted) {
     // §18: an applied file its tool cannot read now has no up SQL to replay: no replay passes through it.
-    const up = readAppliedMigration(dir, { up: m.up as string, down: undefined });
+    const up = readAppliedMigration(dir, { up: m.up as string, down: undefined, runnable: m.runnable });
     if (up.upSql === null || up.upSha256 === null) continue;
     found.set(m.version, { filename: m.up as string, upSql: up.upSql, upSha256: up.upSha256, downSql: downs.get(m.version)?.sql ?? null });
   }

@@ -41,6 +41,11 @@ export interface MigrationFormat {
   upFileGlob(version: bigint): string;
   /** A renamed file is another migration to the tool (sql-migrate's id is the file name), never adopted. */
   readonly renameIsNewMigration: boolean;
+  /**
+   * What of the tool's migrations dbguard lists and tracks but cannot run (goose's Go migrations, §18),
+   * in words: what one is, and the command that runs it, and undoes it. Absent: it runs them all.
+   */
+  readonly notRunnable?: { readonly what: string; readonly runWith: string; readonly undoWith: string };
   /** A migration as files (the demo and the tests write theirs with it). */
   filesFor(stem: string, up: string, down: string): Record<string, string>;
   /**

@@ -4,7 +4,7 @@ import { readBoundedBytes, UnreadableFile } from './bounded-read.js';
 import { join } from 'node:path';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { Direction } from '../core/catalog.js';
-import { NO_DOWN_FILE } from '../core/no-down.js';
+import { NO_DOWN_FILE, notRunnableWhy } from '../core/no-down.js';
 import { projectFormat } from '../formats/index.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
 
@@ -55,20 +55,28 @@ export interface AppliedFiles {
  * it again, so a file its tool would now misread, or that cannot be read, is recorded without its down
  * SQL, and why — never an error that stops the other migrations from being recorded.
  */
-export function readAppliedMigration(dir: string, migration: { readonly up: string; readonly down: string | undefined }): AppliedFiles {
+export function readAppliedMigration(dir: string, migration: { readonly up: string; readonly down: string | undefined; readonly runnable?: boolean }): AppliedFiles {
+  if (migration.runnable === false) {
+    // Not SQL (a goose Go migration): tracked by its file's sha256, without down SQL.
+    return { upSha256: sha256Of(dir, migration.up), upSql: null, downSql: null, whyNoDown: notRunnableWhy(projectFormat.notRunnable?.what ?? 'a migration') };
+  }
   try {
     const { upSql, upSha256, downSql } = readUpAndDown(dir, migration);
     return { upSql, upSha256, downSql, whyNoDown: downSql === null ? NO_DOWN_FILE : null };
   } catch (error) {
     if (!isDbguardError(error) || error.code !== 'MIGRATION_FILE_INVALID') throw error;
-    let upSha256: string | null = null;
-    try {
-      upSha256 = createHash('sha256').update(readRegularFile(dir, migration.up)).digest('hex');
-    } catch {
-      // Not readable at all: nothing to hash.
-    }
+    const upSha256 = sha256Of(dir, migration.up);
     const why = error.message.startsWith(`${migration.up} line `) ? error.message.slice(migration.up.length + 1) : error.message;
     return { upSha256, upSql: null, downSql: null, whyNoDown: `down SQL unavailable: ${why}` };
+  }
+}
+
+/** A file's sha256, or null when it cannot be read at all. */
+function sha256Of(dir: string, name: string): string | null {
+  try {
+    return createHash('sha256').update(readRegularFile(dir, name)).digest('hex');
+  } catch {
+    return null;
   }
 }
 

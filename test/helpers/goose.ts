@@ -18,7 +18,8 @@ const upSection = (text: string): string => text.split(/^-- \+goose Down\b.*$/m)
 export async function gooseUp(db: string, dir: string, goMigrations: Record<string, string> = {}): Promise<string[]> {
   await query(db, GOOSE_TABLE);
   const top = (await query<{ top: string }>(db, 'SELECT COALESCE(max(version_id), 0)::text AS top FROM goose_db_version WHERE is_applied'))[0]?.top ?? '0';
-  const files = readdirSync(dir).filter((f) => /^[0-9]+_.*\.(sql|go)$/.test(f)).sort();
+  // goose's own rule: a Go file is a migration unless it is a test.
+  const files = readdirSync(dir).filter((f) => /^[0-9]+_.*\.(sql|go)$/.test(f) && !f.endsWith('_test.go')).sort();
   const applied: string[] = [];
   for (const file of files) {
     const version = BigInt(/^([0-9]+)/.exec(file)?.[1] as string);
