@@ -7,6 +7,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
+import { describeWithoutDown, withoutDownJson } from './plan-view.js';
 
 export async function captureCommand(ctx: CommandContext, options: { acceptEdits?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -20,12 +21,14 @@ export async function captureCommand(ctx: CommandContext, options: { acceptEdits
     return captured;
   });
   const { out } = ctx;
-  out.line(`captured down SQL for ${result.captured.length} migration${result.captured.length === 1 ? '' : 's'}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
+  // Counts count what they say (§18): a migration recorded without down SQL to run is not "captured".
+  const without = result.recorded - result.captured.length;
+  out.line(`recorded ${result.recorded} migration${result.recorded === 1 ? '' : 's'}${without > 0 ? `, ${without} without down SQL` : ''}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
   for (const r of result.restored) out.line(`stash: ${r.message}`);
   if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);
-  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back`));
+  for (const line of describeWithoutDown(result.withoutDownSql)) out.note(out.c.yellow(`warning: ${line}`));
   return {
     exitCode: ExitCode.ok,
-    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql, cached: result.cache.migrations.size, restored: result.restored },
+    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql.map(withoutDownJson), cached: result.cache.migrations.size, restored: result.restored },
   };
 }

@@ -2,7 +2,9 @@
  * `dbguard check`: the cache against the disk, and the database when it answers without starting anything
  * (§14). Exit 1 on conflict, 3 when the database is (or was last seen) dirty, as status refuses it.
  */
-import { assertCacheBelongsTo } from '../core/cache.js';
+import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
+import type { Plan } from '../core/plan.js';
+import { foreseenRefusal, knownRefusal, type Refusal } from '../core/refusals.js';
 import { assertCatalogUsable, compareVersions, maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
 import { ExitCode, isDbguardError } from '../core/errors.js';
@@ -59,7 +61,7 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
       return { exitCode: ExitCode.ok, json: { ...json, checkedDatabase: true, phantoms } };
     }
     out.line(`${out.c.yellow('conflict')}: ${phantoms.length} applied migration${phantoms.length === 1 ? ' is' : 's are'} not on this branch: ${listVersions(phantoms.map((p) => p.version))}`);
-    out.line('next: dbguard rollback   (or dbguard status for the full picture)');
+    for (const line of adviceFrom(planned.plan)) out.line(line);
     return { exitCode: ExitCode.actionNeeded, json: { ...json, checkedDatabase: true, phantoms } };
   }
   // §14: the cache may not know what the app applied itself. A database that answers without starting
@@ -76,7 +78,7 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     if (unknown.length > 0) {
       out.line(`${out.c.yellow('conflict')}: ${unknown.length} applied migration${unknown.length === 1 ? ' is' : 's are'} not on this branch, applied without dbguard seeing it (the cache did not list ${unknown.length === 1 ? 'it' : 'them'}): ${listVersions(unknown.map((p) => p.version))}`);
       if (result.conflicts.length === 0) {
-        out.line('next: dbguard rollback   (or dbguard status for the full picture)');
+        for (const line of adviceFrom(asked.plan)) out.line(line);
         return { exitCode: ExitCode.actionNeeded, json: { ...json, checkedDatabase: true, phantoms: asked.phantoms } };
       }
     }
@@ -107,7 +109,9 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
       : conflict.kind === 'unreadable' ? `unreadable (${conflict.error})` : 'missing';
     out.line(`  ${conflict.version}  ${conflict.filename}  ${out.c.dim(why)}`);
   }
-  out.line(`next: dbguard rollback   (or dbguard status for the full picture)`);
+  // The database's plan when it answered, else what the cache knows: a rollback that would refuse is not proposed (§18).
+  const foreseen = asked?.kind === 'answered' ? asked.plan : knownRefusal(cache as MigrationCache, result.conflicts.map((c) => c.version));
+  for (const line of adviceFrom(foreseen)) out.line(line);
   return { exitCode: ExitCode.actionNeeded, json: { ...json, ...dbJson } };
 }
 
@@ -134,6 +138,8 @@ type DatabaseAnswer =
     readonly dirty: bigint | null;
     /** Pending and uncaptured, counted from the applied set the plan read (as status and migrate count them). */
     readonly pending: PendingMigrations;
+    /** The plan rollback would run or refuse: check proposes only what it will do (§18). */
+    readonly plan: Plan;
   }
   | { readonly kind: 'not-asked'; readonly why: string };
 
@@ -149,10 +155,16 @@ async function askDatabase(settings: Settings, ref: DatabaseRef): Promise<Databa
     return {
       kind: 'answered', where: ref.kind === 'embedded' ? 'the embedded database is running' : 'external',
       phantoms: planned.candidates.map((c) => ({ version: c.version, filename: c.filename ?? null })), dirty: current?.dirty ? current.version : null,
-      pending: pendingMigrations(planned.applied),
+      pending: pendingMigrations(planned.applied), plan: planned.plan,
     };
   } catch (error) {
     if (isDbguardError(error) && (error.code === 'DB_CONNECT_FAILED' || error.code === 'DB_AUTH_FAILED')) return { kind: 'not-asked', why: `the database did not answer (${error.code})` };
     throw error;
   }
+}
+
+/** The next step for phantoms: the refusal's own fix when a rollback would refuse, else the rollback. */
+function adviceFrom(foreseen: Plan | Refusal | null): string[] {
+  if (foreseen !== null && (!('kind' in foreseen) || foreseen.kind === 'refuse')) return foreseenRefusal(foreseen);
+  return ['next: dbguard rollback   (or dbguard status for the full picture)'];
 }

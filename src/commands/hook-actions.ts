@@ -9,6 +9,7 @@ import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import type { HookIo } from './hook.js';
 import { listVersions } from '../core/text.js';
+import { foreseenRefusal } from '../core/refusals.js';
 import { describeKeptLines, snapshotSkippedLine } from './plan-view.js';
 
 /** The hook's bound for all of its database work (DESIGN §4): git never waits longer than this. */
@@ -31,7 +32,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
       extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)],
       deadline,
       report: (event) => {
-        if (event.type === 'step-done') io.err(`  ✓ ${event.version}  ${event.filename}  ${event.ms.toFixed(0)} ms`);
+        if (event.type === 'step-done') io.err(`  ✓ ${event.version}  ${event.filename}  ${event.ms.toFixed(0)} ms${event.note ? `  (${event.note})` : ''}`);
         if (event.type === 'step-failed') io.err(`  ✗ ${event.version}  ${event.filename}: ${event.message}`);
         if (event.type === 'step-replayed') io.err(`  ↺ ${event.version}  ${event.filename}: its down failed, so ${event.replayed.join(', ')} were rolled back first and re-applied after`);
       },
@@ -63,6 +64,7 @@ export async function checkWithoutCache(settings: Settings, prev: string, where:
   }
   const versions = planned.candidates.map((c) => c.version);
   io.err(`dbguard: ${where} lacks ${versions.length} migration${versions.length === 1 ? '' : 's'} the database has applied: ${listVersions(versions)} (checked the database: ${reason})`);
-  io.err(planned.plan.kind === 'refuse' ? `  next: ${planned.plan.fix}` : '  dbguard rollback   roll them back, keeping the data in the other tables');
+  if (planned.plan.kind === 'refuse') for (const line of foreseenRefusal(planned.plan)) io.err(`  ${line}`);
+  else io.err(`  dbguard rollback   roll ${versions.length === 1 ? 'it' : 'them'} back, keeping the data in the other tables`);
   return false;
 }

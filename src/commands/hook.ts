@@ -11,6 +11,7 @@ import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compa
 import { isDbguardError } from '../core/errors.js';
 import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookRevisions } from '../core/hook-check.js';
 import { listVersions } from '../core/text.js';
+import { foreseenRefusal, knownRefusal } from '../core/refusals.js';
 import { CONFIG_FILE, type Settings } from '../core/settings.js';
 import { databaseMayExist, databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
@@ -30,10 +31,16 @@ export interface HookIo {
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
-function warn(io: HookIo, conflicts: readonly Conflict[], applied: Iterable<bigint>, where: string): void {
+function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache, where: string): void {
   const versions = conflicts.map((c) => c.version);
-  const ancestor = ancestorAfter(applied, new Set(versions));
+  const ancestor = ancestorAfter(cache.migrations.keys(), new Set(versions));
   io.err(`dbguard: ${where} lacks ${versions.length} ${plural(versions.length, 'migration', 'migrations')} the database has applied: ${listVersions(versions)}`);
+  // Only what will work (§18): a rollback the cache knows would refuse is not proposed; its fix is.
+  const refusal = knownRefusal(cache, versions);
+  if (refusal) {
+    for (const line of foreseenRefusal(refusal)) io.err(`  ${line}`);
+    return;
+  }
   io.err(`  dbguard rollback   roll ${plural(versions.length, 'it', 'them')} back to ${ancestor ?? 'an empty schema'}, keeping the data in the other tables`);
   io.err('  dbguard reset      start over from an empty database (a last resort)');
 }
@@ -187,7 +194,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         const { autoRollback } = await import('./hook-actions.js');
         await autoRollback(settings, revisions.prev, where(), io);
       } else {
-        warn(io, conflicts, cache.migrations.keys(), where());
+        warn(io, conflicts, cache, where());
       }
     }
     // An up file under a version the cache lists is that migration renamed (adopted, or reported above

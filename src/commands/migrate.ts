@@ -1,6 +1,6 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
 import { DbguardError, ExitCode } from '../core/errors.js';
-import { migratePending } from '../engine/migrate.js';
+import { migratePending, notRunnableError } from '../engine/migrate.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import type { Settings } from '../core/settings.js';
 import { assertCatalogUsable, parseVersionArgument } from '../core/catalog.js';
@@ -8,7 +8,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
-import { describeKept, keptJson, snapshotSkippedLine } from './plan-view.js';
+import { describeKept, describeWithoutDown, keptJson, snapshotSkippedLine, withoutDownJson } from './plan-view.js';
 import { reapplyMigration } from '../engine/reapply.js';
 
 export interface MigrateCommandOptions {
@@ -32,7 +32,9 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
   if (result.snapshot) out.line(`snapshot ${result.snapshot.name} taken first (undo: dbguard undo)`);
   if (result.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(result.snapshotSkipped, '--disconnect')));
   if (result.rewound?.length) out.line(`${options.dryRun ? 'would roll back' : 'rolled back'} ${listVersions(result.rewound)} first (--replay), then ${options.dryRun ? 'apply' : 'applied'} in version order`);
-  if (result.pending.length === 0) out.line('nothing to migrate: the database is up to date');
+  if (result.pending.length === 0) {
+    if (!result.stoppedAt) out.line('nothing to migrate: the database is up to date');
+  }
   else if (options.dryRun) {
     out.line(`would apply ${result.pending.length} migration${result.pending.length === 1 ? '' : 's'}:`);
     for (const m of result.pending) out.line(`  ${m.version}  ${m.filename}${m.recordAs === undefined ? '' : out.c.yellow('  (out of order: below the applied top)')}`);
@@ -45,10 +47,12 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
   }
   for (const r of result.restored ?? []) out.line(`stash: ${r.message}`);
   if (result.schema?.state === 'drift') out.note(out.c.yellow(`warning: ${result.schema.message}`));
-  if (result.withoutDownSql.length) out.note(out.c.yellow(`warning: no down file for ${listVersions(result.withoutDownSql)}: those cannot be rolled back until one is committed`));
+  for (const line of describeWithoutDown(result.withoutDownSql)) out.note(out.c.yellow(`warning: ${line}`));
+  // What was applied is said above; the stop is a refusal (exit 3) naming what runs the migration (§18).
+  if (result.stoppedAt) throw notRunnableError(result.stoppedAt, options.dryRun ? result.pending.length : result.applied.length, result.reached ?? null, options.dryRun ?? false);
   return {
     exitCode: ExitCode.ok,
-    json: { uncaptured: result.uncaptured ?? [], restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql, outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
+    json: { uncaptured: result.uncaptured ?? [], restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql.map(withoutDownJson), outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
   };
 }
 
@@ -56,11 +60,16 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
 function dryRunWithoutDatabase(ctx: CommandContext, settings: Settings): CommandResult {
   const { catalog } = readDiskState(absoluteMigrationsDir(settings));
   assertCatalogUsable(catalog, settings.migrationsDir);
-  const pending = catalog.migrations.filter((m) => m.up !== undefined);
+  const onDisk = catalog.migrations.filter((m) => m.up !== undefined);
+  // §18: a migration dbguard cannot run (a goose Go migration) stops the run, as migrate would.
+  const stop = onDisk.find((m) => !m.runnable);
+  const pending = stop === undefined ? onDisk : onDisk.filter((m) => m.version < stop.version);
   const { out } = ctx;
-  if (pending.length === 0) out.line('nothing to migrate: no migrations on disk (and no embedded database yet)');
-  else out.line(`would apply ${pending.length} migration${pending.length === 1 ? '' : 's'} (the embedded database is created first):`);
+  if (pending.length === 0) {
+    if (!stop) out.line('nothing to migrate: no migrations on disk (and no embedded database yet)');
+  } else out.line(`would apply ${pending.length} migration${pending.length === 1 ? '' : 's'} (the embedded database is created first):`);
   for (const m of pending) out.line(`  ${m.version}  ${m.up}`);
+  if (stop) throw notRunnableError({ version: stop.version, filename: stop.up as string }, pending.length, null, true);
   return {
     exitCode: ExitCode.ok,
     json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.down === undefined).map((m) => m.version) },

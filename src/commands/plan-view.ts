@@ -1,6 +1,9 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
 import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
 import { reapplyCommand, type Plan } from '../core/plan.js';
+import type { WithoutDown } from '../core/cache.js';
+import type { NoDownKind } from '../core/no-down.js';
+import { listVersions } from '../core/text.js';
 import { byHand, comesBackByItself, qualifiedName, type StashEntry, type WouldDrop } from '../core/stash.js';
 import type { Output } from '../ui/output.js';
 
@@ -113,3 +116,37 @@ export function editedChoices(edited: readonly bigint[]) {
     acceptWhen: 'if the database already matches the edited file',
   };
 }
+
+const HAS = (n: number) => (n === 1 ? 'has' : 'have');
+const THEM = (n: number) => (n === 1 ? 'it' : 'them');
+
+/** Versions grouped by why they lack down SQL, in first-seen order: "3, 4 (no down file); 9 (…)". */
+function byWhy(list: readonly WithoutDown[]): Array<{ why: string | null; versions: bigint[] }> {
+  const groups = new Map<string | null, bigint[]>();
+  for (const w of list) groups.set(w.noDown?.why ?? null, [...(groups.get(w.noDown?.why ?? null) ?? []), w.version]);
+  return [...groups].map(([why, versions]) => ({ why, versions }));
+}
+
+/**
+ * What a rollback through migrations without down SQL to run would do, one line per kind (§18): the
+ * counts say what they count, and the reason of each is said where it is known.
+ */
+export function describeWithoutDown(list: readonly WithoutDown[]): string[] {
+  const of = (kind: NoDownKind) => list.filter((w) => (w.noDown?.kind ?? 'missing') === kind);
+  const lines: string[] = [];
+  const missing = of('missing');
+  if (missing.length > 0) {
+    const named = byWhy(missing).map((g) => `${listVersions(g.versions)}${g.why === null ? '' : ` (${g.why})`}`).join('; ');
+    lines.push(`no down SQL for ${named}: a rollback through ${THEM(missing.length)} refuses (dbguard reset needs none)`);
+  }
+  for (const g of byWhy(of('irreversible'))) {
+    lines.push(`${listVersions(g.versions)} ${HAS(g.versions.length)} ${g.why} and changed the schema: a rollback through ${THEM(g.versions.length)} refuses (IRREVERSIBLE)`);
+  }
+  for (const g of byWhy(of('noop'))) {
+    lines.push(`${listVersions(g.versions)} ${HAS(g.versions.length)} ${g.why} and changed data only: a rollback records ${THEM(g.versions.length)} as gone, keeping the data`);
+  }
+  return lines;
+}
+
+/** One migration without down SQL in --json: its version, file, and why (kind null: not known). */
+export const withoutDownJson = (w: WithoutDown) => ({ version: w.version, filename: w.filename, kind: w.noDown?.kind ?? null, why: w.noDown?.why ?? null });

@@ -5,8 +5,7 @@ import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { describeKeptLines, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
-import { listVersions } from '../core/text.js';
+import { describeKeptLines, describeWithoutDown, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
 
 export interface RollbackOptions {
   readonly dryRun?: boolean;
@@ -67,7 +66,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   for (const line of describeKeptLines(outcome.kept, 'dbguard stash list')) out.line(line);
   if (run.snapshot) out.line(`undo: dbguard undo   (restores snapshot ${run.snapshot.name}, taken just before)`);
   if (run.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(run.snapshotSkipped, '--disconnect')));
-  if (outcome.capture.withoutDownSql.length) out.note(out.c.yellow(`note: no down SQL captured for ${listVersions(outcome.capture.withoutDownSql)}`));
+  for (const line of describeWithoutDown(outcome.capture.withoutDownSql)) out.note(out.c.yellow(`note: ${line}`));
   if (outcome.schema.state === 'drift') out.note(out.c.yellow(`warning: ${outcome.schema.message}`));
   return {
     exitCode: ExitCode.ok,

@@ -3,7 +3,7 @@ import { DbguardError, isDbguardError, ExitCode } from '../core/errors.js';
 import { readUpAndDown } from '../fs/migration-files.js';
 import type { Migration } from '../core/catalog.js';
 import { findPhantomMigrations } from '../core/compare.js';
-import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache } from '../core/cache.js';
+import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache, type WithoutDown } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
@@ -12,7 +12,7 @@ import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
 import { listStash } from '../db/stash-restore.js';
 import { byHand, comesBackByItself, type StashEntry } from '../core/stash.js';
-import { pendingMigrations } from '../core/plan.js';
+import { holdsApplied, pendingMigrations } from '../core/plan.js';
 import { assertCatalogUsable } from '../core/catalog.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
@@ -20,7 +20,8 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { editedChoices, keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan, UNCAPTURED_ADVICE } from './plan-view.js';
+import { describeWithoutDown, editedChoices, keptJson, nextCommand, ORIGIN_LABEL, planJson, printPlan, UNCAPTURED_ADVICE, withoutDownJson } from './plan-view.js';
+import type { Output } from '../ui/output.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
@@ -28,7 +29,8 @@ import { belowTopRule, projectFormat } from '../formats/index.js';
 
 /** A pending migration's up and down as its tool would read them; the error migrate would give, or null. */
 function unreadablePending(dir: string, migration: Migration | undefined): DbguardError | null {
-  if (migration?.up === undefined) return null;
+  // One dbguard cannot run (a goose Go migration) is not read: its tool runs it (§18).
+  if (migration?.up === undefined || !migration.runnable) return null;
   try {
     readUpAndDown(dir, { up: migration.up, down: migration.down });
     return null;
@@ -117,12 +119,19 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       out.line(`    ${cand.version}  ${cand.filename ?? c.dim('(file name unknown)')}  ${found ? c.dim(`down SQL from ${ORIGIN_LABEL[found.origin]}`) : c.red('no down SQL found')}`);
     }
   }
+  const lacking = withoutDownOnDisk(state, new Set(candidates.map((cand) => cand.version)));
+  printWithoutDown(out, lacking);
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; ${projectFormat.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
   if (pending.uncaptured.length) out.line(`  uncaptured   ${listVersions(pending.uncaptured)}  ${c.dim(`(${UNCAPTURED_ADVICE})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
   const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
+  // §18: migrate stops before a pending migration only its tool runs; the tool goes on.
+  const stop = pending.ahead.map((v) => state.disk.catalog.byVersion.get(v)).find((m) => m !== undefined && !m.runnable);
+  const runs = projectFormat.notRunnable;
+  const byTool = stop && runs ? `${runs.runWith}, then dbguard capture` : null;
+  if (stop && runs) out.line(`  not runnable ${stop.version}  ${stop.up}  ${c.yellow(`${runs.what}: dbguard migrate applies what comes before it and stops there`)}`);
   const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
   if (choices) {
     out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.reapply} ${choices.how}; ${choices.accept} ${choices.acceptWhen}`)}`);
@@ -149,7 +158,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
-  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)'
+  const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
+  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)'
     : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})` : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
@@ -159,6 +169,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       ...json,
       pending: pending.ahead.map(fileOf), outOfOrder: pending.outOfOrder.map(fileOf), appliedUncaptured: pending.uncaptured.map(fileOf), edited,
       invalid: invalid.map((e) => ({ code: e.code, message: e.message, hint: e.hint ?? null })),
+      withoutDownSql: lacking.map(withoutDownJson),
+      notRunnable: stop ? { version: stop.version, filename: stop.up ?? null } : null,
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,
@@ -216,4 +228,20 @@ async function editedSinceApplied(dir: string, state: DatabaseState): Promise<Ar
   const same = state.tracked.filter((row) => row.upSha256 && state.disk.catalog.byVersion.get(row.version)?.up === row.filename && !state.disk.unreadable.has(row.filename));
   const hashes = await hashFiles(dir, same.map((row) => row.filename));
   return same.filter((row) => hashes.has(row.filename) && hashes.get(row.filename) !== row.upSha256).map((row) => ({ version: row.version, filename: row.filename }));
+}
+
+/** Applied migrations on disk without down SQL to run, as captured (phantoms are listed with the plan). */
+function withoutDownOnDisk(state: DatabaseState, phantoms: ReadonlySet<bigint>): WithoutDown[] {
+  return state.tracked.filter((row) => holdsApplied(state.current, row.version) && !phantoms.has(row.version) && (!row.hasDownSql || row.noDown))
+    .map((row) => ({ version: row.version, filename: row.filename, noDown: row.noDown ?? null }));
+}
+
+const LISTED = 8;
+
+/** §18: each one whose down SQL is missing, with why; blank downs by kind, in one line each. */
+function printWithoutDown(out: Output, lacking: readonly WithoutDown[]): void {
+  const missing = lacking.filter((w) => (w.noDown?.kind ?? 'missing') === 'missing');
+  for (const w of missing.slice(0, LISTED)) out.line(`  no down SQL  ${w.version}  ${w.filename}  ${out.c.yellow(w.noDown?.why ?? 'found nowhere')}`);
+  if (missing.length > LISTED) out.line(`  no down SQL  … and ${missing.length - LISTED} more ${out.c.dim('(dbguard status --json lists them)')}`);
+  for (const line of describeWithoutDown(lacking.filter((w) => w.noDown && w.noDown.kind !== 'missing'))) out.line(`  no down SQL  ${line}`);
 }

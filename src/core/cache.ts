@@ -6,13 +6,17 @@
 import * as v from 'valibot';
 import { compareVersions, parseMigrationName } from './catalog.js';
 import { DbguardError } from './errors.js';
+import { NO_DOWN_KINDS, type NoDown } from './no-down.js';
 import { projectFormat as format } from '../formats/index.js';
 
 export const CACHE_FORMAT_VERSION = 1;
 
 export interface CacheEntry {
   readonly filename: string;
+  /** Its down SQL is held, and is SQL to run (a blank down is not captured down SQL). */
   readonly downCaptured: boolean;
+  /** Why it has none to run, when known (§18): what a rollback through it would do, without the database. */
+  readonly noDown?: NoDown;
   /** sha256 of the up file as applied (tells a rename from an edit without the database, §2). */
   readonly upSha256?: string;
 }
@@ -37,6 +41,7 @@ const CacheSchema = v.strictObject({
   database: v.optional(v.string()),
   migrations: v.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be an object'),
   downCaptured: v.optional(v.array(v.unknown())),
+  noDown: v.optional(v.record(v.pipe(v.string(), v.regex(/^[0-9]+$/)), v.strictObject({ kind: v.picklist(NO_DOWN_KINDS), why: v.pipe(v.string(), v.maxLength(4096)) }))),
   upSha256: v.optional(v.record(v.pipe(v.string(), v.regex(/^[0-9]+$/)), v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)))),
   dirty: v.optional(v.pipe(v.string(), v.regex(/^[0-9]+$/))),
   /** The migration format whose file names it lists; absent: golang-migrate (caches from before formats). */
@@ -57,6 +62,7 @@ interface ValidatedCache {
   readonly dirty: string | undefined;
   readonly captured: ReadonlySet<string>;
   readonly shas: Readonly<Record<string, string>>;
+  readonly noDown: Readonly<Record<string, NoDown>>;
   readonly migrations: Record<string, unknown>;
 }
 
@@ -93,7 +99,7 @@ function validateEnvelope(text: string): ValidatedCache {
     if (typeof key !== 'string' || !VERSION_KEY.test(key)) throw corrupt(`downCaptured: ${JSON.stringify(key)} is not a version`);
     captured.add(canonicalVersion(key));
   }
-  return { database: doc.database, dirty: doc.dirty, captured, migrations: doc.migrations, shas: doc.upSha256 ?? {} };
+  return { database: doc.database, dirty: doc.dirty, captured, migrations: doc.migrations, shas: doc.upSha256 ?? {}, noDown: doc.noDown ?? {} };
 }
 
 const canonicalVersion = (digits: string): string => digits.replace(/^0+(?=[0-9])/, '');
@@ -131,6 +137,9 @@ function forEachEntry(cache: ValidatedCache, visit: (key: string, filename: stri
   for (const key of cache.captured) {
     if (seen ? !seen.has(key) : !Object.hasOwn(cache.migrations, key)) throw corrupt(`downCaptured lists ${key}, which has no entry`);
   }
+  for (const key of Object.keys(cache.noDown)) {
+    if (!Object.hasOwn(cache.migrations, key)) throw corrupt(`noDown lists ${key}, which has no entry`);
+  }
 }
 
 /** Parses and validates the cache file's text. */
@@ -139,7 +148,8 @@ export function parseCache(text: string): MigrationCache {
   const migrations = new Map<bigint, CacheEntry>();
   forEachEntry(validated, (key, filename) => {
     const upSha256 = validated.shas[key];
-    migrations.set(BigInt(key), { filename, downCaptured: validated.captured.has(key), ...(upSha256 === undefined ? {} : { upSha256 }) });
+    const noDown = validated.noDown[key];
+    migrations.set(BigInt(key), { filename, downCaptured: validated.captured.has(key), ...(upSha256 === undefined ? {} : { upSha256 }), ...(noDown === undefined ? {} : { noDown }) });
   });
   return { database: validated.database, migrations, ...(validated.dirty === undefined ? {} : { dirty: BigInt(validated.dirty) }) };
 }
@@ -147,7 +157,10 @@ export function parseCache(text: string): MigrationCache {
 export interface CacheSummary {
   readonly database: string | undefined;
   readonly filenames: readonly string[];
-  /** Versions whose down SQL is not captured, in cache order. */
+  /**
+   * Versions whose down SQL is not captured and may still be found (in cache order): not those whose
+   * down is blank, which no other place holds either.
+   */
   readonly uncaptured: readonly string[];
 }
 
@@ -161,7 +174,8 @@ export function summarizeCache(text: string): CacheSummary {
   const uncaptured: string[] = [];
   forEachEntry(validated, (key, filename) => {
     filenames.push(filename);
-    if (!validated.captured.has(key)) uncaptured.push(key);
+    const kind = validated.noDown[key]?.kind;
+    if (!validated.captured.has(key) && (kind === undefined || kind === 'missing')) uncaptured.push(key);
   });
   return { database: validated.database, filenames, uncaptured };
 }
@@ -173,9 +187,11 @@ export function serializeCache(cache: MigrationCache): string {
   for (const version of versions) migrations[version.toString()] = (cache.migrations.get(version) as CacheEntry).filename;
   const downCaptured = versions.filter((version) => cache.migrations.get(version)?.downCaptured).map(String);
   const upSha256: Record<string, string> = {};
+  const noDown: Record<string, NoDown> = {};
   for (const version of versions) {
-    const sha = cache.migrations.get(version)?.upSha256;
-    if (sha !== undefined) upSha256[version.toString()] = sha;
+    const entry = cache.migrations.get(version) as CacheEntry;
+    if (entry.upSha256 !== undefined) upSha256[version.toString()] = entry.upSha256;
+    if (entry.noDown !== undefined) noDown[version.toString()] = { kind: entry.noDown.kind, why: entry.noDown.why };
   }
   const doc = {
     version: CACHE_FORMAT_VERSION,
@@ -184,6 +200,7 @@ export function serializeCache(cache: MigrationCache): string {
     downCaptured,
     ...(Object.keys(upSha256).length > 0 ? { upSha256 } : {}),
     ...(cache.dirty === undefined ? {} : { dirty: cache.dirty.toString() }),
+    ...(Object.keys(noDown).length > 0 ? { noDown } : {}),
     // golang-migrate's caches stay as they were before there were formats.
     ...(format.name === 'golang-migrate' ? {} : { format: format.name }),
   };
@@ -200,6 +217,22 @@ export function assertCacheBelongsTo(cache: { readonly database: string | undefi
   }
 }
 
+/** An applied migration without down SQL to run, and why when known. */
+export interface WithoutDown {
+  readonly version: bigint;
+  readonly filename: string;
+  readonly noDown: NoDown | null;
+}
+
+/** The cache's applied migrations without down SQL to run (none found, or a blank one), ascending. */
+export function withoutDownSql(cache: MigrationCache): WithoutDown[] {
+  return uncapturedVersions(cache).map((version) => {
+    const entry = cache.migrations.get(version) as CacheEntry;
+    return { version, filename: entry.filename, noDown: entry.noDown ?? null };
+  });
+}
+
+/** Applied versions without down SQL to run: none found, or a blank one. */
 export function uncapturedVersions(cache: MigrationCache): bigint[] {
   return [...cache.migrations].filter(([, entry]) => !entry.downCaptured).map(([version]) => version).sort(compareVersions);
 }

@@ -16,6 +16,8 @@ export interface ParsedMigrationName {
   readonly version: bigint;
   readonly name: string;
   readonly direction: Direction;
+  /** false: a migration of the tool that dbguard lists and tracks but cannot run (goose's Go migrations, §18). */
+  readonly runnable?: boolean;
 }
 
 export interface Migration {
@@ -25,6 +27,11 @@ export interface Migration {
   readonly up: string | undefined;
   /** File name of the down migration, when present. */
   readonly down: string | undefined;
+  /**
+   * false: listed, tracked and versioned like the others, but not SQL dbguard can run (a goose Go
+   * migration, §18): migrate stops before it, and it has no down SQL.
+   */
+  readonly runnable: boolean;
 }
 
 export type CatalogIssue =
@@ -59,6 +66,9 @@ export function parseVersionArgument(text: string, usage: string): bigint {
   return BigInt(text);
 }
 
+/** Whether a file is a migration dbguard cannot run (§18: a goose Go migration). */
+export const isNotRunnable = (fileName: string): boolean => parseMigrationName(fileName)?.runnable === false;
+
 /** Parses one file name; `null` when it is not a well-formed migration name. */
 export const parseMigrationName = (fileName: string): ParsedMigrationName | null => format.parseFileName(fileName);
 
@@ -71,7 +81,7 @@ export const looksLikeMigration = (fileName: string): boolean => format.looksLik
  */
 export function buildCatalog(fileNames: Iterable<string>): Catalog {
   const issues: CatalogIssue[] = [];
-  const files = new Map<bigint, { up: string[]; down: string[]; name: string }>();
+  const files = new Map<bigint, { up: string[]; down: string[]; name: string; runnable: boolean }>();
 
   for (const fileName of fileNames) {
     const parsed = parseMigrationName(fileName);
@@ -83,11 +93,14 @@ export function buildCatalog(fileNames: Iterable<string>): Catalog {
     }
     let entry = files.get(parsed.version);
     if (!entry) {
-      entry = { up: [], down: [], name: parsed.name };
+      entry = { up: [], down: [], name: parsed.name, runnable: true };
       files.set(parsed.version, entry);
     }
     entry[parsed.direction].push(fileName);
-    if (parsed.direction === 'up') entry.name = parsed.name;
+    if (parsed.direction === 'up') {
+      entry.name = parsed.name;
+      entry.runnable = parsed.runnable !== false;
+    }
   }
 
   const migrations: Migration[] = [];
@@ -105,7 +118,7 @@ export function buildCatalog(fileNames: Iterable<string>): Catalog {
     if (up === undefined && down !== undefined) {
       issues.push({ code: 'MIGRATION_UP_MISSING', severity: 'warning', version, file: down });
     }
-    migrations.push({ version, name: entry.name, up, down });
+    migrations.push({ version, name: entry.name, up, down, runnable: entry.runnable });
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version));
   return { migrations, byVersion: new Map(migrations.map((m) => [m.version, m])), issues };

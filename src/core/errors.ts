@@ -57,6 +57,7 @@ const CODE_CLASS = {
   IRREVERSIBLE: ExitCode.unsafe,
   OUT_OF_ORDER: ExitCode.unsafe,
   NO_DOWN_SQL: ExitCode.unsafe,
+  NOT_RUNNABLE: ExitCode.unsafe,
   UNSAFE_DOWN_SQL: ExitCode.unsafe,
   REMOTE_REFUSED: ExitCode.unsafe,
   ABORTED: ExitCode.unsafe,

@@ -6,6 +6,8 @@ import type { MigrationCache } from './cache.js';
 import { compareVersions, maxVersion, type Catalog } from './catalog.js';
 import { isBlankSql, isDataOnlySql, mentionsSchema, requiresNoTransaction } from './sql.js';
 import { listVersions } from './text.js';
+import type { NoDown } from './no-down.js';
+import { GENTLER, irreversibleRefusal, noDownSqlRefusal } from './refusals.js';
 import { appliedSet } from './applied.js';
 
 export { appliedSet, holdsApplied, rowsNamingOtherFiles } from './applied.js';
@@ -28,6 +30,8 @@ export interface TrackedMigration {
   readonly hasDownSql: boolean;
   /** sha256 of the up file as applied, when known. */
   readonly upSha256?: string | null;
+  /** Why it has no down SQL to run, as captured (§18); null or absent: it has some, or nothing is known. */
+  readonly noDown?: NoDown | null;
 }
 
 /** Where a down SQL text was found, in the order they are asked (DESIGN §3). */
@@ -199,9 +203,6 @@ export function dirtyAdvice(version: bigint): { readonly what: string; readonly 
   return { what: 'a migration was only half applied', fix: `dbguard force ${version}   (after repairing what it left half done; dbguard status names it)` };
 }
 
-/** Keeps the on-disk migrations and the data: the choices before a reset (§3, §12). */
-const GENTLER = 'or check out the branch that has them and keep working there; dbguard reset only as a last resort';
-
 export function planRollback(input: PlanInput): Plan {
   const { current, catalog, downSql } = input;
   if (current === null) return { kind: 'clean', current: null };
@@ -228,8 +229,9 @@ export function planRollback(input: PlanInput): Plan {
 
   const lacking = phantoms.filter((version) => !downSql.has(version));
   if (lacking.length > 0) {
-    return refuse('NO_DOWN_SQL', `no down SQL found for ${list(lacking)} (looked in the tracking table, the previous branch and git history)`, lacking,
-      `dbguard status   (restore the down files in git, then dbguard rollback), ${GENTLER}`);
+    // Why each has none, as captured (§18: a file its tool cannot read now, a migration dbguard cannot run).
+    const whyOf = new Map(input.tracked.map((t) => [t.version, t.noDown?.kind === 'missing' ? t.noDown.why : null]));
+    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null, filename: known.get(version) }))) };
   }
   const sqlOf = (version: bigint) => (downSql.get(version) as DownSql).sql;
   const meddling = phantoms.filter((version) => mentionsSchema(sqlOf(version), TRACKING_SCHEMA));
@@ -245,8 +247,7 @@ export function planRollback(input: PlanInput): Plan {
   }));
   const irreversible = blank.filter((version) => !dataOnly.has(version));
   if (irreversible.length > 0 && !input.keepIrreversible) {
-    return refuse('IRREVERSIBLE', `${list(irreversible)} ${irreversible.length === 1 ? 'has' : 'have'} an empty down file but changed the schema (or their up SQL is unknown): rolling back would record them as gone and leave what they made`, irreversible,
-      `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}`);
+    return { kind: 'refuse', ...irreversibleRefusal(irreversible.map((version) => ({ version, why: format.blankDown(sqlOf(version)) }))) };
   }
 
   const onDiskApplied = applied.filter((version) => !phantoms.includes(version));

@@ -150,6 +150,8 @@ export async function applyRollbackSteps(
       throw error;
     }),
     ...(options.afterEach ? { afterEach: options.afterEach } : {}),
+    // Said when it runs as the plan said it (issue 26.6): a no-op step ran no SQL.
+    noteOf: (step) => (step.kind === 'noop' ? `no-op${step.note ? `: ${step.note}` : ''}` : step.note),
     failure(step, error, applied) {
       // Already says what happened and what to do (the stash's bound).
       if (isDbguardError(error)) return error;

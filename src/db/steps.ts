@@ -18,6 +18,8 @@ export interface StepLoop<T extends { readonly version: bigint; readonly filenam
   readonly beforeEach?: (item: T, applied: readonly AppliedStep[]) => void;
   /** Called after each step's commit (rollback keeps its record in step with the database). */
   readonly afterEach?: (item: T) => Promise<void>;
+  /** What a step was, said when it is done as its plan says it (a no-op step). */
+  readonly noteOf?: (item: T) => string | undefined;
 }
 
 export async function runSteps<T extends { readonly version: bigint; readonly filename: string }>(
@@ -36,7 +38,8 @@ export async function runSteps<T extends { readonly version: bigint; readonly fi
     }
     const ms = performance.now() - started;
     applied.push({ version: item.version, filename: item.filename, ms });
-    report({ type: 'step-done', version: item.version, filename: item.filename, ms });
+    const note = loop.noteOf?.(item);
+    report({ type: 'step-done', version: item.version, filename: item.filename, ms, ...(note === undefined ? {} : { note }) });
     await loop.afterEach?.(item);
   }
   return applied;

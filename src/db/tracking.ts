@@ -1,4 +1,5 @@
 /** `_dbguard.applied_migrations`: the down SQL of every applied migration, kept inside the database. */
+import { NO_DOWN_KINDS, type NoDown } from '../core/no-down.js';
 import { TRACKING_SCHEMA, type DownSql, type TrackedMigration } from '../core/plan.js';
 import { relationExists, type PgClient } from './client.js';
 
@@ -11,6 +12,8 @@ export interface TrackingRow {
   readonly downSql: string | null;
   readonly upSha256: string | null;
   readonly source: string;
+  /** Why it has no down SQL to run (null: it has some, or nothing is known). */
+  readonly noDown?: NoDown | null;
 }
 
 export async function ensureTrackingTable(client: PgClient): Promise<void> {
@@ -21,18 +24,34 @@ export async function ensureTrackingTable(client: PgClient): Promise<void> {
     down_sql text,
     up_sha256 text,
     captured_at timestamptz,
-    source text
+    source text,
+    no_down jsonb
   )`);
+  // Tables made before no_down (§18) gain it; only then, so the usual run takes no lock for it.
+  await client.query(`DO $dbguard$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = '${TRACKING_TABLE}'::regclass AND attname = 'no_down' AND NOT attisdropped) THEN
+    ALTER TABLE ${TRACKING_TABLE} ADD COLUMN no_down jsonb;
+  END IF;
+END $dbguard$`);
 }
 
 const trackingExists = (client: PgClient) => relationExists(client, TRACKING_TABLE);
 
+/** A stored no_down as dbguard wrote it; anything else (edited by hand) is unknown. */
+function noDownFrom(value: unknown): NoDown | null {
+  const { kind, why } = (value ?? {}) as { kind?: unknown; why?: unknown };
+  return typeof why === 'string' && NO_DOWN_KINDS.includes(kind as NoDown['kind']) ? { kind: kind as NoDown['kind'], why } : null;
+}
+
 export async function readTracked(client: PgClient): Promise<TrackedMigration[]> {
-  if (!(await trackingExists(client))) return [];
-  const result = await client.query<{ version: string; filename: string; has_down: boolean; up_sha256: string | null }>(
-    `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256 FROM ${TRACKING_TABLE} ORDER BY version`,
+  // One question: is the table there, and has it no_down yet (a read-only command does not add it).
+  const facts = await client.query<{ here: boolean; no_down: boolean }>(`SELECT to_regclass('${TRACKING_TABLE}') IS NOT NULL AS here,
+    EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${TRACKING_TABLE}') AND attname = 'no_down' AND NOT attisdropped) AS no_down`);
+  if (!facts.rows[0]?.here) return [];
+  const result = await client.query<{ version: string; filename: string; has_down: boolean; up_sha256: string | null; no_down: unknown }>(
+    `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256, ${facts.rows[0].no_down ? 'no_down' : 'NULL::jsonb AS no_down'} FROM ${TRACKING_TABLE} ORDER BY version`,
   );
-  return result.rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down, upSha256: row.up_sha256 }));
+  return result.rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down, upSha256: row.up_sha256, noDown: noDownFrom(row.no_down) }));
 }
 
 /** Down SQL the table holds for the given versions (whose file names match, when known). */
@@ -58,17 +77,21 @@ const UPSERT_CONFLICT = `ON CONFLICT (version) DO UPDATE SET filename = EXCLUDED
          THEN COALESCE(EXCLUDED.down_sql, ${TRACKING_TABLE}.down_sql) ELSE EXCLUDED.down_sql END,
        up_sha256 = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename
          THEN COALESCE(EXCLUDED.up_sha256, ${TRACKING_TABLE}.up_sha256) ELSE EXCLUDED.up_sha256 END,
+       no_down = CASE WHEN ${TRACKING_TABLE}.filename = EXCLUDED.filename AND EXCLUDED.down_sql IS NULL AND ${TRACKING_TABLE}.down_sql IS NOT NULL
+         THEN ${TRACKING_TABLE}.no_down ELSE EXCLUDED.no_down END,
        captured_at = now(), source = EXCLUDED.source`;
+
+const noDownJson = (row: TrackingRow): string | null => (row.noDown ? JSON.stringify({ kind: row.noDown.kind, why: row.noDown.why }) : null);
 
 export async function upsertTracked(client: PgClient, rows: readonly TrackingRow[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(
-    `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source)
-     SELECT v::bigint, f, d, s, now(), src FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(v, f, d, s, src)
+    `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source, no_down)
+     SELECT v::bigint, f, d, s, now(), src, nd::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(v, f, d, s, src, nd)
      ${UPSERT_CONFLICT}`,
     [
       rows.map((r) => r.version.toString()), rows.map((r) => r.filename), rows.map((r) => r.downSql),
-      rows.map((r) => r.upSha256), rows.map((r) => r.source),
+      rows.map((r) => r.upSha256), rows.map((r) => r.source), rows.map(noDownJson),
     ],
   );
 }
@@ -79,8 +102,8 @@ export async function upsertTracked(client: PgClient, rows: readonly TrackingRow
  */
 export function upsertTrackedStatement(client: PgClient, row: TrackingRow): string {
   const text = (value: string | null) => (value === null ? 'NULL' : client.escapeLiteral(value));
-  return `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source)
-     VALUES (${row.version.toString()}, ${text(row.filename)}, ${text(row.downSql)}, ${text(row.upSha256)}, now(), ${text(row.source)})
+  return `INSERT INTO ${TRACKING_TABLE} (version, filename, down_sql, up_sha256, captured_at, source, no_down)
+     VALUES (${row.version.toString()}, ${text(row.filename)}, ${text(row.downSql)}, ${text(row.upSha256)}, now(), ${text(row.source)}, ${text(noDownJson(row))}::jsonb)
      ${UPSERT_CONFLICT};`;
 }
 

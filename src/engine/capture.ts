@@ -3,7 +3,8 @@
  * above the database's version, and rewrite the cache from the table. Every file is read and validated
  * before the first write, so bad input changes nothing.
  */
-import type { MigrationCache } from '../core/cache.js';
+import { withoutDownSql, type MigrationCache, type WithoutDown } from '../core/cache.js';
+import { noDownOf } from '../core/no-down.js';
 import { maxVersion } from '../core/catalog.js';
 import { isLocalHost } from '../core/connection.js';
 import type { Settings } from '../core/settings.js';
@@ -15,7 +16,8 @@ import { inTransaction } from '../db/client.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
-import { readMigrationFile, readMigrationSql } from '../fs/migration-files.js';
+import { readAppliedMigration, readMigrationFile } from '../fs/migration-files.js';
+import { projectFormat } from '../formats/index.js';
 import { rememberFormat, writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './session.js';
@@ -24,10 +26,12 @@ import type { StashRestore } from '../core/stash.js';
 
 export interface CaptureResult {
   readonly current: SchemaVersion | null;
-  /** Versions whose down SQL was stored by this run. */
+  /** How many migrations this run recorded (new, renamed, or looked at again for their down SQL). */
+  readonly recorded: number;
+  /** Versions whose down SQL this run stored (SQL to run: a blank down is not captured down SQL). */
   readonly captured: readonly bigint[];
-  /** Applied versions still without down SQL (no down file anywhere we looked). */
-  readonly withoutDownSql: readonly bigint[];
+  /** Applied versions still without down SQL to run (none anywhere we looked, or a blank one), and why. */
+  readonly withoutDownSql: readonly WithoutDown[];
   /** Tracking rows removed because the database is below them. */
   readonly pruned: readonly bigint[];
   /** Rows a rollback kept, put back because the project's own migrator applied their migration again (§13). */
@@ -55,6 +59,7 @@ export async function captureAppliedMigrations(
   const maxTracked = maxVersion(applicable.map((row) => row.version));
 
   const rows = new Map<bigint, TrackingRow>();
+  const upSqlOf = new Map<bigint, string | null>();
   const newlyApplied: Array<{ version: bigint; upSha256: string }> = [];
   for (const migration of disk.catalog.migrations) {
     if (migration.up === undefined || !holdsApplied(current, migration.version, migration.up) || disk.unreadable.has(migration.up)) continue;
@@ -68,14 +73,21 @@ export async function captureAppliedMigrations(
     const renamed = row !== undefined && row.filename !== migration.up && Boolean(row.upSha256);
     const mayBeEdited = options.acceptEdits === true && row !== undefined && row.filename === migration.up && Boolean(row.upSha256);
     if (!isNew && !lacksDown && !renamed && !mayBeEdited) continue;
-    const up = readMigrationSql(migrationsDir, migration.up, 'up');
+    // §18: an applied file that cannot be read as its tool reads it now is recorded without its down SQL, and why.
+    const unreadableDown = migration.down === undefined ? undefined : disk.unreadable.get(migration.down);
+    const { up, runnable } = migration;
+    const files = unreadableDown === undefined ? readAppliedMigration(migrationsDir, { up, down: migration.down, runnable })
+      : { ...readAppliedMigration(migrationsDir, { up, down: undefined, runnable }), whyNoDown: `down SQL unavailable: ${migration.down} cannot be read (${unreadableDown})` };
     // A rename is adopted only with the same content (§2): a different file under the version is a phantom.
-    if (renamed && up.sha256 !== row?.upSha256) continue;
-    if (mayBeEdited && up.sha256 === row?.upSha256) continue;
-    const down = migration.down !== undefined && !disk.unreadable.has(migration.down) ? readMigrationSql(migrationsDir, migration.down, 'down').sql : null;
+    if (renamed && files.upSha256 !== row?.upSha256) continue;
+    if (mayBeEdited && files.upSha256 === row?.upSha256) continue;
     const source = renamed ? 'renamed' : mayBeEdited ? 'accepted-edit' : 'working-tree';
-    if (isNew) newlyApplied.push({ version: migration.version, upSha256: up.sha256 });
-    rows.set(migration.version, { version: migration.version, filename: migration.up, downSql: down, upSha256: up.sha256, source });
+    if (isNew && files.upSha256 !== null) newlyApplied.push({ version: migration.version, upSha256: files.upSha256 });
+    upSqlOf.set(migration.version, files.upSql);
+    rows.set(migration.version, {
+      version: migration.version, filename: migration.up, downSql: files.downSql, upSha256: files.upSha256, source,
+      noDown: noDownOf(files.downSql, files.upSql, files.whyNoDown ?? 'no down SQL', projectFormat.blankDown),
+    });
   }
 
   // Applied versions that neither the table nor the working tree can give down SQL for: ask the others.
@@ -85,8 +97,10 @@ export async function captureAppliedMigrations(
   const unique = [...new Map(stillLacking.map((c) => [c.version, c])).values()];
   const recovered = extraSources.length > 0 && unique.length > 0 ? await findDownSql(extraSources, unique) : new Map();
   for (const found of recovered.values()) {
+    const upSql = found.upSql ?? upSqlOf.get(found.version) ?? null;
     rows.set(found.version, {
       version: found.version, filename: found.filename, downSql: found.sql, upSha256: rows.get(found.version)?.upSha256 ?? null, source: found.origin,
+      noDown: noDownOf(found.sql, upSql, 'no down SQL', projectFormat.blankDown),
     });
   }
 
@@ -97,8 +111,11 @@ export async function captureAppliedMigrations(
   });
   const restored = await restoreForNewlyApplied(session, newlyApplied, sameUpOnDisk(migrationsDir, disk));
   const cache = await rewriteCache(session);
-  const withoutDownSql = [...cache.migrations].filter(([, e]) => !e.downCaptured).map(([v]) => v);
-  return { current, captured: [...rows.values()].filter((r) => r.downSql !== null).map((r) => r.version), withoutDownSql, pruned, cache, restored };
+  const written = [...rows.values()];
+  return {
+    current, recorded: written.length, captured: written.filter((r) => r.downSql !== null && !r.noDown).map((r) => r.version),
+    withoutDownSql: withoutDownSql(cache), pruned, cache, restored,
+  };
 }
 
 /** Migrations the project's own migrator applied again: the rows a rollback kept for them go back. */
@@ -141,7 +158,9 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
   const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => holdsApplied(current, row.version));
   const cache: MigrationCache = {
     database: session.ref.identity,
-    migrations: new Map(tracked.map((row) => [row.version, { filename: row.filename, downCaptured: row.hasDownSql, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}) }])),
+    migrations: new Map(tracked.map((row) => [row.version, {
+      filename: row.filename, downCaptured: row.hasDownSql && !row.noDown, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}), ...(row.noDown ? { noDown: row.noDown } : {}),
+    }])),
     ...(current?.dirty ? { dirty: current.version } : {}),
   };
   writeCacheFile(session.ref.paths.cacheFile, cache, durable);

@@ -11,6 +11,8 @@ import type { AppliedStep } from '../db/rollback-executor.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readMigrationSql } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
+import type { WithoutDown } from '../core/cache.js';
+import { NO_DOWN_FILE, noDownOf } from '../core/no-down.js';
 import { captureAppliedMigrations, rewriteCache, sameUpOnDisk } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
@@ -39,10 +41,14 @@ export interface MigrateResult {
   /** Rows a rollback kept, put back as their migrations were applied again (§13). */
   readonly restored?: readonly StashRestore[];
   readonly applied: readonly AppliedStep[];
-  /** Applied versions that have no down SQL anywhere: they cannot be rolled back. */
-  readonly withoutDownSql: readonly bigint[];
+  /** Applied versions without down SQL to run (none anywhere, or a blank one), and why. */
+  readonly withoutDownSql: readonly WithoutDown[];
   /** Applied by the project's own migrator without capture (§3): not run again, their down SQL captured now. */
   readonly uncaptured?: readonly bigint[];
+  /** The pending migration dbguard cannot run that it stopped before (a goose Go migration, §18), or null. */
+  readonly stoppedAt?: { readonly version: bigint; readonly filename: string } | null;
+  /** The database's version after the run (null: nothing applied). */
+  readonly reached?: bigint | null;
 }
 
 export interface MigrateOptions {
@@ -148,10 +154,13 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   // Every file is read and validated before the first change: bad input changes nothing. Below the
   // applied top, schema_migrations keeps the top (what golang-migrate compares with).
   const upsOf = (versions: ReadonlySet<bigint>, keptTop: bigint | null): UpMigration[] => catalog.migrations
-    .filter((m) => m.up !== undefined && versions.has(m.version))
+    .filter((m) => m.up !== undefined && m.runnable && versions.has(m.version))
     .map((m) => ({ ...readUpMigration(dir, m), ...(keptTop !== null && m.version < keptTop ? { recordAs: keptTop } : {}) }));
   const planned = (pending: UpMigration[], late: readonly bigint[]): MigrateResult =>
-    ({ pending, outOfOrder: late, uncaptured, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) });
+    ({
+      pending, outOfOrder: late, uncaptured, applied: [],
+      withoutDownSql: pending.map((m) => ({ version: m.version, filename: m.filename, noDown: noDownOf(m.downSql, m.upSql, NO_DOWN_FILE, projectFormat.blankDown) })).filter((w) => w.noDown !== null),
+    });
   const wanted = new Set([...outOfOrder, ...ahead]);
   if (options.replay && outOfOrder.length > 0) {
     const purpose: RewindPurpose = {
@@ -179,8 +188,12 @@ export async function migratePending(session: DbSession, settings: Settings, rep
     const applied = await migratePending(session, settings, report, { dryRun: false, renewed });
     return { ...applied, rewound: rolledBack, snapshot, snapshotSkipped };
   }
-  const pending = upsOf(wanted, top);
-  if (dryRun) return planned(pending, outOfOrder);
+  // §18: one dbguard cannot run (a goose Go migration) is the tool's to apply: migrate stops before it.
+  // Every file is read and validated before the first change, those past the stop too: bad input changes nothing.
+  const stop = catalog.migrations.find((m) => m.up !== undefined && wanted.has(m.version) && !m.runnable);
+  const pending = upsOf(wanted, top).filter((m) => stop === undefined || m.version < stop.version);
+  const stoppedAt = stop === undefined ? null : { version: stop.version, filename: stop.up as string };
+  if (dryRun) return { ...planned(pending, outOfOrder), stoppedAt };
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), sameUpOnDisk: sameUpOnDisk(dir, state.disk), restored: [] as StashRestore[] };
   const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
@@ -197,6 +210,16 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const capture = await captureAppliedMigrations(session, dir, state.disk);
   return {
     pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored],
-    uncaptured: uncaptured.filter((v) => capture.captured.includes(v)),
+    uncaptured: uncaptured.filter((v) => capture.captured.includes(v)), stoppedAt, reached,
   };
+}
+
+/** §18: migrate stopped before a migration only its tool runs: what it did, and the command that goes on. */
+export function notRunnableError(stop: { version: bigint; filename: string }, applied: number, reached: bigint | null, dryRun: boolean): DbguardError {
+  const runs = projectFormat.notRunnable;
+  const before = dryRun ? `would apply ${applied} before it` : applied === 0 ? `nothing applied (database at ${reached ?? 'nothing applied'})` : `applied ${applied} before it (database at ${reached ?? 'nothing applied'})`;
+  return new DbguardError('NOT_RUNNABLE', `${stop.filename} is ${runs?.what ?? 'a migration'}, which dbguard cannot run; ${before}`, {
+    hint: `${runs?.runWith ?? `${projectFormat.name} up`}, then dbguard capture records what it applied`,
+    details: { version: stop.version.toString(), file: stop.filename, applied },
+  });
 }

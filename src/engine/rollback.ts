@@ -4,7 +4,7 @@ import { isBlankSql } from '../core/sql.js';
 import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
 import { readTrackedDownSql } from '../db/tracking.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
-import { readMigrationSql } from '../fs/migration-files.js';
+import { readAppliedMigration } from '../fs/migration-files.js';
 import type { Settings } from '../core/settings.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js';
@@ -130,8 +130,10 @@ async function onDiskAbove(
   const downs = await readTrackedDownSql(session.client, wanted.map((m) => ({ version: m.version, filename: m.up })));
   const dir = absoluteMigrationsDir(settings);
   for (const m of wanted) {
-    const up = readMigrationSql(dir, m.up as string, 'up');
-    found.set(m.version, { filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: downs.get(m.version)?.sql ?? null });
+    // §18: an applied file its tool cannot read now has no up SQL to replay: no replay passes through it.
+    const up = readAppliedMigration(dir, { up: m.up as string, down: undefined, runnable: m.runnable });
+    if (up.upSql === null || up.upSha256 === null) continue;
+    found.set(m.version, { filename: m.up as string, upSql: up.upSql, upSha256: up.upSha256, downSql: downs.get(m.version)?.sql ?? null });
   }
   return found;
 }

@@ -98,6 +98,7 @@ export const dbmate: MigrationFormat = {
   sectionOf,
   noTransactionRunsWhole: true,
   declaresNoTransaction: (sql) => NO_TRANSACTION.test(sql),
+  blankDown: () => 'an empty down section',
 
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),

@@ -41,6 +41,11 @@ export interface MigrationFormat {
   upFileGlob(version: bigint): string;
   /** A renamed file is another migration to the tool (sql-migrate's id is the file name), never adopted. */
   readonly renameIsNewMigration: boolean;
+  /**
+   * What of the tool's migrations dbguard lists and tracks but cannot run (goose's Go migrations, §18),
+   * in words: what one is, and the command that runs it, and undoes it. Absent: it runs them all.
+   */
+  readonly notRunnable?: { readonly what: string; readonly runWith: string; readonly undoWith: string };
   /** A migration as files (the demo and the tests write theirs with it). */
   filesFor(stem: string, up: string, down: string): Record<string, string>;
   /**
@@ -57,6 +62,11 @@ export interface MigrationFormat {
   readonly noTransactionRunsWhole: boolean;
   /** The tool's own no-transaction marker, as kept at the start of a section. */
   declaresNoTransaction(sql: string): boolean;
+  /**
+   * A blank down in the tool's words, to follow "has": "an empty down file"; goose's and sql-migrate's
+   * Down section is optional, so an empty string there is "no Down section" (DESIGN §18).
+   */
+  blankDown(down: string): string;
 
   // The tracking table
   readonly trackingTable: string;

@@ -80,6 +80,7 @@ export const golangMigrate: MigrationFormat = {
   // golang-migrate has no marker: a file is one Exec (dbguard's own -- dbguard:no-transaction still counts).
   noTransactionRunsWhole: false,
   declaresNoTransaction: () => false,
+  blankDown: () => 'an empty down file',
 
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),

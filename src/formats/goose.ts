@@ -9,19 +9,29 @@
  * newest per version deciding (old goose wrote is_applied = false on down; v3 deletes). A pending
  * version below the newest applied one is refused (`-allow-missing`); the CLI takes no lock.
  */
+import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
 import type { MigrationFormat } from './format.js';
-import { checkStatements, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
+import { checkStatements, blankDownSection, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(_.*)\.sql$/;
-const parseFileName = leadingVersionParser(FILE);
+/** A Go migration (goose.AddMigrationContext in the file, compiled into the project's goose binary); its tests are not. */
+const GO_FILE = /^([0-9]+)(_.*)\.go$/;
+const parseSql = leadingVersionParser(FILE);
+const parseGo = leadingVersionParser(GO_FILE);
+
+function parseFileName(fileName: string): ParsedMigrationName | null {
+  const sql = parseSql(fileName);
+  if (sql !== null || fileName.endsWith('_test.go')) return sql;
+  const go = parseGo(fileName);
+  return go === null ? null : { ...go, runnable: false };
+}
 const TABLE = 'goose_db_version';
 const NO_TRANSACTION_LINE = '-- +goose NO TRANSACTION';
 const SECRET_VARIABLE = /^(PG[A-Z]*|DBGUARD_.*|DATABASE_URL)$/;
 
 
-const invalidNameReason = (fileName: string): string => (/\.go$/.test(fileName) ? 'is a Go migration: dbguard reads goose\'s SQL migrations only'
-  : leadingVersionReason(fileName, 'name must start with a numeric version followed by "_"'));
+const invalidNameReason = (fileName: string): string => leadingVersionReason(fileName, 'name must start with a numeric version followed by "_"');
 
 /** The annotation a line holds ("up", "statementbegin", …), or null for SQL and plain comments. */
 function annotationOf(line: string, file: string, lineNo: number): string | null {
@@ -103,15 +113,22 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
 
 export const goose: MigrationFormat = {
   name: 'goose',
-  ...singleFileLayout(parseFileName, (version) => `*${version}_*.sql`),
+  // The version's file may be SQL or Go: each name found is parsed.
+  ...singleFileLayout(parseFileName, (version) => `*${version}_*`),
   looksLikeMigration: (fileName) => /^[0-9]+_.*\.(sql|go)$/i.test(fileName) && !fileName.endsWith('_test.go'),
   invalidNameReason,
-  expectedNames: '<version>_<name>.sql (with -- +goose Up and -- +goose Down sections)',
+  expectedNames: '<version>_<name>.sql (with -- +goose Up and -- +goose Down sections) or <version>_<name>.go',
   renameIsNewMigration: false,
+  notRunnable: {
+    what: 'a Go migration',
+    runWith: 'goose up   (the project\'s own goose binary, which has its Go migrations compiled in)',
+    undoWith: 'on a branch that has it, the project\'s own goose binary rolls it back (goose down-to <the version below it>)',
+  },
   filesFor: (stem, up, down) => ({ [`${stem}.sql`]: `-- +goose Up\n${up}\n\n-- +goose Down\n${down}\n` }),
   sectionOf,
   noTransactionRunsWhole: false,
   declaresNoTransaction: (sql) => sql.startsWith(NO_TRANSACTION_LINE),
+  blankDown: blankDownSection,
 
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),

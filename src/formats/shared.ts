@@ -94,6 +94,9 @@ export function cutSections(text: string, classify: (line: string, lineNo: numbe
   return { preamble, sections: sections.map((s) => ({ direction: s.direction, line: s.line, noTransaction: s.noTransaction, text: s.lines.join('\n') })) };
 }
 
+/** A blank down where the Down section is optional (goose, sql-migrate): none at all, or the marker with nothing under it. */
+export const blankDownSection = (down: string): string => (down === '' ? 'no Down section' : 'an empty Down section');
+
 /** Whether every line is blank or a `--` comment (what may precede the first marker). */
 export const onlyComments = (lines: readonly string[]): boolean => lines.every((l) => /^\s*(--.*)?\s*$/.test(l));
 

@@ -10,7 +10,7 @@
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
 import type { MigrationFormat } from './format.js';
-import { checkStatements, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, sqlLiteral, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
+import { checkStatements, blankDownSection, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, sqlLiteral, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;
 const TABLE = 'gorp_migrations';
@@ -85,6 +85,7 @@ export const sqlMigrate: MigrationFormat = {
   sectionOf,
   noTransactionRunsWhole: false,
   declaresNoTransaction: (sql) => NO_TRANSACTION.test(sql),
+  blankDown: blankDownSection,
 
   trackingTable: TABLE,
   trackingFactsSql: trackingFactsSql(TABLE),

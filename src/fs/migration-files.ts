@@ -2,8 +2,9 @@
 import { createHash } from 'node:crypto';
 import { readBoundedBytes, UnreadableFile } from './bounded-read.js';
 import { join } from 'node:path';
-import { DbguardError } from '../core/errors.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { Direction } from '../core/catalog.js';
+import { NO_DOWN_FILE, notRunnableWhy } from '../core/no-down.js';
 import { projectFormat } from '../formats/index.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
 
@@ -37,6 +38,46 @@ export function readUpAndDown(dir: string, migration: { readonly up: string; rea
   if (migration.down === undefined) return { upSql, upSha256: up.sha256, downSql: null };
   const downText = migration.down === migration.up ? up.sql : readMigrationFile(dir, migration.down).sql;
   return { upSql, upSha256: up.sha256, downSql: projectFormat.sectionOf(downText, 'down', migration.down, process.env) };
+}
+
+/** An applied migration's files as capture records them: whatever could be read, and why its down SQL could not. */
+export interface AppliedFiles {
+  /** sha256 of the up file; null when it could not be read at all. */
+  readonly upSha256: string | null;
+  readonly upSql: string | null;
+  readonly downSql: string | null;
+  /** Why downSql is null: "no down file", "down SQL unavailable: line 12: …". */
+  readonly whyNoDown: string | null;
+}
+
+/**
+ * §18: a problem in one applied file concerns that file. The tool applied it long ago and never reads
+ * it again, so a file its tool would now misread, or that cannot be read, is recorded without its down
+ * SQL, and why — never an error that stops the other migrations from being recorded.
+ */
+export function readAppliedMigration(dir: string, migration: { readonly up: string; readonly down: string | undefined; readonly runnable?: boolean }): AppliedFiles {
+  if (migration.runnable === false) {
+    // Not SQL (a goose Go migration): tracked by its file's sha256, without down SQL.
+    return { upSha256: sha256Of(dir, migration.up), upSql: null, downSql: null, whyNoDown: notRunnableWhy(projectFormat.notRunnable?.what ?? 'a migration') };
+  }
+  try {
+    const { upSql, upSha256, downSql } = readUpAndDown(dir, migration);
+    return { upSql, upSha256, downSql, whyNoDown: downSql === null ? NO_DOWN_FILE : null };
+  } catch (error) {
+    if (!isDbguardError(error) || error.code !== 'MIGRATION_FILE_INVALID') throw error;
+    const upSha256 = sha256Of(dir, migration.up);
+    const why = error.message.startsWith(`${migration.up} line `) ? error.message.slice(migration.up.length + 1) : error.message;
+    return { upSha256, upSql: null, downSql: null, whyNoDown: `down SQL unavailable: ${why}` };
+  }
+}
+
+/** A file's sha256, or null when it cannot be read at all. */
+function sha256Of(dir: string, name: string): string | null {
+  try {
+    return createHash('sha256').update(readRegularFile(dir, name)).digest('hex');
+  } catch {
+    return null;
+  }
 }
 
 function notReadable(name: string, path: string, why: string, code: string): DbguardError {

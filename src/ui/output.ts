@@ -116,7 +116,7 @@ export function createOutput(options: OutputOptions): Output {
     } else if (event.type === 'step-start') {
       pending = spins() ? activity(`${event.version}  ${event.filename}  (${event.index + 1}/${event.total})`) : null;
     } else if (event.type === 'step-done') {
-      const text = `${event.version}  ${event.filename}  ${c.dim(`${event.ms.toFixed(0)} ms`)}`;
+      const text = `${event.version}  ${event.filename}  ${c.dim(`${event.ms.toFixed(0)} ms`)}${event.note ? `  ${c.yellow(`(${event.note})`)}` : ''}`;
       if (spins() && pending) pending.done(text);
       else line(`  ${c.green('✓')} ${text}`);
     } else if (event.type === 'step-replayed') {

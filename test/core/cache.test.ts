@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertCacheBelongsTo, parseCache, serializeCache, uncapturedVersions } from '../../src/core/cache.js';
+import { assertCacheBelongsTo, parseCache, serializeCache, summarizeCache, uncapturedVersions } from '../../src/core/cache.js';
 import { DbguardError } from '../../src/core/errors.js';
 
 const valid = {
@@ -34,6 +34,17 @@ describe('parseCache', () => {
     expect(parseCache(text)).toEqual(parseCache(JSON.stringify(valid)));
     expect(serializeCache(parseCache(text))).toBe(text);
     expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('keeps why a migration has no down SQL to run (§18), and what the hook would still look for', () => {
+    const doc = { ...valid, migrations: { ...valid.migrations, '447': '447_c.up.sql' }, noDown: { '446': { kind: 'irreversible', why: 'an empty down file' }, '447': { kind: 'missing', why: 'no down file' } } };
+    const cache = parseCache(JSON.stringify(doc));
+    expect(cache.migrations.get(446n)).toEqual({ filename: '446_b.up.sql', downCaptured: false, noDown: { kind: 'irreversible', why: 'an empty down file' } });
+    expect(parseCache(serializeCache(cache))).toEqual(cache);
+    // A blank down is found nowhere else: the hook does not start Postgres to look for it.
+    expect(summarizeCache(JSON.stringify(doc)).uncaptured).toEqual(['447']);
+    expect(codeOf(() => parseCache(JSON.stringify({ ...doc, noDown: { '9': { kind: 'missing', why: 'x' } } })))).toBe('CACHE_CORRUPT');
+    expect(codeOf(() => parseCache(JSON.stringify({ ...doc, noDown: { '446': { kind: 'gone', why: 'x' } } })))).toBe('CACHE_CORRUPT');
   });
 
   it('accepts the minimal document of DESIGN §1', () => {

@@ -25,7 +25,7 @@ describe('buildCatalog', () => {
   it('sorts by numeric version, not by name, and pairs up with down', () => {
     const catalog = buildCatalog(['10_b.up.sql', '10_b.down.sql', '9_a.up.sql', '9_a.down.sql', '000011_c.up.sql', '000011_c.down.sql']);
     expect(catalog.migrations.map((m) => m.version)).toEqual([9n, 10n, 11n]);
-    expect(catalog.byVersion.get(11n)).toEqual({ version: 11n, name: 'c', up: '000011_c.up.sql', down: '000011_c.down.sql' });
+    expect(catalog.byVersion.get(11n)).toEqual({ version: 11n, name: 'c', up: '000011_c.up.sql', down: '000011_c.down.sql', runnable: true });
     expect(catalog.issues).toEqual([]);
   });
 

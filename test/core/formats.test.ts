@@ -109,7 +109,11 @@ describe('dbmate\'s, goose\'s and sql-migrate\'s format modules (issue 19)', () 
     expect(goose.createTableSql).toContain('INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true)');
     expect(goose.recordApplySql({ version: 5n, filename: '5_x.sql' }, 5n)).toBe('INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);');
     expect(goose.recordUnapplySql({ version: 5n, filename: '5_x.sql' }, 2n)).toBe('DELETE FROM goose_db_version WHERE version_id = 5;');
-    expect(goose.invalidNameReason('00002_seed.go')).toContain('Go migration');
+    // §18: a Go migration is a migration dbguard lists and tracks but cannot run; its tests are not migrations.
+    expect(goose.parseFileName('00002_seed.go')).toEqual({ version: 2n, name: 'seed', direction: 'up', runnable: false });
+    expect(goose.parseFileName('00002_seed_test.go')).toBeNull();
+    expect(goose.looksLikeMigration('00002_seed_test.go')).toBe(false);
+    expect(goose.parseFileName('00003_x.sql')).toEqual({ version: 3n, name: 'x', direction: 'up' });
   });
 
   it('the format is told from the first file that tells (nothing else is read); no migrations: null', () => {

@@ -98,7 +98,7 @@ describe('post-checkout hook', () => {
     repo.git('checkout', '-q', '-b', 'a');
     // 446 is applied before anyone wrote its down file: nothing to capture then.
     repo.commitMigrations({ ...base, '446_add.up.sql': 'CREATE TABLE a_one (id int);' }, 'a: 446 up only');
-    expect(repo.dbguard(['migrate']).stderr).toContain('no down file for 446');
+    expect(repo.dbguard(['migrate']).stderr).toContain('no down SQL for 446 (no down file)');
     expect(await query(db, 'SELECT down_sql FROM _dbguard.applied_migrations WHERE version = 446')).toEqual([{ down_sql: null }]);
     // The down file lands later, on branch a only.
     repo.commitMigrations({ ...base, '446_add.up.sql': 'CREATE TABLE a_one (id int);', '446_add.down.sql': 'DROP TABLE a_one;' }, 'a: 446 down');
