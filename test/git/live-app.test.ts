@@ -66,7 +66,7 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     const check = repo.dbguard(['check']);
     expect(check.status).toBe(1);
     expect(check.stdout).toContain('checked the database too');
-    expect(repo.dbguard(['check', '--offline']).status).toBe(0); // the cache's answer alone, as before
+    expect(repo.dbguard(['check', '--offline']).status).toBe(1); // the cache now lists what the database was found to hold
   });
 
   it('also when the shim\'s fast path was armed: what its own git diff saw taken away is handed to the hook', async () => {
@@ -91,7 +91,31 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     const checkout = repo.git('checkout', 'main');
     expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3');
     expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running).toBe(false);
-    expect(repo.dbguard(['check']).stdout).toContain('answer from the cache: the embedded database is stopped');
+    // What the hook learned from the database stays in the cache: check, without it, gives the same answer.
+    const check = repo.dbguard(['check']);
+    expect(check.stdout).toContain('answer from the cache: the embedded database is stopped');
+    expect(check.stdout).toContain('conflict: 1 applied migration is not on this branch');
+    expect(check.stdout).toContain('3  3_create_three.up.sql  missing');
+    expect(check.status).toBe(1);
+    const cache = JSON.parse(readFileSync(join(repo.root, '.dbguard', 'migration_cache.json'), 'utf8')) as { migrations: Record<string, string>; downCaptured: string[] };
+    expect(cache.migrations['3']).toBe('3_create_three.up.sql');
+    expect(cache.downCaptured).toContain('3'); // the down SQL came from feature's tree
+    // And the next checkout does not start the server to ask again: it is a known phantom now.
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.git('checkout', 'main').stderr).toContain('lacks 1 migration the database has applied: 3\n');
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running).toBe(false);
+  });
+
+  it('the down SQL the hook found in the previous tree is kept in the tracking table', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0);
+    expect(repo.git('checkout', 'main').stderr).toContain('lacks 1 migration the database has applied: 3');
+    const url2 = databaseUrl(repo);
+    expect(await sql(url2, "SELECT version::text, source, down_sql FROM _dbguard.applied_migrations WHERE version = 3")).toEqual([
+      { version: '3', source: 'previous-tree', down_sql: tableMigration(3, 'three')['3_create_three.down.sql'] },
+    ]);
   });
 
   it('with "onConflict": "rollback" the checkout rolls it back, keeping its rows for the next migrate', async () => {
