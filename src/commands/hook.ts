@@ -12,7 +12,7 @@ import { isDbguardError } from '../core/errors.js';
 import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookRevisions } from '../core/hook-check.js';
 import { listVersions } from '../core/text.js';
 import { CONFIG_FILE, type Settings } from '../core/settings.js';
-import { databaseMayExist, databaseRef } from '../engine/identity.js';
+import { databaseMayExist, databaseRef, type DatabaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
 import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
 import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
@@ -38,13 +38,27 @@ function warn(io: HookIo, conflicts: readonly Conflict[], applied: Iterable<bigi
   io.err('  dbguard reset      start over from an empty database (a last resort)');
 }
 
-/** New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error. */
-function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings): void {
+/**
+ * New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error.
+ * "New" only when the database was asked (or does not exist yet): the app may have applied them (§14).
+ */
+async function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef): Promise<void> {
   if (pending.length === 0) return;
   assertCatalogUsable(buildCatalog(names), settings.migrationsDir);
-  const versions = [...new Set(pendingVersions(pending))];
+  let versions = [...new Set(pendingVersions(pending))];
   if (versions.length === 0) return;
-  io.err(`dbguard: ${versions.length} new ${plural(versions.length, 'migration', 'migrations')} here (${listVersions(versions)}): dbguard migrate, or your own migrator then dbguard capture`);
+  let known = !databaseMayExist(ref);
+  if (!known) {
+    const { pendingTheDatabaseHolds } = await import('./hook-actions.js');
+    const held = await pendingTheDatabaseHolds(settings, pending, io);
+    known = held !== null;
+    versions = versions.filter((version) => !held?.includes(version));
+  }
+  const n = versions.length;
+  if (n === 0) return;
+  io.err(known
+    ? `dbguard: ${n} new ${plural(n, 'migration', 'migrations')} here (${listVersions(versions)}): dbguard migrate, or your own migrator then dbguard capture`
+    : `dbguard: ${n} ${plural(n, 'migration', 'migrations')} here that dbguard has not seen applied (${listVersions(versions)}): dbguard migrate, or if your app applied ${plural(n, 'it', 'them')}: dbguard capture`);
 }
 
 /**
@@ -190,7 +204,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         warn(io, conflicts, cache.migrations.keys(), where());
       }
     }
-    mentionPending(io, pending, listing.names, settings);
+    await mentionPending(io, pending, listing.names, settings, ref);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);

@@ -73,10 +73,14 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     const repo = embeddedRepo();
     const url = databaseUrl(repo);
     featureAppliedByTheApp(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0); // so no hook asks before the checkout to main
     // Clean checkouts between branches with the same migrations arm the shim's node-less path.
     repo.git('checkout', '-q', '-b', 'side');
     repo.commitFile('NOTES.md', 'side', 'side');
-    expect(repo.git('checkout', '-q', 'feature').stderr).not.toContain('lacks'); // (it mentions 3 as new: dbguard never saw it applied)
+    const toFeature = repo.git('checkout', '-q', 'feature');
+    expect(toFeature.stderr).not.toContain('lacks');
+    // Not "new": with the server stopped nobody asked the database, and the app may have applied it.
+    expect(toFeature.stderr).toContain('dbguard: 1 migration here that dbguard has not seen applied (3): dbguard migrate, or if your app applied it: dbguard capture');
     expect(repo.git('checkout', '-q', 'side').stderr).not.toContain('lacks');
     expect(readFileSync(join(repo.root, '.git', 'dbguard-fast-path'), 'utf8')).toContain('hook-clean\t');
     const checkout = repo.git('checkout', 'main');
@@ -116,6 +120,25 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     expect(await sql(url2, "SELECT version::text, source, down_sql FROM _dbguard.applied_migrations WHERE version = 3")).toEqual([
       { version: '3', source: 'previous-tree', down_sql: tableMigration(3, 'three')['3_create_three.down.sql'] },
     ]);
+  });
+
+  it('a migration the app applied is not called new: the hook asks the running database and captures it (issue 26.7b)', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    repo.git('checkout', '-q', '-b', 'side');
+    repo.commitFile('NOTES.md', 'side', 'side');
+    const toFeature = repo.git('checkout', 'feature');
+    expect(toFeature.stderr).not.toContain('new migration');
+    expect(toFeature.stderr).toContain('dbguard: 3 was applied without dbguard (your app?): its down SQL is captured from the working tree');
+    expect(await sql(url, 'SELECT version::text, source FROM _dbguard.applied_migrations WHERE version = 3')).toEqual([{ version: '3', source: 'working-tree' }]);
+    // A file the database has not applied is still new.
+    repo.write('migrations/4_create_four.up.sql', 'CREATE TABLE four (id int);');
+    repo.write('migrations/4_create_four.down.sql', 'DROP TABLE four;');
+    repo.git('add', '-A');
+    repo.git('commit', '-q', '-m', 'four');
+    repo.git('checkout', '-q', 'side');
+    expect(repo.git('checkout', 'feature').stderr).toContain('dbguard: 1 new migration here (4): dbguard migrate');
   });
 
   it('with "onConflict": "rollback" the checkout rolls it back, keeping its rows for the next migrate', async () => {
