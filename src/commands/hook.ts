@@ -14,8 +14,8 @@ import { listVersions } from '../core/text.js';
 import { CONFIG_FILE, type Settings } from '../core/settings.js';
 import { databaseMayExist, databaseRef, type DatabaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
-import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
-import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
+import { cleanStampPath, readHookMemo, readStashSeen, recordCheck, recordStashSeen, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
+import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, newestStash, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 import { projectFormat as format } from '../formats/index.js';
@@ -112,6 +112,22 @@ function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.Pro
   return upFilesOf(deleted);
 }
 
+/**
+ * The up files of a git stash made since the hook last looked (its work-tree commit and `-u`'s untracked
+ * one): a stash runs no hook and may take away a migration the app applied. Two `git ls-tree`, once per stash.
+ */
+async function startStashedUps(settings: Settings, git: GitLocation | null, cacheFile: string): Promise<{ stash: string | null; names: string[] }> {
+  const stash = git ? newestStash(git.gitDir) : null;
+  if (stash === null || readStashSeen(cacheFile) === stash) return { stash: null, names: [] };
+  const { execFile } = await import('node:child_process');
+  const list = (tree: string) => new Promise<string[]>((resolve) => {
+    execFile('git', ['ls-tree', '--name-only', '-z', tree, '--', `./${settings.migrationsDir}/`], { cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (error, out) => resolve(error ? [] : upFilesOf(out.split('\0'))));
+  });
+  const [work, untracked] = await Promise.all([list(stash), list(`${stash}^3`)]);
+  return { stash, names: [...new Set([...work, ...untracked])] };
+}
+
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
 function unknownRemoved(removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
   const cached = new Set(summary.filenames);
@@ -184,11 +200,18 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     let databaseClean: boolean | null = null;
     if (clean) {
       const unknown = unknownRemoved(await removed, summary, listing.names);
-      if (unknown.length > 0 && databaseMayExist(ref)) {
+      const stashed = await startStashedUps(settings, git, cacheFile);
+      const unknownStashed = unknownRemoved(stashed.names, summary, listing.names).filter((name) => !unknown.includes(name));
+      if (unknown.length + unknownStashed.length > 0 && databaseMayExist(ref)) {
+        const didNotList = (names: readonly string[], how: string) => `${listVersions(pendingVersions(names))} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
+        const reasons = [
+          ...(unknown.length > 0 ? [didNotList(unknown, 'left with this checkout')] : []),
+          ...(unknownStashed.length > 0 ? [didNotList(unknownStashed, `${unknownStashed.length === 1 ? 'was' : 'were'} taken away by git stash`)] : []),
+        ];
         const { checkWithoutCache } = await import('./hook-actions.js');
-        databaseClean = await checkWithoutCache(settings, revisions.prev, where(), io,
-          `${listVersions(pendingVersions(unknown))} left with this checkout and the cache did not list ${unknown.length === 1 ? 'it' : 'them'}`);
+        databaseClean = await checkWithoutCache(settings, revisions.prev, where(), io, reasons.join('; '));
       }
+      if (stashed.stash !== null) recordStashSeen(cacheFile, stashed.stash);
     }
     recordCheck(stampFile, {
       dir, identity: ref.identity, cacheFile, summary, captureTriedFor,

@@ -73,3 +73,14 @@ function readOrNull(file: string): string | null {
     return null;
   }
 }
+
+/**
+ * The newest git stash entry's commit, from refs/stash's reflog in the repository's common git dir (a
+ * linked worktree's git dir names it in `commondir`), without spawning git. null: no stash.
+ */
+export function newestStash(gitDir: string): string | null {
+  const common = readOrNull(join(gitDir, 'commondir'))?.trim();
+  const log = readOrNull(join(common ? resolve(gitDir, common) : gitDir, 'logs', 'refs', 'stash'));
+  const sha = log?.trimEnd().split('\n').at(-1)?.split(' ')[1];
+  return sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
+}

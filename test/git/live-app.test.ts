@@ -141,6 +141,48 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     expect(repo.git('checkout', 'feature').stderr).toContain('dbguard: 1 new migration here (4): dbguard migrate');
   });
 
+  it('git stash -u takes away a migration only the app applied: the next checkout asks the database and names it; rollback finds it in the stash (issue 26.7a)', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'side');
+    repo.commitFile('NOTES.md', 'side', 'side');
+    repo.git('checkout', '-q', 'main');
+    // An uncommitted migration the app applies (dbguard never sees it), then stashed away with the rest of the work.
+    repo.write('migrations/3_wip.up.sql', 'CREATE TABLE wip (id int);');
+    repo.write('migrations/3_wip.down.sql', 'DROP TABLE wip;');
+    appMigratesAndExits(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0);
+    repo.git('stash', '-q', '-u');
+    const checkout = repo.git('checkout', 'side');
+    expect(checkout.stderr).toContain('dbguard: this branch lacks 1 migration the database has applied: 3 (checked the database: 3 was taken away by git stash and the cache did not list it)');
+    const check = repo.dbguard(['check']);
+    expect(check.stdout).toContain('3  3_wip.up.sql  missing');
+    expect(check.status).toBe(1);
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.plan.kind).toBe('rollback');
+    expect(status.plan.steps.map((s: { version: string }) => s.version)).toEqual(['3']);
+    const rolled = repo.dbguard(['rollback', '--yes']);
+    expect(rolled.status, rolled.stderr).toBe(0);
+    const after = databaseUrl(repo);
+    expect(await sql(after, 'SELECT version::text FROM schema_migrations')).toEqual([{ version: '2' }]);
+    expect(await sql(after, "SELECT to_regclass('public.wip')::text AS t")).toEqual([{ t: null }]);
+  });
+
+  it('after git stash -u, status (the next command, no checkout between) names the stashed file and plans its rollback from the stash', () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.write('migrations/3_wip.up.sql', 'CREATE TABLE wip (id int);');
+    repo.write('migrations/3_wip.down.sql', 'DROP TABLE wip;');
+    appMigratesAndExits(repo, url);
+    repo.git('stash', '-q', '-u');
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.plan.kind).toBe('rollback');
+    expect(status.plan.steps.map((s: { version: string; filename: string; downSqlSource: string }) => [s.version, s.filename, s.downSqlSource]))
+      .toEqual([['3', '3_wip.up.sql', 'git-history']]);
+  });
+
   it('with "onConflict": "rollback" the checkout rolls it back, keeping its rows for the next migrate', async () => {
     const repo = embeddedRepo({ onConflict: 'rollback' });
     const url = databaseUrl(repo);
