@@ -1,11 +1,8 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
 import { ExitCode } from '../core/errors.js';
-import { migratePending } from '../engine/migrate.js';
+import { migratePending, readAllAsPending } from '../engine/migrate.js';
+import type { UpMigration } from '../db/migrate.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
-import type { Settings } from '../core/settings.js';
-import { assertCatalogUsable } from '../core/catalog.js';
-import { absoluteMigrationsDir } from '../fs/config.js';
-import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
 import { snapshotSkippedLine } from './plan-view.js';
@@ -13,7 +10,11 @@ import { snapshotSkippedLine } from './plan-view.js';
 export async function migrateCommand(ctx: CommandContext, options: { dryRun?: boolean; strict?: boolean; replay?: boolean; snapshot?: boolean; disconnect?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const { out } = ctx;
-  if (options.dryRun && embeddedNotCreated(settings)) return dryRunWithoutDatabase(ctx, settings);
+  if (embeddedNotCreated(settings)) {
+    // Validated before the cluster is created: bad input changes nothing.
+    const pending = readAllAsPending(settings);
+    if (options.dryRun) return dryRunWithoutDatabase(ctx, pending);
+  }
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, create: !options.dryRun, report: out.progress() }, (session) =>
     migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false, replay: options.replay ?? false, noSnapshot: options.snapshot === false, disconnect: options.disconnect ?? false }));
@@ -38,16 +39,13 @@ export async function migrateCommand(ctx: CommandContext, options: { dryRun?: bo
 }
 
 /** No embedded cluster yet: every migration on disk is pending, and the dry run must not create one. */
-function dryRunWithoutDatabase(ctx: CommandContext, settings: Settings): CommandResult {
-  const { catalog } = readDiskState(absoluteMigrationsDir(settings));
-  assertCatalogUsable(catalog, settings.migrationsDir);
-  const pending = catalog.migrations.filter((m) => m.up !== undefined);
+function dryRunWithoutDatabase(ctx: CommandContext, pending: readonly UpMigration[]): CommandResult {
   const { out } = ctx;
   if (pending.length === 0) out.line('nothing to migrate: no migrations on disk (and no embedded database yet)');
   else out.line(`would apply ${pending.length} migration${pending.length === 1 ? '' : 's'} (the embedded database is created first):`);
-  for (const m of pending) out.line(`  ${m.version}  ${m.up}`);
+  for (const m of pending) out.line(`  ${m.version}  ${m.filename}`);
   return {
     exitCode: ExitCode.ok,
-    json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.down === undefined).map((m) => m.version) },
+    json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) },
   };
 }

@@ -1,5 +1,6 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
-import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
+import { assertCatalogUsable, maxVersion, type Migration } from '../core/catalog.js';
+import { readDiskState } from '../fs/migrations-dir.js';
 import { DbguardError } from '../core/errors.js';
 import { appliedSet, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
 import { requiresNoTransaction } from '../core/sql.js';
@@ -133,20 +134,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   }
   const wanted = new Set([...outOfOrder, ...ahead]);
   // Every file is read and validated before the first change: bad input changes nothing.
-  const pending: UpMigration[] = catalog.migrations
-    .filter((m) => m.up !== undefined && wanted.has(m.version))
-    .map((m) => {
-      const up = readMigrationSql(dir, m.up as string, 'up');
-      if (isBlankSql(up.sql)) {
-        // golang-migrate would record the version and change nothing: almost always a forgotten file.
-        throw new DbguardError('MIGRATION_FILE_INVALID', `${m.up} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${m.up}, or delete it`, details: { file: m.up } });
-      }
-      return {
-        version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationSql(dir, m.down, 'down').sql,
-        // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
-        ...(top !== null && m.version < top ? { recordAs: top } : {}),
-      };
-    });
+  const pending = catalog.migrations.filter((m) => m.up !== undefined && wanted.has(m.version)).map((m) => readPendingMigration(dir, m, top));
   if (dryRun) return { pending, outOfOrder, applied: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) };
   if (pending.length > 0) await recordStart(session.client, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), restored: [] as StashRestore[] };
@@ -155,4 +143,29 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
   return { pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored] };
+}
+
+/** A pending migration's files, read and validated as they will be applied. */
+function readPendingMigration(dir: string, m: Migration, top: bigint | null): UpMigration {
+  const up = readMigrationSql(dir, m.up as string, 'up');
+  if (isBlankSql(up.sql)) {
+    // golang-migrate would record the version and change nothing: almost always a forgotten file.
+    throw new DbguardError('MIGRATION_FILE_INVALID', `${m.up} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${m.up}, or delete it`, details: { file: m.up } });
+  }
+  return {
+    version: m.version, filename: m.up as string, upSql: up.sql, upSha256: up.sha256, downSql: m.down === undefined ? null : readMigrationSql(dir, m.down, 'down').sql,
+    // Below the applied top, schema_migrations keeps the top (what golang-migrate compares with).
+    ...(top !== null && m.version < top ? { recordAs: top } : {}),
+  };
+}
+
+/**
+ * For a database that does not exist yet every migration on disk is pending: the folder and each file
+ * are validated before the embedded cluster is created, so bad input changes nothing (not even that).
+ */
+export function readAllAsPending(settings: Settings): UpMigration[] {
+  const dir = absoluteMigrationsDir(settings);
+  const { catalog } = readDiskState(dir);
+  assertCatalogUsable(catalog, settings.migrationsDir);
+  return catalog.migrations.filter((m) => m.up !== undefined).map((m) => readPendingMigration(dir, m, null));
 }

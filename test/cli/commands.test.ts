@@ -111,6 +111,31 @@ describe('exit codes (DESIGN §9)', () => {
   });
 });
 
+describe('bad input changes nothing: migrate validates before it creates the embedded database (issue 26.7d)', () => {
+  for (const [what, file, sql, code] of [
+    ['a name that does not parse', 'abc_bad.up.sql', 'SELECT 1;', 'MIGRATION_NAME_INVALID'],
+    ['an empty up file', '2_empty.up.sql', '', 'MIGRATION_FILE_INVALID'],
+  ] as const) {
+    it(`${what}: ${code}, and no cluster, password or port is made`, () => {
+      const repo = emptyRepo();
+      repo.write('dbguard.config.json', '{}');
+      repo.write('migrations/1_create_a.up.sql', 'CREATE TABLE a (id int);');
+      repo.write(`migrations/${file}`, sql);
+      const migrated = repo.dbguard(['migrate']);
+      expect(migrated.stderr).toContain(`error[${code}] `);
+      expect(migrated.stderr).not.toContain('creating the embedded database');
+      expect(migrated.status).toBe(2);
+      expect(existsSync(join(repo.root, '.dbguard', 'postgres'))).toBe(false);
+      expect(existsSync(join(repo.root, '.dbguard', 'postgres.password'))).toBe(false);
+      // The dry run refuses it the same way, and creates nothing either.
+      const dry = repo.dbguard(['migrate', '--dry-run']);
+      expect(dry.stderr).toContain(`error[${code}] `);
+      expect(dry.status).toBe(2);
+      expect(existsSync(join(repo.root, '.dbguard', 'postgres'))).toBe(false);
+    });
+  }
+});
+
 describe('--json', () => {
   it('status: one document with the database, cache, phantoms, pending, plan and next command', async () => {
     const { repo } = await conflicted();
