@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import pkg from '../../package.json' with { type: 'json' };
 import { query, schemaVersion, serverInfo, urlFor } from '../helpers/db.js';
-import { BIN, branchedRepo, GitRepo, run } from '../helpers/git.js';
+import { BIN, branchedRepo, GitRepo, PACKAGE_ROOT, run } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -237,6 +237,23 @@ describe('the command line edge (issue 9, item 16)', () => {
     expect(piped.stderr).toBe('');
     expect(existsSync(join(repo.root, '.dbguard', 'dbguard.lock'))).toBe(false);
     expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ running: false });
+  });
+
+  it('the package ships npm-shrinkwrap.json: the dependency tree the suite runs with, production packages pinned (issue 26.5a)', () => {
+    const packed = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], PACKAGE_ROOT);
+    expect(packed.status, packed.stderr).toBe(0);
+    expect((JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path)).toContain('npm-shrinkwrap.json');
+    // One lock file: npm ci installs from the shrinkwrap, so what is tested is what ships.
+    expect(existsSync(join(PACKAGE_ROOT, 'package-lock.json'))).toBe(false);
+    const shrinkwrap = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'npm-shrinkwrap.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean; optional?: boolean; dependencies?: Record<string, string> }> };
+    expect(shrinkwrap.packages['']?.dependencies).toEqual(pkg.dependencies);
+    const production = Object.entries(shrinkwrap.packages).filter(([path, entry]) => path.startsWith('node_modules/') && !entry.dev);
+    expect(production.map(([path]) => path)).toEqual(expect.arrayContaining(Object.keys(pkg.dependencies).map((name) => `node_modules/${name}`)));
+    for (const [path, entry] of production) {
+      const installed = join(PACKAGE_ROOT, path, 'package.json');
+      if (entry.optional && !existsSync(installed)) continue; // another platform's binaries
+      expect([path, (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version]).toEqual([path, entry.version]);
+    }
   });
 
   it('the packed manifest has no install-time scripts (npm 11 would list them in the user\'s project)', () => {
