@@ -1,6 +1,11 @@
 /** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
 import type { Settings } from '../core/settings.js';
+import { parseMigrationName } from '../core/catalog.js';
+import { isDbguardError } from '../core/errors.js';
+import { holdsApplied } from '../core/plan.js';
+import { readSchemaVersion } from '../db/schema-migrations.js';
 import { captureAppliedMigrations } from '../engine/capture.js';
+import { embeddedServerFor } from '../engine/embedded.js';
 import { gitHistorySource, previousTreeSource } from '../engine/down-sql.js';
 import { planAndRebuildCache, runRollback } from '../engine/rollback.js';
 import { withSession } from '../engine/session.js';
@@ -67,4 +72,30 @@ export async function checkWithoutCache(settings: Settings, prev: string, where:
   if (planned.plan.kind === 'refuse') for (const line of foreseenRefusal(planned.plan)) io.err(`  ${line}`);
   else io.err(`  dbguard rollback   roll ${versions.length === 1 ? 'it' : 'them'} back, keeping the data in the other tables`);
   return false;
+}
+
+/**
+ * §14 for the new files of a checkout: the app may have applied them since dbguard last looked. A
+ * database that answers without starting anything (external, or the embedded server running) is asked;
+ * what it holds is captured from the working tree (the very files the app applied) and is not new.
+ * Returns the versions it holds, or null when it was not asked (stopped, or not answering).
+ */
+export async function pendingTheDatabaseHolds(settings: Settings, pending: readonly string[], io: HookIo): Promise<bigint[] | null> {
+  if (settings.database.kind === 'embedded' && !embeddedServerFor(settings).running()) return null;
+  const deadline = deadlineFor(settings);
+  const files = pending.map((name) => ({ name, version: parseMigrationName(name)?.version })).filter((f): f is { name: string; version: bigint } => f.version !== undefined);
+  let current;
+  try {
+    current = await withSession(settings, { destructive: false, deadline }, (session) => readSchemaVersion(session.client));
+  } catch (error) {
+    if (isDbguardError(error) && (error.code === 'DB_CONNECT_FAILED' || error.code === 'DB_AUTH_FAILED')) return null;
+    throw error;
+  }
+  if (!files.some((f) => holdsApplied(current, f.version, f.name))) return [];
+  const dir = absoluteMigrationsDir(settings);
+  const { cache } = await withSession(settings, { destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) }, (session) =>
+    captureAppliedMigrations(session, dir, readDiskState(dir)));
+  const held = [...new Set(files.filter((f) => cache.migrations.get(f.version)?.filename === f.name).map((f) => f.version))];
+  if (held.length > 0) io.err(`dbguard: ${listVersions(held)} ${held.length === 1 ? 'was' : 'were'} applied without dbguard (your app?): ${held.length === 1 ? 'its' : 'their'} down SQL is captured from the working tree`);
+  return held;
 }

@@ -13,10 +13,10 @@ import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookR
 import { listVersions } from '../core/text.js';
 import { foreseenRefusal, knownRefusal } from '../core/refusals.js';
 import { CONFIG_FILE, type Settings } from '../core/settings.js';
-import { databaseMayExist, databaseRef } from '../engine/identity.js';
+import { databaseMayExist, databaseRef, type DatabaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir, loadSettings } from '../fs/config.js';
-import { cleanStampPath, readHookMemo, recordCheck, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
-import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
+import { cleanStampPath, readHookMemo, readStashSeen, recordCheck, recordStashSeen, snapshotBeforeCheck, uncapturedKey } from '../fs/clean-stamp.js';
+import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, newestStash, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 import { projectFormat as format } from '../formats/index.js';
@@ -45,13 +45,27 @@ function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache,
   io.err('  dbguard reset      start over from an empty database (a last resort)');
 }
 
-/** New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error. */
-function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings): void {
+/**
+ * New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error.
+ * "New" only when the database was asked (or does not exist yet): the app may have applied them (§14).
+ */
+async function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef): Promise<void> {
   if (pending.length === 0) return;
   assertCatalogUsable(buildCatalog(names), settings.migrationsDir);
-  const versions = [...new Set(pendingVersions(pending))];
+  let versions = [...new Set(pendingVersions(pending))];
   if (versions.length === 0) return;
-  io.err(`dbguard: ${versions.length} new ${plural(versions.length, 'migration', 'migrations')} here (${listVersions(versions)}): dbguard migrate, or your own migrator then dbguard capture`);
+  let known = !databaseMayExist(ref);
+  if (!known) {
+    const { pendingTheDatabaseHolds } = await import('./hook-actions.js');
+    const held = await pendingTheDatabaseHolds(settings, pending, io);
+    known = held !== null;
+    versions = versions.filter((version) => !held?.includes(version));
+  }
+  const n = versions.length;
+  if (n === 0) return;
+  io.err(known
+    ? `dbguard: ${n} new ${plural(n, 'migration', 'migrations')} here (${listVersions(versions)}): dbguard migrate, or your own migrator then dbguard capture`
+    : `dbguard: ${n} ${plural(n, 'migration', 'migrations')} here that dbguard has not seen applied (${listVersions(versions)}): dbguard migrate, or if your app applied ${plural(n, 'it', 'them')}: dbguard capture`);
 }
 
 /**
@@ -103,6 +117,22 @@ function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.Pro
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
   const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
   return upFilesOf(deleted);
+}
+
+/**
+ * The up files of a git stash made since the hook last looked (its work-tree commit and `-u`'s untracked
+ * one): a stash runs no hook and may take away a migration the app applied. Two `git ls-tree`, once per stash.
+ */
+async function startStashedUps(settings: Settings, git: GitLocation | null, cacheFile: string): Promise<{ stash: string | null; names: string[] }> {
+  const stash = git ? newestStash(git.gitDir) : null;
+  if (stash === null || readStashSeen(cacheFile) === stash) return { stash: null, names: [] };
+  const { execFile } = await import('node:child_process');
+  const list = (tree: string) => new Promise<string[]>((resolve) => {
+    execFile('git', ['ls-tree', '--name-only', '-z', tree, '--', `./${settings.migrationsDir}/`], { cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (error, out) => resolve(error ? [] : upFilesOf(out.split('\0'))));
+  });
+  const [work, untracked] = await Promise.all([list(stash), list(`${stash}^3`)]);
+  return { stash, names: [...new Set([...work, ...untracked])] };
 }
 
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
@@ -177,11 +207,18 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     let databaseClean: boolean | null = null;
     if (clean) {
       const unknown = unknownRemoved(await removed, summary, listing.names);
-      if (unknown.length > 0 && databaseMayExist(ref)) {
+      const stashed = await startStashedUps(settings, git, cacheFile);
+      const unknownStashed = unknownRemoved(stashed.names, summary, listing.names).filter((name) => !unknown.includes(name));
+      if (unknown.length + unknownStashed.length > 0 && databaseMayExist(ref)) {
+        const didNotList = (names: readonly string[], how: string) => `${listVersions(pendingVersions(names))} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
+        const reasons = [
+          ...(unknown.length > 0 ? [didNotList(unknown, 'left with this checkout')] : []),
+          ...(unknownStashed.length > 0 ? [didNotList(unknownStashed, `${unknownStashed.length === 1 ? 'was' : 'were'} taken away by git stash`)] : []),
+        ];
         const { checkWithoutCache } = await import('./hook-actions.js');
-        databaseClean = await checkWithoutCache(settings, revisions.prev, where(), io,
-          `${listVersions(pendingVersions(unknown))} left with this checkout and the cache did not list ${unknown.length === 1 ? 'it' : 'them'}`);
+        databaseClean = await checkWithoutCache(settings, revisions.prev, where(), io, reasons.join('; '));
       }
+      if (stashed.stash !== null) recordStashSeen(cacheFile, stashed.stash);
     }
     recordCheck(stampFile, {
       dir, identity: ref.identity, cacheFile, summary, captureTriedFor,
@@ -200,7 +237,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // An up file under a version the cache lists is that migration renamed (adopted, or reported above
     // as a phantom), not a new one — except to a tool for which a rename is a new migration (§2).
     const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(parseMigrationName(file)?.version ?? -1n)) : pending;
-    mentionPending(io, fresh, listing.names, settings);
+    await mentionPending(io, fresh, listing.names, settings, ref);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);

@@ -1,11 +1,9 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
 import { DbguardError, ExitCode } from '../core/errors.js';
-import { migratePending, notRunnableError } from '../engine/migrate.js';
+import { migratePending, notRunnableError, readAllAsPending, type FirstMigrate } from '../engine/migrate.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import type { Settings } from '../core/settings.js';
-import { assertCatalogUsable, parseVersionArgument } from '../core/catalog.js';
-import { absoluteMigrationsDir } from '../fs/config.js';
-import { readDiskState } from '../fs/migrations-dir.js';
+import { parseVersionArgument } from '../core/catalog.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
 import { describeKept, describeWithoutDown, keptJson, snapshotSkippedLine, withoutDownJson } from './plan-view.js';
@@ -25,7 +23,11 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
   const settings = settingsFor(ctx);
   const { out } = ctx;
   if (options.reapply !== undefined) return reapplyCommand(ctx, settings, options);
-  if (options.dryRun && embeddedNotCreated(settings)) return dryRunWithoutDatabase(ctx, settings);
+  if (embeddedNotCreated(settings)) {
+    // Validated before the cluster is created: bad input changes nothing.
+    const first = readAllAsPending(settings);
+    if (options.dryRun) return dryRunWithoutDatabase(ctx, first);
+  }
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, create: !options.dryRun, report: out.progress() }, (session) =>
     migratePending(session, settings, out.progress(), { dryRun: options.dryRun ?? false, strict: options.strict ?? false, replay: options.replay ?? false, noSnapshot: options.snapshot === false, disconnect: options.disconnect ?? false }));
@@ -57,22 +59,16 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
 }
 
 /** No embedded cluster yet: every migration on disk is pending, and the dry run must not create one. */
-function dryRunWithoutDatabase(ctx: CommandContext, settings: Settings): CommandResult {
-  const { catalog } = readDiskState(absoluteMigrationsDir(settings));
-  assertCatalogUsable(catalog, settings.migrationsDir);
-  const onDisk = catalog.migrations.filter((m) => m.up !== undefined);
-  // §18: a migration dbguard cannot run (a goose Go migration) stops the run, as migrate would.
-  const stop = onDisk.find((m) => !m.runnable);
-  const pending = stop === undefined ? onDisk : onDisk.filter((m) => m.version < stop.version);
+function dryRunWithoutDatabase(ctx: CommandContext, { pending, stop }: FirstMigrate): CommandResult {
   const { out } = ctx;
   if (pending.length === 0) {
     if (!stop) out.line('nothing to migrate: no migrations on disk (and no embedded database yet)');
   } else out.line(`would apply ${pending.length} migration${pending.length === 1 ? '' : 's'} (the embedded database is created first):`);
-  for (const m of pending) out.line(`  ${m.version}  ${m.up}`);
-  if (stop) throw notRunnableError({ version: stop.version, filename: stop.up as string }, pending.length, null, true);
+  for (const m of pending) out.line(`  ${m.version}  ${m.filename}`);
+  if (stop) throw notRunnableError(stop, pending.length, null, true);
   return {
     exitCode: ExitCode.ok,
-    json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.up, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.down === undefined).map((m) => m.version) },
+    json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) },
   };
 }
 

@@ -219,7 +219,8 @@ export function planRollback(input: PlanInput): Plan {
   if (unknown.length > 0) {
     const where = current.applied ? `${format.trackingTable} lists ${list(unknown)}, which ${unknown.length === 1 ? 'is' : 'are'}` : `${format.trackingTable} is at version ${top}, which is`;
     return refuse('UNTRACKED', `${where} not on disk, was never captured, and is not in git history, so its down SQL is unknown`, unknown,
-      `dbguard status   (then restore ${list(unknown)}'s migration files from where they were written and run dbguard capture), ${GENTLER}`);
+      // Not "dbguard status" first: status prints this same refusal, so the advice went round in a circle.
+      `dbguard capture   (after restoring ${list(unknown)}'s migration files from where they were written), ${GENTLER}`);
   }
   for (const v of unnamed) known.set(v, (downSql.get(v) as DownSql).filename);
 

@@ -126,6 +126,8 @@ export interface BusyPolicy {
   readonly disconnect: boolean;
   /** An automatic snapshot before a rollback: with others connected go on without one (the stash keeps the rows). */
   readonly goOnWithout: boolean;
+  /** `dbguard snapshot save`: nothing is about to change, and --no-snapshot is not its option. */
+  readonly manual?: boolean;
 }
 
 export type SnapshotChoice = { readonly strategy: SnapshotStrategy; readonly disconnect: boolean } | { readonly skip: readonly string[] };
@@ -144,10 +146,14 @@ export function chooseSnapshotStrategy(facts: SnapshotFacts, database: string, p
   const dump = facts.embedded ? '' : facts.dumpTools
     ? `, and pg_dump ${facts.dumpTools.major} on PATH cannot read a PostgreSQL ${facts.serverMajor} server`
     : ', and pg_dump/psql are not on PATH';
-  throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot snapshot "${database}" before changing it: ${why}${dump}; nothing was changed`, {
+  const manual = policy.manual ?? false;
+  const disconnect = 'add --disconnect to end those sessions for the copy (a pool reconnects), or close them (stop your app, quit psql)';
+  throw new DbguardError('SNAPSHOT_UNAVAILABLE', `cannot snapshot "${database}"${manual ? '' : ' before changing it'}: ${why}${dump}; nothing was changed`, {
     hint: busy
-      ? 'add --disconnect to end those sessions for the copy (a pool reconnects), or close them (stop your app, quit psql); --no-snapshot goes on without one'
-      : 'run the command again with --no-snapshot to go on without a snapshot (or set "snapshots": false in dbguard.config.json, for the hook too, if this user can never copy it)',
+      ? `${disconnect}${manual ? '' : '; --no-snapshot goes on without one'}`
+      : manual
+        ? `${facts.embedded ? '' : 'put pg_dump and psql of a version that can read the server on PATH, or '}give this user CREATEDB and ownership of "${database}"`
+        : 'run the command again with --no-snapshot to go on without a snapshot (or set "snapshots": false in dbguard.config.json, for the hook too, if this user can never copy it)',
     details: { database, otherSessions: facts.otherSessions },
   });
 }

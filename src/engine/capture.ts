@@ -171,12 +171,22 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
 /**
  * §2: a lost cache is rebuilt by any command that reaches the database. From the tracking table when
  * it has rows (reading only); otherwise a first capture, when this host may be written to (§6).
+ * `unseen`: applied migrations the table lacks that a plan found in the database (§14: the app applied
+ * them), recorded with the down SQL found for them so the cache lists them and the next check without
+ * the database gives the same answer.
  */
-export async function recoverCache(session: DbSession, settings: Settings, disk: DiskState): Promise<MigrationCache> {
+export async function recoverCache(session: DbSession, settings: Settings, disk: DiskState, unseen: readonly TrackingRow[] = []): Promise<MigrationCache> {
   const tracked = await readTracked(session.client);
   const mayWrite = isLocalHost(session.target.host) || settings.allowRemote;
-  if (tracked.length > 0 || !mayWrite) return rewriteCache(session);
+  if (!mayWrite || (tracked.length > 0 && unseen.length === 0)) return rewriteCache(session);
   const migrationsDir = absoluteMigrationsDir(settings);
-  // A read-only session (status, check) writes only here, so it takes the locks for this step itself.
-  return withAdvisoryLock(session.client, lockTimeoutMs(), async () => (await captureAppliedMigrations(session, migrationsDir, disk)).cache);
+  // A read-only session (status, check, the hook's check) writes only here, so it takes the locks for this step itself.
+  return withAdvisoryLock(session.client, lockTimeoutMs(), async () => {
+    // The first capture before the unseen rows: it judges what is applied from what it tracked before.
+    if (tracked.length === 0) await captureAppliedMigrations(session, migrationsDir, disk);
+    if (unseen.length === 0) return rewriteCache(session);
+    await ensureTrackingTable(session.client);
+    await upsertTracked(session.client, unseen);
+    return rewriteCache(session);
+  });
 }

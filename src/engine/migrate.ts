@@ -1,5 +1,6 @@
 /** `dbguard migrate`: pending up migrations, golang-migrate style, each one's down SQL captured. */
 import { assertCatalogUsable, maxVersion, type Migration } from '../core/catalog.js';
+import { readDiskState } from '../fs/migrations-dir.js';
 import { DbguardError } from '../core/errors.js';
 import { appliedSet, dirtyAdvice, pendingMigrations, rollbackCandidates, type DownSql, type ReplayStep } from '../core/plan.js';
 import { requiresNoTransaction } from '../core/sql.js';
@@ -222,4 +223,27 @@ export function notRunnableError(stop: { version: bigint; filename: string }, ap
     hint: `${runs?.runWith ?? `${projectFormat.name} up`}, then dbguard capture records what it applied`,
     details: { version: stop.version.toString(), file: stop.filename, applied },
   });
+}
+
+/** What a first migrate would apply: every runnable migration on disk, validated, and the one it would stop before (§18). */
+export interface FirstMigrate {
+  readonly pending: readonly UpMigration[];
+  readonly stop: { readonly version: bigint; readonly filename: string } | null;
+}
+
+/**
+ * For a database that does not exist yet every migration on disk is pending: the folder and each file
+ * are validated before the embedded cluster is created, so bad input changes nothing (not even that).
+ */
+export function readAllAsPending(settings: Settings): FirstMigrate {
+  const dir = absoluteMigrationsDir(settings);
+  const { catalog } = readDiskState(dir);
+  assertCatalogUsable(catalog, settings.migrationsDir);
+  const onDisk = catalog.migrations.filter((m) => m.up !== undefined);
+  const stop = onDisk.find((m) => !m.runnable);
+  const all = onDisk.filter((m) => m.runnable).map((m) => readUpMigration(dir, m));
+  return {
+    pending: all.filter((m) => stop === undefined || m.version < stop.version),
+    stop: stop === undefined ? null : { version: stop.version, filename: stop.up as string },
+  };
 }

@@ -2,7 +2,7 @@
 import { assertCatalogUsable, maxVersion, parseMigrationName } from '../core/catalog.js';
 import { isBlankSql } from '../core/sql.js';
 import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
-import { readTrackedDownSql } from '../db/tracking.js';
+import { readTrackedDownSql, type TrackingRow } from '../db/tracking.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readAppliedMigration } from '../fs/migration-files.js';
 import type { Settings } from '../core/settings.js';
@@ -163,8 +163,28 @@ export async function buildRollbackPlan(session: DbSession, settings: Settings, 
  */
 export async function planAndRebuildCache(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
   const planned = await buildRollbackPlan(session, settings, options);
-  await recoverCache(session, settings, planned.state.disk);
+  await recoverCache(session, settings, planned.state.disk, unseenPhantoms(planned));
   return planned;
+}
+
+/**
+ * Phantoms the tracking table lacks (or holds without down SQL, which the plan found), as rows: what the
+ * app applied unseen stays known once the database was asked, with the down SQL found for it (from
+ * `<prev>`'s tree in the hook). A version whose file name nothing gives cannot be listed.
+ */
+function unseenPhantoms(planned: PlannedRollback): TrackingRow[] {
+  const tracked = new Map(planned.state.tracked.map((row) => [row.version, row]));
+  const rows: TrackingRow[] = [];
+  for (const candidate of planned.candidates) {
+    const row = tracked.get(candidate.version);
+    const found = planned.downSql.get(candidate.version);
+    const filename = candidate.filename ?? found?.filename;
+    if (filename === undefined || row?.hasDownSql) continue;
+    const down = found?.filename === filename && found.origin !== 'tracking-table' ? found : undefined;
+    if (row !== undefined && (row.filename !== filename || down === undefined)) continue;
+    rows.push({ version: candidate.version, filename, downSql: down?.sql ?? null, upSha256: down?.upSha256 ?? null, source: down?.origin ?? 'found-applied' });
+  }
+  return rows;
 }
 
 /** §13: what each step's down would drop, for the plan (and that the stash would keep). */

@@ -112,7 +112,7 @@ export async function saveSnapshot(session: DbSession, settings: Settings, optio
   const choice = chooseSnapshotStrategy({
     ...facts, embedded: session.ref.kind === 'embedded',
     dumpTools: facts.canTemplate && (facts.otherSessions.length === 0 || options.disconnect) ? null : (await import('../db/pg-dump.js')).findDumpTools(),
-  }, database, { disconnect: options.disconnect ?? false, goOnWithout: options.goOnWithout ?? false });
+  }, database, { disconnect: options.disconnect ?? false, goOnWithout: options.goOnWithout ?? false, manual: options.reason === 'manual' });
   if ('skip' in choice) return { skipped: choice.skip };
   const { strategy } = choice;
   const meta = newSnapshotMeta({ of: database, reason: options.reason, name: options.name, taken: names, version, at: new Date(), strategy, random: random() });

@@ -17,7 +17,7 @@ import { readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntS
 import { dirname, join } from 'node:path';
 import type { CacheSummary } from '../core/cache.js';
 import { FAST_PATH_FILE } from '../core/hook-check.js';
-import { hookCleanMarkerPath } from './state.js';
+import { hookCleanMarkerPath, readStateText } from './state.js';
 
 const RACY_NS = 2000n * 1_000_000n;
 
@@ -179,6 +179,17 @@ function writeFastPathLine(gitDir: string, marker: string, line: string): void {
     return key.endsWith('hook-clean') && key !== marker; // another project's line; old-format lines go
   });
   writeBestEffort(file, `${[...others, line].join('\n')}\n`);
+}
+
+/** The newest git stash whose migration files the hook already looked for (once per stash). */
+export const stashSeenPath = (cacheFile: string): string => join(dirname(cacheFile), 'stash-seen');
+
+export function readStashSeen(cacheFile: string): string | null {
+  return readStateText(stashSeenPath(cacheFile), 128)?.trim() ?? null;
+}
+
+export function recordStashSeen(cacheFile: string, stash: string): void {
+  writeBestEffort(stashSeenPath(cacheFile), `${stash}\n`);
 }
 
 function writeBestEffort(path: string, text: string): void {

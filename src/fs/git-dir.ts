@@ -32,11 +32,23 @@ export function findGitLocation(from: string): GitLocation | null {
 /**
  * A rebase (also `pull --rebase`) is replaying commits: its checkouts are not the user's. Only a
  * checkout is judged by GIT_REFLOG_ACTION: a `pull --rebase` that fast-forwards merges, and its
- * post-merge is the only hook that runs (no commit is rewritten, so no post-rewrite follows).
+ * post-merge is the only hook that runs (no commit is rewritten, so no post-rewrite follows). A rebase
+ * whose todo list is empty when it checks out (a fast-forward `git rebase origin/main`, or every commit
+ * already upstream) rewrites nothing either: that checkout is the only hook it runs, so it is checked.
  */
 export function rebaseInProgress(gitDir: string, env: NodeJS.ProcessEnv, hook = 'post-checkout'): boolean {
-  return existsSync(join(gitDir, 'rebase-merge')) || existsSync(join(gitDir, 'rebase-apply'))
+  if (existsSync(join(gitDir, 'rebase-merge'))) return !(hook === 'post-checkout' && nothingToReplay(join(gitDir, 'rebase-merge', 'git-rebase-todo')));
+  return existsSync(join(gitDir, 'rebase-apply'))
     || (hook === 'post-checkout' && /^(?:rebase|pull --rebase)\b/.test(env.GIT_REFLOG_ACTION ?? ''));
+}
+
+/** The sequencer's todo list holds no command (only comments and blank lines); unreadable: unknown, so no. */
+function nothingToReplay(todoFile: string): boolean {
+  try {
+    return readFileSync(todoFile, 'utf8').split('\n').every((line) => /^\s*(?:#|$)/.test(line));
+  } catch {
+    return false;
+  }
 }
 
 /** `pull --autostash` (rebase or merge) holds the work tree's changes in a stash it has not applied back yet. */
@@ -49,9 +61,26 @@ export function bisectInProgress(gitDir: string): boolean {
 }
 
 export function headIsDetached(gitDir: string): boolean {
+  const head = readOrNull(join(gitDir, 'HEAD'));
+  // A rebase detaches HEAD while it works and puts its branch (head-name) back at the end.
+  return head !== null && !head.startsWith('ref:') && !(readOrNull(join(gitDir, 'rebase-merge', 'head-name'))?.startsWith('refs/heads/') ?? false);
+}
+
+function readOrNull(file: string): string | null {
   try {
-    return !readFileSync(join(gitDir, 'HEAD'), 'utf8').startsWith('ref:');
+    return readFileSync(file, 'utf8');
   } catch {
-    return false;
+    return null;
   }
+}
+
+/**
+ * The newest git stash entry's commit, from refs/stash's reflog in the repository's common git dir (a
+ * linked worktree's git dir names it in `commondir`), without spawning git. null: no stash.
+ */
+export function newestStash(gitDir: string): string | null {
+  const common = readOrNull(join(gitDir, 'commondir'))?.trim();
+  const log = readOrNull(join(common ? resolve(gitDir, common) : gitDir, 'logs', 'refs', 'stash'));
+  const sha = log?.trimEnd().split('\n').at(-1)?.split(' ')[1];
+  return sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
 }

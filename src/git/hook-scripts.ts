@@ -18,8 +18,15 @@ export const CHAINED_SUFFIX = '.pre-dbguard';
 const AUTOSTASH = '{ [ -f "$dbguard_dir/rebase-merge/autostash" ] || [ -f "$dbguard_dir/rebase-apply/autostash" ] || [ -f "$dbguard_dir/MERGE_AUTOSTASH" ]; }';
 
 /**
+ * A rebase is under way and has commits left to replay (its post-rewrite checks once at the end). A
+ * rebase whose todo list is empty (a fast-forward, or every commit already upstream) rewrites nothing,
+ * so no post-rewrite follows: its one checkout is the user's and is checked (fs/git-dir says the same).
+ */
+const REPLAYING = '{ [ -d "$dbguard_dir/rebase-apply" ] || { [ -d "$dbguard_dir/rebase-merge" ] && { [ ! -f "$dbguard_dir/rebase-merge/git-rebase-todo" ] || grep -q \'^[[:space:]]*[^#[:space:]]\' "$dbguard_dir/rebase-merge/git-rebase-todo"; }; }; }';
+
+/**
  * The managed block (POSIX sh). In order: a rebase's own checkouts never act (post-rewrite checks once
- * at its end); file checkouts and checkouts that keep HEAD do nothing; while an autostash holds the
+ * at its end; a rebase with nothing to replay has no end hook, so its checkout acts); file checkouts and checkouts that keep HEAD do nothing; while an autostash holds the
  * work tree's changes (`pull --autostash`) the check waits in the background until git has applied it
  * back, so a stashed migration is not taken for a missing one. When the last check of every project was
  * clean, the migrations folder was not touched since (find -newer its marker) and git says the folder
@@ -38,7 +45,7 @@ export function hookBlock(name: HookName): string {
     '$(git rev-parse --show-toplevel --absolute-git-dir 2>/dev/null)',
     'DBGUARD_EOF',
     '  [ -n "$dbguard_dir" ] || return 0',
-    '  if [ "$1" != post-rewrite ] && { [ -d "$dbguard_dir/rebase-merge" ] || [ -d "$dbguard_dir/rebase-apply" ]; }; then return 0; fi',
+    `  if [ "$1" != post-rewrite ] && ${REPLAYING}; then return 0; fi`,
     '  dbguard_from= dbguard_to=',
     '  case "$1" in',
     '    post-checkout) { [ "$4" = 1 ] && [ "$2" != "$3" ]; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;',

@@ -10,7 +10,7 @@ import { DbguardError } from '../core/errors.js';
 import {
   BLOCK_END, BLOCK_START, CHAINED_SUFFIX, chainedHook, HOOK_NAMES, standaloneHook, withDbguardBlock, withoutDbguardBlocks, type HookName,
 } from './hook-scripts.js';
-import { openRepo } from './repo.js';
+import { runGit } from './plain.js';
 
 export type HookLayoutKind = 'husky' | 'hooksPath' | 'git';
 
@@ -28,10 +28,10 @@ export interface HookState {
   readonly chained: boolean;
 }
 
+/** Plain git, not simple-git: the dbguard.* config keys are not on simple-git's allow-list (plain.ts). */
 async function git(root: string, args: string[]): Promise<string> {
-  const repo = await openRepo(root);
   try {
-    return (await repo.raw(args)).trim();
+    return (await runGit(root, args)).trim();
   } catch (error) {
     throw new DbguardError('GIT_FAILED', `git ${args[0]} failed: ${(error as Error).message.trim().split('\n')[0]}`, {
       hint: 'check that the repository (and its .git folder) is writable by you', cause: error,

@@ -59,13 +59,20 @@ export async function listTree(git: SimpleGit, rev: string, dir: string): Promis
 }
 
 /**
+ * `git log` over every ref's history, commits that added or changed the paths. --full-history: without
+ * it git prunes the parents of a merge that is the same as its first one, and a stash is such a merge —
+ * the untracked files `git stash -u` took away (an applied, uncommitted migration) live in its third parent.
+ */
+const HISTORY = ['--all', '--full-history', '--no-renames', '--diff-filter=AM', '--name-only', '-z', '--format=@%H'];
+
+/**
  * Down files that ever existed under `dir` in any ref's history, newest commit first:
  * `[commit, fileName]` pairs from commits that added or modified them.
  */
 export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<Array<{ commit: string; file: string }>> {
   let out: string;
   try {
-    out = await git.raw(['log', '--all', '--no-renames', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.downFilesGlob}`]);
+    out = await git.raw(['log', ...HISTORY, '--', `:(glob)${dir}/${format.downFilesGlob}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
@@ -80,7 +87,7 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   let out: string;
   try {
     // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
-    out = await git.raw(['log', '--all', '--no-renames', '--diff-filter=AM', '--name-only', '-z', '--format=@%H', '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
+    out = await git.raw(['log', ...HISTORY, '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import pkg from '../../package.json' with { type: 'json' };
 import { query, schemaVersion, serverInfo, urlFor } from '../helpers/db.js';
-import { BIN, branchedRepo, GitRepo, run } from '../helpers/git.js';
+import { BIN, branchedRepo, GitRepo, PACKAGE_ROOT, run } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -111,6 +111,31 @@ describe('exit codes (DESIGN §9)', () => {
   });
 });
 
+describe('bad input changes nothing: migrate validates before it creates the embedded database (issue 26.7d)', () => {
+  for (const [what, file, sql, code] of [
+    ['a name that does not parse', 'abc_bad.up.sql', 'SELECT 1;', 'MIGRATION_NAME_INVALID'],
+    ['an empty up file', '2_empty.up.sql', '', 'MIGRATION_FILE_INVALID'],
+  ] as const) {
+    it(`${what}: ${code}, and no cluster, password or port is made`, () => {
+      const repo = emptyRepo();
+      repo.write('dbguard.config.json', '{}');
+      repo.write('migrations/1_create_a.up.sql', 'CREATE TABLE a (id int);');
+      repo.write(`migrations/${file}`, sql);
+      const migrated = repo.dbguard(['migrate']);
+      expect(migrated.stderr).toContain(`error[${code}] `);
+      expect(migrated.stderr).not.toContain('creating the embedded database');
+      expect(migrated.status).toBe(2);
+      expect(existsSync(join(repo.root, '.dbguard', 'postgres'))).toBe(false);
+      expect(existsSync(join(repo.root, '.dbguard', 'postgres.password'))).toBe(false);
+      // The dry run refuses it the same way, and creates nothing either.
+      const dry = repo.dbguard(['migrate', '--dry-run']);
+      expect(dry.stderr).toContain(`error[${code}] `);
+      expect(dry.status).toBe(2);
+      expect(existsSync(join(repo.root, '.dbguard', 'postgres'))).toBe(false);
+    });
+  }
+});
+
 describe('--json', () => {
   it('status: one document with the database, cache, phantoms, pending, plan and next command', async () => {
     const { repo } = await conflicted();
@@ -212,6 +237,23 @@ describe('the command line edge (issue 9, item 16)', () => {
     expect(piped.stderr).toBe('');
     expect(existsSync(join(repo.root, '.dbguard', 'dbguard.lock'))).toBe(false);
     expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ running: false });
+  });
+
+  it('the package ships npm-shrinkwrap.json: the dependency tree the suite runs with, production packages pinned (issue 26.5a)', () => {
+    const packed = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], PACKAGE_ROOT);
+    expect(packed.status, packed.stderr).toBe(0);
+    expect((JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path)).toContain('npm-shrinkwrap.json');
+    // One lock file: npm ci installs from the shrinkwrap, so what is tested is what ships.
+    expect(existsSync(join(PACKAGE_ROOT, 'package-lock.json'))).toBe(false);
+    const shrinkwrap = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'npm-shrinkwrap.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean; optional?: boolean; dependencies?: Record<string, string> }> };
+    expect(shrinkwrap.packages['']?.dependencies).toEqual(pkg.dependencies);
+    const production = Object.entries(shrinkwrap.packages).filter(([path, entry]) => path.startsWith('node_modules/') && !entry.dev);
+    expect(production.map(([path]) => path)).toEqual(expect.arrayContaining(Object.keys(pkg.dependencies).map((name) => `node_modules/${name}`)));
+    for (const [path, entry] of production) {
+      const installed = join(PACKAGE_ROOT, path, 'package.json');
+      if (entry.optional && !existsSync(installed)) continue; // another platform's binaries
+      expect([path, (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version]).toEqual([path, entry.version]);
+    }
   });
 
   it('the packed manifest has no install-time scripts (npm 11 would list them in the user\'s project)', () => {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase, tableMigration, urlFor } from '../helpers/db.js';
+import { createDatabase, query, tableMigration, urlFor } from '../helpers/db.js';
 import { BIN, GitRepo, run } from '../helpers/git.js';
 
 const cleanups: Array<() => void> = [];
@@ -60,6 +60,25 @@ describe('the hook and check say what migrate will say', () => {
     expect(check.status).toBe(2);
     expect(check.stderr).toContain('error[MIGRATION_VERSION_REUSED]');
     expect(repo.dbguard(['migrate']).stderr).toContain('error[MIGRATION_VERSION_REUSED]');
+  });
+
+  it('an UNTRACKED refusal is said once: status and rollback name what to do, not "dbguard status" again (issue 26.7e)', async () => {
+    const db = await createDatabase();
+    const repo = GitRepo.create();
+    cleanups.push(() => repo.cleanup());
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    repo.commitMigrations(tableMigration(1, 'one'), 'one');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    // Another migrator applied 2 from a file that never reached this repository.
+    await query(db, 'CREATE TABLE two (id int); UPDATE schema_migrations SET version = 2');
+    const status = repo.dbguard(['status']);
+    expect(status.status).toBe(3);
+    expect(status.stdout.match(/was never captured/g)).toHaveLength(1);
+    expect(status.stdout).toContain("  next         dbguard capture   (after restoring 2's migration files from where they were written), or check out the branch that has them");
+    expect(status.stdout).not.toMatch(/next +dbguard status/);
+    const rollback = repo.dbguard(['rollback', '--yes']);
+    expect(rollback.stderr).toContain('error[UNTRACKED] ');
+    expect(rollback.stderr).toContain("  next: dbguard capture   (after restoring 2's migration files from where they were written), or check out");
   });
 
   it('status --offline with a pending migration names dbguard migrate, not "nothing to do"', async () => {

@@ -53,6 +53,19 @@ describe('snapshots as data (§12)', () => {
     expect(() => chooseSnapshotStrategy({ ...free, canTemplate: false, embedded: false }, 'app')).toThrow(/may not copy "app"/);
   });
 
+  it('a snapshot saved by hand is refused in its own words: nothing was about to change, and --no-snapshot is not its option (issue 26.7f)', () => {
+    const manual = { disconnect: false, goOnWithout: false, manual: true };
+    const busy = { otherSessions: ['psql (pid 7)'], canTemplate: true, dumpTools: null, serverMajor: 18, embedded: true };
+    expect(() => chooseSnapshotStrategy(busy, 'app', manual)).toThrow(expect.objectContaining({
+      code: 'SNAPSHOT_UNAVAILABLE', message: 'cannot snapshot "app": other sessions use "app" (psql (pid 7)); nothing was changed',
+      hint: 'add --disconnect to end those sessions for the copy (a pool reconnects), or close them (stop your app, quit psql)',
+    }));
+    expect(() => chooseSnapshotStrategy({ ...busy, otherSessions: [], canTemplate: false, embedded: false }, 'app', manual)).toThrow(expect.objectContaining({
+      message: 'cannot snapshot "app": this user may not copy "app" (CREATE DATABASE … TEMPLATE needs CREATEDB and ownership), and pg_dump/psql are not on PATH; nothing was changed',
+      hint: 'put pg_dump and psql of a version that can read the server on PATH, or give this user CREATEDB and ownership of "app"',
+    }));
+  });
+
   it('a connected app (§14): --disconnect copies after ending its sessions; before a rollback, no snapshot instead of a refusal', () => {
     const appConnected = { otherSessions: ['my-app (pid 42)'], canTemplate: true, dumpTools: null, serverMajor: 18, embedded: true };
     expect(chooseSnapshotStrategy(appConnected, 'app', { disconnect: true, goOnWithout: false })).toEqual({ strategy: 'template', disconnect: true });

@@ -132,6 +132,10 @@ describe('snapshots and undo (§12)', () => {
       expect(refused.status).toBe(3);
       expect(refused.stderr).toMatch(/SNAPSHOT_UNAVAILABLE.*other sessions use .*my-app \(pid \d+\)/s);
       expect(refused.stderr).toContain('--disconnect');
+      // Asked for by hand, nothing is about to change: no "before changing it", no --no-snapshot (issue 26.7f).
+      expect(refused.stderr).toMatch(/error\[SNAPSHOT_UNAVAILABLE\] cannot snapshot "[^"]+": other sessions use/);
+      expect(refused.stderr).not.toContain('before changing it');
+      expect(refused.stderr).not.toContain('--no-snapshot');
       project.setMigrations(base);
       const rolled = dbguard(project, ['rollback', '--yes']);
       expect(rolled.status).toBe(0);

@@ -208,3 +208,32 @@ describe('item 9: a project in a monorepo folder', () => {
     expect(again.stderr).not.toContain('applied: 2');
   });
 });
+
+describe('issue 26.7c: a fast-forward git rebase is checked once', () => {
+  it('git rebase origin/main that fast-forwards over a reverted, applied migration warns (no post-rewrite follows)', async () => {
+    const { db, repo, other } = await withOrigin('warn');
+    other.git('rm', '-q', 'migrations/2_create_two.up.sql', 'migrations/2_create_two.down.sql');
+    other.commitMigrations({ ...tableMigration(1, 'one'), ...tableMigration(3, 'three') }, 'revert two, add three');
+    other.git('push', '-q', 'origin', 'main');
+    repo.git('fetch', '-q', 'origin');
+    const rebased = repo.git('rebase', 'origin/main');
+    expect(rebased.status, rebased.stderr).toBe(0);
+    expect(repo.git('rev-parse', 'HEAD').stdout).toBe(repo.git('rev-parse', 'origin/main').stdout);
+    expect(rebased.stderr).toContain('dbguard: this branch lacks 1 migration the database has applied: 2');
+    expect(rebased.stderr).toContain('dbguard: 1 new migration here (3)');
+    expect(rebased.stderr.match(/lacks 1 migration/g)).toHaveLength(1);
+    expect(await tableExists(db, 'two')).toBe(true);
+  });
+
+  it('a rebase that replays commits still acts only once, at its end', async () => {
+    const { repo, other } = await withOrigin('warn');
+    other.commitFile('README.md', 'upstream\n', 'upstream');
+    other.git('push', '-q', 'origin', 'main');
+    repo.commitFile('NOTES.md', 'ours\n', 'ours');
+    repo.git('fetch', '-q', 'origin');
+    const rebased = repo.gitWith({ DEBUG: 'dbguard' }, 'rebase', 'origin/main');
+    expect(rebased.status, rebased.stderr).toBe(0);
+    expect(rebased.stderr).toContain('dbguard: post-rewrite');
+    expect(rebased.stderr).not.toContain('dbguard: post-checkout');
+  });
+});

@@ -66,17 +66,21 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     const check = repo.dbguard(['check']);
     expect(check.status).toBe(1);
     expect(check.stdout).toContain('checked the database too');
-    expect(repo.dbguard(['check', '--offline']).status).toBe(0); // the cache's answer alone, as before
+    expect(repo.dbguard(['check', '--offline']).status).toBe(1); // the cache now lists what the database was found to hold
   });
 
   it('also when the shim\'s fast path was armed: what its own git diff saw taken away is handed to the hook', async () => {
     const repo = embeddedRepo();
     const url = databaseUrl(repo);
     featureAppliedByTheApp(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0); // so no hook asks before the checkout to main
     // Clean checkouts between branches with the same migrations arm the shim's node-less path.
     repo.git('checkout', '-q', '-b', 'side');
     repo.commitFile('NOTES.md', 'side', 'side');
-    expect(repo.git('checkout', '-q', 'feature').stderr).not.toContain('lacks'); // (it mentions 3 as new: dbguard never saw it applied)
+    const toFeature = repo.git('checkout', '-q', 'feature');
+    expect(toFeature.stderr).not.toContain('lacks');
+    // Not "new": with the server stopped nobody asked the database, and the app may have applied it.
+    expect(toFeature.stderr).toContain('dbguard: 1 migration here that dbguard has not seen applied (3): dbguard migrate, or if your app applied it: dbguard capture');
     expect(repo.git('checkout', '-q', 'side').stderr).not.toContain('lacks');
     expect(readFileSync(join(repo.root, '.git', 'dbguard-fast-path'), 'utf8')).toContain('hook-clean\t');
     const checkout = repo.git('checkout', 'main');
@@ -91,7 +95,92 @@ describe('story 1: a migration the app applied never passes a checkout unnoticed
     const checkout = repo.git('checkout', 'main');
     expect(checkout.stderr).toContain('lacks 1 migration the database has applied: 3');
     expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running).toBe(false);
-    expect(repo.dbguard(['check']).stdout).toContain('answer from the cache: the embedded database is stopped');
+    // What the hook learned from the database stays in the cache: check, without it, gives the same answer.
+    const check = repo.dbguard(['check']);
+    expect(check.stdout).toContain('answer from the cache: the embedded database is stopped');
+    expect(check.stdout).toContain('conflict: 1 applied migration is not on this branch');
+    expect(check.stdout).toContain('3  3_create_three.up.sql  missing');
+    expect(check.status).toBe(1);
+    const cache = JSON.parse(readFileSync(join(repo.root, '.dbguard', 'migration_cache.json'), 'utf8')) as { migrations: Record<string, string>; downCaptured: string[] };
+    expect(cache.migrations['3']).toBe('3_create_three.up.sql');
+    expect(cache.downCaptured).toContain('3'); // the down SQL came from feature's tree
+    // And the next checkout does not start the server to ask again: it is a known phantom now.
+    repo.git('checkout', '-q', 'feature');
+    expect(repo.git('checkout', 'main').stderr).toContain('lacks 1 migration the database has applied: 3\n');
+    expect(JSON.parse(repo.dbguard(['db', 'status', '--json']).stdout).running).toBe(false);
+  });
+
+  it('the down SQL the hook found in the previous tree is kept in the tracking table', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0);
+    expect(repo.git('checkout', 'main').stderr).toContain('lacks 1 migration the database has applied: 3');
+    const url2 = databaseUrl(repo);
+    expect(await sql(url2, "SELECT version::text, source, down_sql FROM _dbguard.applied_migrations WHERE version = 3")).toEqual([
+      { version: '3', source: 'previous-tree', down_sql: tableMigration(3, 'three')['3_create_three.down.sql'] },
+    ]);
+  });
+
+  it('a migration the app applied is not called new: the hook asks the running database and captures it (issue 26.7b)', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    featureAppliedByTheApp(repo, url);
+    repo.git('checkout', '-q', '-b', 'side');
+    repo.commitFile('NOTES.md', 'side', 'side');
+    const toFeature = repo.git('checkout', 'feature');
+    expect(toFeature.stderr).not.toContain('new migration');
+    expect(toFeature.stderr).toContain('dbguard: 3 was applied without dbguard (your app?): its down SQL is captured from the working tree');
+    expect(await sql(url, 'SELECT version::text, source FROM _dbguard.applied_migrations WHERE version = 3')).toEqual([{ version: '3', source: 'working-tree' }]);
+    // A file the database has not applied is still new.
+    repo.write('migrations/4_create_four.up.sql', 'CREATE TABLE four (id int);');
+    repo.write('migrations/4_create_four.down.sql', 'DROP TABLE four;');
+    repo.git('add', '-A');
+    repo.git('commit', '-q', '-m', 'four');
+    repo.git('checkout', '-q', 'side');
+    expect(repo.git('checkout', 'feature').stderr).toContain('dbguard: 1 new migration here (4): dbguard migrate');
+  });
+
+  it('git stash -u takes away a migration only the app applied: the next checkout asks the database and names it; rollback finds it in the stash (issue 26.7a)', async () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'side');
+    repo.commitFile('NOTES.md', 'side', 'side');
+    repo.git('checkout', '-q', 'main');
+    // An uncommitted migration the app applies (dbguard never sees it), then stashed away with the rest of the work.
+    repo.write('migrations/3_wip.up.sql', 'CREATE TABLE wip (id int);');
+    repo.write('migrations/3_wip.down.sql', 'DROP TABLE wip;');
+    appMigratesAndExits(repo, url);
+    expect(repo.dbguard(['db', 'stop']).status).toBe(0);
+    repo.git('stash', '-q', '-u');
+    const checkout = repo.git('checkout', 'side');
+    expect(checkout.stderr).toContain('dbguard: this branch lacks 1 migration the database has applied: 3 (checked the database: 3 was taken away by git stash and the cache did not list it)');
+    const check = repo.dbguard(['check']);
+    expect(check.stdout).toContain('3  3_wip.up.sql  missing');
+    expect(check.status).toBe(1);
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.plan.kind).toBe('rollback');
+    expect(status.plan.steps.map((s: { version: string }) => s.version)).toEqual(['3']);
+    const rolled = repo.dbguard(['rollback', '--yes']);
+    expect(rolled.status, rolled.stderr).toBe(0);
+    const after = databaseUrl(repo);
+    expect(await sql(after, 'SELECT version::text FROM schema_migrations')).toEqual([{ version: '2' }]);
+    expect(await sql(after, "SELECT to_regclass('public.wip')::text AS t")).toEqual([{ t: null }]);
+  });
+
+  it('after git stash -u, status (the next command, no checkout between) names the stashed file and plans its rollback from the stash', () => {
+    const repo = embeddedRepo();
+    const url = databaseUrl(repo);
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.write('migrations/3_wip.up.sql', 'CREATE TABLE wip (id int);');
+    repo.write('migrations/3_wip.down.sql', 'DROP TABLE wip;');
+    appMigratesAndExits(repo, url);
+    repo.git('stash', '-q', '-u');
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.plan.kind).toBe('rollback');
+    expect(status.plan.steps.map((s: { version: string; filename: string; downSqlSource: string }) => [s.version, s.filename, s.downSqlSource]))
+      .toEqual([['3', '3_wip.up.sql', 'git-history']]);
   });
 
   it('with "onConflict": "rollback" the checkout rolls it back, keeping its rows for the next migrate', async () => {

@@ -51,8 +51,11 @@ describe('untracked intermediates (issue 9, item 1)', () => {
     repo.git('checkout', '-q', 'main');
 
     const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    // The checkout's hook asked the database and kept what it found, with the down SQL of feature's tree (issue 26.3).
     expect(status.plan.steps.map((s: { version: string; downSqlSource: string }) => [s.version, s.downSqlSource]))
-      .toEqual([['448', 'git-history'], ['447', 'git-history'], ['446', 'git-history']]);
+      .toEqual([['448', 'tracking-table'], ['447', 'tracking-table'], ['446', 'tracking-table']]);
+    expect(await query(db, 'SELECT version::text, source FROM _dbguard.applied_migrations WHERE version > 445 ORDER BY version'))
+      .toEqual([{ version: '446', source: 'previous-tree' }, { version: '447', source: 'previous-tree' }, { version: '448', source: 'previous-tree' }]);
     expect(status.plan.to).toBe('445');
 
     const rollback = repo.dbguard(['rollback', '--yes']);

@@ -51,6 +51,9 @@ describe('npm i -g dbguard in a Go project', () => {
       repo.commitMigrations(base, 'base');
       const init = dbguard(['init']);
       expect(init.status, init.stderr).toBe(0);
+      // dbguard's own git config keys go through plain git: no simple-git allow-list warning (issue 26.5).
+      expect(init.stderr).not.toContain('SIMPLE_GIT');
+      expect(init.stderr).not.toContain('simple-git');
       expect(existsSync(join(repo.root, 'node_modules'))).toBe(false);
       const config = JSON.parse(readFileSync(join(repo.root, 'dbguard.config.json'), 'utf8'));
       writeFileSync(join(repo.root, 'dbguard.config.json'), JSON.stringify({ ...config, database: { url: urlFor(db) } }));
@@ -67,6 +70,8 @@ describe('npm i -g dbguard in a Go project', () => {
       const toMain = repo.git('checkout', 'main');
       expect(toMain.stderr).toContain('lacks 2 migrations the database has applied: 447, 446');
       expect(toMain.stderr).not.toMatch(/npm (error|ERR)/);
+      expect(toMain.stderr).not.toContain('SIMPLE_GIT');
+      expect(dbguard(['hooks', 'status']).stderr).not.toContain('SIMPLE_GIT');
       repo.git('checkout', '-q', 'feature');
 
       const tree = repo.git('rev-parse', 'main^{tree}').stdout.trim();
