@@ -12,7 +12,7 @@ import { withSession } from '../engine/session.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { readDiskState } from '../fs/migrations-dir.js';
-import type { HookIo } from './hook.js';
+import type { HookIo } from './hook-io.js';
 import { listVersions } from '../core/text.js';
 import { foreseenRefusal } from '../core/refusals.js';
 import { describeKeptLines, snapshotSkippedLine } from './plan-view.js';

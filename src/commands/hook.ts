@@ -21,13 +21,9 @@ import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 import { projectFormat as format } from '../formats/index.js';
 
-export interface HookIo {
-  readonly cwd: string;
-  readonly env: NodeJS.ProcessEnv;
-  readonly err: (text: string) => void;
-  /** post-rewrite's stdin ("old new" lines), read by the caller. */
-  readonly rewritten?: string;
-}
+import type { HookIo } from './hook-io.js';
+
+export type { HookIo } from './hook-io.js';
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 

@@ -20,7 +20,7 @@ import { readAppliedMigration, readMigrationFile } from '../fs/migration-files.j
 import { projectFormat } from '../formats/index.js';
 import { rememberFormat, writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
-import type { DbSession } from './session.js';
+import type { DbSession } from './db-session.js';
 import { restoreStash, stashedUnder, stashKeys } from '../db/stash-restore.js';
 import type { StashRestore } from '../core/stash.js';
 

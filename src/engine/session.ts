@@ -16,20 +16,9 @@ import { assertStateDirWritable } from '../fs/state.js';
 import { databaseRef, type DatabaseRef } from './identity.js';
 import type { Reporter } from '../core/events.js';
 
-export interface DbSession {
-  readonly ref: DatabaseRef;
-  readonly client: PgClient;
-  readonly target: ConnectionTarget;
-  /** True when this session started the embedded server (and will stop it). */
-  readonly startedServer: boolean;
-  /**
-   * Runs `work` with this session's connection closed and its locks released, on a maintenance
-   * connection to the same server, then connects and locks again (`client` is then a new connection).
-   * CREATE DATABASE … TEMPLATE and a database swap need the database free of every session (§12).
-   */
-  detached<T>(work: (maintenance: PgClient) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+import type { DbSession } from './db-session.js';
+
+export type { DbSession } from './db-session.js';
 
 /**
  * A marker beside the cache says the database is closed to connections by dbguard itself, so only a
