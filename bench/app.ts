@@ -71,13 +71,20 @@ try {
     if (!r.stderr.includes(what)) throw new Error(`unexpected hook output: ${r.stderr}`);
   };
   const stamp = join(root, '.dbguard', 'app-started');
+  // The hook records what it learns (issue 26.3): put back the cache that does not list 22 before each
+  // timed run, so every run measures the path where the database must be asked.
+  const cacheFile = join(root, '.dbguard', 'migration_cache.json');
+  const unlearned = readFileSync(cacheFile, 'utf8');
+  const forget = () => writeFileSync(cacheFile, unlearned);
   for (let i = 0; i < RUNS; i++) {
     dbguard('db', 'stop');
     at(captured);
+    forget();
     const stopped = timed(uncaptured);
     check(stopped, 'checked the database');
     samples.stopped.push(stopped.ms);
     dbguard('db', 'start');
+    forget();
     const running = timed(uncaptured);
     check(running, 'checked the database');
     samples.running.push(running.ms);

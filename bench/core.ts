@@ -2,6 +2,7 @@
  * Parse + compare + plan over a 20,000-migration listing (issue 2). Prints the median time of the pure
  * core and its ratio to a lower bound measured in the same run: one regex match per file name.
  */
+import { golangMigrate } from '../src/formats/golang-migrate.js';
 import { buildCatalog } from '../src/core/catalog.js';
 import { findPhantomMigrations } from '../src/core/compare.js';
 import { planRollback, rollbackCandidates, type DownSql } from '../src/core/plan.js';
@@ -17,7 +18,7 @@ const diskNames = names.slice(0, names.length - 100);
 const tracked = versions.map((v) => ({ version: v, filename: `${v}_migration_${v}.up.sql`, hasDownSql: true }));
 
 function core(): number {
-  const catalog = buildCatalog(diskNames);
+  const catalog = buildCatalog(diskNames, golangMigrate);
   const comparison = findPhantomMigrations(cache, { catalog, unreadable: new Map() });
   const base = { catalog, current: { version: versions[COUNT - 1] as bigint, dirty: false }, tracked, cache };
   const downSql = new Map<bigint, DownSql>(rollbackCandidates(base).map((c) => [c.version, { version: c.version, filename: c.filename as string, sql: 'DROP TABLE t;', origin: 'tracking-table' }]));

@@ -4,6 +4,7 @@
  * the shim run as git runs it after a clean check was recorded. Target: ≤ 0.25× `node -e 0`. The node
  * hook on the same checkout (what every checkout cost before the shim's fast path) is shown beside it.
  */
+import { golangMigrate } from '../src/formats/golang-migrate.js';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +47,7 @@ try {
   const docs = sh(root, 'git', ['rev-parse', 'HEAD']);
 
   mkdirSync(join(root, '.dbguard'));
-  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }));
+  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }, golangMigrate));
   const hourAgo = new Date(Date.now() - 3_600_000);
   utimesSync(join(root, '.dbguard', 'migration_cache.json'), hourAgo, hourAgo);
   mkdirSync(join(root, 'node_modules', '.bin'), { recursive: true });

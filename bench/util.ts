@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { serializeCache } from '../src/core/cache.js';
-import { formatChosen, projectFormat, useFormat } from '../src/formats/index.js';
+import { FORMATS } from '../src/formats/index.js';
 import pg from 'pg';
 import { EmbeddedServer } from '../src/embedded/server.js';
 import { tmpdir } from 'node:os';
@@ -98,14 +98,8 @@ export function hookRepo(count: number, format: 'golang-migrate' | 'dbmate' = 'g
     migrations.set(version, { filename: up, downCaptured: true });
   }
   mkdirSync(join(root, '.dbguard'));
-  // The cache names the format it was written for: write it as this repository's format, not this process's.
-  const [was, chosen] = [projectFormat.name, formatChosen];
-  useFormat(format);
-  try {
-    writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }));
-  } finally {
-    useFormat(was, chosen);
-  }
+  // The cache names the format it was written for: this repository's.
+  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }, FORMATS[format]));
   // Last changed an hour ago, as a folder is between the checkouts that touch it.
   const hourAgo = new Date(Date.now() - 3_600_000);
   utimesSync(join(root, 'migrations'), hourAgo, hourAgo);

@@ -7,17 +7,18 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
+import { formatOf } from '../formats/index.js';
 import { describeWithoutDown, withoutDownJson } from './plan-view.js';
 
 export async function captureCommand(ctx: CommandContext, options: { acceptEdits?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const dir = absoluteMigrationsDir(settings);
-  const disk = readDiskState(dir);
+  const disk = readDiskState(dir, formatOf(settings));
   // capture writes _dbguard: a non-local host needs allowRemote, like any other change (§6).
   const result = await withSession(settings, { destructive: true, report: ctx.out.progress() }, async (session) => {
     const captured = await captureAppliedMigrations(session, dir, disk, [], { acceptEdits: options.acceptEdits ?? false });
     // Capture accepts the database as it is: its schema becomes the record for its version (§11).
-    await acceptSchema(session.client, captured.current?.version ?? null);
+    await acceptSchema(session.client, session.format, captured.current?.version ?? null);
     return captured;
   });
   const { out } = ctx;

@@ -19,16 +19,18 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readCacheFile } from '../fs/state.js';
+import { formatOf } from '../formats/index.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { editedChoices, UNCAPTURED_ADVICE } from './plan-view.js';
 
 export async function checkCommand(ctx: CommandContext, options: { offline?: boolean } = {}): Promise<CommandResult> {
   const settings = settingsFor(ctx);
   const ref = databaseRef(settings);
-  const cache = readCacheFile(ref.paths.cacheFile);
+  const format = formatOf(settings);
+  const cache = readCacheFile(ref.paths.cacheFile, format);
   if (cache) assertCacheBelongsTo(cache, ref.identity);
   const dir = absoluteMigrationsDir(settings);
-  const disk = readDiskState(dir);
+  const disk = readDiskState(dir, format);
   // What migrate would refuse (a bad name, a reused version), check refuses too.
   assertCatalogUsable(disk.catalog, settings.migrationsDir);
   const result = findPhantomMigrations(cache, disk, cache ? await hashFiles(dir, filesToHash(cache, disk, true)) : new Map());
@@ -110,7 +112,7 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     out.line(`  ${conflict.version}  ${conflict.filename}  ${out.c.dim(why)}`);
   }
   // The database's plan when it answered, else what the cache knows: a rollback that would refuse is not proposed (§18).
-  const foreseen = asked?.kind === 'answered' ? asked.plan : knownRefusal(cache as MigrationCache, result.conflicts.map((c) => c.version));
+  const foreseen = asked?.kind === 'answered' ? asked.plan : knownRefusal(cache as MigrationCache, result.conflicts.map((c) => c.version), format);
   for (const line of adviceFrom(foreseen)) out.line(line);
   return { exitCode: ExitCode.actionNeeded, json: { ...json, ...dbJson } };
 }

@@ -2,7 +2,7 @@
  * The demo's story as data: a project whose main branch has users and posts, a feature branch A that
  * adds comments and post tags (and is migrated), and a feature branch B that adds a bio to users.
  */
-import { projectFormat as format } from '../formats/index.js';
+import { golangMigrate as format } from '../formats/golang-migrate.js';
 
 export type Files = Readonly<Record<string, string>>;
 

@@ -1,6 +1,6 @@
 /** The hook's slow paths (database and git), loaded only when the clean check found work to do. */
 import type { Settings } from '../core/settings.js';
-import { parseMigrationName } from '../core/catalog.js';
+import { formatOf } from '../formats/index.js';
 import { isDbguardError } from '../core/errors.js';
 import { holdsApplied } from '../core/plan.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
@@ -23,9 +23,9 @@ const deadlineFor = (settings: Settings) => Date.now() + settings.timeouts.hookM
 export async function captureFromRevision(settings: Settings, rev: string, io: HookIo): Promise<void> {
   const dir = absoluteMigrationsDir(settings);
   const deadline = deadlineFor(settings);
-  const sources = [previousTreeSource(settings.root, rev, settings.migrationsDir), gitHistorySource(settings.root, settings.migrationsDir)];
+  const sources = [previousTreeSource(settings.root, rev, settings.migrationsDir, formatOf(settings)), gitHistorySource(settings.root, settings.migrationsDir, formatOf(settings))];
   const result = await withSession(settings, { destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) }, (session) =>
-    captureAppliedMigrations(session, dir, readDiskState(dir), sources));
+    captureAppliedMigrations(session, dir, readDiskState(dir, session.format), sources));
   if (result.captured.length) io.err(`dbguard: captured down SQL for ${listVersions(result.captured)} from ${rev.slice(0, 12)}`);
 }
 
@@ -34,7 +34,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
   const deadline = deadlineFor(settings);
   const run = await withSession(settings, { destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) }, (session) =>
     runRollback(session, settings, {
-      extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)],
+      extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir, formatOf(settings))],
       deadline,
       report: (event) => {
         if (event.type === 'step-done') io.err(`  ✓ ${event.version}  ${event.filename}  ${event.ms.toFixed(0)} ms${event.note ? `  (${event.note})` : ''}`);
@@ -61,7 +61,7 @@ export async function autoRollback(settings: Settings, prev: string, where: stri
  */
 export async function checkWithoutCache(settings: Settings, prev: string, where: string, io: HookIo, reason = 'the cache was missing'): Promise<boolean> {
   const planned = await withSession(settings, { destructive: false, deadline: deadlineFor(settings) }, (session) =>
-    planAndRebuildCache(session, settings, { extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir)] }));
+    planAndRebuildCache(session, settings, { extraSources: [previousTreeSource(settings.root, prev, settings.migrationsDir, formatOf(settings))] }));
   if (planned.plan.kind === 'clean') return true;
   if (settings.onConflict === 'rollback' && planned.plan.kind === 'rollback') {
     await autoRollback(settings, prev, where, io);
@@ -83,18 +83,18 @@ export async function checkWithoutCache(settings: Settings, prev: string, where:
 export async function pendingTheDatabaseHolds(settings: Settings, pending: readonly string[], io: HookIo): Promise<bigint[] | null> {
   if (settings.database.kind === 'embedded' && !embeddedServerFor(settings).running()) return null;
   const deadline = deadlineFor(settings);
-  const files = pending.map((name) => ({ name, version: parseMigrationName(name)?.version })).filter((f): f is { name: string; version: bigint } => f.version !== undefined);
+  const files = pending.map((name) => ({ name, version: formatOf(settings).parseFileName(name)?.version })).filter((f): f is { name: string; version: bigint } => f.version !== undefined);
   let current;
   try {
-    current = await withSession(settings, { destructive: false, deadline }, (session) => readSchemaVersion(session.client));
+    current = await withSession(settings, { destructive: false, deadline }, (session) => readSchemaVersion(session.client, session.format));
   } catch (error) {
     if (isDbguardError(error) && (error.code === 'DB_CONNECT_FAILED' || error.code === 'DB_AUTH_FAILED')) return null;
     throw error;
   }
-  if (!files.some((f) => holdsApplied(current, f.version, f.name))) return [];
+  if (!files.some((f) => holdsApplied(formatOf(settings), current, f.version, f.name))) return [];
   const dir = absoluteMigrationsDir(settings);
   const { cache } = await withSession(settings, { destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) }, (session) =>
-    captureAppliedMigrations(session, dir, readDiskState(dir)));
+    captureAppliedMigrations(session, dir, readDiskState(dir, session.format)));
   const held = [...new Set(files.filter((f) => cache.migrations.get(f.version)?.filename === f.name).map((f) => f.version))];
   if (held.length > 0) io.err(`dbguard: ${listVersions(held)} ${held.length === 1 ? 'was' : 'were'} applied without dbguard (your app?): ${held.length === 1 ? 'its' : 'their'} down SQL is captured from the working tree`);
   return held;

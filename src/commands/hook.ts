@@ -6,7 +6,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, type MigrationCache } from '../core/cache.js';
-import { assertCatalogUsable, buildCatalog, parseMigrationName } from '../core/catalog.js';
+import { assertCatalogUsable, buildCatalog } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
 import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookRevisions } from '../core/hook-check.js';
@@ -19,7 +19,8 @@ import { cleanStampPath, readHookMemo, readStashSeen, recordCheck, recordStashSe
 import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, newestStash, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
-import { projectFormat as format } from '../formats/index.js';
+import { formatOf } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 
 import type { HookIo } from './hook-io.js';
 
@@ -27,12 +28,12 @@ export type { HookIo } from './hook-io.js';
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
-function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache, where: string): void {
+function warn(io: HookIo, format: MigrationFormat, conflicts: readonly Conflict[], cache: MigrationCache, where: string): void {
   const versions = conflicts.map((c) => c.version);
   const ancestor = ancestorAfter(cache.migrations.keys(), new Set(versions));
   io.err(`dbguard: ${where} lacks ${versions.length} ${plural(versions.length, 'migration', 'migrations')} the database has applied: ${listVersions(versions)}`);
   // Only what will work (§18): a rollback the cache knows would refuse is not proposed; its fix is.
-  const refusal = knownRefusal(cache, versions);
+  const refusal = knownRefusal(cache, versions, format);
   if (refusal) {
     for (const line of foreseenRefusal(refusal)) io.err(`  ${line}`);
     return;
@@ -47,8 +48,9 @@ function warn(io: HookIo, conflicts: readonly Conflict[], cache: MigrationCache,
  */
 async function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef): Promise<void> {
   if (pending.length === 0) return;
-  assertCatalogUsable(buildCatalog(names), settings.migrationsDir);
-  let versions = [...new Set(pendingVersions(pending))];
+  const format = formatOf(settings);
+  assertCatalogUsable(buildCatalog(names, format), settings.migrationsDir);
+  let versions = [...new Set(pendingVersions(pending, format))];
   if (versions.length === 0) return;
   let known = !databaseMayExist(ref);
   if (!known) {
@@ -82,8 +84,8 @@ function fastPathFor(settings: Settings, git: GitLocation): { gitDir: string; pa
 }
 
 /** Which applied files are really gone: a rename with the same content is adopted, not a conflict (§2). */
-async function conflictsWithRenamesAdopted(cache: MigrationCache, dir: string, listing: Listing): Promise<readonly Conflict[]> {
-  const disk = { catalog: buildCatalog(listing.names), unreadable: listing.unreadable };
+async function conflictsWithRenamesAdopted(cache: MigrationCache, format: MigrationFormat, dir: string, listing: Listing): Promise<readonly Conflict[]> {
+  const disk = { catalog: buildCatalog(listing.names, format), unreadable: listing.unreadable };
   const renamed = filesToHash(cache, disk, false);
   const shas = renamed.length === 0 ? new Map<string, string>() : await import('../fs/file-hash.js').then((m) => m.hashFiles(dir, renamed));
   return findPhantomMigrations(cache, disk, shas).conflicts;
@@ -101,18 +103,18 @@ function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitL
   return import('node:child_process').then(({ execFile }) => new Promise<string[]>((resolve) => {
     execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
       cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
-    }, (error, out) => resolve(error ? [] : upFilesOf(out.split('\0'))));
+    }, (error, out) => resolve(error ? [] : upFilesOf(formatOf(settings), out.split('\0'))));
   }));
 }
 
 /** The up files among git paths, by file name (a single-file format's names are judged without their folder). */
-const upFilesOf = (paths: readonly string[]): string[] => paths.map((path) => path.slice(path.lastIndexOf('/') + 1)).filter((name) => name !== '' && format.isUpFile(name));
+const upFilesOf = (format: MigrationFormat, paths: readonly string[]): string[] => paths.map((path) => path.slice(path.lastIndexOf('/') + 1)).filter((name) => name !== '' && format.isUpFile(name));
 
 /** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
 function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
   const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
-  return upFilesOf(deleted);
+  return upFilesOf(formatOf(settings), deleted);
 }
 
 /**
@@ -125,18 +127,18 @@ async function startStashedUps(settings: Settings, git: GitLocation | null, cach
   const { execFile } = await import('node:child_process');
   const list = (tree: string) => new Promise<string[]>((resolve) => {
     execFile('git', ['ls-tree', '--name-only', '-z', tree, '--', `./${settings.migrationsDir}/`], { cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      (error, out) => resolve(error ? [] : upFilesOf(out.split('\0'))));
+      (error, out) => resolve(error ? [] : upFilesOf(formatOf(settings), out.split('\0'))));
   });
   const [work, untracked] = await Promise.all([list(stash), list(`${stash}^3`)]);
   return { stash, names: [...new Set([...work, ...untracked])] };
 }
 
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
-function unknownRemoved(removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
+function unknownRemoved(format: MigrationFormat, removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
   const cached = new Set(summary.filenames);
-  const onDisk = new Set(pendingVersions(names.filter((n) => format.isUpFile(n))));
+  const onDisk = new Set(pendingVersions(names.filter((n) => format.isUpFile(n)), format));
   return removed.filter((name) => {
-    const version = parseMigrationName(name)?.version;
+    const version = format.parseFileName(name)?.version;
     return !cached.has(name) && !(version !== undefined && onDisk.has(version));
   });
 }
@@ -154,6 +156,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // applies back after this hook; the shim checks again then. Acting now rolled back that migration.
     if (git && autostashPending(git.gitDir)) return 0;
     const settings: Settings = loadSettings(io.cwd, io.env);
+    const format = formatOf(settings);
     const ref = databaseRef(settings);
     const dir = absoluteMigrationsDir(settings);
     const cacheFile = ref.paths.cacheFile;
@@ -176,7 +179,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         await checkWithoutCache(settings, revisions.prev, where(), io);
         return 0;
       }
-      summary = summarizeCache(cacheText);
+      summary = summarizeCache(cacheText, format);
     }
     assertCacheBelongsTo(summary, ref.identity);
     let captureTriedFor = memo.captureTriedFor;
@@ -188,25 +191,25 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       before = snapshotBeforeCheck(dir, cacheFile);
       cacheText = readCacheText(cacheFile);
       if (cacheText === null) return 0;
-      summary = summarizeCache(cacheText);
+      summary = summarizeCache(cacheText, format);
       captureTriedFor = uncapturedKey(summary);
     }
     const listing = listMigrationFiles(dir);
-    const { allPresent, pending } = checkListing(summary, listing.names, listing.unreadable);
+    const { allPresent, pending } = checkListing(summary, listing.names, listing.unreadable, format);
     // Only when a file is missing are the cache's version map and the catalog built, to say which and how.
-    const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '');
-    const conflicts = cache ? await conflictsWithRenamesAdopted(cache, dir, listing) : [];
+    const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '', format);
+    const conflicts = cache ? await conflictsWithRenamesAdopted(cache, format, dir, listing) : [];
     const clean = conflicts.length === 0;
     // §14: the cache is an accelerator, never the truth. Up files this checkout took away that the cache
     // does not list may have been applied by the app itself (or by a migrate killed before its cache
     // write): only the database can say, so it is asked. null: not asked; true: it found nothing.
     let databaseClean: boolean | null = null;
     if (clean) {
-      const unknown = unknownRemoved(await removed, summary, listing.names);
+      const unknown = unknownRemoved(format, await removed, summary, listing.names);
       const stashed = await startStashedUps(settings, git, cacheFile);
-      const unknownStashed = unknownRemoved(stashed.names, summary, listing.names).filter((name) => !unknown.includes(name));
+      const unknownStashed = unknownRemoved(format, stashed.names, summary, listing.names).filter((name) => !unknown.includes(name));
       if (unknown.length + unknownStashed.length > 0 && databaseMayExist(ref)) {
-        const didNotList = (names: readonly string[], how: string) => `${listVersions(pendingVersions(names))} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
+        const didNotList = (names: readonly string[], how: string) => `${listVersions(pendingVersions(names, format))} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
         const reasons = [
           ...(unknown.length > 0 ? [didNotList(unknown, 'left with this checkout')] : []),
           ...(unknownStashed.length > 0 ? [didNotList(unknownStashed, `${unknownStashed.length === 1 ? 'was' : 'were'} taken away by git stash`)] : []),
@@ -227,12 +230,12 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         const { autoRollback } = await import('./hook-actions.js');
         await autoRollback(settings, revisions.prev, where(), io);
       } else {
-        warn(io, conflicts, cache, where());
+        warn(io, format, conflicts, cache, where());
       }
     }
     // An up file under a version the cache lists is that migration renamed (adopted, or reported above
     // as a phantom), not a new one — except to a tool for which a rename is a new migration (§2).
-    const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(parseMigrationName(file)?.version ?? -1n)) : pending;
+    const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(format.parseFileName(file)?.version ?? -1n)) : pending;
     await mentionPending(io, fresh, listing.names, settings, ref);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);

@@ -1,28 +1,28 @@
 /** `dbguard lint --base <ref>`: CI's check of what this branch does to migrations (DESIGN §10). */
 import { DbguardError, ExitCode, isDbguardError } from '../core/errors.js';
-import { parseMigrationName } from '../core/catalog.js';
+import type { MigrationFormat } from '../core/format.js';
 import { lintMigrations, touchedByBranch, type LintFinding } from '../core/lint.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { belowTopRule, projectFormat } from '../formats/index.js';
+import { belowTopRule, formatOf } from '../formats/index.js';
 
-const WHY: Record<LintFinding['kind'], (f: LintFinding) => string> = {
-  'below-base-top': (f) => `added below ${f.kind === 'below-base-top' ? f.baseTop : ''}, the highest version on the base: ${belowTopRule(projectFormat, 1, 'does')} wherever the base is applied; give it a new version`,
+const WHY: Record<LintFinding['kind'], (f: LintFinding, format: MigrationFormat) => string> = {
+  'below-base-top': (f, format) => `added below ${f.kind === 'below-base-top' ? f.baseTop : ''}, the highest version on the base: ${belowTopRule(format, 1, 'does')} wherever the base is applied; give it a new version`,
   edited: () => 'existed at the merge-base and is edited here: databases already ran the old text; add a new migration instead',
   deleted: () => 'existed at the merge-base and is deleted here: databases still have it applied; add a new migration that undoes it instead',
   invalid: (f) => (f.kind === 'invalid' ? f.reason : ''),
 };
 
 /** Each added or edited file's markers, read from HEAD as its tool would: what migrate would refuse. */
-async function markerFindings(git: Parameters<GitApi['showFile']>[0], api: GitApi, dir: string, files: readonly string[]): Promise<LintFinding[]> {
+async function markerFindings(format: MigrationFormat, git: Parameters<GitApi['showFile']>[0], api: GitApi, dir: string, files: readonly string[]): Promise<LintFinding[]> {
   const findings: LintFinding[] = [];
   for (const file of files) {
     const text = await api.showFile(git, 'HEAD', `${dir}/${file}`);
-    const parsed = parseMigrationName(file);
+    const parsed = format.parseFileName(file);
     // One dbguard cannot run (a goose Go migration) has no markers to read: its tool compiles it (§18).
     if (text === null || parsed === null || parsed.runnable === false) continue;
     const { version } = parsed;
     try {
-      for (const direction of ['up', 'down'] as const) projectFormat.sectionOf(text, direction, file, process.env);
+      for (const direction of ['up', 'down'] as const) format.sectionOf(text, direction, file, process.env);
     } catch (error) {
       if (!isDbguardError(error)) throw error;
       findings.push({ kind: 'invalid', file, version, reason: `${error.message.replace(`${file} `, '')}; ${error.hint ?? ''}`.replace(/; $/, '') });
@@ -45,11 +45,12 @@ export async function lintCommand(ctx: CommandContext, options: { base?: string 
   const base = await mergeBase(git, options.base, 'HEAD');
   const dir = settings.migrationsDir;
   const [atBase, atRef, atHead] = await Promise.all([treeBlobs(git, base, dir), treeBlobs(git, options.base, dir), treeBlobs(git, 'HEAD', dir)]);
-  const trees = { mergeBase: atBase, ref: atRef, head: atHead };
-  const findings = [...lintMigrations(trees), ...(await markerFindings(git, api, dir, touchedByBranch(trees)))];
+  const format = formatOf(settings);
+  const trees = { mergeBase: atBase, ref: atRef, head: atHead, format };
+  const findings = [...lintMigrations(trees), ...(await markerFindings(format, git, api, dir, touchedByBranch(trees)))];
   const { out } = ctx;
-  if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, none that existed at the merge-base is edited or deleted, and every one it adds reads as ${projectFormat.name} reads it`);
-  for (const finding of findings) out.line(`${out.c.yellow(finding.kind)}  ${dir}/${finding.file}: ${WHY[finding.kind](finding)}`);
+  if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, none that existed at the merge-base is edited or deleted, and every one it adds reads as ${format.name} reads it`);
+  for (const finding of findings) out.line(`${out.c.yellow(finding.kind)}  ${dir}/${finding.file}: ${WHY[finding.kind](finding, format)}`);
   return {
     exitCode: findings.length ? ExitCode.actionNeeded : ExitCode.ok,
     json: { base: options.base, mergeBase: base, findings: findings.map((f) => ({ ...f, file: `${dir}/${f.file}` })) },

@@ -1,5 +1,7 @@
 /** `dbguard migrate [--dry-run]`: apply pending up migrations, golang-migrate compatible. */
 import { DbguardError, ExitCode } from '../core/errors.js';
+import { formatOf } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 import { migratePending, notRunnableError, readAllAsPending, type FirstMigrate } from '../engine/migrate.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import type { Settings } from '../core/settings.js';
@@ -26,7 +28,7 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
   if (embeddedNotCreated(settings)) {
     // Validated before the cluster is created: bad input changes nothing.
     const first = readAllAsPending(settings);
-    if (options.dryRun) return dryRunWithoutDatabase(ctx, first);
+    if (options.dryRun) return dryRunWithoutDatabase(ctx, formatOf(settings), first);
   }
   // A dry run only reads, so it neither waits for nor blocks a running change (no lock).
   const result = await withSession(settings, { destructive: !options.dryRun, create: !options.dryRun, report: out.progress() }, (session) =>
@@ -51,7 +53,7 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
   if (result.schema?.state === 'drift') out.note(out.c.yellow(`warning: ${result.schema.message}`));
   for (const line of describeWithoutDown(result.withoutDownSql)) out.note(out.c.yellow(`warning: ${line}`));
   // What was applied is said above; the stop is a refusal (exit 3) naming what runs the migration (§18).
-  if (result.stoppedAt) throw notRunnableError(result.stoppedAt, options.dryRun ? result.pending.length : result.applied.length, result.reached ?? null, options.dryRun ?? false);
+  if (result.stoppedAt) throw notRunnableError(formatOf(settings), result.stoppedAt, options.dryRun ? result.pending.length : result.applied.length, result.reached ?? null, options.dryRun ?? false);
   return {
     exitCode: ExitCode.ok,
     json: { uncaptured: result.uncaptured ?? [], restored: result.restored ?? [], rewound: result.rewound ?? [], snapshot: result.snapshot?.name ?? null, schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null, dryRun: options.dryRun ?? false, withoutDownSql: result.withoutDownSql.map(withoutDownJson), outOfOrder: result.outOfOrder, pending: result.pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: m.recordAs !== undefined })), applied: result.applied.map((a) => ({ version: a.version, filename: a.filename, ms: Math.round(a.ms * 100) / 100 })) },
@@ -59,13 +61,13 @@ export async function migrateCommand(ctx: CommandContext, options: MigrateComman
 }
 
 /** No embedded cluster yet: every migration on disk is pending, and the dry run must not create one. */
-function dryRunWithoutDatabase(ctx: CommandContext, { pending, stop }: FirstMigrate): CommandResult {
+function dryRunWithoutDatabase(ctx: CommandContext, format: MigrationFormat, { pending, stop }: FirstMigrate): CommandResult {
   const { out } = ctx;
   if (pending.length === 0) {
     if (!stop) out.line('nothing to migrate: no migrations on disk (and no embedded database yet)');
   } else out.line(`would apply ${pending.length} migration${pending.length === 1 ? '' : 's'} (the embedded database is created first):`);
   for (const m of pending) out.line(`  ${m.version}  ${m.filename}`);
-  if (stop) throw notRunnableError(stop, pending.length, null, true);
+  if (stop) throw notRunnableError(format, stop, pending.length, null, true);
   return {
     exitCode: ExitCode.ok,
     json: { dryRun: true, databaseCreated: false, pending: pending.map((m) => ({ version: m.version, filename: m.filename, outOfOrder: false })), applied: [], outOfOrder: [], withoutDownSql: pending.filter((m) => m.downSql === null).map((m) => m.version) },

@@ -1,5 +1,5 @@
 /** How a plan looks to a person and in --json; shared by status, rollback and the hook. */
-import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, type MigrationFormat } from '../core/format.js';
 import { reapplyCommand, type Plan } from '../core/plan.js';
 import type { WithoutDown } from '../core/cache.js';
 import type { NoDownKind } from '../core/no-down.js';
@@ -71,7 +71,7 @@ export function nextCommand(plan: Plan): string | null {
   return null;
 }
 
-export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: RowsDropped): void {
+export function printPlan(out: Output, plan: Plan, format: MigrationFormat, withSteps = true, drops?: RowsDropped): void {
   const { c } = out;
   if (plan.kind === 'clean') {
     out.line(`  plan         ${c.green('nothing to roll back')}`);
@@ -84,7 +84,7 @@ export function printPlan(out: Output, plan: Plan, withSteps = true, drops?: Row
   out.line(`  plan         roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}, ${plan.from} → ${plan.to ?? 'nothing applied'}`);
   if (!withSteps) return;
   for (const step of plan.steps) {
-    const how = step.transactional ? '' : c.yellow(`  (outside a transaction${keepsDirtyFlag(projectFormat) ? ': dirty marker' : ''})`);
+    const how = step.transactional ? '' : c.yellow(`  (outside a transaction${keepsDirtyFlag(format) ? ': dirty marker' : ''})`);
     const what = step.kind === 'noop' ? c.dim('no-op') : c.dim(`down SQL from ${ORIGIN_LABEL[step.origin]}`);
     const replayed = step.fallback?.filter((f) => f.kind === 'replay-up').map((f) => f.version) ?? [];
     const order = !step.outOfOrder ? '' : c.yellow(`  out of order: newer migrations on disk stay applied${replayed.length ? ` (if its down fails: ${replayed.join(', ')} rolled back first and re-applied after)` : ''}`);

@@ -1,4 +1,5 @@
 /** `dbguard rollback [--dry-run] [--yes]`: show the plan, ask (on a terminal), apply step by step. */
+import { formatOf } from '../formats/index.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
 import type { Plan } from '../core/plan.js';
 import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
@@ -43,7 +44,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
       disconnect: options.disconnect ?? false,
       confirm: options.yes ? undefined : async (plan) => {
         drops = await rowsEachStepWouldDrop(session, plan);
-        printPlan(out, plan, true, drops);
+        printPlan(out, plan, formatOf(settings), true, drops);
         return confirmYes(`Roll back ${plan.steps.length} migration${plan.steps.length === 1 ? '' : 's'}?`);
       },
     });
@@ -57,7 +58,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
     return { exitCode: ExitCode.ok, json: { plan: planJson(plan), applied: [] } };
   }
   if (options.dryRun || !outcome) {
-    printPlan(out, plan, true, drops);
+    printPlan(out, plan, formatOf(settings), true, drops);
     out.line(out.c.dim('dry run: nothing was changed. Apply with: dbguard rollback'));
     return { exitCode: ExitCode.ok, json: { dryRun: true, plan: planJson(plan, drops), applied: [] } };
   }

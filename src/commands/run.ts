@@ -1,4 +1,5 @@
 /** `dbguard run [--rollback | --continue] -- <command> [args…]`: the app, with dbguard beside it (DESIGN §14). */
+import { formatOf } from '../formats/index.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { dirtyAdvice } from '../core/plan.js';
 import { listVersions, shellQuote } from '../core/text.js';
@@ -28,7 +29,7 @@ export async function runAppCommand(ctx: CommandContext, command: readonly strin
     const dirty = outcome.plan.kind === 'refuse' && outcome.plan.reason === 'DIRTY' ? outcome.plan.versions[0] ?? null : null;
     if (dirty === null) {
       out.note(`dbguard: not started: the database has migrations this branch lacks`);
-      printPlan(out, outcome.plan, true);
+      printPlan(out, outcome.plan, formatOf(settings), true);
       out.note(`  dbguard run --rollback -- ${shellQuote(command)}   roll them back first (the stash keeps their rows)`);
     } else {
       // A rollback cannot help here: the half-applied migration is repaired first (§4).

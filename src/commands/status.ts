@@ -25,14 +25,15 @@ import type { Output } from '../ui/output.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
-import { belowTopRule, projectFormat } from '../formats/index.js';
+import { belowTopRule, formatOf } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 
 /** A pending migration's up and down as its tool would read them; the error migrate would give, or null. */
-function unreadablePending(dir: string, migration: Migration | undefined): DbguardError | null {
+function unreadablePending(format: MigrationFormat, dir: string, migration: Migration | undefined): DbguardError | null {
   // One dbguard cannot run (a goose Go migration) is not read: its tool runs it (§18).
   if (migration?.up === undefined || !migration.runnable) return null;
   try {
-    readUpAndDown(dir, { up: migration.up, down: migration.down });
+    readUpAndDown(format, dir, { up: migration.up, down: migration.down });
     return null;
   } catch (error) {
     if (isDbguardError(error)) return error;
@@ -46,12 +47,14 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const { out } = ctx;
   const { c } = out;
   const dir = absoluteMigrationsDir(settings);
-  const disk = readDiskState(dir);
+  // The settings' format; a session may learn it from the tracking table instead (nothing named one, §15).
+  let format = formatOf(settings);
+  const disk = readDiskState(dir, format);
 
   let cache: MigrationCache | null;
   let cacheProblem: { code: string; message: string } | null = null;
   try {
-    cache = readCacheFile(ref.paths.cacheFile);
+    cache = readCacheFile(ref.paths.cacheFile, format);
     if (cache) assertCacheBelongsTo(cache, ref.identity);
   } catch (error) {
     if (!isDbguardError(error)) throw error;
@@ -94,12 +97,13 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   }
 
   const planned = await withSession(settings, { destructive: false }, async (session) => {
+    format = session.format;
     assertCatalogUsable(disk.catalog, settings.migrationsDir);
     // §2: a lost cache is rebuilt by any command that reaches the database, status included. First, so
     // what the rest reports (captured or not) is what the database holds after it.
     const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
     const result = await buildRollbackPlan(session, settings);
-    const schema = await compareWithRecord(session.client, result.state.current?.version ?? null);
+    const schema = await compareWithRecord(session.client, session.format, result.state.current?.version ?? null);
     return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session) };
   });
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
@@ -122,14 +126,14 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const lacking = withoutDownOnDisk(state, new Set(candidates.map((cand) => cand.version)));
   printWithoutDown(out, lacking);
   if (pending.ahead.length) out.line(`  pending      ${listVersions(pending.ahead)}`);
-  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(projectFormat, 2)}; ${projectFormat.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
+  if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(format, 2)}; ${format.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
   if (pending.uncaptured.length) out.line(`  uncaptured   ${listVersions(pending.uncaptured)}  ${c.dim(`(${UNCAPTURED_ADVICE})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
-  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
+  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(format, dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
   // §18: migrate stops before a pending migration only its tool runs; the tool goes on.
   const stop = pending.ahead.map((v) => state.disk.catalog.byVersion.get(v)).find((m) => m !== undefined && !m.runnable);
-  const runs = projectFormat.notRunnable;
+  const runs = format.notRunnable;
   const byTool = stop && runs ? `${runs.runWith}, then dbguard capture` : null;
   if (stop && runs) out.line(`  not runnable ${stop.version}  ${stop.up}  ${c.yellow(`${runs.what}: dbguard migrate applies what comes before it and stops there`)}`);
   const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
@@ -156,7 +160,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     out.line(`  snapshots    ${snapshots.length}${undoable ? `; dbguard undo restores ${undoable.name} (${formatAge(undoable.createdAt, new Date())}, at ${undoable.version ?? 'nothing applied'})` : ''} ${c.dim('(dbguard snapshot list)')}`);
   }
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
-  printPlan(out, plan, false);
+  printPlan(out, plan, format, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
   const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)'
@@ -232,7 +236,7 @@ async function editedSinceApplied(dir: string, state: DatabaseState): Promise<Ar
 
 /** Applied migrations on disk without down SQL to run, as captured (phantoms are listed with the plan). */
 function withoutDownOnDisk(state: DatabaseState, phantoms: ReadonlySet<bigint>): WithoutDown[] {
-  return state.tracked.filter((row) => holdsApplied(state.current, row.version) && !phantoms.has(row.version) && (!row.hasDownSql || row.noDown))
+  return state.tracked.filter((row) => holdsApplied(state.disk.catalog.format, state.current, row.version) && !phantoms.has(row.version) && (!row.hasDownSql || row.noDown))
     .map((row) => ({ version: row.version, filename: row.filename, noDown: row.noDown ?? null }));
 }
 

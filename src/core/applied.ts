@@ -4,8 +4,8 @@
  * a set exactly that set, with the tool's own ids matched against the files. Pure.
  */
 import type { Catalog } from './catalog.js';
-import type { PlanInput, SchemaVersion, TrackedMigration } from './plan.js';
-import { projectFormat as format } from '../formats/index.js';
+import type { PlanInput, TrackedMigration } from './plan-input.js';
+import type { MigrationFormat, SchemaVersion } from './format.js';
 
 /** Applied versions and the up file each was applied from, when known. */
 export type Known = Map<bigint, string | undefined>;
@@ -32,7 +32,7 @@ export function appliedSet(input: Omit<PlanInput, 'downSql'>, current: bigint): 
   if (listed) {
     // The tool's own row names its file (sql-migrate's id): that wins over every record of ours.
     for (const [version, id] of listed) {
-      const filename = id === null ? null : format.fileOfId(id);
+      const filename = id === null ? null : input.catalog.format.fileOfId(id);
       if (filename !== null || !known.has(version)) known.set(version, filename ?? undefined);
     }
   } else if (!known.has(current)) known.set(current, undefined);
@@ -45,7 +45,7 @@ const version = (row: TrackedMigration): bigint => row.version;
  * Whether the database holds a migration as applied: in the tool's set (sql-migrate's under this file
  * name: a rename is a new id to it), or — golang-migrate — at or below its version.
  */
-export function holdsApplied(current: SchemaVersion | null, version: bigint, filename?: string): boolean {
+export function holdsApplied(format: MigrationFormat, current: SchemaVersion | null, version: bigint, filename?: string): boolean {
   if (current === null) return false;
   if (!current.applied) return version <= current.version;
   const id = current.applied.get(version);
@@ -58,6 +58,7 @@ export function holdsApplied(current: SchemaVersion | null, version: bigint, fil
  * sql-migrate is a phantom and a pending file, which the plan handles; these cannot be told apart.
  */
 export function rowsNamingOtherFiles(current: SchemaVersion | null, catalog: Catalog): Array<{ version: bigint; id: string; file: string }> {
+  const { format } = catalog;
   if (!current?.applied || format.renameIsNewMigration) return [];
   const found: Array<{ version: bigint; id: string; file: string }> = [];
   for (const [version, id] of current.applied) {

@@ -4,10 +4,10 @@
  * disk?" without starting Postgres, so a corrupt cache must be an error, never "clean".
  */
 import * as v from 'valibot';
-import { compareVersions, parseMigrationName } from './catalog.js';
+import { compareVersions } from './catalog.js';
 import { DbguardError } from './errors.js';
 import { NO_DOWN_KINDS, type NoDown } from './no-down.js';
-import { projectFormat as format } from '../formats/index.js';
+import type { MigrationFormat } from './format.js';
 
 export const CACHE_FORMAT_VERSION = 1;
 
@@ -67,7 +67,7 @@ interface ValidatedCache {
 }
 
 /** JSON and envelope checks shared by both readers below. */
-function validateEnvelope(text: string): ValidatedCache {
+function validateEnvelope(text: string, format: MigrationFormat): ValidatedCache {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -109,9 +109,9 @@ const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
 /**
  * Validates every entry and calls `visit` with its canonical version key and file name. A file name
  * written by dbguard starts with the key itself, which is checked without the full pattern; anything
- * else goes through parseMigrationName.
+ * else goes through the format's own parse.
  */
-function forEachEntry(cache: ValidatedCache, visit: (key: string, filename: string) => void): void {
+function forEachEntry(cache: ValidatedCache, format: MigrationFormat, visit: (key: string, filename: string) => void): void {
   const keys = Object.keys(cache.migrations);
   // JSON object keys are unique, so duplicates can only come from leading zeros ("01" and "1").
   const seen = keys.some((key) => key.charCodeAt(0) === 48) ? new Set<string>() : null;
@@ -123,7 +123,7 @@ function forEachEntry(cache: ValidatedCache, visit: (key: string, filename: stri
     const fast = filename.charCodeAt(key.length) === 95 && filename.startsWith(key) && filename.endsWith(format.upSuffix)
       && filename.length > key.length + 1 + format.upSuffix.length && !LINE_TERMINATOR.test(filename);
     if (!fast) {
-      const parsed = parseMigrationName(filename);
+      const parsed = format.parseFileName(filename);
       if (!parsed || parsed.direction !== 'up' || parsed.version.toString() !== key) {
         throw corrupt(`entry ${rawKey} names "${filename}", which is not the up file of version ${rawKey}`);
       }
@@ -143,10 +143,10 @@ function forEachEntry(cache: ValidatedCache, visit: (key: string, filename: stri
 }
 
 /** Parses and validates the cache file's text. */
-export function parseCache(text: string): MigrationCache {
-  const validated = validateEnvelope(text);
+export function parseCache(text: string, format: MigrationFormat): MigrationCache {
+  const validated = validateEnvelope(text, format);
   const migrations = new Map<bigint, CacheEntry>();
-  forEachEntry(validated, (key, filename) => {
+  forEachEntry(validated, format, (key, filename) => {
     const upSha256 = validated.shas[key];
     const noDown = validated.noDown[key];
     migrations.set(BigInt(key), { filename, downCaptured: validated.captured.has(key), ...(upSha256 === undefined ? {} : { upSha256 }), ...(noDown === undefined ? {} : { noDown }) });
@@ -168,11 +168,11 @@ export interface CacheSummary {
  * The hook's reader: the same validation as parseCache, without building the version map. All the
  * clean path needs is the applied file names.
  */
-export function summarizeCache(text: string): CacheSummary {
-  const validated = validateEnvelope(text);
+export function summarizeCache(text: string, format: MigrationFormat): CacheSummary {
+  const validated = validateEnvelope(text, format);
   const filenames: string[] = [];
   const uncaptured: string[] = [];
-  forEachEntry(validated, (key, filename) => {
+  forEachEntry(validated, format, (key, filename) => {
     filenames.push(filename);
     const kind = validated.noDown[key]?.kind;
     if (!validated.captured.has(key) && (kind === undefined || kind === 'missing')) uncaptured.push(key);
@@ -181,7 +181,7 @@ export function summarizeCache(text: string): CacheSummary {
 }
 
 /** Serializes deterministically (ascending versions) so the file diffs well and tests can compare. */
-export function serializeCache(cache: MigrationCache): string {
+export function serializeCache(cache: MigrationCache, format: MigrationFormat): string {
   const versions = [...cache.migrations.keys()].sort(compareVersions);
   const migrations: Record<string, string> = {};
   for (const version of versions) migrations[version.toString()] = (cache.migrations.get(version) as CacheEntry).filename;

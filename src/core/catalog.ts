@@ -4,21 +4,15 @@
  * by fixed-width slicing, because widths differ between projects and timestamps are 14 digits long).
  */
 
-import { projectFormat as format } from '../formats/index.js';
+import type { MigrationFormat } from './format.js';
+
+export type { Direction, ParsedMigrationName } from './format.js';
 import { DbguardError } from './errors.js';
-import { MAX_VERSION } from '../formats/limits.js';
+import { MAX_VERSION } from './limits.js';
 
-export { MAX_VERSION } from '../formats/limits.js';
+export { MAX_VERSION } from './limits.js';
 
-export type Direction = 'up' | 'down';
 
-export interface ParsedMigrationName {
-  readonly version: bigint;
-  readonly name: string;
-  readonly direction: Direction;
-  /** false: a migration of the tool that dbguard lists and tracks but cannot run (goose's Go migrations, §18). */
-  readonly runnable?: boolean;
-}
 
 export interface Migration {
   readonly version: bigint;
@@ -41,6 +35,8 @@ export type CatalogIssue =
   | { readonly code: 'MIGRATION_UP_MISSING'; readonly severity: 'warning'; readonly version: bigint; readonly file: string };
 
 export interface Catalog {
+  /** The format the listing was read as (its names, its layout): what every plan over it speaks. */
+  readonly format: MigrationFormat;
   /** Ascending by version. */
   readonly migrations: readonly Migration[];
   readonly byVersion: ReadonlyMap<bigint, Migration>;
@@ -67,26 +63,22 @@ export function parseVersionArgument(text: string, usage: string): bigint {
 }
 
 /** Whether a file is a migration dbguard cannot run (§18: a goose Go migration). */
-export const isNotRunnable = (fileName: string): boolean => parseMigrationName(fileName)?.runnable === false;
+export const isNotRunnable = (format: MigrationFormat, fileName: string): boolean => format.parseFileName(fileName)?.runnable === false;
 
-/** Parses one file name; `null` when it is not a well-formed migration name. */
-export const parseMigrationName = (fileName: string): ParsedMigrationName | null => format.parseFileName(fileName);
-
-export const looksLikeMigration = (fileName: string): boolean => format.looksLikeMigration(fileName);
 
 /**
  * Builds the catalog from a directory listing. Files that are not migrations are ignored; names that
  * look like migrations but do not parse, and a version used twice in one direction, are errors;
  * an up without a down is a warning (it only blocks the rollback of that version).
  */
-export function buildCatalog(fileNames: Iterable<string>): Catalog {
+export function buildCatalog(fileNames: Iterable<string>, format: MigrationFormat): Catalog {
   const issues: CatalogIssue[] = [];
   const files = new Map<bigint, { up: string[]; down: string[]; name: string; runnable: boolean }>();
 
   for (const fileName of fileNames) {
-    const parsed = parseMigrationName(fileName);
+    const parsed = format.parseFileName(fileName);
     if (!parsed) {
-      if (looksLikeMigration(fileName)) {
+      if (format.looksLikeMigration(fileName)) {
         issues.push({ code: 'MIGRATION_NAME_INVALID', severity: 'error', file: fileName, reason: format.invalidNameReason(fileName) });
       }
       continue;
@@ -121,16 +113,13 @@ export function buildCatalog(fileNames: Iterable<string>): Catalog {
     migrations.push({ version, name: entry.name, up, down, runnable: entry.runnable });
   }
   migrations.sort((a, b) => compareVersions(a.version, b.version));
-  return { migrations, byVersion: new Map(migrations.map((m) => [m.version, m])), issues };
+  return { format, migrations, byVersion: new Map(migrations.map((m) => [m.version, m])), issues };
 }
 
 /** The errors among a catalog's issues (warnings excluded). */
 export function catalogErrors(catalog: Catalog): CatalogIssue[] {
   return catalog.issues.filter((issue) => issue.severity === 'error');
 }
-
-/** The down file name that belongs to an up file name. */
-export const downFileFor = (upFile: string): string => format.downFileFor(upFile);
 
 /** A file name as it may be printed: one with a line break or another control character is quoted, escaped. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -142,7 +131,7 @@ export function assertCatalogUsable(catalog: Catalog, dir: string): void {
   if (!issue) return;
   if (issue.code === 'MIGRATION_NAME_INVALID') {
     throw new DbguardError('MIGRATION_NAME_INVALID', `${shownName(issue.file)} in ${dir} looks like a migration but ${issue.reason}`, {
-      hint: `rename it to ${format.expectedNames}, or move it out of ${dir}`, details: { file: issue.file },
+      hint: `rename it to ${catalog.format.expectedNames}, or move it out of ${dir}`, details: { file: issue.file },
     });
   }
   if (issue.code === 'MIGRATION_VERSION_REUSED') {

@@ -4,7 +4,6 @@
  */
 import type { MigrationCache } from './cache.js';
 import { compareVersions, type Catalog, type Migration } from './catalog.js';
-import { projectFormat } from '../formats/index.js';
 
 export type ConflictKind = 'missing' | 'renamed' | 'unreadable';
 
@@ -58,7 +57,7 @@ export function findPhantomMigrations(cache: MigrationCache | null, disk: DiskSt
     } else if (onDisk !== entry.filename) {
       const otherContent = sha !== undefined && entry.upSha256 !== undefined && sha !== entry.upSha256;
       const renamed: Conflict = { version, filename: entry.filename, kind: 'renamed', diskFilename: onDisk, ...(otherContent ? { otherContent } : {}) };
-      (sha !== undefined && sha === entry.upSha256 && !projectFormat.renameIsNewMigration ? adopted : conflicts).push(renamed);
+      (sha !== undefined && sha === entry.upSha256 && !disk.catalog.format.renameIsNewMigration ? adopted : conflicts).push(renamed);
     } else {
       const error = disk.unreadable.get(onDisk);
       if (error !== undefined) conflicts.push({ version, filename: entry.filename, kind: 'unreadable', error });

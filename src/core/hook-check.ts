@@ -3,8 +3,8 @@
  * "is every applied file still here?" test over a directory listing. No I/O.
  */
 import type { CacheSummary } from './cache.js';
-import { compareVersions, maxVersion, parseMigrationName } from './catalog.js';
-import { projectFormat as format } from '../formats/index.js';
+import { compareVersions, maxVersion } from './catalog.js';
+import type { MigrationFormat } from './format.js';
 
 /** The file in a worktree's git dir that lets the shim skip node after a clean check. */
 export const FAST_PATH_FILE = 'dbguard-fast-path';
@@ -43,7 +43,7 @@ export interface ListingCheck {
   readonly pending: readonly string[];
 }
 
-export function checkListing(summary: CacheSummary, names: readonly string[], unreadable: ReadonlyMap<string, string>): ListingCheck {
+export function checkListing(summary: CacheSummary, names: readonly string[], unreadable: ReadonlyMap<string, string>, format: MigrationFormat): ListingCheck {
   const applied = new Set(summary.filenames);
   const checkUnreadable = unreadable.size > 0;
   const pending: string[] = [];
@@ -57,8 +57,8 @@ export function checkListing(summary: CacheSummary, names: readonly string[], un
 }
 
 /** Versions of pending up files, ascending (names that do not parse are the catalog's to report). */
-export function pendingVersions(pending: readonly string[]): bigint[] {
-  return pending.map((name) => parseMigrationName(name)?.version).filter((v): v is bigint => v !== undefined).sort(compareVersions);
+export function pendingVersions(pending: readonly string[], format: MigrationFormat): bigint[] {
+  return pending.map((name) => format.parseFileName(name)?.version).filter((v): v is bigint => v !== undefined).sort(compareVersions);
 }
 
 /** The highest applied version that is not missing (DESIGN §1's common ancestor, from the cache alone). */

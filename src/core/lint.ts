@@ -2,8 +2,8 @@
  * `dbguard lint --base <ref>` (DESIGN §10), for CI: what this branch does to migrations that would
  * hurt once merged. Pure: three trees' migration files (name → blob id) in, findings out.
  */
-import { compareVersions, maxVersion, parseMigrationName } from './catalog.js';
-import { projectFormat as format } from '../formats/index.js';
+import { compareVersions, maxVersion } from './catalog.js';
+import type { MigrationFormat } from './format.js';
 
 export type LintFinding =
   /** Added below the highest version <ref> has: golang-migrate skips it wherever <ref> is applied. */
@@ -20,16 +20,20 @@ export interface LintInput {
   /** At <ref> (what it gained after the merge-base is not this branch's doing). */
   readonly ref: ReadonlyMap<string, string>;
   readonly head: ReadonlyMap<string, string>;
+  /** The project's format: which files are up files, and their versions. */
+  readonly format: MigrationFormat;
 }
 
 /** The migration files this branch adds or edits: the ones whose text the command reads and checks. */
 export function touchedByBranch(input: LintInput): string[] {
+  const { format } = input;
   return [...input.head].filter(([file, blob]) => format.isUpFile(file) && input.mergeBase.get(file) !== blob).map(([file]) => file);
 }
 
 export function lintMigrations(input: LintInput): LintFinding[] {
   const findings: LintFinding[] = [];
-  const versionOf = (file: string) => parseMigrationName(file)?.version;
+  const { format } = input;
+  const versionOf = (file: string) => format.parseFileName(file)?.version;
   const refUps = [...input.ref.keys()].filter((f) => format.isUpFile(f)).map(versionOf).filter((v): v is bigint => v !== undefined);
   const baseTop = maxVersion(refUps);
   for (const [file] of input.head) {

@@ -2,84 +2,31 @@
  * Rollback planning (DESIGN §3): plain data in, a plan value out. The executor applies exactly what
  * the plan says; `--dry-run` and `--json` print it.
  */
-import type { MigrationCache } from './cache.js';
 import { compareVersions, maxVersion, type Catalog } from './catalog.js';
 import { isBlankSql, isDataOnlySql, mentionsSchema, requiresNoTransaction } from './sql.js';
 import { listVersions } from './text.js';
-import type { NoDown } from './no-down.js';
+import type { MigrationFormat } from './format.js';
+import type { DownSql, DownSqlOrigin, OnDiskMigration, PlanInput } from './plan-input.js';
+
+export type { SchemaVersion } from './format.js';
+export type { DownSql, DownSqlOrigin, OnDiskMigration, PlanInput, TrackedMigration } from './plan-input.js';
 import { GENTLER, irreversibleRefusal, noDownSqlRefusal } from './refusals.js';
 import { appliedSet } from './applied.js';
 
 export { appliedSet, holdsApplied, rowsNamingOtherFiles } from './applied.js';
-import { projectFormat as format } from '../formats/index.js';
 
-export interface SchemaVersion {
-  /** The newest applied version. */
-  readonly version: bigint;
-  readonly dirty: boolean;
-  /**
-   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate): version → its row's id
-   * (sql-migrate's file name, dbmate's version text), or null. Absent: golang-migrate, whose table holds only the top.
-   */
-  readonly applied?: ReadonlyMap<bigint, string | null>;
-}
 
-export interface TrackedMigration {
-  readonly version: bigint;
-  readonly filename: string;
-  readonly hasDownSql: boolean;
-  /** sha256 of the up file as applied, when known. */
-  readonly upSha256?: string | null;
-  /** Why it has no down SQL to run, as captured (§18); null or absent: it has some, or nothing is known. */
-  readonly noDown?: NoDown | null;
-}
 
-/** Where a down SQL text was found, in the order they are asked (DESIGN §3). */
-export type DownSqlOrigin = 'tracking-table' | 'previous-tree' | 'git-history' | 'working-tree';
 
-export interface DownSql {
-  readonly version: bigint;
-  /** The up file of the migration this down SQL reverses. */
-  readonly filename: string;
-  readonly sql: string;
-  readonly origin: DownSqlOrigin;
-  /** The commit it came from, for git origins. */
-  readonly ref?: string;
-  /** A newer down file (its up file unchanged) replaced the copy stored at apply time (§3: a fix wins). */
-  readonly changedSinceApplied?: boolean;
-  /** The up file from the same place, when the source has it (the data-only classifier reads it). */
-  readonly upSql?: string;
-  readonly upSha256?: string;
-}
 
-export interface PlanInput {
-  readonly catalog: Catalog;
-  readonly current: SchemaVersion | null;
-  readonly tracked: readonly TrackedMigration[];
-  readonly cache: MigrationCache | null;
-  /**
-   * Versions the project's own migrator applied without `dbguard capture` (§3's untracked
-   * intermediates): up files of the tree that applied schema_migrations' version, between the highest
-   * tracked version and it. Found in git by the engine; absent = none known.
-   */
-  readonly untracked?: ReadonlyMap<bigint, string>;
-  /** Down SQL found for the candidates (see rollbackCandidates). */
-  readonly downSql: ReadonlyMap<bigint, DownSql>;
-  /** Up SQL of candidates whose down SQL is blank, for the data-only classifier. */
-  readonly upSql?: ReadonlyMap<bigint, string>;
-  /** Proceed past IRREVERSIBLE, leaving the schema those migrations made (listed as drift). */
-  readonly keepIrreversible?: boolean;
-  /** On-disk applied migrations above an out-of-order phantom, for its rewind-and-replay fallback. */
-  readonly onDisk?: ReadonlyMap<bigint, OnDiskMigration>;
-}
 
 /** §3's fallback for an out-of-order down: rewind the on-disk ones above, roll it back, replay them. */
-function replayFallback(version: bigint, filename: string, downSql: string, remaining: ReadonlySet<bigint>, onDisk: ReadonlyMap<bigint, OnDiskMigration> | undefined): ReplayStep[] | undefined {
+function replayFallback(format: MigrationFormat, version: bigint, filename: string, downSql: string, remaining: ReadonlySet<bigint>, onDisk: ReadonlyMap<bigint, OnDiskMigration> | undefined): ReplayStep[] | undefined {
   const above = [...remaining].filter((v) => v > version).sort((a, b) => compareVersions(b, a));
   const sources = above.map((v) => onDisk?.get(v));
   // Only through migrations whose down and up both exist and run in a transaction: each replay step is one.
   const replayable = (m: OnDiskMigration | undefined) => m !== undefined && m.downSql !== null && !isBlankSql(m.downSql)
-    && !requiresNoTransaction(m.downSql) && !requiresNoTransaction(m.upSql);
+    && !requiresNoTransaction(m.downSql, format) && !requiresNoTransaction(m.upSql, format);
   if (above.length === 0 || !sources.every(replayable)) return undefined;
   const left = new Set(remaining);
   left.add(version);
@@ -148,14 +95,6 @@ export interface ReplayStep {
   readonly keptUnder?: string;
 }
 
-/** An applied migration that is on disk, as a rewind-and-replay needs it. */
-export interface OnDiskMigration {
-  readonly filename: string;
-  readonly upSql: string;
-  readonly upSha256: string;
-  /** The down SQL the tracking table holds for it (null: none, so no replay through it). */
-  readonly downSql: string | null;
-}
 
 /** The way out of applied migrations edited since (§2); check and status propose exactly this command. */
 export const reapplyCommand = (edited: readonly bigint[]): string => `dbguard migrate --reapply ${edited.reduce((a, b) => (b < a ? b : a))}`;
@@ -217,6 +156,7 @@ export function planRollback(input: PlanInput): Plan {
   const unnamed = [...known].filter(([v, name]) => name === undefined && !isOnDisk(catalog, v, undefined)).map(([v]) => v);
   const unknown = unnamed.filter((v) => !downSql.has(v)).sort(compareVersions);
   if (unknown.length > 0) {
+    const { format } = catalog;
     const where = current.applied ? `${format.trackingTable} lists ${list(unknown)}, which ${unknown.length === 1 ? 'is' : 'are'}` : `${format.trackingTable} is at version ${top}, which is`;
     return refuse('UNTRACKED', `${where} not on disk, was never captured, and is not in git history, so its down SQL is unknown`, unknown,
       // Not "dbguard status" first: status prints this same refusal, so the advice went round in a circle.
@@ -232,7 +172,7 @@ export function planRollback(input: PlanInput): Plan {
   if (lacking.length > 0) {
     // Why each has none, as captured (§18: a file its tool cannot read now, a migration dbguard cannot run).
     const whyOf = new Map(input.tracked.map((t) => [t.version, t.noDown?.kind === 'missing' ? t.noDown.why : null]));
-    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null, filename: known.get(version) }))) };
+    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null, filename: known.get(version) })), catalog.format) };
   }
   const sqlOf = (version: bigint) => (downSql.get(version) as DownSql).sql;
   const meddling = phantoms.filter((version) => mentionsSchema(sqlOf(version), TRACKING_SCHEMA));
@@ -248,7 +188,7 @@ export function planRollback(input: PlanInput): Plan {
   }));
   const irreversible = blank.filter((version) => !dataOnly.has(version));
   if (irreversible.length > 0 && !input.keepIrreversible) {
-    return { kind: 'refuse', ...irreversibleRefusal(irreversible.map((version) => ({ version, why: format.blankDown(sqlOf(version)) }))) };
+    return { kind: 'refuse', ...irreversibleRefusal(irreversible.map((version) => ({ version, why: catalog.format.blankDown(sqlOf(version)) }))) };
   }
 
   const onDiskApplied = applied.filter((version) => !phantoms.includes(version));
@@ -259,8 +199,8 @@ export function planRollback(input: PlanInput): Plan {
     const after = maxVersion(remaining);
     const noop = isBlankSql(found.sql);
     const outOfOrder = onDiskApplied.some((v) => v > version);
-    const fallback = !noop && outOfOrder && !requiresNoTransaction(found.sql)
-      ? replayFallback(version, known.get(version) ?? found.filename, found.sql, remaining, input.onDisk) : undefined;
+    const fallback = !noop && outOfOrder && !requiresNoTransaction(found.sql, catalog.format)
+      ? replayFallback(catalog.format, version, known.get(version) ?? found.filename, found.sql, remaining, input.onDisk) : undefined;
     const note = noop ? (dataOnly.has(version) ? 'data changes kept' : 'schema left behind (--keep-irreversible)')
       : found.changedSinceApplied ? 'down SQL changed since applied' : undefined;
     return {
@@ -272,7 +212,7 @@ export function planRollback(input: PlanInput): Plan {
       ...(found.ref === undefined ? {} : { ref: found.ref }),
       ...(found.upSha256 === undefined ? {} : { upSha256: found.upSha256 }),
       after,
-      transactional: noop || !requiresNoTransaction(found.sql),
+      transactional: noop || !requiresNoTransaction(found.sql, catalog.format),
       outOfOrder,
       ...(note === undefined ? {} : { note }),
       ...(fallback === undefined ? {} : { fallback }),
@@ -316,7 +256,7 @@ export function pendingMigrations(input: Omit<PlanInput, 'downSql'>): PendingMig
     if (migration.up === undefined) continue;
     // A renamed file is another migration to sql-migrate: pending beside the old name's phantom.
     const name = applied.get(migration.version);
-    if (applied.has(migration.version) && (!format.renameIsNewMigration || name === undefined || name === migration.up)) {
+    if (applied.has(migration.version) && (!input.catalog.format.renameIsNewMigration || name === undefined || name === migration.up)) {
       if (!tracked.has(migration.version)) uncaptured.push(migration.version);
       continue;
     }

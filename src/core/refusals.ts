@@ -6,7 +6,7 @@
 import type { MigrationCache } from './cache.js';
 import { isNotRunnable } from './catalog.js';
 import { NO_DOWN_FILE, notRunnableWhy } from './no-down.js';
-import { projectFormat as format } from '../formats/index.js';
+import type { MigrationFormat } from './format.js';
 import { listVersions } from './text.js';
 
 export interface Refusal {
@@ -34,9 +34,9 @@ function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[
   return [...groups].map(([why, versions]) => withWhy(versions, why)).join('; ');
 }
 
-export function noDownSqlRefusal(given: readonly Lacking[]): Refusal {
+export function noDownSqlRefusal(given: readonly Lacking[], format: MigrationFormat): Refusal {
   const runs = format.notRunnable;
-  const notRunnable = (l: Lacking) => runs !== undefined && l.filename !== undefined && isNotRunnable(l.filename);
+  const notRunnable = (l: Lacking) => runs !== undefined && l.filename !== undefined && isNotRunnable(format, l.filename);
   const lacking = given.map((l) => (l.why === null && notRunnable(l) ? { ...l, why: notRunnableWhy(runs?.what ?? '') } : l));
   const list = named(lacking, (versions, why) => `${listVersions(versions)}${why === null ? '' : ` (${why})`}`);
   // A down file can be restored; a file its tool cannot read, or a migration dbguard cannot run, has none to restore.
@@ -70,10 +70,10 @@ export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: big
  * (it does, from the previous branch and git history, before it warns); a blank down that changed the
  * schema is IRREVERSIBLE. NO_DOWN_SQL comes first, as in the plan.
  */
-export function knownRefusal(cache: MigrationCache, versions: readonly bigint[]): Refusal | null {
+export function knownRefusal(cache: MigrationCache, versions: readonly bigint[], format: MigrationFormat): Refusal | null {
   const entries = versions.flatMap((version) => { const entry = cache.migrations.get(version); return entry ? [{ version, entry }] : []; });
   const missing = entries.filter(({ entry }) => !entry.downCaptured && (entry.noDown?.kind ?? 'missing') === 'missing');
-  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null, filename: entry.filename })));
+  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null, filename: entry.filename })), format);
   const blank = entries.flatMap(({ version, entry }) => (entry.noDown?.kind === 'irreversible' ? [{ version, why: entry.noDown.why }] : []));
   return blank.length > 0 ? irreversibleRefusal(blank) : null;
 }

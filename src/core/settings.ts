@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot';
 import { DbguardError } from './errors.js';
-import { FORMATS, isFormatName, type FormatName } from '../formats/index.js';
+import { FORMAT_NAMES, isFormatName, type FormatName } from './format.js';
 
 export const CONFIG_FILE = 'dbguard.config.json';
 export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/migrations'] as const;
@@ -158,8 +158,8 @@ function runUrlVariable(name: string | undefined): string {
 function migrationFormat(source: string, value: string | undefined): FormatName | null {
   if (value === undefined) return null;
   if (isFormatName(value)) return value;
-  throw new DbguardError('CONFIG_INVALID', `${source} says "${value}", which is not a migration format dbguard knows (${Object.keys(FORMATS).join(', ')})`, {
-    hint: `set "format" to one of ${Object.keys(FORMATS).join(', ')}, or remove it to have it told from the files`, details: { key: 'format', format: value },
+  throw new DbguardError('CONFIG_INVALID', `${source} says "${value}", which is not a migration format dbguard knows (${FORMAT_NAMES.join(', ')})`, {
+    hint: `set "format" to one of ${FORMAT_NAMES.join(', ')}, or remove it to have it told from the files`, details: { key: 'format', format: value },
   });
 }
 

@@ -5,7 +5,7 @@
  * commit ours half-way; both take the dirty-marker path instead (DESIGN §4).
  */
 
-import { projectFormat } from '../formats/index.js';
+import type { MigrationFormat } from './format.js';
 
 /** An explicit opt-out a migration author can write anywhere in the file. */
 export const NO_TRANSACTION_MARKER = /--\s*dbguard:no-transaction\b/i;
@@ -145,15 +145,15 @@ export function hasTransactionControl(sql: string, code = stripSqlLiterals(sql))
  * file that manages its own transaction. Anything else is tried in a transaction first, and the
  * executors fall back to the dirty-marker path on SQLSTATE 25001 (DESIGN §4).
  */
-export function requiresNoTransaction(sql: string): boolean {
-  if (NO_TRANSACTION_MARKER.test(sql.split('\n', 1)[0] ?? '') || NO_TRANSACTION_MARKER.test(sql) || projectFormat.declaresNoTransaction(sql)) return true;
+export function requiresNoTransaction(sql: string, format: MigrationFormat): boolean {
+  if (NO_TRANSACTION_MARKER.test(sql.split('\n', 1)[0] ?? '') || NO_TRANSACTION_MARKER.test(sql) || format.declaresNoTransaction(sql)) return true;
   const code = stripSqlLiterals(sql);
   return OUTSIDE_TRANSACTION.some((pattern) => pattern.test(code)) || hasTransactionControl(sql, code);
 }
 
 /** What runs, one query each, when a file cannot run in our transaction: as the project's tool runs it. */
-export function outsideTransaction(sql: string): string[] {
-  return projectFormat.noTransactionRunsWhole ? [sql] : splitSqlStatements(sql);
+export function outsideTransaction(sql: string, format: MigrationFormat): string[] {
+  return format.noTransactionRunsWhole ? [sql] : splitSqlStatements(sql);
 }
 
 /** SQLSTATE 25001: the statement cannot run inside a transaction block. */

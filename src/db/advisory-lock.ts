@@ -6,7 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { busyError } from '../core/errors.js';
-import { projectFormat } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 import type { PgClient } from './client.js';
 
 /** A fixed key: "dbguard" as a 64-bit number. Other tools are unlikely to pick it. */
@@ -37,9 +37,9 @@ async function holderOf(client: PgClient, key: string): Promise<number | null> {
   return holder.rows[0]?.pid ?? null;
 }
 
-export async function acquireAdvisoryLock(client: PgClient, timeoutMs: number): Promise<() => Promise<void>> {
+export async function acquireAdvisoryLock(client: PgClient, format: MigrationFormat, timeoutMs: number): Promise<() => Promise<void>> {
   const names = await client.query<{ db: string; schema: string | null }>('SELECT current_database() AS db, current_schema() AS schema');
-  const keys = [DBGUARD_LOCK_KEY, ...projectFormat.lockKeys(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public')];
+  const keys = [DBGUARD_LOCK_KEY, ...format.lockKeys(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public')];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const held: string[] = [];
@@ -78,8 +78,8 @@ export async function acquireGateLock(maintenance: PgClient, database: string, t
   }
 }
 
-export async function withAdvisoryLock<T>(client: PgClient, timeoutMs: number, work: () => Promise<T>): Promise<T> {
-  const release = await acquireAdvisoryLock(client, timeoutMs);
+export async function withAdvisoryLock<T>(client: PgClient, format: MigrationFormat, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  const release = await acquireAdvisoryLock(client, format, timeoutMs);
   try {
     return await work();
   } finally {

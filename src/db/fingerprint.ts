@@ -8,9 +8,9 @@
  */
 import type { SchemaFingerprint } from '../core/schema.js';
 import type { PgClient } from './client.js';
-import { projectFormat as format } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 
-/** Built per call: the project's format (and so its tracking table) is known only once the settings are. */
+/** Built per call: the tracking table left out is the project's format's. */
 const fingerprintSql = (table: string) => `
 WITH ns AS (
   SELECT oid, nspname FROM pg_namespace
@@ -47,7 +47,7 @@ UNION ALL SELECT 'type ' || n.nspname || '.' || ty.typname,
 UNION ALL SELECT 'extension ' || extname, extversion FROM pg_extension WHERE extname <> 'plpgsql'
 ORDER BY 1`;
 
-export async function readFingerprint(client: PgClient): Promise<SchemaFingerprint> {
+export async function readFingerprint(client: PgClient, format: MigrationFormat): Promise<SchemaFingerprint> {
   const result = await client.query<{ key: string; def: string | null }>(fingerprintSql(format.trackingTable));
   return new Map(result.rows.map((row) => [row.key, row.def ?? '']));
 }

@@ -11,7 +11,7 @@ import { ACTIVE_SQL_TRANSACTION, outsideTransaction, requiresNoTransaction } fro
 import type { Reporter } from '../core/events.js';
 import { inTransaction, type PgClient } from './client.js';
 import { appliedStatements, ensureSchemaMigrationsTable, markDirty } from './schema-migrations.js';
-import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, type MigrationFormat } from '../core/format.js';
 import { ensureTrackingTable, upsertTracked, upsertTrackedStatement } from './tracking.js';
 import { runSteps, type AppliedStep } from './steps.js';
 import { restoreStash, stashedUnder } from './stash-restore.js';
@@ -41,11 +41,11 @@ export interface StashRestoring {
 
 /** `before`: the database's version when the run started (what a failed first step leaves). */
 export async function applyUpMigrations(
-  client: PgClient, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null, stash: StashRestoring | null = null,
+  client: PgClient, format: MigrationFormat, migrations: readonly UpMigration[], report: Reporter, before: bigint | null = null, stash: StashRestoring | null = null,
   /** The per-migration record's event triggers are on (§11): name each step for them. */
   recordSteps = false,
 ): Promise<AppliedStep[]> {
-  await ensureSchemaMigrationsTable(client);
+  await ensureSchemaMigrationsTable(client, format);
   await ensureTrackingTable(client);
   if (recordSteps) await forgetUps(client, migrations.map((m) => m.version));
   // Whether the step being run had to leave the transaction (its failure then leaves the database dirty).
@@ -54,14 +54,14 @@ export async function applyUpMigrations(
     async run(migration) {
       const row = { version: migration.version, filename: migration.filename, downSql: migration.downSql, upSha256: migration.upSha256, source: 'migrate' };
       const recorded = migration.recordAs ?? migration.version;
-      outside = requiresNoTransaction(migration.upSql);
+      outside = requiresNoTransaction(migration.upSql, format);
       const stashedAt = stash === null ? [] : stashedUnder(stash.keys, migration.version, migration.upSha256, stash.sameUpOnDisk);
       const restoring = stash !== null && stashedAt.length > 0;
       if (!outside) {
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
         // The newline ends a trailing "--" comment in the file before our statements follow it. Rows a
         // rollback kept for this migration go back before the COMMIT, in the same transaction.
-        const batch = `BEGIN;\n${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${appliedStatements(migration, recorded)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
+        const batch = `BEGIN;\n${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${appliedStatements(format, migration, recorded)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
         const failed = await client.query(batch).then(async () => {
           if (!restoring) return null;
           try {
@@ -83,13 +83,13 @@ export async function applyUpMigrations(
       }
       // golang-migrate's protocol: dirty marker, the file statement by statement, clean marker (a tool
       // without the flag records the apply once it ran, as it does itself).
-      await markDirty(client, recorded);
+      await markDirty(client, format, recorded);
       if (recordSteps) await client.query(beginStepStatement(migration.version, 'up', false));
-      for (const statement of outsideTransaction(migration.upSql)) await client.query(statement);
+      for (const statement of outsideTransaction(migration.upSql, format)) await client.query(statement);
       if (recordSteps) await client.query(END_STEP_STATEMENT);
       await inTransaction(client, async () => {
         await upsertTracked(client, [row]);
-        await client.query(appliedStatements(migration, recorded));
+        await client.query(appliedStatements(format, migration, recorded));
         if (restoring) stash.restored.push(...(await restoreStash(client, migration.version, migration.upSha256, stashedAt)));
       });
     },
@@ -112,9 +112,9 @@ export async function applyUpMigrations(
           hint: `fix ${migration.filename}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }
-      if (!keepsDirtyFlag(projectFormat)) {
+      if (!keepsDirtyFlag(format)) {
         // The tool keeps no dirty flag: what ran stays, unrecorded, as the tool itself would leave it.
-        return new DbguardError(code, `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so some of it may have run, and ${projectFormat.trackingTable} does not list it`, {
+        return new DbguardError(code, `applying ${migration.filename} failed: ${message}; it ran outside a transaction, so some of it may have run, and ${format.trackingTable} does not list it`, {
           hint: `${first}undo what ${migration.filename} left half done, fix it, then dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }

@@ -17,18 +17,18 @@ import { runDownKeepingRows, type StashContext } from './stash.js';
 import { restoreStash } from './stash-restore.js';
 import { beginStepStatement, END_STEP_STATEMENT } from './schema-events.js';
 import type { StashRestore } from '../core/stash.js';
-import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag, type MigrationFormat } from '../core/format.js';
 
 export type { AppliedStep };
 
-async function finishStep(client: PgClient, step: RollbackStep): Promise<void> {
-  await client.query(unappliedStatements(step, step.after));
+async function finishStep(client: PgClient, format: MigrationFormat, step: RollbackStep): Promise<void> {
+  await client.query(unappliedStatements(format, step, step.after));
   await deleteTracked(client, [step.version]);
 }
 
 /** §3: the out-of-order down failed (a dependency): rewind the on-disk ones above, roll it back, replay them. */
 /** The rows a replay-down keeps come back with its replay-up (the same migration, §13). */
-export async function replay(client: PgClient, steps: readonly ReplayStep[], stash: StashContext | null = null, record = false): Promise<StashRestore[]> {
+export async function replay(client: PgClient, format: MigrationFormat, steps: readonly ReplayStep[], stash: StashContext | null = null, record = false): Promise<StashRestore[]> {
   const restored: StashRestore[] = [];
   for (const step of steps) {
     await inTransaction(client, async () => {
@@ -39,7 +39,7 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
       } else {
         await runDownKeepingRows(client, step.version, step.sql, stash);
       }
-      await client.query(step.kind === 'replay-up' ? appliedStatements(step, step.after ?? step.version) : unappliedStatements(step, step.after));
+      await client.query(step.kind === 'replay-up' ? appliedStatements(format, step, step.after ?? step.version) : unappliedStatements(format, step, step.after));
       if (step.kind === 'replay-up') {
         await upsertTracked(client, [{ version: step.version, filename: step.filename, downSql: step.downSql ?? null, upSha256: step.upSha256 ?? null, source: 'replay' }]);
       } else {
@@ -56,9 +56,9 @@ export async function replay(client: PgClient, steps: readonly ReplayStep[], sta
  * One step's transaction: its record marker, the down (keeping the rows when the stash is on), the
  * version and the tracking row. Without the stash it is one round trip, as migrate's ups are.
  */
-async function downInTransaction(client: PgClient, step: RollbackStep, stash: StashContext | null, record: boolean): Promise<void> {
+async function downInTransaction(client: PgClient, format: MigrationFormat, step: RollbackStep, stash: StashContext | null, record: boolean): Promise<void> {
   const marker = record ? beginStepStatement(step.version, 'down') : '';
-  const finish = `${unappliedStatements(step, step.after)}\n${deleteTrackedStatement(step.version)}`;
+  const finish = `${unappliedStatements(format, step, step.after)}\n${deleteTrackedStatement(step.version)}`;
   if (stash === null || step.kind === 'noop') {
     // A no-op step (a data-only migration) has nothing to undo in the schema; the data it changed is kept.
     // The newline ends a trailing "--" comment in the down SQL before our statements follow it.
@@ -76,14 +76,14 @@ async function downInTransaction(client: PgClient, step: RollbackStep, stash: St
   });
 }
 
-async function runStep(client: PgClient, step: RollbackStep, report: Reporter, stash: StashContext | null, record: boolean): Promise<void> {
+async function runStep(client: PgClient, format: MigrationFormat, step: RollbackStep, report: Reporter, stash: StashContext | null, record: boolean): Promise<void> {
   if (step.fallback && step.transactional) {
     try {
-      await downInTransaction(client, step, stash, record);
+      await downInTransaction(client, format, step, stash, record);
     } catch (error) {
       // A lock or time limit, a full disk or a lost connection is not a dependency: stop as any failed step does.
       if (boundHint((error as { code?: string }).code) !== null || outsideCause(error) !== null) throw error;
-      await replay(client, step.fallback, stash, record);
+      await replay(client, format, step.fallback, stash, record);
       const replayed = step.fallback.filter((s) => s.kind === 'replay-up').map((s) => s.version);
       report({ type: 'step-replayed', version: step.version, filename: step.filename, message: (error as Error).message, replayed });
     }
@@ -91,7 +91,7 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   }
   if (step.transactional || step.kind === 'noop') {
     try {
-      await downInTransaction(client, step, stash, record);
+      await downInTransaction(client, format, step, stash, record);
       return;
     } catch (error) {
       // Not marked and not recognised, but it cannot run in a transaction block: golang-migrate's path.
@@ -100,11 +100,11 @@ async function runStep(client: PgClient, step: RollbackStep, report: Reporter, s
   }
   // Outside a transaction there is no savepoint to look before dropping: rows are not kept here.
   if (stash) stash.catalog = null;
-  await markDirty(client, step.after);
+  await markDirty(client, format, step.after);
   if (record) await client.query(beginStepStatement(step.version, 'down', false));
-  for (const statement of outsideTransaction(step.downSql)) await client.query(statement);
+  for (const statement of outsideTransaction(step.downSql, format)) await client.query(statement);
   if (record) await client.query(END_STEP_STATEMENT);
-  await inTransaction(client, () => finishStep(client, step));
+  await inTransaction(client, () => finishStep(client, format, step));
 }
 
 /** The other sessions of this database that hold table locks (after a lock timeout), as "my-app (pid 42)". */
@@ -125,14 +125,14 @@ function boundHint(sqlState: string | undefined): string | null {
 }
 
 export async function applyRollbackSteps(
-  client: PgClient, steps: readonly RollbackStep[], report: Reporter,
+  client: PgClient, format: MigrationFormat, steps: readonly RollbackStep[], report: Reporter,
   options: {
     readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void>; readonly stash?: StashContext | null;
     /** The per-migration record's event triggers are on (§11): name each step for them. */
     readonly recordSteps?: boolean;
   } = {},
 ): Promise<AppliedStep[]> {
-  await ensureSchemaMigrationsTable(client);
+  await ensureSchemaMigrationsTable(client, format);
   await ensureTrackingTable(client);
   const versionAfter = (applied: readonly AppliedStep[], step: RollbackStep) => (applied.length > 0 ? steps[applied.length - 1]?.after ?? null : step.version);
   return runSteps(steps, report, {
@@ -144,7 +144,7 @@ export async function applyRollbackSteps(
         details: { completed: applied.map((a) => a.version.toString()), databaseVersion: at === null ? null : at.toString() },
       });
     },
-    run: (step) => runStep(client, step, report, options.stash ?? null, options.recordSteps ?? false).catch(async (error: unknown) => {
+    run: (step) => runStep(client, format, step, report, options.stash ?? null, options.recordSteps ?? false).catch(async (error: unknown) => {
       // §14: a step the app's locks stopped names who holds them.
       if ((error as { code?: string }).code === '55P03') Object.assign(error as object, { holders: await lockHolders(client) });
       throw error;
@@ -160,11 +160,11 @@ export async function applyRollbackSteps(
       const holders = (error as { holders?: string[] }).holders ?? [];
       const bound = boundHint(sqlState)?.replace('end that session', holders.length ? `held by ${holders.join(', ')}: end that session` : 'end that session') ?? null;
       const at = `the database is at version ${lastGood ?? 'none'}`;
-      const dirtyHint = keepsDirtyFlag(projectFormat) ? 'the database is marked dirty; repair it by hand, then dbguard force <version>'
-        : `some of it may have run outside a transaction and ${projectFormat.trackingTable} still lists it; undo what it left by hand, then dbguard rollback`;
+      const dirtyHint = keepsDirtyFlag(format) ? 'the database is marked dirty; repair it by hand, then dbguard force <version>'
+        : `some of it may have run outside a transaction and ${format.trackingTable} still lists it; undo what it left by hand, then dbguard rollback`;
       const details = {
         version: step.version.toString(), completed: applied.map((a) => a.version.toString()),
-        databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional && keepsDirtyFlag(projectFormat), sqlState,
+        databaseVersion: lastGood === null ? null : lastGood.toString(), dirty: !step.transactional && keepsDirtyFlag(format), sqlState,
       };
       // Not the down SQL's fault (issue 25.9): a full disk, a lost connection. Its transaction went back.
       const outside = bound ? null : outsideCause(error);

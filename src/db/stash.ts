@@ -9,12 +9,12 @@ import { findDropped, isNothingDropped, qualifiedName, rowCheckColumns, unmatche
 import { TRACKING_SCHEMA } from '../core/schema.js';
 import { formatBytes } from '../core/text.js';
 import { inTransaction, quoteIdentifier, type PgClient } from './client.js';
-import { projectFormat as format } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 
 export const STASH_TABLE = `${TRACKING_SCHEMA}.stash`;
 export const stashDataTable = (id: number) => `${TRACKING_SCHEMA}.stash_data_${id}`;
 
-/** Built per call: the project's format (and so its tracking table) is known only once the settings are. */
+/** Built per call: the tracking table left out is the project's format's. */
 const catalogSql = (table: string) => `
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, pg_relation_size(c.oid) > 0 AS may_have_rows,
   COALESCE((SELECT json_agg(json_build_array(a.attnum, a.attname)) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
@@ -25,7 +25,7 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '${TRACKING_SCHEMA}')
   AND NOT (c.relname = '${table}' AND n.nspname = current_schema())`;
 
-export async function readCatalogTables(client: PgClient): Promise<CatalogTables> {
+export async function readCatalogTables(client: PgClient, format: MigrationFormat): Promise<CatalogTables> {
   const result = await client.query<{ oid: number; schema: string; table: string; may_have_rows: boolean; columns: Array<[number, string]>; primary_key: string[]; generated: string[] }>(catalogSql(format.trackingTable));
   return new Map(result.rows.map((row) => [row.oid, {
     oid: row.oid, schema: row.schema, table: row.table, mayHaveRows: row.may_have_rows, columns: new Map(row.columns), primaryKey: row.primary_key, generated: row.generated,
@@ -59,6 +59,8 @@ const target = (table: CatalogTable) => `${quoteIdentifier(table.schema)}.${quot
 /** What one step keeps: its migration, the bound, and the running total of what the stash holds. */
 export interface StashContext {
   readonly maxBytes: number;
+  /** The project's format: its tracking table is never a table to keep rows of. */
+  readonly format: MigrationFormat;
   /** The catalog after the previous step (its commit changed no table), so each step reads it once. */
   catalog: CatalogTables | null;
   /** Everything kept by this run, for the report. */
@@ -67,8 +69,8 @@ export interface StashContext {
   ready: boolean;
 }
 
-export function newStashContext(maxBytes: number): StashContext {
-  return { maxBytes, catalog: null, kept: [], ready: false };
+export function newStashContext(maxBytes: number, format: MigrationFormat): StashContext {
+  return { maxBytes, format, catalog: null, kept: [], ready: false };
 }
 
 /** Copies what `dropped` names (rows, or non-null values with the primary key) into `_dbguard`, bounded. */
@@ -144,10 +146,10 @@ async function keepRows(client: PgClient, version: bigint, dropped: Dropped, con
  * place, and the down runs again. Returns the catalog after the down, or null after a second run:
  * what the down made itself (a backup table) has new oids then, so the caller reads it afresh.
  */
-async function runDownSeeingDrops(client: PgClient, downSql: string, before: CatalogTables, whileThere: (dropped: Dropped) => Promise<void>): Promise<CatalogTables | null> {
+async function runDownSeeingDrops(client: PgClient, format: MigrationFormat, downSql: string, before: CatalogTables, whileThere: (dropped: Dropped) => Promise<void>): Promise<CatalogTables | null> {
   await client.query('SAVEPOINT dbguard_probe');
   await client.query(downSql);
-  const after = await readCatalogTables(client);
+  const after = await readCatalogTables(client, format);
   const dropped = findDropped(before, after);
   if (isNothingDropped(dropped)) {
     await client.query('RELEASE SAVEPOINT dbguard_probe');
@@ -165,8 +167,8 @@ export async function runDownKeepingRows(client: PgClient, version: bigint, down
     await client.query(downSql);
     return;
   }
-  const before = context.catalog ?? (await readCatalogTables(client));
-  context.catalog = await runDownSeeingDrops(client, downSql, before, async (dropped) => {
+  const before = context.catalog ?? (await readCatalogTables(client, context.format));
+  context.catalog = await runDownSeeingDrops(client, context.format, downSql, before, async (dropped) => {
     context.kept.push(...(await keepRows(client, version, dropped, context, upSha256)));
   });
 }
@@ -188,20 +190,20 @@ async function countDropped(client: PgClient, dropped: Dropped): Promise<WouldDr
 
 /** Rows each step's down would drop, for the plan: every down run in one transaction that is rolled back. */
 export async function countRowsEachDownDrops(
-  client: PgClient, steps: ReadonlyArray<{ version: bigint; downSql: string | null }>,
+  client: PgClient, format: MigrationFormat, steps: ReadonlyArray<{ version: bigint; downSql: string | null }>,
 ): Promise<Map<bigint, WouldDrop[] | { error: string }>> {
   const counts = new Map<bigint, WouldDrop[] | { error: string }>();
   await inTransaction(client, async () => {
-    let before = await readCatalogTables(client);
+    let before = await readCatalogTables(client, format);
     for (const step of steps) {
       if (step.downSql === null) continue;
       try {
         let found: WouldDrop[] = [];
-        const after = await runDownSeeingDrops(client, step.downSql, before, async (dropped) => {
+        const after = await runDownSeeingDrops(client, format, step.downSql, before, async (dropped) => {
           found = await countDropped(client, dropped);
         });
         counts.set(step.version, found.filter((f) => f.rows > 0));
-        before = after ?? (await readCatalogTables(client));
+        before = after ?? (await readCatalogTables(client, format));
       } catch (error) {
         // This down cannot run here (outside a transaction, or a failure the plan will meet too): stop counting.
         counts.set(step.version, { error: (error as Error).message });

@@ -17,7 +17,6 @@ import { readSchemaVersion } from '../db/schema-migrations.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
 import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
 import { readAppliedMigration, readMigrationFile } from '../fs/migration-files.js';
-import { projectFormat } from '../formats/index.js';
 import { rememberFormat, writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
 import type { DbSession } from './db-session.js';
@@ -47,22 +46,22 @@ export interface CaptureOptions {
 export async function captureAppliedMigrations(
   session: DbSession, migrationsDir: string, disk: DiskState, extraSources: readonly DownSqlSource[] = [], options: CaptureOptions = {},
 ): Promise<CaptureResult> {
-  const { client } = session;
-  const current = await readSchemaVersion(client);
+  const { client, format } = session;
+  const current = await readSchemaVersion(client, format);
   await ensureTrackingTable(client);
   const tracked = await readTracked(client);
   const byVersion = new Map(tracked.map((row) => [row.version, row]));
   // A dirty version was only half applied (its migrator failed or was cut short, §4): it is not recorded
   // as applied, nor its stash put back, until a repair and `force` say what it is (issue 25.6).
   const halfApplied = current?.dirty ? current.version : null;
-  const applicable = tracked.filter((row) => holdsApplied(current, row.version));
+  const applicable = tracked.filter((row) => holdsApplied(session.format, current, row.version));
   const maxTracked = maxVersion(applicable.map((row) => row.version));
 
   const rows = new Map<bigint, TrackingRow>();
   const upSqlOf = new Map<bigint, string | null>();
   const newlyApplied: Array<{ version: bigint; upSha256: string }> = [];
   for (const migration of disk.catalog.migrations) {
-    if (migration.up === undefined || !holdsApplied(current, migration.version, migration.up) || disk.unreadable.has(migration.up)) continue;
+    if (migration.up === undefined || !holdsApplied(session.format, current, migration.version, migration.up) || disk.unreadable.has(migration.up)) continue;
     if (migration.version === halfApplied) continue;
     const row = byVersion.get(migration.version);
     // golang-migrate only ever moves up from its version, so files above what we tracked (or everything,
@@ -76,8 +75,8 @@ export async function captureAppliedMigrations(
     // §18: an applied file that cannot be read as its tool reads it now is recorded without its down SQL, and why.
     const unreadableDown = migration.down === undefined ? undefined : disk.unreadable.get(migration.down);
     const { up, runnable } = migration;
-    const files = unreadableDown === undefined ? readAppliedMigration(migrationsDir, { up, down: migration.down, runnable })
-      : { ...readAppliedMigration(migrationsDir, { up, down: undefined, runnable }), whyNoDown: `down SQL unavailable: ${migration.down} cannot be read (${unreadableDown})` };
+    const files = unreadableDown === undefined ? readAppliedMigration(format, migrationsDir, { up, down: migration.down, runnable })
+      : { ...readAppliedMigration(format, migrationsDir, { up, down: undefined, runnable }), whyNoDown: `down SQL unavailable: ${migration.down} cannot be read (${unreadableDown})` };
     // A rename is adopted only with the same content (§2): a different file under the version is a phantom.
     if (renamed && files.upSha256 !== row?.upSha256) continue;
     if (mayBeEdited && files.upSha256 === row?.upSha256) continue;
@@ -86,7 +85,7 @@ export async function captureAppliedMigrations(
     upSqlOf.set(migration.version, files.upSql);
     rows.set(migration.version, {
       version: migration.version, filename: migration.up, downSql: files.downSql, upSha256: files.upSha256, source,
-      noDown: noDownOf(files.downSql, files.upSql, files.whyNoDown ?? 'no down SQL', projectFormat.blankDown),
+      noDown: noDownOf(files.downSql, files.upSql, files.whyNoDown ?? 'no down SQL', format.blankDown),
     });
   }
 
@@ -100,11 +99,11 @@ export async function captureAppliedMigrations(
     const upSql = found.upSql ?? upSqlOf.get(found.version) ?? null;
     rows.set(found.version, {
       version: found.version, filename: found.filename, downSql: found.sql, upSha256: rows.get(found.version)?.upSha256 ?? null, source: found.origin,
-      noDown: noDownOf(found.sql, upSql, 'no down SQL', projectFormat.blankDown),
+      noDown: noDownOf(found.sql, upSql, 'no down SQL', format.blankDown),
     });
   }
 
-  const pruned = tracked.filter((row) => !holdsApplied(current, row.version)).map((row) => row.version);
+  const pruned = tracked.filter((row) => !holdsApplied(session.format, current, row.version)).map((row) => row.version);
   await inTransaction(client, async () => {
     await upsertTracked(client, [...rows.values()]);
     await deleteTracked(client, pruned);
@@ -154,8 +153,8 @@ export function sameUpOnDisk(dir: string, disk: DiskState): (version: bigint, up
 
 /** The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held. */
 export async function rewriteCache(session: DbSession, durable = true): Promise<MigrationCache> {
-  const current = await readSchemaVersion(session.client);
-  const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => holdsApplied(current, row.version));
+  const current = await readSchemaVersion(session.client, session.format);
+  const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => holdsApplied(session.format, current, row.version));
   const cache: MigrationCache = {
     database: session.ref.identity,
     migrations: new Map(tracked.map((row) => [row.version, {
@@ -163,8 +162,8 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
     }])),
     ...(current?.dirty ? { dirty: current.version } : {}),
   };
-  writeCacheFile(session.ref.paths.cacheFile, cache, durable);
-  rememberFormat(session.ref.paths.stateDir);
+  writeCacheFile(session.ref.paths.cacheFile, cache, session.format, durable);
+  rememberFormat(session.ref.paths.stateDir, session.format);
   return cache;
 }
 
@@ -181,7 +180,7 @@ export async function recoverCache(session: DbSession, settings: Settings, disk:
   if (!mayWrite || (tracked.length > 0 && unseen.length === 0)) return rewriteCache(session);
   const migrationsDir = absoluteMigrationsDir(settings);
   // A read-only session (status, check, the hook's check) writes only here, so it takes the locks for this step itself.
-  return withAdvisoryLock(session.client, lockTimeoutMs(), async () => {
+  return withAdvisoryLock(session.client, session.format, lockTimeoutMs(), async () => {
     // The first capture before the unseen rows: it judges what is applied from what it tracked before.
     if (tracked.length === 0) await captureAppliedMigrations(session, migrationsDir, disk);
     if (unseen.length === 0) return rewriteCache(session);

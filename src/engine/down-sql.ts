@@ -6,12 +6,12 @@
  * the copy stored at apply time.
  */
 import { createHash } from 'node:crypto';
-import { downFileFor, parseMigrationName, type Catalog } from '../core/catalog.js';
+import type { Catalog } from '../core/catalog.js';
+import type { MigrationFormat } from '../core/format.js';
 import type { Candidate, DownSql, DownSqlOrigin } from '../core/plan.js';
 import type { PgClient } from '../db/client.js';
 import { readTrackedDownSql } from '../db/tracking.js';
 import { decodeSql, readMigrationSql } from '../fs/migration-files.js';
-import { projectFormat as format } from '../formats/index.js';
 
 export interface DownSqlSource {
   readonly origin: DownSqlOrigin;
@@ -69,8 +69,8 @@ export function workingTreeSource(dir: string, catalog: Catalog): DownSqlSource 
       const found = new Map<bigint, DownSql>();
       for (const candidate of candidates) {
         const onDisk = catalog.byVersion.get(candidate.version);
-        if (!candidate.filename || onDisk?.up !== undefined || onDisk?.down !== downFileFor(candidate.filename)) continue;
-        const { sql } = readMigrationSql(dir, onDisk.down, 'down');
+        if (!candidate.filename || onDisk === undefined || onDisk.up !== undefined || onDisk.down !== catalog.format.downFileFor(candidate.filename)) continue;
+        const { sql } = readMigrationSql(catalog.format, dir, onDisk.down, 'down');
         found.set(candidate.version, { version: candidate.version, filename: candidate.filename, sql, origin: 'working-tree' });
       }
       return found;
@@ -87,7 +87,7 @@ function toText(text: string, file: string): string | null {
 }
 
 /** A direction's SQL in a file's text from git; null when its markers are wrong there (not a usable source). */
-function sectionIn(text: string | null, direction: 'up' | 'down', file: string): string | null {
+function sectionIn(format: MigrationFormat, text: string | null, direction: 'up' | 'down', file: string): string | null {
   if (text === null) return null;
   try {
     return format.sectionOf(text, direction, file, process.env);
@@ -99,18 +99,19 @@ function sectionIn(text: string | null, direction: 'up' | 'down', file: string):
 type GitApi = typeof import('../git/repo.js');
 
 /** Reads a migration's down (and up) file at a commit into a DownSql. */
-async function readAt(git: Awaited<ReturnType<GitApi['openRepo']>>, api: GitApi, rev: string, migrationsDir: string, up: string, origin: DownSqlOrigin, version: bigint): Promise<DownSql | null> {
-  const downText = await api.showFile(git, rev, `${migrationsDir}/${downFileFor(up)}`);
-  const sql = downText === null ? null : sectionIn(toText(downText, downFileFor(up)), 'down', downFileFor(up));
+async function readAt(format: MigrationFormat, git: Awaited<ReturnType<GitApi['openRepo']>>, api: GitApi, rev: string, migrationsDir: string, up: string, origin: DownSqlOrigin, version: bigint): Promise<DownSql | null> {
+  const downFile = format.downFileFor(up);
+  const downText = await api.showFile(git, rev, `${migrationsDir}/${downFile}`);
+  const sql = downText === null ? null : sectionIn(format, toText(downText, downFile), 'down', downFile);
   if (sql === null) return null;
   const upText = format.singleFile ? downText : await api.showFile(git, rev, `${migrationsDir}/${up}`);
   const upFile = upText === null ? null : toText(upText, up);
-  const upSql = sectionIn(upFile, 'up', up);
+  const upSql = sectionIn(format, upFile, 'up', up);
   return { version, filename: up, sql, origin, ref: rev, ...(upSql === null || upFile === null ? {} : { upSql, upSha256: sha256(upFile) }) };
 }
 
 /** The tree of a revision (post-checkout's `$1`), which still holds the files the old branch had. */
-export function previousTreeSource(repoDir: string, rev: string, migrationsDir: string): DownSqlSource {
+export function previousTreeSource(repoDir: string, rev: string, migrationsDir: string, format: MigrationFormat): DownSqlSource {
   return {
     origin: 'previous-tree',
     async find(candidates) {
@@ -119,9 +120,9 @@ export function previousTreeSource(repoDir: string, rev: string, migrationsDir: 
       const files = await api.listTree(git, rev, migrationsDir);
       const found = new Map<bigint, DownSql>();
       for (const candidate of candidates) {
-        const up = candidate.filename ?? files.find((f) => parseMigrationName(f)?.version === candidate.version && format.isUpFile(f));
-        if (!up || !files.includes(downFileFor(up))) continue;
-        const hit = await readAt(git, api, rev, migrationsDir, up, 'previous-tree', candidate.version);
+        const up = candidate.filename ?? files.find((f) => format.parseFileName(f)?.version === candidate.version && format.isUpFile(f));
+        if (!up || !files.includes(format.downFileFor(up))) continue;
+        const hit = await readAt(format, git, api, rev, migrationsDir, up, 'previous-tree', candidate.version);
         if (hit) found.set(candidate.version, hit);
       }
       return found;
@@ -130,7 +131,7 @@ export function previousTreeSource(repoDir: string, rev: string, migrationsDir: 
 }
 
 /** Any commit reachable from a ref (a deleted branch's commits survive behind a tag or another branch). */
-export function gitHistorySource(repoDir: string, migrationsDir: string): DownSqlSource {
+export function gitHistorySource(repoDir: string, migrationsDir: string, format: MigrationFormat): DownSqlSource {
   return {
     origin: 'git-history',
     async find(candidates) {
@@ -138,14 +139,14 @@ export function gitHistorySource(repoDir: string, migrationsDir: string): DownSq
       const git = await api.openRepo(repoDir);
       // Not a git project: there is no history to look in, which is "not found", not a failure.
       if (!(await api.isInsideRepo(git))) return new Map();
-      const history = await api.downFilesInHistory(git, migrationsDir);
+      const history = await api.downFilesInHistory(git, migrationsDir, format);
       const found = new Map<bigint, DownSql>();
       for (const candidate of candidates) {
-        const wantedDown = candidate.filename === undefined ? undefined : downFileFor(candidate.filename);
-        const hit = history.find(({ file }) => (wantedDown === undefined ? parseMigrationName(file)?.version === candidate.version : file === wantedDown));
+        const wantedDown = candidate.filename === undefined ? undefined : format.downFileFor(candidate.filename);
+        const hit = history.find(({ file }) => (wantedDown === undefined ? format.parseFileName(file)?.version === candidate.version : file === wantedDown));
         if (!hit) continue;
         const up = candidate.filename ?? format.upFileFor(hit.file);
-        const read = await readAt(git, api, hit.commit, migrationsDir, up, 'git-history', candidate.version);
+        const read = await readAt(format, git, api, hit.commit, migrationsDir, up, 'git-history', candidate.version);
         if (read) found.set(candidate.version, read);
       }
       return found;

@@ -12,7 +12,7 @@ import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { captureAppliedMigrations, type CaptureResult } from './capture.js';
 import type { DbSession } from './session.js';
-import { keepsDirtyFlag, projectFormat } from '../formats/index.js';
+import { keepsDirtyFlag } from '../core/format.js';
 
 /** `none` and golang-migrate's `-1` mean "nothing applied". */
 export function parseForceVersion(text: string): bigint | null {
@@ -28,16 +28,16 @@ export interface ForceResult {
 
 /** Needs a session that changes the database (it holds the locks). */
 export async function forceVersion(session: DbSession, settings: Settings, version: bigint | null): Promise<ForceResult> {
-  if (!keepsDirtyFlag(projectFormat)) throw forceNotApplicable();
-  const current = await readSchemaVersion(session.client);
+  if (!keepsDirtyFlag(session.format)) throw forceNotApplicable(session.format);
+  const current = await readSchemaVersion(session.client, session.format);
   if (!current?.dirty) {
     throw new DbguardError('USAGE', `the database is not dirty (it is at ${current?.version ?? 'nothing applied'}); force only clears a dirty flag after a repair`, {
       hint: 'dbguard status',
     });
   }
-  await inTransaction(session.client, () => writeSchemaVersion(session.client, version, false));
+  await inTransaction(session.client, () => writeSchemaVersion(session.client, session.format, version, false));
   const dir = absoluteMigrationsDir(settings);
   // Tracking rows above the forced version go, and the cache is rewritten from what is now applied.
-  const capture = await captureAppliedMigrations(session, dir, readDiskState(dir));
+  const capture = await captureAppliedMigrations(session, dir, readDiskState(dir, session.format));
   return { from: current.version, to: version, capture };
 }

@@ -25,7 +25,8 @@ import { snapshotBefore } from './snapshot.js';
 import { newStashContext } from '../db/stash.js';
 import { stashKeys } from '../db/stash-restore.js';
 import type { StashRestore } from '../core/stash.js';
-import { belowTopRule, projectFormat } from '../formats/index.js';
+import { belowTopRule, formatOf } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 
 export interface MigrateResult {
   readonly pending: readonly UpMigration[];
@@ -85,7 +86,7 @@ export async function rewindSteps(session: DbSession, input: AppliedInput, from:
   const above = [...applied.keys()].filter((v) => v >= from).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
   // By version alone: migrate refused phantoms first, so each is the migration on disk (a rename adopted).
   const downs = await readTrackedDownSql(session.client, above.map((version) => ({ version, filename: undefined })));
-  const lacking = above.filter((v) => { const d = downs.get(v)?.sql; return d === undefined || isBlankSql(d) || requiresNoTransaction(d); });
+  const lacking = above.filter((v) => { const d = downs.get(v)?.sql; return d === undefined || isBlankSql(d) || requiresNoTransaction(d, session.format); });
   if (lacking.length > 0) {
     // None stored at all: applied without dbguard seeing it, or with no down file then; capture stores the one on disk.
     const unstored = lacking.filter((v) => !downs.has(v));
@@ -125,28 +126,29 @@ export async function readMigratableState(session: DbSession, settings: Settings
 }
 
 /** A migration's up (and down) file read and validated, before the first change: bad input changes nothing. */
-export function readUpMigration(dir: string, migration: Migration): UpMigration {
+export function readUpMigration(format: MigrationFormat, dir: string, migration: Migration): UpMigration {
   const file = migration.up as string;
-  const up = readMigrationSql(dir, file, 'up');
+  const up = readMigrationSql(format, dir, file, 'up');
   if (isBlankSql(up.sql)) {
     // golang-migrate would record the version and change nothing: almost always a forgotten file.
     throw new DbguardError('MIGRATION_FILE_INVALID', `${file} is empty (no SQL statement); nothing was applied`, { hint: `write the migration's SQL in ${file}, or delete it`, details: { file } });
   }
-  return { version: migration.version, filename: file, upSql: up.sql, upSha256: up.sha256, downSql: migration.down === undefined ? null : readMigrationSql(dir, migration.down, 'down').sql };
+  return { version: migration.version, filename: file, upSql: up.sql, upSha256: up.sha256, downSql: migration.down === undefined ? null : readMigrationSql(format, dir, migration.down, 'down').sql };
 }
 
 export async function migratePending(session: DbSession, settings: Settings, report: Reporter, options: MigrateOptions = {}): Promise<MigrateResult> {
   const dryRun = options.dryRun ?? false;
   const dir = absoluteMigrationsDir(settings);
   const { state, applied: appliedInput } = await readMigratableState(session, settings);
+  const { format } = session;
   const { catalog } = state.disk;
   const top = state.current?.version ?? null;
   // What status and check call pending, counted the same way (§10): above the top, and out of order below it.
   const { ahead, outOfOrder, uncaptured } = pendingMigrations(appliedInput);
   // goose refuses them without -allow-missing (dbguard follows the tool it stands in for); --strict refuses them for any tool.
-  const refusedByTool = projectFormat.outOfOrder === 'refused' && !options.replay;
+  const refusedByTool = format.outOfOrder === 'refused' && !options.replay;
   if (outOfOrder.length > 0 && (refusedByTool || options.strict)) {
-    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(projectFormat, outOfOrder.length, refusedByTool ? 'does' : 'would')}); nothing was applied`, {
+    throw new DbguardError('OUT_OF_ORDER', `${listVersions(outOfOrder)} ${outOfOrder.length === 1 ? 'is' : 'are'} below the applied version ${top} and not applied (${belowTopRule(format, outOfOrder.length, refusedByTool ? 'does' : 'would')}); nothing was applied`, {
       hint: refusedByTool ? 'dbguard migrate --replay   (rolls back the ones above, applies them all in order), or give them new versions'
         : 'dbguard migrate   (without --strict: applies them, each in its own transaction, keeping the top version)',
       details: { versions: outOfOrder.map(String) },
@@ -156,18 +158,18 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   // applied top, schema_migrations keeps the top (what golang-migrate compares with).
   const upsOf = (versions: ReadonlySet<bigint>, keptTop: bigint | null): UpMigration[] => catalog.migrations
     .filter((m) => m.up !== undefined && m.runnable && versions.has(m.version))
-    .map((m) => ({ ...readUpMigration(dir, m), ...(keptTop !== null && m.version < keptTop ? { recordAs: keptTop } : {}) }));
+    .map((m) => ({ ...readUpMigration(format, dir, m), ...(keptTop !== null && m.version < keptTop ? { recordAs: keptTop } : {}) }));
   const planned = (pending: UpMigration[], late: readonly bigint[]): MigrateResult =>
     ({
       pending, outOfOrder: late, uncaptured, applied: [],
-      withoutDownSql: pending.map((m) => ({ version: m.version, filename: m.filename, noDown: noDownOf(m.downSql, m.upSql, NO_DOWN_FILE, projectFormat.blankDown) })).filter((w) => w.noDown !== null),
+      withoutDownSql: pending.map((m) => ({ version: m.version, filename: m.filename, noDown: noDownOf(m.downSql, m.upSql, NO_DOWN_FILE, format.blankDown) })).filter((w) => w.noDown !== null),
     });
   const wanted = new Set([...outOfOrder, ...ahead]);
   if (options.replay && outOfOrder.length > 0) {
     const purpose: RewindPurpose = {
       action: 'replay', retry: 'dbguard migrate --replay',
-      otherwise: projectFormat.outOfOrder === 'refused'
-        ? `give the ones below ${top} new versions above it (${belowTopRule(projectFormat, 2, 'does')} where they are)`
+      otherwise: format.outOfOrder === 'refused'
+        ? `give the ones below ${top} new versions above it (${belowTopRule(format, 2, 'does')} where they are)`
         : 'dbguard migrate   (without --replay: applies the out-of-order ones where they are)',
     };
     let rewind = await rewindSteps(session, appliedInput, outOfOrder[0] as bigint, purpose);
@@ -180,8 +182,8 @@ export async function migratePending(session: DbSession, settings: Settings, rep
       skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
     });
     if (snapshot) rewind = await rewindSteps(session, (await readMigratableState(session, settings)).applied, outOfOrder[0] as bigint, purpose);
-    await recordStart(session.client, top);
-    await recordingChanges(session.client, (recording) => replay(session.client, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null, recording));
+    await recordStart(session.client, session.format, top);
+    await recordingChanges(session.client, (recording) => replay(session.client, session.format, rewind, settings.stash.enabled ? newStashContext(settings.stash.maxBytes, session.format) : null, recording));
     // Now every pending migration is above the version the rewind left: apply them all in order (the
     // rows the rewind kept come back with them).
     const rolledBack = rewind.map((s) => s.version);
@@ -195,9 +197,9 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const pending = upsOf(wanted, top).filter((m) => stop === undefined || m.version < stop.version);
   const stoppedAt = stop === undefined ? null : { version: stop.version, filename: stop.up as string };
   if (dryRun) return { ...planned(pending, outOfOrder), stoppedAt };
-  if (pending.length > 0) await recordStart(session.client, top);
+  if (pending.length > 0) await recordStart(session.client, session.format, top);
   const stash = { keys: pending.length === 0 ? new Set<string>() : await stashKeys(session.client), sameUpOnDisk: sameUpOnDisk(dir, state.disk), restored: [] as StashRestore[] };
-  const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, pending, report, top, stash, recording))
+  const applied = pending.length === 0 ? [] : await recordingChanges(session.client, (recording) => applyUpMigrations(session.client, session.format, pending, report, top, stash, recording))
     .catch(async (error: unknown) => {
       // Steps before it stay applied, and one that failed outside a transaction left the database dirty:
       // the cache follows the database, so check without it says so too (§4, issue 25.4).
@@ -207,7 +209,7 @@ export async function migratePending(session: DbSession, settings: Settings, rep
   const reached = pending.length === 0 ? top : (pending.at(-1)?.recordAs ?? pending.at(-1)?.version ?? top);
   // Applied below the top, they change what the top stands for: its record is of another schema (§11).
   const renewed = options.renewed ?? (outOfOrder.length > 0 ? `${listVersions(outOfOrder)} applied out of order below ${top}` : undefined);
-  const schema = pending.length === 0 ? null : await checkReached(session.client, reached, [], false, new Map(), renewed);
+  const schema = pending.length === 0 ? null : await checkReached(session.client, session.format, reached, [], false, new Map(), renewed);
   const capture = await captureAppliedMigrations(session, dir, state.disk);
   return {
     pending, outOfOrder, applied, withoutDownSql: capture.withoutDownSql, schema, restored: [...stash.restored, ...capture.restored],
@@ -216,11 +218,11 @@ export async function migratePending(session: DbSession, settings: Settings, rep
 }
 
 /** §18: migrate stopped before a migration only its tool runs: what it did, and the command that goes on. */
-export function notRunnableError(stop: { version: bigint; filename: string }, applied: number, reached: bigint | null, dryRun: boolean): DbguardError {
-  const runs = projectFormat.notRunnable;
+export function notRunnableError(format: MigrationFormat, stop: { version: bigint; filename: string }, applied: number, reached: bigint | null, dryRun: boolean): DbguardError {
+  const runs = format.notRunnable;
   const before = dryRun ? `would apply ${applied} before it` : applied === 0 ? `nothing applied (database at ${reached ?? 'nothing applied'})` : `applied ${applied} before it (database at ${reached ?? 'nothing applied'})`;
   return new DbguardError('NOT_RUNNABLE', `${stop.filename} is ${runs?.what ?? 'a migration'}, which dbguard cannot run; ${before}`, {
-    hint: `${runs?.runWith ?? `${projectFormat.name} up`}, then dbguard capture records what it applied`,
+    hint: `${runs?.runWith ?? `${format.name} up`}, then dbguard capture records what it applied`,
     details: { version: stop.version.toString(), file: stop.filename, applied },
   });
 }
@@ -237,11 +239,12 @@ export interface FirstMigrate {
  */
 export function readAllAsPending(settings: Settings): FirstMigrate {
   const dir = absoluteMigrationsDir(settings);
-  const { catalog } = readDiskState(dir);
+  const format = formatOf(settings);
+  const { catalog } = readDiskState(dir, format);
   assertCatalogUsable(catalog, settings.migrationsDir);
   const onDisk = catalog.migrations.filter((m) => m.up !== undefined);
   const stop = onDisk.find((m) => !m.runnable);
-  const all = onDisk.filter((m) => m.runnable).map((m) => readUpMigration(dir, m));
+  const all = onDisk.filter((m) => m.runnable).map((m) => readUpMigration(format, dir, m));
   return {
     pending: all.filter((m) => stop === undefined || m.version < stop.version),
     stop: stop === undefined ? null : { version: stop.version, filename: stop.up as string },

@@ -61,8 +61,8 @@ async function planReapply(session: DbSession, settings: Settings, version: bigi
   const dir = absoluteMigrationsDir(settings);
   const appliedSha = new Map(input.tracked.map((row) => [row.version, row.upSha256 ?? null]));
   // No phantoms (readMigratableState refused them): every version rolled back has its file on disk.
-  const ups = downs.map((down) => readUpMigration(dir, state.disk.catalog.byVersion.get(down.version) as Migration)).reverse();
-  const outside = ups.filter((m) => requiresNoTransaction(m.upSql)).map((m) => m.version);
+  const ups = downs.map((down) => readUpMigration(session.format, dir, state.disk.catalog.byVersion.get(down.version) as Migration)).reverse();
+  const outside = ups.filter((m) => requiresNoTransaction(m.upSql, session.format)).map((m) => m.version);
   if (outside.length > 0) {
     throw new DbguardError('NO_DOWN_SQL', `cannot re-apply ${version}: the up SQL of ${listVersions(outside)} cannot run in a transaction; nothing was changed`, {
       hint: 'dbguard capture --accept-edits if the database already matches the edited file; otherwise undo and apply it by hand (psql)',
@@ -98,14 +98,14 @@ export async function reapplyMigration(session: DbSession, settings: Settings, v
   });
   // The snapshot released the database for a moment: plan again from what it holds now.
   if (snapshot) plan = await planReapply(session, settings, version);
-  const { client } = session;
-  await recordStart(client, plan.top);
-  const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null;
+  const { client, format } = session;
+  await recordStart(client, format, plan.top);
+  const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes, session.format) : null;
   try {
-    const restored = await recordingChanges(client, (recording) => replay(client, plan.steps, stash, recording));
-    const schema = await checkReached(client, plan.top, [], false, new Map(), `${listVersions(plan.steps.filter((s) => s.kind === 'replay-up').map((s) => s.version))} applied again`);
+    const restored = await recordingChanges(client, (recording) => replay(client, format, plan.steps, stash, recording));
+    const schema = await checkReached(client, format, plan.top, [], false, new Map(), `${listVersions(plan.steps.filter((s) => s.kind === 'replay-up').map((s) => s.version))} applied again`);
     const dir = absoluteMigrationsDir(settings);
-    await captureAppliedMigrations(session, dir, readDiskState(dir));
+    await captureAppliedMigrations(session, dir, readDiskState(dir, format));
     return { plan, snapshot, snapshotSkipped, kept: stash?.kept ?? [], restored, schema };
   } finally {
     // Changed with no snapshot before it: an older snapshot would now also undo this (§12).

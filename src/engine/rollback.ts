@@ -1,5 +1,5 @@
 /** Plan, then apply: the rollback flow shared by `dbguard rollback` and the auto-rollback hook. */
-import { assertCatalogUsable, maxVersion, parseMigrationName } from '../core/catalog.js';
+import { assertCatalogUsable, maxVersion } from '../core/catalog.js';
 import { isBlankSql } from '../core/sql.js';
 import { appliedSet, planRollback, rollbackCandidates, type Candidate, type DownSql, type OnDiskMigration, type Plan, type PlanInput, type TrackedMigration } from '../core/plan.js';
 import { readTrackedDownSql, type TrackingRow } from '../db/tracking.js';
@@ -24,7 +24,6 @@ import type { Snapshot } from '../core/snapshot.js';
 import { dropSnapshot, markChangedWithoutSnapshot, snapshotBefore } from './snapshot.js';
 import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import type { StashEntry } from '../core/stash.js';
-import { projectFormat } from '../formats/index.js';
 import { listVersions } from '../core/text.js';
 
 export { readDatabaseState, type DatabaseState };
@@ -36,7 +35,7 @@ export { readDatabaseState, type DatabaseState };
 export function downSqlSources(session: DbSession, settings: Settings, state: DatabaseState, extra: readonly DownSqlSource[]): DownSqlSource[] {
   return [
     workingTreeSource(absoluteMigrationsDir(settings), state.disk.catalog), trackingTableSource(session.client), ...extra,
-    gitHistorySource(settings.root, settings.migrationsDir),
+    gitHistorySource(settings.root, settings.migrationsDir, session.format),
   ];
 }
 
@@ -75,10 +74,10 @@ async function untrackedIntermediates(settings: Settings, state: DatabaseState):
     const { openRepo, isInsideRepo, treeWithVersion } = await import('../git/repo.js');
     const git = await openRepo(settings.root);
     if (!(await isInsideRepo(git))) return found;
-    files = (await treeWithVersion(git, settings.migrationsDir, top))?.files ?? [];
+    files = (await treeWithVersion(git, settings.migrationsDir, top, state.disk.catalog.format))?.files ?? [];
   }
   for (const file of files) {
-    const parsed = parseMigrationName(file);
+    const parsed = state.disk.catalog.format.parseFileName(file);
     if (parsed?.direction === 'up' && inGap(parsed.version)) found.set(parsed.version, file);
   }
   return found;
@@ -93,7 +92,7 @@ async function adoptRenames(settings: Settings, state: DatabaseState): Promise<T
     const onDisk = state.disk.catalog.byVersion.get(row.version)?.up;
     return row.upSha256 && onDisk !== undefined && onDisk !== row.filename;
   });
-  if (renamed.length === 0 || projectFormat.renameIsNewMigration) return [...state.tracked];
+  if (renamed.length === 0 || state.disk.catalog.format.renameIsNewMigration) return [...state.tracked];
   const catalog = state.disk.catalog;
   const hashes = await hashFiles(absoluteMigrationsDir(settings), renamed.map((row) => catalog.byVersion.get(row.version)?.up as string));
   return state.tracked.map((row) => {
@@ -131,7 +130,7 @@ async function onDiskAbove(
   const dir = absoluteMigrationsDir(settings);
   for (const m of wanted) {
     // §18: an applied file its tool cannot read now has no up SQL to replay: no replay passes through it.
-    const up = readAppliedMigration(dir, { up: m.up as string, down: undefined, runnable: m.runnable });
+    const up = readAppliedMigration(session.format, dir, { up: m.up as string, down: undefined, runnable: m.runnable });
     if (up.upSql === null || up.upSha256 === null) continue;
     found.set(m.version, { filename: m.up as string, upSql: up.upSql, upSha256: up.upSha256, downSql: downs.get(m.version)?.sql ?? null });
   }
@@ -189,7 +188,7 @@ function unseenPhantoms(planned: PlannedRollback): TrackingRow[] {
 
 /** §13: what each step's down would drop, for the plan (and that the stash would keep). */
 export async function rowsEachStepWouldDrop(session: DbSession, plan: Plan & { kind: 'rollback' }) {
-  return countRowsEachDownDrops(session.client, plan.steps.map((s) => ({ version: s.version, downSql: s.kind === 'noop' || !s.transactional ? null : s.downSql })));
+  return countRowsEachDownDrops(session.client, session.format, plan.steps.map((s) => ({ version: s.version, downSql: s.kind === 'noop' || !s.transactional ? null : s.downSql })));
 }
 
 export interface RollbackOutcome {
@@ -207,10 +206,10 @@ export async function executeRollback(
 ): Promise<RollbackOutcome> {
   let applied: AppliedStep[];
   let record: MigrationCache | null = null;
-  await recordStart(session.client, plan.from);
-  const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes) : null;
+  await recordStart(session.client, session.format, plan.from);
+  const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes, session.format) : null;
   try {
-    applied = await recordingChanges(session.client, (recording) => applyRollbackSteps(session.client, plan.steps, report, {
+    applied = await recordingChanges(session.client, (recording) => applyRollbackSteps(session.client, session.format, plan.steps, report, {
       ...(deadline === undefined ? {} : { deadline }),
       stash,
       recordSteps: recording,
@@ -225,7 +224,7 @@ export async function executeRollback(
             const migrations = new Map(record.migrations);
             migrations.delete(step.version);
             record = { ...record, migrations };
-            writeCacheFile(session.ref.paths.cacheFile, record, false);
+            writeCacheFile(session.ref.paths.cacheFile, record, session.format, false);
           }
         } catch {
           record = null; // the next step reads it from the database again
@@ -242,9 +241,9 @@ export async function executeRollback(
   // Rolled back below the top, they change what the version reached stands for: its record is renewed (§11).
   const below = plan.steps.filter((s) => s.outOfOrder).map((s) => s.version);
   const renewed = below.length > 0 ? `${listVersions(below)} rolled back out of order` : undefined;
-  const schema = await checkReached(session.client, plan.to, downs, true, await leftByDowns(session.client, downs), renewed);
+  const schema = await checkReached(session.client, session.format, plan.to, downs, true, await leftByDowns(session.client, downs), renewed);
   try {
-    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir)), schema, kept: stash?.kept ?? [] };
+    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir, session.format)), schema, kept: stash?.kept ?? [] };
   } catch (error) {
     // The database did change: say exactly how, then why the record could not follow (§4).
     if (!isDbguardError(error) || error.code !== 'STATE_WRITE_FAILED') throw error;
@@ -326,7 +325,7 @@ export async function runRollback(session: DbSession, settings: Settings, option
     if (!snapshot && stepsDone > 0) markChangedWithoutSnapshot(session);
     // A rollback that failed before its first step committed changed nothing: its snapshot is only a
     // copy of what is still there, and kept would push a snapshot that matters out of retention.
-    if (snapshot && stepsDone === 0 && !(await readSchemaVersion(session.client).catch(() => ({ dirty: true })))?.dirty) {
+    if (snapshot && stepsDone === 0 && !(await readSchemaVersion(session.client, session.format).catch(() => ({ dirty: true })))?.dirty) {
       await dropSnapshot(session, snapshot.name).catch(() => undefined);
     }
     throw error;

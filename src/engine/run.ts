@@ -11,6 +11,7 @@ import type { Plan } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { connect, type PgClient } from '../db/client.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
+import { formatOf } from '../formats/index.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { captureAppliedMigrations, type CaptureResult } from './capture.js';
@@ -54,10 +55,12 @@ function environmentFor(settings: Settings, target: ConnectionTarget | null): No
 /** `whileAppRuns`: run passes SIGINT and SIGTERM to the app then, so the session must not exit on them. */
 async function captureNow(settings: Settings, deadlineMs: number, whileAppRuns = false): Promise<CaptureResult> {
   const dir = absoluteMigrationsDir(settings);
-  return withSession(settings, { destructive: true, lockWaitMs: deadlineMs, callerHandlesSignals: whileAppRuns }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
+  return withSession(settings, { destructive: true, lockWaitMs: deadlineMs, callerHandlesSignals: whileAppRuns }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir, session.format)));
 }
 
 export async function runCommand(settings: Settings, options: RunOptions): Promise<RunOutcome> {
+  // What the watcher reads: the tracking table of the session's format (told by the table when nothing named one).
+  let format = formatOf(settings);
   const [program, ...args] = options.command;
   if (program === undefined) {
     throw new DbguardError('USAGE', 'dbguard run needs the command to run after "--"', { hint: 'dbguard run -- go run .   (or: dbguard run -- npm run dev)' });
@@ -72,7 +75,10 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   };
   let rolledBack = 0;
   try {
-    const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
+    const planned = await withSession(settings, { destructive: false }, (session) => {
+      format = session.format;
+      return planAndRebuildCache(session, settings);
+    });
     if (planned.plan.kind !== 'clean') {
       if (options.rollback && planned.plan.kind === 'rollback') {
         const run = await withSession(settings, { destructive: true, report: options.report }, (session) => runRollback(session, settings, { report: options.report }));
@@ -111,7 +117,7 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
     let watcher: PgClient | null = null;
     try {
       watcher = await connect(watchTarget, { lockTimeoutMs: 1000, statementTimeoutMs: 2000 });
-      const version = await readSchemaVersion(watcher);
+      const version = await readSchemaVersion(watcher, format);
       await watcher.end().catch(() => undefined);
       watcher = null;
       // A tool that keeps a set can apply below its top (dbmate, sql-migrate): the set itself is compared.

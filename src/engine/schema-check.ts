@@ -11,6 +11,7 @@ import { describeDiff, diffSchemas, isSameSchema, withoutObjects, type SchemaDif
 import { listVersions } from '../core/text.js';
 import type { PgClient } from '../db/client.js';
 import { readFingerprint } from '../db/fingerprint.js';
+import type { MigrationFormat } from '../core/format.js';
 import { readSchemaRecord, writeSchemaRecord } from '../db/schema-record.js';
 import { readMigrationChanges, startRecordingChanges, stopRecordingChanges } from '../db/schema-events.js';
 import { leftByDown } from '../core/schema-changes.js';
@@ -26,9 +27,9 @@ export interface SchemaCheck {
 const keyOf = (version: bigint | null) => version ?? 0n;
 const label = (version: bigint | null) => (version === null ? 'nothing applied' : version.toString());
 
-export async function recordStart(client: PgClient, version: bigint | null): Promise<void> {
+export async function recordStart(client: PgClient, format: MigrationFormat, version: bigint | null): Promise<void> {
   if (await readSchemaRecord(client, keyOf(version))) return;
-  await writeSchemaRecord(client, keyOf(version), await readFingerprint(client));
+  await writeSchemaRecord(client, keyOf(version), await readFingerprint(client, format));
 }
 
 /**
@@ -63,7 +64,7 @@ export async function recordingChanges<T>(client: PgClient, work: (recording: bo
  * record knows a down left behind is still reported.
  */
 export async function checkReached(
-  client: PgClient, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true, leftBy: ReadonlyMap<string, bigint> = new Map(),
+  client: PgClient, format: MigrationFormat, version: bigint | null, downsRun: readonly bigint[], recordIfMissing = true, leftBy: ReadonlyMap<string, bigint> = new Map(),
   renewed?: string,
 ): Promise<SchemaCheck> {
   const record = await readSchemaRecord(client, keyOf(version));
@@ -74,7 +75,7 @@ export async function checkReached(
     const diff: SchemaDiff = { added: [...leftBy.keys()], removed: [], changed: [] };
     return { version, state: 'drift', diff, message: `schema at ${label(version)}: ${describeDiff(diff, 5, leftBy)}` };
   }
-  const live = await readFingerprint(client);
+  const live = await readFingerprint(client, format);
   if (!record) {
     await writeSchemaRecord(client, keyOf(version), live);
     return { version, state: 'recorded-now', message: `schema recorded for ${label(version)}` };
@@ -107,15 +108,15 @@ export async function checkReached(
 }
 
 /** `capture` accepts the database as it is: its schema becomes the record for its version. */
-export async function acceptSchema(client: PgClient, version: bigint | null): Promise<void> {
-  await writeSchemaRecord(client, keyOf(version), await readFingerprint(client));
+export async function acceptSchema(client: PgClient, format: MigrationFormat, version: bigint | null): Promise<void> {
+  await writeSchemaRecord(client, keyOf(version), await readFingerprint(client, format));
 }
 
 /** For `status`: the live schema against the record for the current version, without writing. */
-export async function compareWithRecord(client: PgClient, version: bigint | null): Promise<SchemaCheck | null> {
+export async function compareWithRecord(client: PgClient, format: MigrationFormat, version: bigint | null): Promise<SchemaCheck | null> {
   const record = await readSchemaRecord(client, keyOf(version));
   if (!record) return null;
-  const diff = diffSchemas(record.fingerprint, await readFingerprint(client));
+  const diff = diffSchemas(record.fingerprint, await readFingerprint(client, format));
   return isSameSchema(diff) ? asRecorded(version, '') : { version, state: 'drift', diff, message: `differs from the record for ${label(version)}: ${describeDiff(diff)}` };
 }
 

@@ -2,7 +2,8 @@
  * A working connection to the configured database. For the embedded one this takes the data-dir lock
  * file, initialises or starts a temporary server when none runs, and stops what it started on close.
  */
-import { useFormat } from '../formats/index.js';
+import { formatOf } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 import type { Settings } from '../core/settings.js';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -36,6 +37,8 @@ export function maintenanceTarget(target: ConnectionTarget): ConnectionTarget {
 /** The session's connection and locks, which `detached` gives up and takes again. */
 class Attachment {
   client!: PgClient;
+  /** Told once, at the first attach (the locks it takes are the format's). */
+  format: MigrationFormat | undefined;
   private unlock: () => Promise<void> = async () => undefined;
   /** A changing session's connection to the maintenance database, holding the gate lock (null: none could be made). */
   private gate: PgClient | null | undefined;
@@ -66,7 +69,12 @@ class Attachment {
       if (!(await reopenIfWeClosed(databaseRef(this.settings), this.target, limits))) throw error;
       return connect(this.target, limits);
     });
-    this.unlock = await lockIfChanging(client, this.options).catch(async (error: unknown) => {
+    const format = this.format ?? await sessionFormat(this.settings, client).catch(async (error: unknown) => {
+      await client.end().catch(() => undefined);
+      throw error;
+    });
+    this.format = format;
+    this.unlock = await lockIfChanging(client, format, this.options).catch(async (error: unknown) => {
       await client.end().catch(() => undefined);
       throw error;
     });
@@ -147,16 +155,16 @@ export function assertLocalOrAllowed(settings: Settings, target: ConnectionTarge
  * After Ctrl-C (issue 9.19): the step in flight was aborted with its connection, so say where the
  * database is (a fresh connection reads it) and bring the cache in line with it, then what to run.
  */
-async function reportInterrupt(ref: DatabaseRef, target: ConnectionTarget): Promise<void> {
+async function reportInterrupt(ref: DatabaseRef, target: ConnectionTarget, format: MigrationFormat): Promise<void> {
   let where = 'its version could not be read';
   try {
     const client = await connect(target, { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000);
     try {
       const { readSchemaVersion } = await import('../db/schema-migrations.js');
-      const version = await readSchemaVersion(client);
+      const version = await readSchemaVersion(client, format);
       where = `the database is at version ${version?.version ?? 'none'} (${version?.dirty ? 'dirty' : 'clean'})`;
       const { rewriteCache } = await import('./capture.js');
-      await rewriteCache({ ref, client, target, startedServer: false, close: async () => undefined, detached: () => Promise.reject(new Error('no maintenance connection while interrupted')) });
+      await rewriteCache({ ref, client, target, format, startedServer: false, close: async () => undefined, detached: () => Promise.reject(new Error('no maintenance connection while interrupted')) });
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -186,26 +194,30 @@ async function reopenIfWeClosed(ref: DatabaseRef, target: ConnectionTarget, limi
 }
 
 /**
- * Set when Ctrl-C (or SIGTERM) reached a session's handler, which ends its connection, reports where the
- * database is and exits 130: the work's failure that follows (the connection it lost) is not reported.
+ * A session whose Ctrl-C (or SIGTERM) handler ran: it ends the connection, reports where the database is
+ * and exits 130, so the work's failure that follows (the connection it lost) is not reported.
  */
-let interrupted = false;
+interface OpenSession extends DbSession {
+  readonly interrupted: boolean;
+}
 
 /** Ctrl-C: the app (and psql) must not stay locked out until the next dbguard command; else that one opens it. */
 const reopenAfterInterrupt = (ref: DatabaseRef, target: ConnectionTarget) =>
   reopenIfWeClosed(ref, target, { lockTimeoutMs: 2_000, statementTimeoutMs: 5_000 }, 3_000).catch(() => false);
 
-async function lockIfChanging(client: PgClient, options: SessionOptions): Promise<() => Promise<void>> {
+async function lockIfChanging(client: PgClient, format: MigrationFormat, options: SessionOptions): Promise<() => Promise<void>> {
   if (!options.destructive) return async () => undefined;
-  return acquireAdvisoryLock(client, options.lockWaitMs ?? lockTimeoutMs());
+  return acquireAdvisoryLock(client, format, options.lockWaitMs ?? lockTimeoutMs());
 }
 
 /** The session over an attachment; closing it stops listening for Ctrl-C, detaches, then `afterClose`. */
 function liveSession(
-  ref: DatabaseRef, target: ConnectionTarget, startedServer: boolean, attachment: Attachment, onSignal: () => void, afterClose: () => Promise<void>,
-): DbSession {
+  ref: DatabaseRef, target: ConnectionTarget, startedServer: boolean, format: MigrationFormat, attachment: Attachment, signal: { interrupted: boolean },
+  onSignal: () => void, afterClose: () => Promise<void>,
+): OpenSession {
   return {
-    ref, target, startedServer,
+    ref, target, startedServer, format,
+    get interrupted() { return signal.interrupted; },
     get client() { return attachment.client; },
     detached: (work) => attachment.detached(work),
     async close() {
@@ -228,9 +240,17 @@ export function embeddedNotCreated(settings: Settings): boolean {
   return settings.database.kind === 'embedded' && !embeddedServerFor(settings).isInitialised();
 }
 
-export async function openSession(settings: Settings, options: SessionOptions): Promise<DbSession> {
+/** The format a session speaks: the settings', or the tracking table's when nothing named or told one (§15). */
+async function sessionFormat(settings: Settings, client: PgClient): Promise<MigrationFormat> {
+  if (settings.formatSource !== 'default') return formatOf(settings);
+  const { formatToldByTable } = await import('../db/schema-migrations.js');
+  return formatToldByTable(client, formatOf(settings));
+}
+
+export async function openSession(settings: Settings, options: SessionOptions): Promise<OpenSession> {
+  const signal = { interrupted: false };
   // The settings say which tool's table and files this session speaks (they may come from a test, not loadSettings).
-  useFormat(settings.format, settings.formatSource !== 'default');
+  let format = formatOf(settings);
   const ref = databaseRef(settings);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
   if (ref.kind === 'external') {
@@ -242,11 +262,11 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       throw error;
     });
     const onSignal = () => {
-      interrupted = true;
+      signal.interrupted = true;
       void (async () => {
         await attachment.client.end().catch(() => undefined);
         await reopenAfterInterrupt(ref, target);
-        if (options.destructive) await reportInterrupt(ref, target);
+        if (options.destructive) await reportInterrupt(ref, target, format);
         process.exit(130);
       })();
     };
@@ -254,7 +274,8 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
     }
-    return liveSession(ref, target, false, attachment, onSignal, async () => undefined);
+    format = attachment.format ?? format;
+    return liveSession(ref, target, false, format, attachment, signal, onSignal, async () => undefined);
   }
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
   const server = embeddedServerFor(settings);
@@ -265,11 +286,11 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
   // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
-    interrupted = true;
+    signal.interrupted = true;
     void (async () => {
       await attachment?.client?.end().catch(() => undefined);
       if (target) await reopenAfterInterrupt(ref, target);
-      if (options.destructive && target) await reportInterrupt(ref, target);
+      if (options.destructive && target) await reportInterrupt(ref, target, format);
       if (startedServer) await server.stop().catch(() => undefined);
       lock.release();
       process.exit(130);
@@ -295,7 +316,8 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const attached = new Attachment(settings, serverTarget, options, false);
     attachment = attached;
     await attached.attach();
-    return liveSession(ref, serverTarget, startedServer, attached, stopOnSignal, async () => {
+    format = attached.format ?? format;
+    return liveSession(ref, serverTarget, startedServer, format, attached, signal, stopOnSignal, async () => {
       try {
         if (startedServer) {
           options.report?.({ type: 'server', action: 'stopping' });
@@ -322,7 +344,7 @@ export async function withSession<T>(settings: Settings, options: SessionOptions
     return await work(session);
   } catch (error) {
     // The signal handler reports the interruption and exits; the error it caused is not a second report.
-    if (interrupted) await new Promise<never>(() => undefined);
+    if (session.interrupted) await new Promise<never>(() => undefined);
     throw error;
   } finally {
     await session.close();

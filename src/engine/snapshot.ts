@@ -107,7 +107,7 @@ export async function saveSnapshot(session: DbSession, settings: Settings, optio
       });
     }
   }
-  const version = (await readSchemaVersion(session.client))?.version ?? null;
+  const version = (await readSchemaVersion(session.client, session.format))?.version ?? null;
   const facts = await templateFacts(session.client, database);
   const choice = chooseSnapshotStrategy({
     ...facts, embedded: session.ref.kind === 'embedded',
@@ -193,7 +193,7 @@ export async function restoreSnapshot(session: DbSession, settings: Settings, na
     }
     const replaced = newSnapshotMeta({
       of: database, reason: 'restore', taken: new Set((await listSnapshots(session)).map((s) => s.name)),
-      version: (await readSchemaVersion(session.client))?.version ?? null, at: new Date(), strategy: 'template', random: random(),
+      version: (await readSchemaVersion(session.client, session.format))?.version ?? null, at: new Date(), strategy: 'template', random: random(),
     });
     await session.detached(async (maintenance) => {
       await lockSnapshots(maintenance);

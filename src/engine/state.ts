@@ -3,7 +3,6 @@ import { assertCacheBelongsTo, type MigrationCache } from '../core/cache.js';
 import type { DiskState } from '../core/compare.js';
 import { rowsNamingOtherFiles, type SchemaVersion, type TrackedMigration } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
-import { projectFormat } from '../formats/index.js';
 import type { Settings } from '../core/settings.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readTracked } from '../db/tracking.js';
@@ -21,14 +20,14 @@ export interface DatabaseState {
 
 export async function readDatabaseState(session: DbSession, settings: Settings): Promise<DatabaseState> {
   const dir = absoluteMigrationsDir(settings);
-  const disk = readDiskState(dir);
-  const cache = readCacheFile(session.ref.paths.cacheFile);
+  const disk = readDiskState(dir, session.format);
+  const cache = readCacheFile(session.ref.paths.cacheFile, session.format);
   if (cache) assertCacheBelongsTo(cache, session.ref.identity);
-  const current = await readSchemaVersion(session.client);
+  const current = await readSchemaVersion(session.client, session.format);
   const other = rowsNamingOtherFiles(current, disk.catalog)[0];
   if (other) {
-    throw new DbguardError('TRACKING_ROW_INVALID', `${projectFormat.trackingTable} holds version '${other.id}', but the file is ${other.file}: ${projectFormat.name} reads them as two migrations (the version as the file writes it counts); dbguard changed nothing`, {
-      hint: `if ${other.file} is what ran, change that row to name it as ${projectFormat.name} does (psql), then dbguard status`,
+    throw new DbguardError('TRACKING_ROW_INVALID', `${session.format.trackingTable} holds version '${other.id}', but the file is ${other.file}: ${session.format.name} reads them as two migrations (the version as the file writes it counts); dbguard changed nothing`, {
+      hint: `if ${other.file} is what ran, change that row to name it as ${session.format.name} does (psql), then dbguard status`,
       details: { version: other.version.toString(), id: other.id, file: other.file },
     });
   }

@@ -14,6 +14,8 @@ import type { Settings } from '../core/settings.js';
 import { isBlankSql, requiresNoTransaction, splitSqlStatements } from '../core/sql.js';
 import { connect, inTransaction, type PgClient } from '../db/client.js';
 import { readFingerprint } from '../db/fingerprint.js';
+import { formatOf } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readUpAndDown } from '../fs/migration-files.js';
@@ -34,9 +36,9 @@ export interface VerifyResult {
   readonly findings: readonly VerifyFinding[];
 }
 
-async function runSql(client: PgClient, sql: string): Promise<void> {
+async function runSql(client: PgClient, format: MigrationFormat, sql: string): Promise<void> {
   if (isBlankSql(sql)) return;
-  if (requiresNoTransaction(sql)) {
+  if (requiresNoTransaction(sql, format)) {
     for (const statement of splitSqlStatements(sql)) await client.query(statement);
     return;
   }
@@ -96,11 +98,12 @@ async function withTemporaryDatabase<T>(work: (client: PgClient, fresh: FreshDat
 
 export async function verifyMigrations(settings: Settings, report: Reporter): Promise<VerifyResult> {
   const dir = absoluteMigrationsDir(settings);
-  const { catalog } = readDiskState(dir);
+  const format = formatOf(settings);
+  const { catalog } = readDiskState(dir, format);
   assertCatalogUsable(catalog, settings.migrationsDir);
   // Every file is read before the database starts: bad input is an error, not a finding.
   const migrations = catalog.migrations.filter((m) => m.up !== undefined).map((m) => {
-    const { upSql, downSql } = readUpAndDown(dir, { up: m.up as string, down: m.down });
+    const { upSql, downSql } = readUpAndDown(format, dir, { up: m.up as string, down: m.down });
     return { version: m.version, filename: m.up as string, up: upSql, down: downSql };
   });
   return withTemporaryDatabase(async (first, fresh) => {
@@ -112,7 +115,7 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
     const rebuild = async (): Promise<boolean> => {
       client = await fresh();
       try {
-        for (const up of applied) await runSql(client, up);
+        for (const up of applied) await runSql(client, format, up);
         return true;
       } catch {
         return false;
@@ -122,9 +125,9 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
       const { version, filename } = migration;
       report({ type: 'step-start', version, filename, index, total: migrations.length });
       const started = performance.now();
-      const before = await readFingerprint(client);
+      const before = await readFingerprint(client, format);
       try {
-        await runSql(client, migration.up);
+        await runSql(client, format, migration.up);
       } catch (error) {
         // Later migrations build on this one: nothing after it can be checked.
         findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed: ${(error as Error).message}` });
@@ -138,20 +141,20 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
       } else {
         let downFailed = false;
         try {
-          await runSql(client, migration.down);
+          await runSql(client, format, migration.down);
         } catch (error) {
           downFailed = true;
           // In a transaction the failed down left the up's state; outside one, who knows what it left.
-          broken = requiresNoTransaction(migration.down);
+          broken = requiresNoTransaction(migration.down, format);
           findings.push({ version, filename, kind: 'down-failed', message: `the down of ${version} failed: ${(error as Error).message}` });
         }
         if (!downFailed) {
-          const diff = diffSchemas(before, await readFingerprint(client));
+          const diff = diffSchemas(before, await readFingerprint(client, format));
           if (!isSameSchema(diff)) {
             findings.push({ version, filename, kind: 'down-does-not-restore', message: `the down of ${version} does not restore the schema: ${describeDiff(diff)}`, diff });
           }
           try {
-            await runSql(client, migration.up); // up again: what a rollback and a re-migrate do
+            await runSql(client, format, migration.up); // up again: what a rollback and a re-migrate do
           } catch (error) {
             broken = true;
             findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed after its down: ${(error as Error).message}` });

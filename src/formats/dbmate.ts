@@ -9,8 +9,8 @@
  */
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
-import type { MigrationFormat } from './format.js';
-import { MAX_VERSION } from './limits.js';
+import type { MigrationFormat } from '../core/format.js';
+import { MAX_VERSION } from '../core/limits.js';
 import { cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, onlyComments, quotedLine, schemaMigrationsOwner, setState, singleFileLayout, trackingFactsSql, type MarkerLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;

@@ -8,14 +8,14 @@
 import { crc32 } from 'node:zlib';
 import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
-import type { MigrationFormat } from './format.js';
+import type { MigrationFormat } from '../core/format.js';
 import { notOwnShape, schemaMigrationsOwner, trackingFactsSql } from './shared.js';
 
 const MIGRATION_FILE = /^([0-9]+)_(.+)\.(up|down)\.sql$/;
 const LOOKS_LIKE_MIGRATION = [/\.(up|down)\.sql$/i, /^[0-9]+_.*\.sql$/i];
 /** schema_migrations.version is a bigint: versions must fit a signed 64-bit integer. */
-export { MAX_VERSION } from './limits.js';
-import { MAX_VERSION } from './limits.js';
+export { MAX_VERSION } from '../core/limits.js';
+import { MAX_VERSION } from '../core/limits.js';
 /** NilVersion, written only together with dirty=true. */
 const NIL_VERSION = -1n;
 const TABLE = 'schema_migrations';

@@ -11,7 +11,7 @@
  */
 import type { ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
-import type { MigrationFormat } from './format.js';
+import type { MigrationFormat } from '../core/format.js';
 import { checkStatements, blankDownSection, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(_.*)\.sql$/;

@@ -1,42 +1,22 @@
 /**
- * The formats dbguard reads (DESIGN §15) and the project's: named by `"format"` (or DBGUARD_FORMAT),
- * otherwise told from the migration files. The project's format is chosen once per process, when its
- * settings are loaded; everything else asks `projectFormat`.
+ * The formats dbguard reads (DESIGN §15): named by `"format"` (or DBGUARD_FORMAT), otherwise told from
+ * the migration files or the tracking table. Which one a project uses is its settings' to say.
  */
 import { dbmate } from './dbmate.js';
-import type { MigrationFormat } from './format.js';
+import type { FormatName, MigrationFormat } from '../core/format.js';
 import { golangMigrate } from './golang-migrate.js';
 import { goose } from './goose.js';
 import { sqlMigrate } from './sql-migrate.js';
 
-export type { MigrationFormat } from './format.js';
+export { belowTopRule, isFormatName, keepsDirtyFlag, type FormatName, type MigrationFormat } from '../core/format.js';
 
-export const FORMATS: Readonly<Record<MigrationFormat['name'], MigrationFormat>> = {
+/** Every format dbguard reads, by name: values, chosen per project and handed down (no process-wide choice). */
+export const FORMATS: Readonly<Record<FormatName, MigrationFormat>> = {
   'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate,
 };
-export type FormatName = MigrationFormat['name'];
-export const isFormatName = (name: string): name is FormatName => Object.hasOwn(FORMATS, name);
 
-/** The project's format (a live binding: set by useFormat when the settings are loaded). */
-export let projectFormat: MigrationFormat = golangMigrate;
-/** Whether anything chose it (the config, the files); a default may still be told from the tracking table. */
-export let formatChosen = false;
-
-export function useFormat(name: FormatName, chosen = true): MigrationFormat {
-  projectFormat = FORMATS[name];
-  formatChosen = chosen;
-  return projectFormat;
-}
-
-/** Whether the tool keeps a dirty flag (golang-migrate): it has the statements that set one. */
-export const keepsDirtyFlag = (format: MigrationFormat): format is MigrationFormat & Required<Pick<MigrationFormat, 'setVersionSql'>> => format.setVersionSql !== undefined;
-
-/** What the tool does with a pending migration below the newest applied one, in words ("it" or "them"). */
-export function belowTopRule(format: MigrationFormat, count: number, verbForm: 'would' | 'does' = 'would'): string {
-  const them = count === 1 ? 'it' : 'them';
-  const does = { skipped: verbForm === 'would' ? `would skip ${them}` : `skips ${them}`, applied: `applies ${them} too`, refused: `refuses ${them}` }[format.outOfOrder];
-  return `${format.name} ${does}`;
-}
+/** The project's format: the value its settings name (told from the files or named in the config). */
+export const formatOf = (settings: { readonly format: FormatName }): MigrationFormat => FORMATS[settings.format];
 
 const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
   ['dbmate', /^--\s*migrate:(up|down)\b/m],

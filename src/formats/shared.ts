@@ -6,8 +6,8 @@
 import { DbguardError } from '../core/errors.js';
 import type { Direction, ParsedMigrationName } from '../core/catalog.js';
 import type { SchemaVersion } from '../core/plan.js';
-import type { MigrationFormat } from './format.js';
-import { MAX_VERSION } from './limits.js';
+import type { MigrationFormat } from '../core/format.js';
+import { MAX_VERSION } from '../core/limits.js';
 
 /** Every tool's table by name; `schema_migrations` is golang-migrate's and dbmate's, told by columns. */
 export const TOOL_TABLES: Readonly<Record<string, string>> = { schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose' };

@@ -9,7 +9,7 @@
  */
 import type { SchemaVersion } from '../core/plan.js';
 import { DbguardError } from '../core/errors.js';
-import type { MigrationFormat } from './format.js';
+import type { MigrationFormat } from '../core/format.js';
 import { checkStatements, blankDownSection, cutSections, leadingVersionParser, leadingVersionReason, markerError, notOwnShape, quotedLine, setState, singleFileLayout, sqlLiteral, trackingFactsSql, type MarkerLine, type StatementLine } from './shared.js';
 
 const FILE = /^([0-9]+)(.*)\.sql$/;

@@ -1,6 +1,6 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
 import { existsSync, opendirSync, statSync, type Dir } from 'node:fs';
-import { detectFormat, isFormatName, useFormat, type FormatName } from '../formats/index.js';
+import { detectFormat, isFormatName, type FormatName } from '../formats/index.js';
 import { FORMAT_FILE, readStateText } from './state.js';
 import { linkLeavesRepository } from './migrations-dir.js';
 import { readBoundedText, readHead } from './bounded-read.js';
@@ -92,14 +92,11 @@ function* namesIn(folder: Dir): Generator<string> {
 }
 
 /**
- * The format not named: told from the files (DESIGN §15), and made the process's format. A folder
+ * The format not named: told from the files (DESIGN §15), else remembered from the last command. A folder
  * that cannot be listed yet is golang-migrate's until a command reports why.
  */
 function withFormat(settings: Settings): Settings {
-  if (settings.formatSource === 'named') {
-    useFormat(settings.format);
-    return settings;
-  }
+  if (settings.formatSource === 'named') return settings;
   const dir = absoluteMigrationsDir(settings);
   let detected: FormatName | null;
   try {
@@ -115,7 +112,6 @@ function withFormat(settings: Settings): Settings {
   }
   // No file tells (a branch without migrations): the format the last session used, kept beside the cache.
   detected ??= rememberedFormat(settings);
-  useFormat(detected ?? 'golang-migrate', detected !== null);
   return detected === null ? settings : { ...settings, format: detected, formatSource: 'detected' };
 }
 

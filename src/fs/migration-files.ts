@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { Direction } from '../core/catalog.js';
 import { NO_DOWN_FILE, notRunnableWhy } from '../core/no-down.js';
-import { projectFormat } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
 
 /** Larger migration files are refused: dbguard stores down SQL in a table and reads files whole. */
@@ -23,21 +23,21 @@ export function readMigrationFile(dir: string, name: string): { sql: string; sha
  * One direction's SQL of a migration file, as its format cuts it (a two-file format's file is all of
  * it), and the sha256 of the whole file. Bad markers are MIGRATION_FILE_INVALID naming the line.
  */
-export function readMigrationSql(dir: string, name: string, direction: Direction): { sql: string; sha256: string } {
+export function readMigrationSql(format: MigrationFormat, dir: string, name: string, direction: Direction): { sql: string; sha256: string } {
   const file = readMigrationFile(dir, name);
-  return { sql: projectFormat.sectionOf(file.sql, direction, name, process.env), sha256: file.sha256 };
+  return { sql: format.sectionOf(file.sql, direction, name, process.env), sha256: file.sha256 };
 }
 
 /**
  * A migration's up and down SQL (null: no down file), its up file's sha256; a single-file format's
  * file is read once for both. The up is cut first, so its error comes first, as reading each would.
  */
-export function readUpAndDown(dir: string, migration: { readonly up: string; readonly down: string | undefined }): { upSql: string; upSha256: string; downSql: string | null } {
+export function readUpAndDown(format: MigrationFormat, dir: string, migration: { readonly up: string; readonly down: string | undefined }): { upSql: string; upSha256: string; downSql: string | null } {
   const up = readMigrationFile(dir, migration.up);
-  const upSql = projectFormat.sectionOf(up.sql, 'up', migration.up, process.env);
+  const upSql = format.sectionOf(up.sql, 'up', migration.up, process.env);
   if (migration.down === undefined) return { upSql, upSha256: up.sha256, downSql: null };
   const downText = migration.down === migration.up ? up.sql : readMigrationFile(dir, migration.down).sql;
-  return { upSql, upSha256: up.sha256, downSql: projectFormat.sectionOf(downText, 'down', migration.down, process.env) };
+  return { upSql, upSha256: up.sha256, downSql: format.sectionOf(downText, 'down', migration.down, process.env) };
 }
 
 /** An applied migration's files as capture records them: whatever could be read, and why its down SQL could not. */
@@ -55,13 +55,13 @@ export interface AppliedFiles {
  * it again, so a file its tool would now misread, or that cannot be read, is recorded without its down
  * SQL, and why — never an error that stops the other migrations from being recorded.
  */
-export function readAppliedMigration(dir: string, migration: { readonly up: string; readonly down: string | undefined; readonly runnable?: boolean }): AppliedFiles {
+export function readAppliedMigration(format: MigrationFormat, dir: string, migration: { readonly up: string; readonly down: string | undefined; readonly runnable?: boolean }): AppliedFiles {
   if (migration.runnable === false) {
     // Not SQL (a goose Go migration): tracked by its file's sha256, without down SQL.
-    return { upSha256: sha256Of(dir, migration.up), upSql: null, downSql: null, whyNoDown: notRunnableWhy(projectFormat.notRunnable?.what ?? 'a migration') };
+    return { upSha256: sha256Of(dir, migration.up), upSql: null, downSql: null, whyNoDown: notRunnableWhy(format.notRunnable?.what ?? 'a migration') };
   }
   try {
-    const { upSql, upSha256, downSql } = readUpAndDown(dir, migration);
+    const { upSql, upSha256, downSql } = readUpAndDown(format, dir, migration);
     return { upSql, upSha256, downSql, whyNoDown: downSql === null ? NO_DOWN_FILE : null };
   } catch (error) {
     if (!isDbguardError(error) || error.code !== 'MIGRATION_FILE_INVALID') throw error;

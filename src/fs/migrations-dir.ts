@@ -2,6 +2,7 @@
 import { lstatSync, opendirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { buildCatalog } from '../core/catalog.js';
+import type { MigrationFormat } from '../core/format.js';
 import type { DiskState } from '../core/compare.js';
 import { DbguardError } from '../core/errors.js';
 import { isWithin, repositoryRealPath } from './paths.js';
@@ -62,9 +63,9 @@ export function listMigrationFiles(dir: string): Listing {
   return { names, unreadable, nonRegular, missing: false };
 }
 
-export function readDiskState(dir: string): DiskState {
+export function readDiskState(dir: string, format: MigrationFormat): DiskState {
   const { names, unreadable } = listMigrationFiles(dir);
-  return { catalog: buildCatalog(names), unreadable };
+  return { catalog: buildCatalog(names, format), unreadable };
 }
 
 const boundaries = new Map<string, string>();

@@ -1,5 +1,5 @@
 /** Where dbguard keeps its state for a database (DESIGN §1, §6), and the atomic cache file. */
-import { projectFormat } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCache, serializeCache, type MigrationCache } from '../core/cache.js';
@@ -23,9 +23,9 @@ export function readCacheText(path: string): string | null {
 }
 
 /** The cache, or null when there is none yet (first run). Unreadable or corrupt is an error. */
-export function readCacheFile(path: string): MigrationCache | null {
+export function readCacheFile(path: string, format: MigrationFormat): MigrationCache | null {
   const text = readCacheText(path);
-  return text === null ? null : parseCache(text);
+  return text === null ? null : parseCache(text, format);
 }
 
 /**
@@ -85,13 +85,13 @@ export function hookCleanMarkerPath(cacheFile: string): string {
   return join(dirname(cacheFile), 'hook-clean');
 }
 
-export function writeCacheFile(path: string, cache: MigrationCache, durable = true): void {
+export function writeCacheFile(path: string, cache: MigrationCache, format: MigrationFormat, durable = true): void {
   try {
     rmSync(hookCleanMarkerPath(path), { force: true });
   } catch (error) {
     throw writeFailed(path, error);
   }
-  writeFileAtomic(path, serializeCache(cache), 0o644, durable);
+  writeFileAtomic(path, serializeCache(cache, format), 0o644, durable);
 }
 
 /**
@@ -110,10 +110,10 @@ export function readStateText(path: string, maxBytes = 256): string | null {
 export const FORMAT_FILE = 'format';
 
 /** Written where the settings look when no file tells (the state dir itself, for every database of the project). */
-export function rememberFormat(stateDir: string): void {
+export function rememberFormat(stateDir: string, format: MigrationFormat): void {
   const path = join(stateDir, FORMAT_FILE);
-  if (readStateText(path) === projectFormat.name) return;
-  writeFileAtomic(path, projectFormat.name, 0o644, false);
+  if (readStateText(path) === format.name) return;
+  writeFileAtomic(path, format.name, 0o644, false);
 }
 
 export function removeCacheFile(path: string): void {

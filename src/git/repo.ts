@@ -1,8 +1,7 @@
 /** Git plumbing through simple-git, loaded lazily: the hook's clean path never imports this file. */
 import type { SimpleGit } from 'simple-git';
-import { parseMigrationName } from '../core/catalog.js';
 import { DbguardError } from '../core/errors.js';
-import { projectFormat as format } from '../formats/index.js';
+import type { MigrationFormat } from '../core/format.js';
 
 export async function openRepo(dir: string): Promise<SimpleGit> {
   const { simpleGit } = await import('simple-git');
@@ -69,7 +68,7 @@ const HISTORY = ['--all', '--full-history', '--no-renames', '--diff-filter=AM', 
  * Down files that ever existed under `dir` in any ref's history, newest commit first:
  * `[commit, fileName]` pairs from commits that added or modified them.
  */
-export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<Array<{ commit: string; file: string }>> {
+export async function downFilesInHistory(git: SimpleGit, dir: string, format: MigrationFormat): Promise<Array<{ commit: string; file: string }>> {
   let out: string;
   try {
     out = await git.raw(['log', ...HISTORY, '--', `:(glob)${dir}/${format.downFilesGlob}`]);
@@ -83,7 +82,7 @@ export async function downFilesInHistory(git: SimpleGit, dir: string): Promise<A
  * The newest commit (on any ref) that has version's up file under `dir`, with that commit's migration
  * file names: the tree a migrator applied that version from (§3, untracked intermediates).
  */
-export async function treeWithVersion(git: SimpleGit, dir: string, version: bigint): Promise<{ commit: string; files: string[] } | null> {
+export async function treeWithVersion(git: SimpleGit, dir: string, version: bigint, format: MigrationFormat): Promise<{ commit: string; files: string[] } | null> {
   let out: string;
   try {
     // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
@@ -91,7 +90,7 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   } catch (error) {
     throw gitFailed('log', error);
   }
-  const hit = commitsAndFiles(out).find(({ path }) => parseMigrationName(path.slice(path.lastIndexOf('/') + 1))?.version === version);
+  const hit = commitsAndFiles(out).find(({ path }) => format.parseFileName(path.slice(path.lastIndexOf('/') + 1))?.version === version);
   return hit ? { commit: hit.commit, files: await listTree(git, hit.commit, dir) } : null;
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { assertCacheBelongsTo, parseCache, serializeCache, summarizeCache, uncapturedVersions } from '../../src/core/cache.js';
 import { DbguardError } from '../../src/core/errors.js';
 
@@ -20,7 +21,7 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('parseCache', () => {
   it('reads a valid document', () => {
-    const cache = parseCache(JSON.stringify(valid));
+    const cache = parseCache(JSON.stringify(valid), golangMigrate);
     expect(cache.database).toBe('embedded');
     expect([...cache.migrations]).toEqual([
       [445n, { filename: '000445_chat.up.sql', downCaptured: true }],
@@ -30,25 +31,25 @@ describe('parseCache', () => {
   });
 
   it('round-trips through serializeCache deterministically', () => {
-    const text = serializeCache(parseCache(JSON.stringify(valid)));
-    expect(parseCache(text)).toEqual(parseCache(JSON.stringify(valid)));
-    expect(serializeCache(parseCache(text))).toBe(text);
+    const text = serializeCache(parseCache(JSON.stringify(valid), golangMigrate), golangMigrate);
+    expect(parseCache(text, golangMigrate)).toEqual(parseCache(JSON.stringify(valid), golangMigrate));
+    expect(serializeCache(parseCache(text, golangMigrate), golangMigrate)).toBe(text);
     expect(text.endsWith('\n')).toBe(true);
   });
 
   it('keeps why a migration has no down SQL to run (§18), and what the hook would still look for', () => {
     const doc = { ...valid, migrations: { ...valid.migrations, '447': '447_c.up.sql' }, noDown: { '446': { kind: 'irreversible', why: 'an empty down file' }, '447': { kind: 'missing', why: 'no down file' } } };
-    const cache = parseCache(JSON.stringify(doc));
+    const cache = parseCache(JSON.stringify(doc), golangMigrate);
     expect(cache.migrations.get(446n)).toEqual({ filename: '446_b.up.sql', downCaptured: false, noDown: { kind: 'irreversible', why: 'an empty down file' } });
-    expect(parseCache(serializeCache(cache))).toEqual(cache);
+    expect(parseCache(serializeCache(cache, golangMigrate), golangMigrate)).toEqual(cache);
     // A blank down is found nowhere else: the hook does not start Postgres to look for it.
-    expect(summarizeCache(JSON.stringify(doc)).uncaptured).toEqual(['447']);
-    expect(codeOf(() => parseCache(JSON.stringify({ ...doc, noDown: { '9': { kind: 'missing', why: 'x' } } })))).toBe('CACHE_CORRUPT');
-    expect(codeOf(() => parseCache(JSON.stringify({ ...doc, noDown: { '446': { kind: 'gone', why: 'x' } } })))).toBe('CACHE_CORRUPT');
+    expect(summarizeCache(JSON.stringify(doc), golangMigrate).uncaptured).toEqual(['447']);
+    expect(codeOf(() => parseCache(JSON.stringify({ ...doc, noDown: { '9': { kind: 'missing', why: 'x' } } }), golangMigrate))).toBe('CACHE_CORRUPT');
+    expect(codeOf(() => parseCache(JSON.stringify({ ...doc, noDown: { '446': { kind: 'gone', why: 'x' } } }), golangMigrate))).toBe('CACHE_CORRUPT');
   });
 
   it('accepts the minimal document of DESIGN §1', () => {
-    expect(parseCache('{"version":1,"migrations":{}}').migrations.size).toBe(0);
+    expect(parseCache('{"version":1,"migrations":{}}', golangMigrate).migrations.size).toBe(0);
   });
 
   it.each([
@@ -67,12 +68,12 @@ describe('parseCache', () => {
     ['captured version without entry', JSON.stringify({ version: 1, migrations: {}, downCaptured: ['3'] }), 'CACHE_CORRUPT'],
     ['unknown key', JSON.stringify({ ...valid, extra: true }), 'CACHE_CORRUPT'],
   ])('rejects %s', (_label, text, code) => {
-    expect(codeOf(() => parseCache(text))).toBe(code);
+    expect(codeOf(() => parseCache(text, golangMigrate))).toBe(code);
   });
 
   it('points the user at dbguard capture', () => {
     try {
-      parseCache('{');
+      parseCache('{', golangMigrate);
       expect.unreachable();
     } catch (error) {
       expect((error as DbguardError).hint).toContain('dbguard capture');
@@ -81,7 +82,7 @@ describe('parseCache', () => {
 });
 
 describe('assertCacheBelongsTo', () => {
-  const cache = parseCache(JSON.stringify(valid));
+  const cache = parseCache(JSON.stringify(valid), golangMigrate);
   it('accepts the same database and caches without identity', () => {
     expect(() => assertCacheBelongsTo(cache, 'embedded')).not.toThrow();
     expect(() => assertCacheBelongsTo({ ...cache, database: undefined }, 'x')).not.toThrow();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { buildCatalog } from '../../src/core/catalog.js';
 import { filesToHash, findPhantomMigrations, hasConflict } from '../../src/core/compare.js';
 import { cacheOf, catalogOf, filesFor } from '../helpers/core.js';
@@ -24,7 +25,7 @@ describe('findPhantomMigrations', () => {
   });
 
   it('reports a renamed file (same version, other name) as a conflict', () => {
-    const catalog = buildCatalog([...filesFor(445), '446_other.up.sql', '446_other.down.sql']);
+    const catalog = buildCatalog([...filesFor(445), '446_other.up.sql', '446_other.down.sql'], golangMigrate);
     const result = findPhantomMigrations(cacheOf([445, 446]), disk(catalog));
     expect(result.conflicts).toEqual([{ version: 446n, filename: '446_m446.up.sql', kind: 'renamed', diskFilename: '446_other.up.sql' }]);
   });
@@ -41,7 +42,7 @@ describe('findPhantomMigrations', () => {
   });
 
   it('does not count a lone down file as pending', () => {
-    const catalog = buildCatalog([...filesFor(445), '446_x.down.sql']);
+    const catalog = buildCatalog([...filesFor(445), '446_x.down.sql'], golangMigrate);
     expect(findPhantomMigrations(cacheOf([445]), disk(catalog)).pending).toEqual([]);
   });
 
@@ -58,7 +59,7 @@ describe('findPhantomMigrations', () => {
       [446n, { filename: '446_old_name.up.sql', downCaptured: true, upSha256: sha('b') }],
       [447n, { filename: '447_old.up.sql', downCaptured: true, upSha256: sha('c') }],
     ]) };
-    const onDisk = disk(buildCatalog([...filesFor(445), '446_new_name.up.sql', '447_other.up.sql']));
+    const onDisk = disk(buildCatalog([...filesFor(445), '446_new_name.up.sql', '447_other.up.sql'], golangMigrate));
     expect(filesToHash(cache, onDisk, false)).toEqual(['446_new_name.up.sql', '447_other.up.sql']);
     expect(filesToHash(cache, onDisk, true)).toEqual(['445_m445.up.sql', '446_new_name.up.sql', '447_other.up.sql']);
     const result = findPhantomMigrations(cache, onDisk, new Map([['445_m445.up.sql', sha('e')], ['446_new_name.up.sql', sha('b')], ['447_other.up.sql', sha('d')]]));

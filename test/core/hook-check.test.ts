@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { ancestorAfter, checkListing, hookRevisions, parseRewritten, pendingVersions } from '../../src/core/hook-check.js';
 
 const summary = (filenames: string[]) => ({ database: undefined, filenames, uncaptured: [] });
@@ -26,13 +27,13 @@ describe('hookRevisions (which commits a git hook compares)', () => {
 describe('checkListing (the clean path)', () => {
   it('is all-present when every applied up file is listed and statable, and lists the new ones as pending', () => {
     const listed = ['1_a.up.sql', '1_a.down.sql', '2_b.up.sql', '3_c.up.sql', 'README.md'];
-    expect(checkListing(summary(['1_a.up.sql', '2_b.up.sql']), listed, new Map())).toEqual({ allPresent: true, pending: ['3_c.up.sql'] });
-    expect(checkListing(summary(['1_a.up.sql', '9_z.up.sql']), listed, new Map()).allPresent).toBe(false);
-    expect(checkListing(summary(['1_a.up.sql']), listed, new Map([['1_a.up.sql', 'EACCES']])).allPresent).toBe(false);
+    expect(checkListing(summary(['1_a.up.sql', '2_b.up.sql']), listed, new Map(), golangMigrate)).toEqual({ allPresent: true, pending: ['3_c.up.sql'] });
+    expect(checkListing(summary(['1_a.up.sql', '9_z.up.sql']), listed, new Map(), golangMigrate).allPresent).toBe(false);
+    expect(checkListing(summary(['1_a.up.sql']), listed, new Map([['1_a.up.sql', 'EACCES']]), golangMigrate).allPresent).toBe(false);
   });
 
   it('pendingVersions sorts by version, not by name', () => {
-    expect(pendingVersions(['10_x.up.sql', '9_y.up.sql', 'junk.up.sql'])).toEqual([9n, 10n]);
+    expect(pendingVersions(['10_x.up.sql', '9_y.up.sql', 'junk.up.sql'], golangMigrate)).toEqual([9n, 10n]);
   });
 
   it('ancestorAfter is the highest applied version not missing', () => {

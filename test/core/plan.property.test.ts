@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { buildCatalog } from '../../src/core/catalog.js';
 import { planRollback, rollbackCandidates, type DownSql } from '../../src/core/plan.js';
 import { cacheOf, filesFor, trackedOf } from '../helpers/core.js';
@@ -27,7 +28,7 @@ function scenario(h: History) {
   const current = h.extraCurrent !== null && h.extraCurrent > top ? h.extraCurrent : top;
   const onDisk = [...applied.filter((_, i) => h.keepMask[i]), ...h.pending.filter((p) => !applied.includes(p) && p !== current)];
   const base = {
-    catalog: buildCatalog(filesFor(...onDisk)),
+    catalog: buildCatalog(filesFor(...onDisk), golangMigrate),
     current: { version: current, dirty: h.dirty },
     tracked: h.useCache ? [] : trackedOf(...applied),
     cache: h.useCache ? cacheOf(applied) : null,
@@ -106,7 +107,7 @@ describe('planRollback properties with empty downs (data-only backfills and irre
       const top = applied[applied.length - 1] as bigint;
       const onDisk = new Set(applied.filter((_, i) => h.keepMask[i]));
       const shapeOf = new Map(applied.map((v, i) => [v, h.shape[i] ?? 0]));
-      const base = { catalog: buildCatalog(filesFor(...onDisk)), current: { version: top, dirty: false }, tracked: trackedOf(...applied), cache: null };
+      const base = { catalog: buildCatalog(filesFor(...onDisk), golangMigrate), current: { version: top, dirty: false }, tracked: trackedOf(...applied), cache: null };
       const candidates = rollbackCandidates(base);
       const downSql = new Map<bigint, DownSql>(candidates.map((c) => [c.version, {
         version: c.version, filename: c.filename as string, origin: 'tracking-table' as const,

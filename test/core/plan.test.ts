@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { buildCatalog } from '../../src/core/catalog.js';
 import { commonAncestor, planRollback, rollbackCandidates, type DownSql, type OnDiskMigration, type PlanInput } from '../../src/core/plan.js';
 import { cacheOf, catalogOf, downSqlFromTracking, filesFor, trackedOf } from '../helpers/core.js';
@@ -161,12 +162,12 @@ describe('planRollback', () => {
   });
 
   it('leaves no row when every applied migration is a phantom', () => {
-    const plan = planRollback(input({ catalog: buildCatalog([]), current: { version: 2n, dirty: false }, tracked: trackedOf(1, 2), downSql: downSqlFromTracking(1, 2) }));
+    const plan = planRollback(input({ catalog: buildCatalog([], golangMigrate), current: { version: 2n, dirty: false }, tracked: trackedOf(1, 2), downSql: downSqlFromTracking(1, 2) }));
     expect(plan).toMatchObject({ kind: 'rollback', from: 2n, to: null, steps: [{ version: 2n, after: 1n }, { version: 1n, after: null }] });
   });
 
   it('treats a renamed file (version reused by the other branch) as a phantom', () => {
-    const catalog = buildCatalog([...filesFor(445), '446_other.up.sql', '446_other.down.sql']);
+    const catalog = buildCatalog([...filesFor(445), '446_other.up.sql', '446_other.down.sql'], golangMigrate);
     const plan = planRollback(input({ catalog, current: { version: 446n, dirty: false }, tracked: trackedOf(445, 446), downSql: downSqlFromTracking(446) }));
     expect(plan).toMatchObject({ kind: 'rollback', to: 445n, steps: [{ version: 446n, filename: '446_m446.up.sql' }] });
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { isBlankSql, isDataOnlySql, requiresNoTransaction, splitSqlStatements, stripSqlLiterals } from '../../src/core/sql.js';
 
 describe('requiresNoTransaction', () => {
@@ -14,7 +15,7 @@ describe('requiresNoTransaction', () => {
     'START TRANSACTION;\nDROP TABLE t;\nCOMMIT;',
     '-- dbguard:no-transaction\nDROP TABLE t;',
   ])('is true for %j', (sql) => {
-    expect(requiresNoTransaction(sql)).toBe(true);
+    expect(requiresNoTransaction(sql, golangMigrate)).toBe(true);
   });
 
   it.each([
@@ -27,7 +28,7 @@ describe('requiresNoTransaction', () => {
     'CREATE FUNCTION f() RETURNS void AS $body$ BEGIN PERFORM 1; END $body$ LANGUAGE plpgsql;',
     'ALTER TABLE "begin" DROP COLUMN "commit";',
   ])('is false for %j', (sql) => {
-    expect(requiresNoTransaction(sql)).toBe(false);
+    expect(requiresNoTransaction(sql, golangMigrate)).toBe(false);
   });
 });
 
@@ -67,7 +68,7 @@ CREATE TABLE after_fn (id int);`;
 
   it('keeps a BEGIN ATOMIC … END body in one statement, and does not take it for transaction control', () => {
     expect(splitSqlStatements(atomic)).toEqual([atomic.slice(0, atomic.indexOf('CREATE TABLE')).trim(), 'CREATE TABLE after_fn (id int);']);
-    expect(requiresNoTransaction(atomic)).toBe(false);
+    expect(requiresNoTransaction(atomic, golangMigrate)).toBe(false);
   });
 
   it("does not split inside E'…' strings with escaped quotes", () => {
@@ -79,12 +80,12 @@ CREATE TABLE after_fn (id int);`;
 
   it.each(['ABORT;', 'BEGIN; UPDATE t SET a = 1; COMMIT AND CHAIN; COMMIT;', 'begin work;\nupdate t set a = 1;\nend;', 'BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT 1; COMMIT;'])(
     'sees transaction control in %j', (sql) => {
-      expect(requiresNoTransaction(sql)).toBe(true);
+      expect(requiresNoTransaction(sql, golangMigrate)).toBe(true);
     },
   );
 
   it('honours the explicit marker on the first line', () => {
-    expect(requiresNoTransaction('-- dbguard:no-transaction\nALTER TYPE mood ADD VALUE \'ok\';')).toBe(true);
+    expect(requiresNoTransaction('-- dbguard:no-transaction\nALTER TYPE mood ADD VALUE \'ok\';', golangMigrate)).toBe(true);
   });
 });
 

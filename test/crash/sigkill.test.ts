@@ -4,6 +4,7 @@
  * (schema equals schema_migrations, never half a step), the untouched table intact, and a second
  * `dbguard rollback` must finish the job.
  */
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { databaseRef } from '../../src/engine/identity.js';
@@ -140,7 +141,7 @@ describe(`SIGKILL during rollback (seed ${SEED}, ${TRIALS} trials)`, () => {
       expectConsistent(seen, keep);
       landed.push(seen.version);
       // The cache follows the database step by step: every applied phantom listed, at most one more.
-      const cached = [...(readCacheFile(databaseRef(project.settings()).paths.cacheFile)?.migrations.keys() ?? [])].map(Number);
+      const cached = [...(readCacheFile(databaseRef(project.settings()).paths.cacheFile, golangMigrate)?.migrations.keys() ?? [])].map(Number);
       const present = PHANTOMS.filter((v) => v <= seen.version);
       expect(present.every((v) => cached.includes(v))).toBe(true);
       expect(cached.filter((v) => v > seen.version).length).toBeLessThanOrEqual(1);

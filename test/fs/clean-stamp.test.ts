@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -134,7 +135,7 @@ describe('clean stamp', () => {
     const marker = hookCleanMarkerPath(cacheFile);
     expect(existsSync(marker)).toBe(true);
     expect(readFileSync(join(gitDir, 'dbguard-fast-path'), 'utf8')).toBe(`${marker}\t${dir}\tmigrations\tdbguard.config.json\n`);
-    writeCacheFile(cacheFile, { database: identity, migrations: new Map() });
+    writeCacheFile(cacheFile, { database: identity, migrations: new Map() }, golangMigrate);
     expect(existsSync(marker)).toBe(false);
     recordCheck(stampFile, { dir, identity, cacheFile, summary, clean: false, captureTriedFor: null, fastPath }, snapshotBeforeCheck(dir, cacheFile));
     expect(existsSync(marker)).toBe(false);

@@ -3,6 +3,7 @@
  * below the applied top after a rebase, a branch that merged main (interleaved versions), and backfill
  * migrations with "-- no-op" down files. Each ends with the schema of a fresh migrate and the rows kept.
  */
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFingerprint } from '../../src/db/fingerprint.js';
 import { adminClient, createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
@@ -29,7 +30,7 @@ async function repoWithDb(files: Record<string, string>): Promise<{ repo: GitRep
 async function fingerprint(db: string): Promise<Record<string, string>> {
   const client = await adminClient(db);
   try {
-    return Object.fromEntries(await readFingerprint(client));
+    return Object.fromEntries(await readFingerprint(client, golangMigrate));
   } finally {
     await client.end();
   }

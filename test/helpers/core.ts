@@ -1,4 +1,5 @@
 import { buildCatalog, type Catalog } from '../../src/core/catalog.js';
+import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import type { MigrationCache } from '../../src/core/cache.js';
 import type { DownSql, TrackedMigration } from '../../src/core/plan.js';
 
@@ -8,7 +9,7 @@ export function filesFor(...versions: Array<number | bigint>): string[] {
 }
 
 export function catalogOf(...versions: Array<number | bigint>): Catalog {
-  return buildCatalog(filesFor(...versions));
+  return buildCatalog(filesFor(...versions), golangMigrate);
 }
 
 export function cacheOf(versions: Array<number | bigint>, database?: string): MigrationCache {

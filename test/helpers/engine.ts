@@ -26,5 +26,5 @@ export function rollback(settings: Settings, options: Partial<RunRollbackOptions
 
 export function capture(settings: Settings) {
   const dir = absoluteMigrationsDir(settings);
-  return withSession(settings, { destructive: true }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir)));
+  return withSession(settings, { destructive: true }, (session) => captureAppliedMigrations(session, dir, readDiskState(dir, session.format)));
 }

@@ -4,8 +4,29 @@
  * model: one statement per question), lock keys computed; the adapters run them. The rest of dbguard
  * works on versions, up and down SQL and an applied set.
  */
-import type { Direction, ParsedMigrationName } from '../core/catalog.js';
-import type { SchemaVersion } from '../core/plan.js';
+export type Direction = 'up' | 'down';
+
+/** One file name as its format reads it. */
+export interface ParsedMigrationName {
+  readonly version: bigint;
+  readonly name: string;
+  readonly direction: Direction;
+  /** False for a migration dbguard cannot run (a goose Go migration, §18); absent: runnable. */
+  readonly runnable?: boolean;
+}
+
+/** The applied state a tracking table holds. */
+export interface SchemaVersion {
+  /** The newest applied version. */
+  readonly version: bigint;
+  readonly dirty: boolean;
+  /**
+   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate): version → its row's id
+   * (sql-migrate's file name, dbmate's version text), or null. Absent: golang-migrate, whose table holds only the top.
+   */
+  readonly applied?: ReadonlyMap<bigint, string | null>;
+}
+
 
 /** What the tool does with a pending migration below the newest applied one. */
 export type OutOfOrderRule = 'skipped' | 'applied' | 'refused';
@@ -16,8 +37,13 @@ export interface RecordedMigration {
   readonly filename: string;
 }
 
+/** The tools dbguard reads; src/formats holds one module each. */
+export const FORMAT_NAMES = ['golang-migrate', 'dbmate', 'goose', 'sql-migrate'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+export const isFormatName = (name: string): name is FormatName => (FORMAT_NAMES as readonly string[]).includes(name);
+
 export interface MigrationFormat {
-  readonly name: 'golang-migrate' | 'dbmate' | 'goose' | 'sql-migrate';
+  readonly name: FormatName;
 
   // Files
   /** One file name; null when it is not a well-formed migration name of this format. */
@@ -96,4 +122,14 @@ export interface MigrationFormat {
   // Its lock
   /** The advisory lock keys the tool takes, given the database and schema names. */
   lockKeys(database: string, schema: string): string[];
+}
+
+/** Whether the tool keeps a dirty flag (golang-migrate): it has the statements that set one. */
+export const keepsDirtyFlag = (format: MigrationFormat): format is MigrationFormat & Required<Pick<MigrationFormat, 'setVersionSql'>> => format.setVersionSql !== undefined;
+
+/** What the tool does with a pending migration below the newest applied one, in words ("it" or "them"). */
+export function belowTopRule(format: MigrationFormat, count: number, verbForm: 'would' | 'does' = 'would'): string {
+  const them = count === 1 ? 'it' : 'them';
+  const does = { skipped: verbForm === 'would' ? `would skip ${them}` : `skips ${them}`, applied: `applies ${them} too`, refused: `refuses ${them}` }[format.outOfOrder];
+  return `${format.name} ${does}`;
 }
