@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
-import { base, BIN, GitRepo } from '../helpers/git.js';
+import { base, BIN, GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -17,11 +17,7 @@ const DISK_FULL = `DO $$ BEGIN IF to_regclass('public.disk_full') IS NOT NULL TH
 
 /** main has 445; branch a adds 446 (whose down is `down446`) and 447, applied; the repository is back on main. */
 async function onMainWithPhantoms(down446: string): Promise<{ repo: GitRepo; db: string }> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(base, 'base');
+  const { repo, db } = await repoOnNewDatabase(repos, base, 'base');
   repo.git('checkout', '-q', '-b', 'a');
   repo.commitMigrations({ ...base, '446_a_one.up.sql': 'CREATE TABLE a_one (id int);', '446_a_one.down.sql': down446, ...tableMigration(447, 'a_two') }, 'a');
   expect(repo.dbguard(['migrate']).status).toBe(0);

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaSnapshot, schemaVersion, urlFor } from '../helpers/db.js';
-import { GitRepo } from '../helpers/git.js';
+import { freshSchemaOf, GitRepo } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -39,15 +39,6 @@ async function editedProject(): Promise<{ repo: GitRepo; db: string }> {
   return { repo, db };
 }
 
-async function freshSchemaOf(files: Record<string, string>): Promise<unknown> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(files, 'fresh');
-  expect(repo.dbguard(['migrate']).status).toBe(0);
-  return schemaSnapshot(db);
-}
 
 describe('an edited applied migration (issue 25.8)', () => {
   it('check and status propose migrate --reapply; it rolls 2 back with its stored down, applies the edit, keeps the rows', async () => {
@@ -79,7 +70,7 @@ describe('an edited applied migration (issue 25.8)', () => {
     expect(reapplied.stdout).toContain('re-applied 2 (edited since applied), 3; database at 3');
     expect(reapplied.stderr).not.toContain('warning');
     expect(await schemaVersion(db)).toEqual({ version: '3', dirty: false });
-    expect(await schemaSnapshot(db)).toEqual(await freshSchemaOf(edited));
+    expect(await schemaSnapshot(db)).toEqual(await freshSchemaOf(repos, edited));
     expect(await query(db, 'SELECT label, weight, colour FROM tags ORDER BY id')).toEqual([
       { label: 'red', weight: 1, colour: 'grey' }, { label: 'blue', weight: 2, colour: 'grey' },
     ]);

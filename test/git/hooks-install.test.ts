@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSy
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HOOK_NAMES, standaloneHook } from '../../src/git/hook-scripts.js';
-import { createDatabase, tableMigration, urlFor } from '../helpers/db.js';
-import { GitRepo, PACKAGE_ROOT, run } from '../helpers/git.js';
+import { tableMigration } from '../helpers/db.js';
+import { GitRepo, PACKAGE_ROOT, repoOnNewDatabase, run } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -13,11 +13,7 @@ const branchA = { ...base, ...tableMigration(446, 'a_one') };
 
 /** A repo on branch a with 446 applied, main lacking it; hooks not installed yet. */
 async function repoWithConflictAhead(): Promise<GitRepo> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(base, 'base');
+  const { repo } = await repoOnNewDatabase(repos, base, 'base');
   repo.git('checkout', '-q', '-b', 'a');
   repo.commitMigrations(branchA, 'a');
   expect(repo.dbguard(['migrate']).status).toBe(0);

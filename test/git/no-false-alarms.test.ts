@@ -5,18 +5,14 @@
  * an edit or on changes by hand.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase, tableMigration, urlFor } from '../helpers/db.js';
-import { GitRepo } from '../helpers/git.js';
+import { tableMigration } from '../helpers/db.js';
+import { GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
 
 async function repoWithDb(files: Record<string, string>): Promise<GitRepo> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(files, 'main');
+  const { repo } = await repoOnNewDatabase(repos, files, 'main');
   expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
   const migrated = repo.dbguard(['migrate']);
   expect(migrated.status, migrated.stderr).toBe(0);

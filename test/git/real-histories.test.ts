@@ -6,8 +6,8 @@
 import { golangMigrate } from '../../src/formats/golang-migrate.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFingerprint } from '../../src/db/fingerprint.js';
-import { adminClient, createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
-import { GitRepo } from '../helpers/git.js';
+import { adminClient, query, schemaVersion, tableMigration } from '../helpers/db.js';
+import { GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -16,11 +16,7 @@ const T = (n: number) => 20260101000000 + n * 10000; // Atlas-style timestamp ve
 const base = { ...tableMigration(T(1), 'users'), ...tableMigration(T(2), 'orders') };
 
 async function repoWithDb(files: Record<string, string>): Promise<{ repo: GitRepo; db: string }> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(files, 'main');
+  const { repo, db } = await repoOnNewDatabase(repos, files, 'main');
   expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
   expect(repo.dbguard(['migrate']).status).toBe(0);
   return { repo, db };

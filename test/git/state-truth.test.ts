@@ -6,17 +6,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaSnapshot, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
-import { base, GitRepo } from '../helpers/git.js';
+import { base, freshSchemaOf, GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
 
 async function repoWithDb(config: Record<string, unknown> = {}): Promise<{ repo: GitRepo; db: string }> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, ...config }));
-  repo.commitMigrations(base, 'base');
+  const { repo, db } = await repoOnNewDatabase(repos, base, 'base', config);
   expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
   expect(repo.dbguard(['migrate']).status).toBe(0);
   return { repo, db };
@@ -30,15 +26,6 @@ async function appMigrate(repo: GitRepo, db: string, versions: number[]): Promis
   }
 }
 
-async function freshSchemaOf(files: Record<string, string>): Promise<unknown> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(files, 'fresh');
-  expect(repo.dbguard(['migrate']).status).toBe(0);
-  return schemaSnapshot(db);
-}
 
 describe('untracked intermediates (issue 9, item 1)', () => {
   it('the app applied 446–448 without capture; back on main, rollback undoes all three, from git history', async () => {
@@ -61,7 +48,7 @@ describe('untracked intermediates (issue 9, item 1)', () => {
     const rollback = repo.dbguard(['rollback', '--yes']);
     expect(rollback.status, rollback.stderr).toBe(0);
     expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
-    expect(await schemaSnapshot(db)).toEqual(await freshSchemaOf(base));
+    expect(await schemaSnapshot(db)).toEqual(await freshSchemaOf(repos, base));
     expect(await query(db, 'SELECT note FROM chat')).toEqual([{ note: 'kept' }]);
     expect(repo.dbguard(['migrate']).status).toBe(0); // the next migrate works (it used to fail and mark dirty)
     expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
-import { createDatabase, schemaVersion, tableMigration, urlFor } from './db.js';
+import { createDatabase, schemaSnapshot, schemaVersion, tableMigration, urlFor } from './db.js';
 
 export const PACKAGE_ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(PACKAGE_ROOT, 'dist', 'bin.js');
@@ -96,6 +96,26 @@ export class GitRepo {
 export const base = { ...tableMigration(445, 'chat') };
 export const branchA = { ...base, ...tableMigration(446, 'a_one'), ...tableMigration(447, 'a_two') };
 export const branchB = { ...base, ...tableMigration(450, 'b_only') };
+
+/**
+ * A repository (kept in `repos`, for the caller's cleanup) whose config points at a new database on the
+ * suite's server, with `files` committed as its migrations on main.
+ */
+export async function repoOnNewDatabase(repos: GitRepo[], files: Record<string, string>, message = 'main', config: Record<string, unknown> = {}): Promise<{ repo: GitRepo; db: string }> {
+  const db = await createDatabase();
+  const repo = GitRepo.create();
+  repos.push(repo);
+  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) }, ...config }));
+  repo.commitMigrations(files, message);
+  return { repo, db };
+}
+
+/** The schema `files` make when `dbguard migrate` applies them to an empty database. */
+export async function freshSchemaOf(repos: GitRepo[], files: Record<string, string>): Promise<unknown> {
+  const { repo, db } = await repoOnNewDatabase(repos, files, 'fresh');
+  expect(repo.dbguard(['migrate']).status).toBe(0);
+  return schemaSnapshot(db);
+}
 
 /**
  * The conflict every dbguard user meets: main has 445; branch a adds 446–447 and has them applied
