@@ -6,7 +6,14 @@ import { rowsEachStepWouldDrop, runRollback } from '../engine/rollback.js';
 import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
-import { describeKeptLines, describeWithoutDown, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
+import { describeKeptLines, describeWithoutDown, editedChoices, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
+import { filesToHash, findPhantomMigrations } from '../core/compare.js';
+import type { Settings } from '../core/settings.js';
+import { databaseRef } from '../engine/identity.js';
+import { absoluteMigrationsDir } from '../fs/config.js';
+import { hashFiles } from '../fs/file-hash.js';
+import { readDiskState } from '../fs/migrations-dir.js';
+import { readCacheFile } from '../fs/state.js';
 
 export interface RollbackOptions {
   readonly dryRun?: boolean;
@@ -55,7 +62,13 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   if (plan.kind === 'refuse') throw refusalError(plan);
   if (plan.kind === 'clean') {
     out.line(`nothing to roll back: every applied migration is on disk (database at ${plan.current ?? 'nothing applied'})`);
-    return { exitCode: ExitCode.ok, json: { plan: planJson(plan), applied: [] } };
+    // An applied file edited since is not a rollback's to undo; say which command is (issue 25.8).
+    const edited = await editedSinceApplied(settings);
+    if (edited.length > 0) {
+      const choices = editedChoices(edited.map((e) => e.version));
+      out.line(`edited since applied: ${edited.map((e) => e.filename).join(', ')}: ${choices.reapply}   (${choices.how}), or, ${choices.acceptWhen}: ${choices.accept}`);
+    }
+    return { exitCode: ExitCode.ok, json: { plan: planJson(plan), applied: [], edited } };
   }
   if (options.dryRun || !outcome) {
     printPlan(out, plan, formatOf(settings), true, drops);
@@ -76,4 +89,14 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
       schema: { state: outcome.schema.state, message: outcome.schema.message, diff: outcome.schema.diff ?? null },
     },
   };
+}
+
+/** Applied up files whose content differs from what was applied (§2), as the cache the rollback just rewrote says. */
+async function editedSinceApplied(settings: Settings): Promise<ReadonlyArray<{ version: bigint; filename: string }>> {
+  const format = formatOf(settings);
+  const cache = readCacheFile(databaseRef(settings).paths.cacheFile, format);
+  if (cache === null) return [];
+  const dir = absoluteMigrationsDir(settings);
+  const disk = readDiskState(dir, format);
+  return findPhantomMigrations(cache, disk, await hashFiles(dir, filesToHash(cache, disk, true))).edited;
 }

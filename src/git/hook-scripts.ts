@@ -154,6 +154,14 @@ export function withoutDbguardBlocks(text: string): string {
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/**
+ * The script with dbguard's block as this version writes it: an older dbguard's block is replaced where
+ * it stands (the user's lines around it stay). A block whose end line is gone is left for uninstall to report.
+ */
+export function withCurrentBlock(text: string, name: HookName): string {
+  return text.replace(new RegExp(`${escape(BLOCK_START)}[^\\n]*\\n[\\s\\S]*?${escape(BLOCK_END)}`), () => hookBlock(name));
+}
+
 /** Inserts the block after a shebang line (if any), so dbguard runs before the rest of the script. */
 export function withDbguardBlock(text: string, name: HookName): string {
   if (text.includes(BLOCK_START)) return text;

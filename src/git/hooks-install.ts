@@ -8,7 +8,7 @@ import { basename, delimiter, isAbsolute, join, relative, resolve } from 'node:p
 import { FAST_PATH_FILE } from '../core/hook-check.js';
 import { DbguardError } from '../core/errors.js';
 import {
-  BLOCK_END, BLOCK_START, CHAINED_SUFFIX, chainedHook, HOOK_NAMES, standaloneHook, withDbguardBlock, withoutDbguardBlocks, type HookName,
+  BLOCK_END, BLOCK_START, CHAINED_SUFFIX, chainedHook, HOOK_NAMES, standaloneHook, withCurrentBlock, withDbguardBlock, withoutDbguardBlocks, type HookName,
 } from './hook-scripts.js';
 import { runGit } from './plain.js';
 
@@ -196,7 +196,16 @@ export async function installHooks(root: string, recorded?: RecordedBinary): Pro
     for (const name of HOOK_NAMES) {
       const path = join(layout.dir, name);
       const existing = readText(path);
-      if (existing?.includes(BLOCK_START)) continue;
+      if (existing?.includes(BLOCK_START)) {
+        // Installed by an older dbguard: its block is brought up to this version's (a fix in the shim
+        // reaches projects that installed before it).
+        const current = withCurrentBlock(existing, name);
+        if (current !== existing) {
+          writeScript(path, current);
+          changed.push(name);
+        }
+        continue;
+      }
       if (layout.kind === 'husky') {
         // husky's scripts are the project's own files: our block goes first, their lines stay.
         writeScript(path, withDbguardBlock(existing ?? '', name));

@@ -54,6 +54,11 @@ describe('an edited applied migration (issue 25.8)', () => {
     expect(status.status).toBe(1);
     expect(JSON.parse(status.stdout).next).toMatch(/^dbguard migrate --reapply 2\b/);
     expect(repo.dbguard(['status']).stdout).toContain('dbguard capture --accept-edits if the database already matches the edited file');
+    // rollback has nothing to undo here, and says which command does (it said only "nothing to roll back").
+    const rollback = repo.dbguard(['rollback', '--yes']);
+    expect(rollback.status, rollback.stderr).toBe(0);
+    expect(rollback.stdout).toContain('nothing to roll back');
+    expect(rollback.stdout).toContain('edited since applied: 2_tags.up.sql: dbguard migrate --reapply 2');
 
     const before = await schemaSnapshot(db);
     const dry = repo.dbguard(['migrate', '--reapply', '2', '--dry-run', '--json']);

@@ -95,6 +95,22 @@ describe('item 10: hook installation', () => {
     expect(readFileSync(hook(other), 'utf8')).toBe(damaged);
   });
 
+  it('a re-install brings an older dbguard\'s block up to this version, keeping the lines around it; then it is idempotent', () => {
+    const repo = repoWith();
+    expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+    const current = readFileSync(hook(repo), 'utf8');
+    // An older shim: the same markers around other lines, and a line the user added below the block.
+    const older = current.replace(/(# >>> dbguard >>>[^\n]*\n)[\s\S]*?(# <<< dbguard <<<)/, '$1echo OLDER-SHIM >&2\n$2') + 'echo ADDED-BY-HAND >&2\n';
+    writeFileSync(hook(repo), older);
+    const again = repo.dbguard(['hooks', 'install']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain('installed post-checkout');
+    const refreshed = readFileSync(hook(repo), 'utf8');
+    expect(refreshed).not.toContain('OLDER-SHIM');
+    expect(refreshed).toBe(`${current}echo ADDED-BY-HAND >&2\n`);
+    expect(repo.dbguard(['hooks', 'install']).stdout).toContain('already installed');
+  });
+
   it('the recorded node gone and none on PATH: the shim prints its one documented line', async () => {
     const db = await createDatabase();
     const repo = repoWith({ nodeModules: false });
