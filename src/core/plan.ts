@@ -10,7 +10,9 @@ import type { DownSql, DownSqlOrigin, OnDiskMigration, PlanInput } from './plan-
 
 export type { SchemaVersion } from './format.js';
 export type { DownSql, DownSqlOrigin, OnDiskMigration, PlanInput, TrackedMigration } from './plan-input.js';
-import { GENTLER, irreversibleRefusal, noDownSqlRefusal } from './refusals.js';
+import { dirtyAdvice, GENTLER, irreversibleRefusal, noDownSqlRefusal } from './refusals.js';
+
+export { dirtyAdvice } from './refusals.js';
 import { appliedSet } from './applied.js';
 
 export { appliedSet, holdsApplied, rowsNamingOtherFiles } from './applied.js';
@@ -137,10 +139,6 @@ function refuse(reason: RefuseReason, message: string, versions: bigint[], fix: 
 
 const list = (versions: readonly bigint[]): string => listVersions(versions);
 
-/** What a dirty database means and how it is repaired (§4), as rollback, status and check say it. */
-export function dirtyAdvice(version: bigint): { readonly what: string; readonly fix: string } {
-  return { what: 'a migration was only half applied', fix: `dbguard force ${version}   (after repairing what it left half done; dbguard status names it)` };
-}
 
 export function planRollback(input: PlanInput): Plan {
   const { current, catalog, downSql } = input;

@@ -10,10 +10,15 @@ import type { MigrationFormat } from './format.js';
 import { listVersions } from './text.js';
 
 export interface Refusal {
-  readonly reason: 'NO_DOWN_SQL' | 'IRREVERSIBLE';
+  readonly reason: 'NO_DOWN_SQL' | 'IRREVERSIBLE' | 'DIRTY';
   readonly message: string;
   readonly versions: bigint[];
   readonly fix: string;
+}
+
+/** What a dirty database means and how it is repaired (§4), as rollback, status, check and the hook say it. */
+export function dirtyAdvice(version: bigint): { readonly what: string; readonly fix: string } {
+  return { what: 'a migration was only half applied', fix: `dbguard force ${version}   (after repairing what it left half done; dbguard status names it)` };
 }
 
 /** A migration a rollback needs down SQL for, and why it has none (null: not known). */
@@ -68,9 +73,14 @@ export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: big
  * What a rollback of these phantoms would refuse, as far as the cache knows (§18), or null when it
  * knows of nothing. Down SQL not captured is known missing once the hook looked for it everywhere
  * (it does, from the previous branch and git history, before it warns); a blank down that changed the
- * schema is IRREVERSIBLE. NO_DOWN_SQL comes first, as in the plan.
+ * schema is IRREVERSIBLE. DIRTY, then NO_DOWN_SQL come first, as in the plan.
  */
 export function knownRefusal(cache: MigrationCache, versions: readonly bigint[], format: MigrationFormat): Refusal | null {
+  // A database last seen dirty is refused before anything else, as the plan refuses it (§4).
+  if (cache.dirty !== undefined) {
+    const advice = dirtyAdvice(cache.dirty);
+    return { reason: 'DIRTY', message: `the database was dirty at version ${cache.dirty} when dbguard last asked it: ${advice.what}`, versions: [cache.dirty], fix: advice.fix };
+  }
   const entries = versions.flatMap((version) => { const entry = cache.migrations.get(version); return entry ? [{ version, entry }] : []; });
   const missing = entries.filter(({ entry }) => !entry.downCaptured && (entry.noDown?.kind ?? 'missing') === 'missing');
   if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null, filename: entry.filename })), format);

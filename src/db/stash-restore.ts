@@ -245,15 +245,20 @@ const entriesWhere = async (client: PgClient, where: string, params: unknown[]) 
   (await client.query<StashRow>(`SELECT * FROM ${STASH_TABLE} WHERE ${where} ORDER BY kind DESC, id`, params)).rows.map(toEntry);
 
 /**
- * Restores every stash entry of a migration applied again (its seeded rows give way to the stashed ones).
- * `from` (stashedUnder): entries kept under a version it was renumbered from are its own, moved to it first.
+ * Restores every stash entry of a migration applied again. `from` (stashedUnder): entries kept under a
+ * version it was renumbered from are its own, moved to it first. `keyClash`: 'replace' right after the
+ * up, in its transaction (a row under a stashed key is one the up made again, and gives way); 'keep' when
+ * the project's own migrator applied it and capture finds it later (a row under a stashed key may be the
+ * app's, written since: it stays, and the stashed row stays in the stash, reported).
  */
-export async function restoreStash(client: PgClient, version: bigint, upSha256: string | null, from: readonly bigint[] = [version]): Promise<StashRestore[]> {
+export async function restoreStash(
+  client: PgClient, version: bigint, upSha256: string | null, from: readonly bigint[] = [version], keyClash: 'replace' | 'keep' = 'replace',
+): Promise<StashRestore[]> {
   if (!(await stashExists(client))) return [];
   const renumbered = from.filter((v) => v !== version).map(String);
   if (renumbered.length > 0) await client.query(`UPDATE ${STASH_TABLE} SET version = $1 WHERE version = ANY ($2::bigint[]) AND up_sha256 = $3`, [version.toString(), renumbered, upSha256]);
   const entries = await entriesWhere(client, 'version = $1 AND up_sha256 IS NOT DISTINCT FROM $2', [version.toString(), upSha256]);
-  return entries.length === 0 ? [] : restoreEntries(client, entries, { keyClash: 'replace', moveSequences: true });
+  return entries.length === 0 ? [] : restoreEntries(client, entries, { keyClash, moveSequences: true });
 }
 
 /** `dbguard stash restore <id>`: what fits now goes back; a row under the same key in the table is the user's, and kept. */

@@ -128,7 +128,7 @@ async function restoreForNewlyApplied(
     const from = stashedUnder(keys, migration.version, migration.upSha256, sameUp);
     if (from.length === 0) continue;
     await inTransaction(session.client, async () => {
-      restored.push(...(await restoreStash(session.client, migration.version, migration.upSha256, from)));
+      restored.push(...(await restoreStash(session.client, migration.version, migration.upSha256, from, 'keep')));
     });
   }
   return restored;

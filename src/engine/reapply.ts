@@ -6,8 +6,9 @@
  * rows the downs drop are kept and put back as their migrations come back (§13).
  */
 import { maxVersion, type Migration } from '../core/catalog.js';
-import { DbguardError } from '../core/errors.js';
-import { appliedSet, reapplyCommand, type ReplayStep } from '../core/plan.js';
+import { DbguardError, isDbguardError } from '../core/errors.js';
+import { outsideCause } from '../core/failure-cause.js';
+import { appliedSet, holdsApplied, reapplyCommand, type ReplayStep } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { requiresNoTransaction } from '../core/sql.js';
@@ -17,7 +18,8 @@ import { replay } from '../db/rollback-executor.js';
 import { newStashContext } from '../db/stash.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
-import { captureAppliedMigrations } from './capture.js';
+import { captureAppliedMigrations, rewriteCache } from './capture.js';
+import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readMigratableState, readUpMigration, rewindSteps } from './migrate.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { DbSession } from './session.js';
@@ -102,7 +104,8 @@ export async function reapplyMigration(session: DbSession, settings: Settings, v
   await recordStart(client, format, plan.top);
   const stash = settings.stash.enabled ? newStashContext(settings.stash.maxBytes, session.format) : null;
   try {
-    const restored = await recordingChanges(client, (recording) => replay(client, format, plan.steps, stash, recording));
+    const restored = await recordingChanges(client, (recording) => replay(client, format, plan.steps, stash, recording))
+      .catch(async (error: unknown) => { throw await reapplyFailed(session, settings, plan.steps, snapshot, error); });
     const schema = await checkReached(client, format, plan.top, [], false, new Map(), `${listVersions(plan.steps.filter((s) => s.kind === 'replay-up').map((s) => s.version))} applied again`);
     const dir = absoluteMigrationsDir(settings);
     await captureAppliedMigrations(session, dir, readDiskState(dir, format));
@@ -111,4 +114,25 @@ export async function reapplyMigration(session: DbSession, settings: Settings, v
     // Changed with no snapshot before it: an older snapshot would now also undo this (§12).
     if (!snapshot) markChangedWithoutSnapshot(session);
   }
+}
+
+/**
+ * A step of the re-apply failed (an edited up with an error in it, a full disk): each step is its own
+ * transaction, so the database holds what the steps before it did. Say which step, where the database
+ * is, that the rows are kept, and how to go back — never an internal error. The cache follows the database.
+ */
+async function reapplyFailed(session: DbSession, settings: Settings, steps: readonly ReplayStep[], snapshot: Snapshot | null, error: unknown): Promise<unknown> {
+  if (isDbguardError(error)) return error;
+  const reached = await readSchemaVersion(session.client, session.format).catch(() => null);
+  await rewriteCache(session).catch(() => undefined);
+  // A down step is done once its version is no longer applied; an up step once it is applied again.
+  const failed = steps.find((s) => holdsApplied(session.format, reached, s.version) === (s.kind !== 'replay-up'));
+  const cause = outsideCause(error);
+  const what = cause?.what ?? (error as Error).message;
+  const where = `the database is at version ${reached?.version ?? 'none'}${reached?.dirty ? ' (dirty)' : ''}; the rows its downs dropped are kept in the stash`;
+  const back = snapshot ? `dbguard undo   (puts back the database as it was before the re-apply, from snapshot ${snapshot.name}), or ` : '';
+  const onward = cause ? `${cause.first}, then dbguard migrate` : `fix ${failed?.filename ?? 'the failing file'}, then dbguard migrate   (applies the rest; the stash comes back with them)`;
+  return new DbguardError(cause?.code ?? 'MIGRATION_FAILED', `re-applying stopped at ${failed ? `${failed.kind === 'replay-up' ? 'applying' : 'rolling back'} ${failed.filename}` : 'a step'}: ${what}; ${where}`, {
+    hint: `${back}${onward}`, details: { version: failed?.version.toString() ?? null, databaseVersion: reached?.version.toString() ?? null }, cause: error,
+  });
 }

@@ -107,3 +107,52 @@ describe('what the app applied itself is applied (issue 25.1)', () => {
     expect(await query(db, 'SELECT count(*)::int AS n FROM _dbguard.applied_migrations WHERE down_sql IS NOT NULL')).toEqual([{ n: 3 }]);
   });
 });
+
+describe('capture after the app applied a migration again (adversarial pass)', () => {
+  it('a row the app wrote under a stashed key stays, and the stashed row stays in the stash', async () => {
+    const db = await createDatabase();
+    const repo = GitRepo.create();
+    repos.push(repo);
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    repo.commitMigrations(main, 'main');
+    repo.git('checkout', '-q', '-b', 'f');
+    repo.commitMigrations({ ...main, '4_notes.up.sql': 'CREATE TABLE notes (id int PRIMARY KEY, v text);', '4_notes.down.sql': 'DROP TABLE notes;' }, 'f');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, "INSERT INTO notes VALUES (1, 'old')");
+    repo.git('checkout', '-q', 'main');
+    const rolledBack = repo.dbguard(['rollback', '--yes']);
+    expect(rolledBack.status, rolledBack.stderr).toBe(0);
+    repo.git('checkout', '-q', 'f');
+    // The app applies 4 itself and writes a row of its own under the same key before dbguard looks.
+    await appMigrate(repo, db, [4]);
+    await query(db, "INSERT INTO notes VALUES (1, 'app-new')");
+
+    const captured = repo.dbguard(['capture']);
+    expect(captured.status, captured.stderr).toBe(0);
+    expect(await query(db, 'SELECT id, v FROM notes ORDER BY id')).toEqual([{ id: 1, v: 'app-new' }]);
+    const stash = JSON.parse(repo.dbguard(['stash', 'list', '--json']).stdout);
+    expect(stash.entries.length).toBe(1);
+    expect(repo.dbguard(['stash', 'show', String(stash.entries[0].id)]).stdout).toContain('old');
+  });
+});
+
+describe('migrate --reapply of an edited up that fails (adversarial pass)', () => {
+  it('is MIGRATION_FAILED naming the file, where the database is and dbguard undo, never INTERNAL', async () => {
+    const db = await createDatabase();
+    const repo = GitRepo.create();
+    repos.push(repo);
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    repo.commitMigrations(main, 'main');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    repo.write('migrations/3_tags.up.sql', 'CREATE TABLE tags (id serial PRIMARY KEY, label text); SELEC 1;');
+    const failed = repo.dbguard(['migrate', '--reapply', '3']);
+    expect(failed.status).toBe(4);
+    expect(failed.stderr).toContain('error[MIGRATION_FAILED] re-applying stopped at applying 3_tags.up.sql');
+    expect(failed.stderr).toContain('the database is at version 2');
+    expect(failed.stderr).toContain('next: dbguard undo');
+    expect(failed.stderr).not.toContain('INTERNAL');
+    expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
+    expect(repo.dbguard(['undo', '--disconnect']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '3', dirty: false });
+  });
+});

@@ -22,6 +22,21 @@ async function repoWithDb(): Promise<{ repo: GitRepo; db: string }> {
 }
 
 describe('check: a dirty database is not clean (issue 25.4)', () => {
+  it('the hook does not propose a rollback of a database the cache last saw dirty: it names force (adversarial pass)', async () => {
+    const { repo, db } = await repoWithDb();
+    expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
+    repo.git('checkout', '-q', '-b', 'feature');
+    repo.commitMigrations({ ...base, ...tableMigration(446, 't446'), ...tableMigration(447, 't447') }, 'feature');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, 'UPDATE schema_migrations SET dirty = true');
+    expect(repo.dbguard(['check']).status).toBe(3); // the cache now keeps the dirty version
+    const checkout = repo.git('checkout', 'main');
+    expect(checkout.stderr).toContain('rollback would refuse (DIRTY)');
+    expect(checkout.stderr).toContain('next: dbguard force 447');
+    expect(checkout.stderr).not.toContain('dbguard rollback   roll');
+    expect(repo.dbguard(['rollback', '--yes']).stderr).toContain('error[DIRTY]');
+  });
+
   it('exit 3 like status, ok:false, names the version and force; offline too, until force clears it', async () => {
     const { repo, db } = await repoWithDb();
     expect(repo.dbguard(['check']).status).toBe(0);
