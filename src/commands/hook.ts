@@ -6,7 +6,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { assertCacheBelongsTo, parseCache, summarizeCache, type CacheSummary, type MigrationCache } from '../core/cache.js';
-import { assertCatalogUsable, buildCatalog } from '../core/catalog.js';
+import { assertCatalogUsable, buildCatalog, maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations, type Conflict } from '../core/compare.js';
 import { isDbguardError } from '../core/errors.js';
 import { ancestorAfter, checkListing, hookRevisions, pendingVersions, type HookRevisions } from '../core/hook-check.js';
@@ -19,7 +19,7 @@ import { cleanStampPath, readHookMemo, readStashSeen, recordCheck, recordStashSe
 import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, newestStash, rebaseInProgress, type GitLocation } from '../fs/git-dir.js';
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
-import { formatOf } from '../formats/index.js';
+import { belowTopRule, formatOf } from '../formats/index.js';
 import type { MigrationFormat } from '../core/format.js';
 
 import type { HookIo } from './hook-io.js';
@@ -46,7 +46,8 @@ function warn(io: HookIo, format: MigrationFormat, conflicts: readonly Conflict[
  * New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error.
  * "New" only when the database was asked (or does not exist yet): the app may have applied them (§14).
  */
-async function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef): Promise<void> {
+/** `appliedTop`: the highest version the cache lists; below it, a tool that skips such files will not apply them (§10). */
+async function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef, appliedTop: bigint | null): Promise<void> {
   if (pending.length === 0) return;
   const format = formatOf(settings);
   assertCatalogUsable(buildCatalog(names, format), settings.migrationsDir);
@@ -61,8 +62,12 @@ async function mentionPending(io: HookIo, pending: readonly string[], names: rea
   }
   const n = versions.length;
   if (n === 0) return;
+  // Your own migrator would skip what is below the applied top (golang-migrate): only dbguard migrate applies it.
+  const late = appliedTop === null || format.outOfOrder !== 'skipped' ? [] : versions.filter((v) => v < appliedTop);
+  const how = late.length === 0 ? 'dbguard migrate, or your own migrator then dbguard capture'
+    : `dbguard migrate   (${listVersions(late)} ${plural(late.length, 'is', 'are')} below the applied top ${appliedTop}: ${belowTopRule(format, late.length)}, so your own migrator would not apply ${plural(late.length, 'it', 'them')})`;
   io.err(known
-    ? `dbguard: ${n} new ${plural(n, 'migration', 'migrations')} here (${listVersions(versions)}): dbguard migrate, or your own migrator then dbguard capture`
+    ? `dbguard: ${n} new ${plural(n, 'migration', 'migrations')} here (${listVersions(versions)}): ${how}`
     : `dbguard: ${n} ${plural(n, 'migration', 'migrations')} here that dbguard has not seen applied (${listVersions(versions)}): dbguard migrate, or if your app applied ${plural(n, 'it', 'them')}: dbguard capture`);
 }
 
@@ -236,7 +241,8 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // An up file under a version the cache lists is that migration renamed (adopted, or reported above
     // as a phantom), not a new one — except to a tool for which a rename is a new migration (§2).
     const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(format.parseFileName(file)?.version ?? -1n)) : pending;
-    await mentionPending(io, fresh, listing.names, settings, ref);
+    const appliedTop = maxVersion(summary.filenames.map((file) => format.parseFileName(file)?.version).filter((v): v is bigint => v !== undefined));
+    await mentionPending(io, fresh, listing.names, settings, ref, appliedTop);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);

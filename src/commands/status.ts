@@ -163,7 +163,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   printPlan(out, plan, format, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
-  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? 'dbguard migrate   (or your own migrator, then dbguard capture)'
+  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? (pending.outOfOrder.length > 0 && format.outOfOrder === 'skipped' ? `dbguard migrate   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}, so your own migrator would not apply ${pending.outOfOrder.length === 1 ? 'it' : 'them'})` : 'dbguard migrate   (or your own migrator, then dbguard capture)')
     : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})` : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;

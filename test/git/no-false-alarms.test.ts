@@ -101,3 +101,19 @@ describe('replay and out-of-order steps (issue 25.12)', () => {
     expect(schema.message).not.toContain('lost');
   });
 });
+
+describe('a migration below the applied top (adversarial pass)', () => {
+  it('the hook and status offer only dbguard migrate: golang-migrate would skip it, so "your own migrator then capture" leads nowhere', async () => {
+    const repo = await repoWithDb(main);
+    repo.git('checkout', '-q', '-b', 'late');
+    repo.commitMigrations(late, 'late');
+    repo.git('checkout', '-q', 'main');
+    const checkout = repo.git('checkout', 'late');
+    expect(checkout.stderr).toContain('1 new migration here (3): dbguard migrate   (3 is below the applied top 5: golang-migrate would skip it, so your own migrator would not apply it)');
+    expect(checkout.stderr).not.toContain('your own migrator then dbguard capture');
+    const status = JSON.parse(repo.dbguard(['status', '--json']).stdout);
+    expect(status.next).toBe('dbguard migrate   (3 below the applied top: golang-migrate would skip it, so your own migrator would not apply it)');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    expect(JSON.parse(repo.dbguard(['status', '--json']).stdout).next).toBeNull();
+  });
+});
