@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase, query, schemaVersion, urlFor } from '../helpers/db.js';
-import { GitRepo } from '../helpers/git.js';
+import { query, schemaVersion } from '../helpers/db.js';
+import { GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -40,11 +40,7 @@ async function appMigrate(repo: GitRepo, db: string, versions: number[]): Promis
 }
 
 async function project(): Promise<{ repo: GitRepo; db: string }> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(main, 'main: 1-3');
+  const { repo, db } = await repoOnNewDatabase(repos, main, 'main: 1-3');
   return { repo, db };
 }
 
@@ -110,11 +106,7 @@ describe('what the app applied itself is applied (issue 25.1)', () => {
 
 describe('capture after the app applied a migration again (adversarial pass)', () => {
   it('a row the app wrote under a stashed key stays, and the stashed row stays in the stash', async () => {
-    const db = await createDatabase();
-    const repo = GitRepo.create();
-    repos.push(repo);
-    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-    repo.commitMigrations(main, 'main');
+    const { repo, db } = await repoOnNewDatabase(repos, main, 'main');
     repo.git('checkout', '-q', '-b', 'f');
     repo.commitMigrations({ ...main, '4_notes.up.sql': 'CREATE TABLE notes (id int PRIMARY KEY, v text);', '4_notes.down.sql': 'DROP TABLE notes;' }, 'f');
     expect(repo.dbguard(['migrate']).status).toBe(0);
@@ -138,11 +130,7 @@ describe('capture after the app applied a migration again (adversarial pass)', (
 
 describe('migrate --reapply of an edited up that fails (adversarial pass)', () => {
   it('is MIGRATION_FAILED naming the file, where the database is and dbguard undo, never INTERNAL', async () => {
-    const db = await createDatabase();
-    const repo = GitRepo.create();
-    repos.push(repo);
-    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-    repo.commitMigrations(main, 'main');
+    const { repo, db } = await repoOnNewDatabase(repos, main, 'main');
     expect(repo.dbguard(['migrate']).status).toBe(0);
     repo.write('migrations/3_tags.up.sql', 'CREATE TABLE tags (id serial PRIMARY KEY, label text); SELEC 1;');
     const failed = repo.dbguard(['migrate', '--reapply', '3']);

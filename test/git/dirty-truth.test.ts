@@ -6,17 +6,13 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, schemaVersion, tableMigration, urlFor } from '../helpers/db.js';
-import { base, GitRepo } from '../helpers/git.js';
+import { base, GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
 
 async function repoWithDb(): Promise<{ repo: GitRepo; db: string }> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(base, 'base');
+  const { repo, db } = await repoOnNewDatabase(repos, base, 'base');
   expect(repo.dbguard(['migrate']).status).toBe(0);
   return { repo, db };
 }

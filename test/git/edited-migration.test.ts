@@ -6,8 +6,8 @@
  * `capture --accept-edits` only for a database that already matches the edit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase, query, schemaSnapshot, schemaVersion, urlFor } from '../helpers/db.js';
-import { freshSchemaOf, GitRepo } from '../helpers/git.js';
+import { query, schemaSnapshot, schemaVersion } from '../helpers/db.js';
+import { freshSchemaOf, GitRepo, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -28,11 +28,7 @@ const edited = {
 };
 
 async function editedProject(): Promise<{ repo: GitRepo; db: string }> {
-  const db = await createDatabase();
-  const repo = GitRepo.create();
-  repos.push(repo);
-  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-  repo.commitMigrations(applied, '1-3');
+  const { repo, db } = await repoOnNewDatabase(repos, applied, '1-3');
   expect(repo.dbguard(['migrate']).status).toBe(0);
   await query(db, "INSERT INTO tags (label, weight) VALUES ('red', 1), ('blue', 2)");
   repo.commitMigrations(edited, 'edit 2 in place');
