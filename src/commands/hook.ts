@@ -47,9 +47,8 @@ function warn(io: HookIo, format: MigrationFormat, conflicts: readonly Conflict[
  * "New" only when the database was asked (or does not exist yet): the app may have applied them (§14).
  */
 /** `appliedTop`: the highest version the cache lists; below it, a tool that skips such files will not apply them (§10). */
-async function mentionPending(io: HookIo, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef, appliedTop: bigint | null): Promise<void> {
+async function mentionPending(io: HookIo, format: MigrationFormat, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef, appliedTop: bigint | null): Promise<void> {
   if (pending.length === 0) return;
-  const format = formatOf(settings);
   assertCatalogUsable(buildCatalog(names, format), settings.migrationsDir);
   let versions = [...new Set(pendingVersions(pending, format))];
   if (versions.length === 0) return;
@@ -101,14 +100,14 @@ async function conflictsWithRenamesAdopted(cache: MigrationCache, format: Migrat
  * directly (simple-git stays off this path) and started before the listing and the cache are read,
  * so it runs beside them. A failing git answers "none".
  */
-function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitLocation | null, env: NodeJS.ProcessEnv): Promise<string[]> {
+function startRemovedUps(settings: Settings, format: MigrationFormat, revisions: HookRevisions, git: GitLocation | null, env: NodeJS.ProcessEnv): Promise<string[]> {
   // The shim already asked git (`diff --name-status` for the migrations folder) on its way here.
-  const handed = handedDiff(settings, git, env);
+  const handed = handedDiff(settings, format, git, env);
   if (handed !== null) return Promise.resolve(handed);
   return import('node:child_process').then(({ execFile }) => new Promise<string[]>((resolve) => {
     execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
       cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
-    }, (error, out) => resolve(error ? [] : upFilesOf(formatOf(settings), out.split('\0'))));
+    }, (error, out) => resolve(error ? [] : upFilesOf(format, out.split('\0'))));
   }));
 }
 
@@ -116,23 +115,23 @@ function startRemovedUps(settings: Settings, revisions: HookRevisions, git: GitL
 const upFilesOf = (format: MigrationFormat, paths: readonly string[]): string[] => paths.map((path) => path.slice(path.lastIndexOf('/') + 1)).filter((name) => name !== '' && format.isUpFile(name));
 
 /** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
-function handedDiff(settings: Settings, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
+function handedDiff(settings: Settings, format: MigrationFormat, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
   const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
-  return upFilesOf(formatOf(settings), deleted);
+  return upFilesOf(format, deleted);
 }
 
 /**
  * The up files of a git stash made since the hook last looked (its work-tree commit and `-u`'s untracked
  * one): a stash runs no hook and may take away a migration the app applied. Two `git ls-tree`, once per stash.
  */
-async function startStashedUps(settings: Settings, git: GitLocation | null, cacheFile: string): Promise<{ stash: string | null; names: string[] }> {
+async function startStashedUps(settings: Settings, format: MigrationFormat, git: GitLocation | null, cacheFile: string): Promise<{ stash: string | null; names: string[] }> {
   const stash = git ? newestStash(git.gitDir) : null;
   if (stash === null || readStashSeen(cacheFile) === stash) return { stash: null, names: [] };
   const { execFile } = await import('node:child_process');
   const list = (tree: string) => new Promise<string[]>((resolve) => {
     execFile('git', ['ls-tree', '--name-only', '-z', tree, '--', `./${settings.migrationsDir}/`], { cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      (error, out) => resolve(error ? [] : upFilesOf(formatOf(settings), out.split('\0'))));
+      (error, out) => resolve(error ? [] : upFilesOf(format, out.split('\0'))));
   });
   const [work, untracked] = await Promise.all([list(stash), list(`${stash}^3`)]);
   return { stash, names: [...new Set([...work, ...untracked])] };
@@ -169,7 +168,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     let before = snapshotBeforeCheck(dir, cacheFile);
     const memo = readHookMemo(stampFile, dir, ref.identity, before);
     if (memo.clean) return 0;
-    const removed = startRemovedUps(settings, revisions, git, io.env);
+    const removed = startRemovedUps(settings, format, revisions, git, io.env);
     let cacheText: string | null = null;
     let summary: CacheSummary | null = memo.summary;
     // In a monorepo each project speaks for itself: "this branch (services/api)".
@@ -211,7 +210,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     let databaseClean: boolean | null = null;
     if (clean) {
       const unknown = unknownRemoved(format, await removed, summary, listing.names);
-      const stashed = await startStashedUps(settings, git, cacheFile);
+      const stashed = await startStashedUps(settings, format, git, cacheFile);
       const unknownStashed = unknownRemoved(format, stashed.names, summary, listing.names).filter((name) => !unknown.includes(name));
       if (unknown.length + unknownStashed.length > 0 && databaseMayExist(ref)) {
         const didNotList = (names: readonly string[], how: string) => `${listVersions(pendingVersions(names, format))} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
@@ -242,7 +241,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // as a phantom), not a new one — except to a tool for which a rename is a new migration (§2).
     const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(format.parseFileName(file)?.version ?? -1n)) : pending;
     const appliedTop = maxVersion(summary.filenames.map((file) => format.parseFileName(file)?.version).filter((v): v is bigint => v !== undefined));
-    await mentionPending(io, fresh, listing.names, settings, ref, appliedTop);
+    await mentionPending(io, format, fresh, listing.names, settings, ref, appliedTop);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);
