@@ -177,7 +177,8 @@ export function summarizeCache(text: string, format: MigrationFormat): CacheSumm
   forEachEntry(validated, format, (key, filename) => {
     filenames.push(filename);
     const kind = validated.noDown[key]?.kind;
-    if (!validated.captured.has(key) && (kind === undefined || kind === 'missing')) uncaptured.push(key);
+    // A tool that writes no down SQL (Drizzle Kit, Prisma Migrate) has none to look for anywhere.
+    if (!validated.captured.has(key) && (kind === undefined || (kind === 'missing' && format.noDownSql === undefined))) uncaptured.push(key);
   });
   return { database: validated.database, filenames, uncaptured };
 }
