@@ -10,6 +10,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hookArgs, hookRepo, median, printTable, runningEmbeddedClient, timeOnce } from './util.js';
+import { serializeCache } from '../src/core/cache.js';
+import { FORMATS } from '../src/formats/index.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'dist', 'bin.js');
 const DBMATE = resolve(import.meta.dirname, '..', 'node_modules', '.bin', 'dbmate');
@@ -61,6 +63,69 @@ printTable(`hook clean path, 2,000 migrations (median of ${RUNS} interleaved run
   ['dbmate / golang-migrate, folder changed (target ≤ 1.10)', `${(h.dbmateChanged / h.golangChanged).toFixed(2)}x`],
   ['dbmate / golang-migrate, full check (target ≤ 1.10)', `${(h.dbmateFull / h.golangFull).toFixed(2)}x`],
 ]);
+
+// --- issue 30: the hook's clean path on 2,000 Drizzle Kit and 2,000 Prisma Migrate migrations against golang-migrate
+/** A repository of `count` migrations of a tool without down SQL, laid out as the tool writes them, with a cache listing them all. */
+function noDownRepo(count: number, format: 'drizzle' | 'prisma'): string {
+  const root = mkdtempSync(join(tmpdir(), `dbguard-bench-hook-${format}-${count}-`));
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, '.git'));
+  const dir = format === 'drizzle' ? 'drizzle' : 'prisma/migrations';
+  mkdirSync(join(root, dir, format === 'drizzle' ? 'meta' : ''), { recursive: true });
+  writeFileSync(join(root, 'dbguard.config.json'), JSON.stringify({ format, migrationsDir: dir }));
+  // As capture records them: no down SQL, and why.
+  const noDown = { kind: 'missing' as const, why: FORMATS[format].noDownSql ?? '' };
+  const migrations = new Map<bigint, { filename: string; downCaptured: boolean; noDown: typeof noDown }>();
+  const entries: Array<{ idx: number; version: string; when: number; tag: string; breakpoints: boolean }> = [];
+  for (let i = 1; i <= count; i++) {
+    const sql = `CREATE TABLE t${i} (id int);\n`;
+    if (format === 'drizzle') {
+      const tag = `${String(i - 1).padStart(4, '0')}_migration_number_${i}`;
+      const when = 1_700_000_000_000 + i * 1000;
+      entries.push({ idx: i - 1, version: '7', when, tag, breakpoints: true });
+      writeFileSync(join(root, dir, `${tag}.sql`), sql);
+      migrations.set(BigInt(when), { filename: `${tag}.sql`, downCaptured: false, noDown });
+    } else {
+      const folder = `${20200101000000n + BigInt(i)}_migration_number_${i}`;
+      mkdirSync(join(root, dir, folder));
+      writeFileSync(join(root, dir, folder, 'migration.sql'), sql);
+      migrations.set(20200101000000n + BigInt(i), { filename: `${folder}/migration.sql`, downCaptured: false, noDown });
+    }
+  }
+  if (format === 'drizzle') writeFileSync(join(root, dir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries }, null, 2));
+  else writeFileSync(join(root, dir, 'migration_lock.toml'), 'provider = "postgresql"\n');
+  mkdirSync(join(root, '.dbguard'));
+  writeFileSync(join(root, '.dbguard', 'migration_cache.json'), serializeCache({ database: 'embedded:postgres', migrations }, FORMATS[format]));
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(join(root, dir), hourAgo, hourAgo);
+  utimesSync(join(root, '.dbguard', 'migration_cache.json'), hourAgo, hourAgo);
+  return root;
+}
+
+function hookNoDownFormats(): void {
+  const repos = { golang: hookRepo(2_000, 'golang-migrate'), drizzle: noDownRepo(2_000, 'drizzle'), prisma: noDownRepo(2_000, 'prisma') };
+  const times = { golang: [] as number[], drizzle: [] as number[], prisma: [] as number[], golangFull: [] as number[], drizzleFull: [] as number[], prismaFull: [] as number[] };
+  try {
+    for (let i = 0; i < 3; i++) for (const root of Object.values(repos)) full(root);
+    for (let i = 0; i < RUNS; i++) {
+      for (const name of ['golang', 'drizzle', 'prisma'] as const) {
+        times[name].push(timeOnce(hookArgs, repos[name]));
+        times[`${name}Full`].push(full(repos[name]));
+        full(repos[name]);
+      }
+    }
+  } finally {
+    for (const root of Object.values(repos)) rmSync(root, { recursive: true, force: true });
+  }
+  const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof times, number>;
+  printTable(`hook clean path, 2,000 migrations of the tools without down SQL (median of ${RUNS} interleaved runs)`, [
+    ['folder unchanged: golang-migrate / drizzle / prisma', `${m.golang.toFixed(1)} / ${m.drizzle.toFixed(1)} / ${m.prisma.toFixed(1)} ms`],
+    ['nothing remembered: golang-migrate / drizzle / prisma', `${m.golangFull.toFixed(1)} / ${m.drizzleFull.toFixed(1)} / ${m.prismaFull.toFixed(1)} ms`],
+    ['drizzle / golang-migrate, unchanged / full check (target ≤ 1.10)', `${(m.drizzle / m.golang).toFixed(2)}x / ${(m.drizzleFull / m.golangFull).toFixed(2)}x`],
+    ['prisma / golang-migrate, unchanged / full check (target ≤ 1.10)', `${(m.prisma / m.golang).toFixed(2)}x / ${(m.prismaFull / m.golangFull).toFixed(2)}x`],
+  ]);
+}
+hookNoDownFormats();
 
 // --- migrate of 500 dbmate migrations: dbguard against dbmate itself
 const root = mkdtempSync(join(tmpdir(), 'dbguard-bench-dbmate-'));

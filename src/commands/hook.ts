@@ -20,7 +20,7 @@ import { autostashPending, bisectInProgress, findGitLocation, headIsDetached, ne
 import { listMigrationFiles, type Listing } from '../fs/migrations-dir.js';
 import { readCacheText } from '../fs/state.js';
 import { belowTopRule, formatOf } from '../formats/index.js';
-import type { MigrationFormat } from '../core/format.js';
+import { migrationNameOfPath, type MigrationFormat } from '../core/format.js';
 
 import type { HookIo } from './hook-io.js';
 
@@ -112,7 +112,7 @@ function startRemovedUps(settings: Settings, format: MigrationFormat, revisions:
 }
 
 /** The up files among git paths, by file name (a single-file format's names are judged without their folder). */
-const upFilesOf = (format: MigrationFormat, paths: readonly string[]): string[] => paths.map((path) => path.slice(path.lastIndexOf('/') + 1)).filter((name) => name !== '' && format.isUpFile(name));
+const upFilesOf = (format: MigrationFormat, paths: readonly string[]): string[] => paths.map((path) => migrationNameOfPath(format, path)).filter((name) => name !== '' && format.isUpFile(name));
 
 /** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
 function handedDiff(settings: Settings, format: MigrationFormat, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
@@ -130,7 +130,8 @@ async function startStashedUps(settings: Settings, format: MigrationFormat, git:
   if (stash === null || readStashSeen(cacheFile) === stash) return { stash: null, names: [] };
   const { execFile } = await import('node:child_process');
   const list = (tree: string) => new Promise<string[]>((resolve) => {
-    execFile('git', ['ls-tree', '--name-only', '-z', tree, '--', `./${settings.migrationsDir}/`], { cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    // A folder per migration (Prisma): the files inside them.
+    execFile('git', ['ls-tree', ...(format.migrationFile === undefined ? [] : ['-r']), '--name-only', '-z', tree, '--', `./${settings.migrationsDir}/`], { cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       (error, out) => resolve(error ? [] : upFilesOf(format, out.split('\0'))));
   });
   const [work, untracked] = await Promise.all([list(stash), list(`${stash}^3`)]);
@@ -198,7 +199,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       summary = summarizeCache(cacheText, format);
       captureTriedFor = uncapturedKey(summary);
     }
-    const listing = listMigrationFiles(dir);
+    const listing = listMigrationFiles(dir, format);
     const { allPresent, pending } = checkListing(summary, listing.names, listing.unreadable, format);
     // Only when a file is missing are the cache's version map and the catalog built, to say which and how.
     const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '', format);
@@ -213,7 +214,9 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       const stashed = await startStashedUps(settings, format, git, cacheFile);
       const unknownStashed = unknownRemoved(format, stashed.names, summary, listing.names).filter((name) => !unknown.includes(name));
       if (unknown.length + unknownStashed.length > 0 && databaseMayExist(ref)) {
-        const didNotList = (names: readonly string[], how: string) => `${listVersions(pendingVersions(names, format))} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
+        // Versions from an index (Drizzle's journal): a file the checkout took away is named by its file.
+        const named = (names: readonly string[]) => { const versions = pendingVersions(names, format); return versions.length === names.length ? listVersions(versions) : listVersions(names); };
+        const didNotList = (names: readonly string[], how: string) => `${named(names)} ${how} and the cache did not list ${names.length === 1 ? 'it' : 'them'}`;
         const reasons = [
           ...(unknown.length > 0 ? [didNotList(unknown, 'left with this checkout')] : []),
           ...(unknownStashed.length > 0 ? [didNotList(unknownStashed, `${unknownStashed.length === 1 ? 'was' : 'were'} taken away by git stash`)] : []),

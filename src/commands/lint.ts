@@ -46,7 +46,13 @@ export async function lintCommand(ctx: CommandContext, options: { base?: string 
   const dir = settings.migrationsDir;
   const [atBase, atRef, atHead] = await Promise.all([treeBlobs(git, base, dir), treeBlobs(git, options.base, dir), treeBlobs(git, 'HEAD', dir)]);
   const format = formatOf(settings);
-  const trees = { mergeBase: atBase, ref: atRef, head: atHead, format };
+  // Versions from an index (Drizzle's journal): each tree's own.
+  const { index } = format;
+  const formatAt = async (rev: string): Promise<MigrationFormat> => {
+    const text = index === undefined ? null : await api.showFile(git, rev, `${dir}/${index.file}`);
+    return index === undefined ? format : index.bind(text === null ? new Map() : index.read(text));
+  };
+  const trees = { mergeBase: atBase, ref: atRef, head: atHead, format, ...(index === undefined ? {} : { formatAt: { ref: await formatAt(options.base), mergeBase: await formatAt(base) } }) };
   const findings = [...lintMigrations(trees), ...(await markerFindings(format, git, api, dir, touchedByBranch(trees)))];
   const { out } = ctx;
   if (findings.length === 0) out.line(`${out.c.green('ok')}: no migration of this branch sits below ${options.base}'s, none that existed at the merge-base is edited or deleted, and every one it adds reads as ${format.name} reads it`);

@@ -137,7 +137,10 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const byTool = stop && runs ? `${runs.runWith}, then dbguard capture` : null;
   if (stop && runs) out.line(`  not runnable ${stop.version}  ${stop.up}  ${c.yellow(`${runs.what}: dbguard migrate applies what comes before it and stops there`)}`);
   const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
-  if (choices) {
+  const toolWords = format.editedWords;
+  if (toolWords) {
+    for (const e of edited) out.line(`  edited       ${c.yellow(toolWords(e.filename).words)} ${c.dim(toolWords(e.filename).fix)}`);
+  } else if (choices) {
     out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.reapply} ${choices.how}; ${choices.accept} ${choices.acceptWhen}`)}`);
   }
   const { fates: stashFates, renumbered } = await stashFatesOf(dir, state, stash);
@@ -164,7 +167,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
   const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? (pending.outOfOrder.length > 0 && format.outOfOrder === 'skipped' ? `dbguard migrate   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}, so your own migrator would not apply ${pending.outOfOrder.length === 1 ? 'it' : 'them'})` : 'dbguard migrate   (or your own migrator, then dbguard capture)')
-    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})` : null);
+    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? (toolWords && edited[0] ? toolWords(edited[0].filename).fix : `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})`) : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {
@@ -229,7 +232,16 @@ async function stashFatesOf(dir: string, state: DatabaseState, stash: readonly S
 
 /** Applied up files on disk under the same name whose content differs from what was applied (§2). */
 async function editedSinceApplied(dir: string, state: DatabaseState): Promise<Array<{ version: bigint; filename: string }>> {
-  const same = state.tracked.filter((row) => row.upSha256 && state.disk.catalog.byVersion.get(row.version)?.up === row.filename && !state.disk.unreadable.has(row.filename));
+  // The tool's own checksum (Prisma's) says what was applied, whatever dbguard saw; else dbguard's record.
+  const { catalog } = state.disk;
+  const toolSays = [...state.current?.checksums ?? []].flatMap(([version, upSha256]) => {
+    const filename = catalog.byVersion.get(version)?.up;
+    const id = state.current?.applied?.get(version);
+    return filename !== undefined && (id === null || id === undefined || catalog.format.idMatches(id, filename)) ? [{ version, filename, upSha256 }] : [];
+  });
+  const told = new Set(toolSays.map((row) => row.version));
+  const same = [...toolSays, ...state.tracked.filter((row) => !told.has(row.version) && row.upSha256 && catalog.byVersion.get(row.version)?.up === row.filename)]
+    .filter((row) => !state.disk.unreadable.has(row.filename));
   const hashes = await hashFiles(dir, same.map((row) => row.filename));
   return same.filter((row) => hashes.has(row.filename) && hashes.get(row.filename) !== row.upSha256).map((row) => ({ version: row.version, filename: row.filename }));
 }

@@ -124,7 +124,9 @@ function forEachEntry(cache: ValidatedCache, format: MigrationFormat, visit: (ke
       && filename.length > key.length + 1 + format.upSuffix.length && !LINE_TERMINATOR.test(filename);
     if (!fast) {
       const parsed = format.parseFileName(filename);
-      if (!parsed || parsed.direction !== 'up' || parsed.version.toString() !== key) {
+      // Versions from an index (Drizzle's journal): a file another branch's index lists is not in this one.
+      const elsewhere = !parsed && format.index !== undefined && format.isUpFile(filename) && !LINE_TERMINATOR.test(filename);
+      if (!elsewhere && (!parsed || parsed.direction !== 'up' || parsed.version.toString() !== key)) {
         throw corrupt(`entry ${rawKey} names "${filename}", which is not the up file of version ${rawKey}`);
       }
     }
@@ -175,7 +177,8 @@ export function summarizeCache(text: string, format: MigrationFormat): CacheSumm
   forEachEntry(validated, format, (key, filename) => {
     filenames.push(filename);
     const kind = validated.noDown[key]?.kind;
-    if (!validated.captured.has(key) && (kind === undefined || kind === 'missing')) uncaptured.push(key);
+    // A tool that writes no down SQL (Drizzle Kit, Prisma Migrate) has none to look for anywhere.
+    if (!validated.captured.has(key) && (kind === undefined || (kind === 'missing' && format.noDownSql === undefined))) uncaptured.push(key);
   });
   return { database: validated.database, filenames, uncaptured };
 }

@@ -102,9 +102,10 @@ export function buildCatalog(fileNames: Iterable<string>, format: MigrationForma
       issues.push({ code: 'MIGRATION_VERSION_REUSED', severity: 'error', version, files: reused.sort() });
     }
     const up = entry.up[0];
-    // One file holds both directions: whether it has a down section is its parse's to say.
-    const down = format.singleFile ? up : entry.down[0];
-    if (up !== undefined && down === undefined) {
+    // One file holds both directions: whether it has a down section is its parse's to say. A tool
+    // that writes no down SQL has none to miss.
+    const down = format.noDownSql !== undefined ? undefined : format.singleFile ? up : entry.down[0];
+    if (up !== undefined && down === undefined && format.noDownSql === undefined) {
       issues.push({ code: 'MIGRATION_DOWN_MISSING', severity: 'warning', version, file: up });
     }
     if (up === undefined && down !== undefined) {

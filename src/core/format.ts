@@ -25,6 +25,11 @@ export interface SchemaVersion {
    * (sql-migrate's file name, dbmate's version text), or null. Absent: golang-migrate, whose table holds only the top.
    */
   readonly applied?: ReadonlyMap<bigint, string | null>;
+  /**
+   * The sha256 the tool itself recorded of each applied file (Prisma's checksum): what was applied,
+   * whatever dbguard saw. Absent: the tool keeps none that dbguard reads.
+   */
+  readonly checksums?: ReadonlyMap<bigint, string>;
 }
 
 
@@ -35,10 +40,24 @@ export type OutOfOrderRule = 'skipped' | 'applied' | 'refused';
 export interface RecordedMigration {
   readonly version: bigint;
   readonly filename: string;
+  /** The up file's sha256, for a tool that records it (Drizzle's hash, Prisma's checksum). */
+  readonly upSha256?: string;
+}
+
+/**
+ * A tool whose versions its file names alone do not give (Drizzle Kit: its journal): the file that
+ * gives them, relative to the migrations folder, read into file name → version, and the format bound
+ * to what it read. The adapters read the file; the format stays pure.
+ */
+export interface FolderIndex {
+  readonly file: string;
+  /** Throws MIGRATION_FILE_INVALID naming the file when the tool could not read it either. */
+  read(text: string): ReadonlyMap<string, bigint>;
+  bind(versions: ReadonlyMap<string, bigint>): MigrationFormat;
 }
 
 /** The tools dbguard reads; src/formats holds one module each. */
-export const FORMAT_NAMES = ['golang-migrate', 'dbmate', 'goose', 'sql-migrate'] as const;
+export const FORMAT_NAMES = ['golang-migrate', 'dbmate', 'goose', 'sql-migrate', 'drizzle', 'prisma'] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 export const isFormatName = (name: string): name is FormatName => (FORMAT_NAMES as readonly string[]).includes(name);
 
@@ -72,6 +91,24 @@ export interface MigrationFormat {
    * in words: what one is, and the command that runs it, and undoes it. Absent: it runs them all.
    */
   readonly notRunnable?: { readonly what: string; readonly runWith: string; readonly undoWith: string };
+  /**
+   * A tool that writes no down SQL (Drizzle Kit, Prisma Migrate), in words ("Drizzle Kit writes no
+   * down SQL"): its migrations have no down in the catalog, and a rollback through one refuses,
+   * naming branch databases as the way that needs none (§17, §18). Absent: it has downs.
+   */
+  readonly noDownSql?: string;
+  /**
+   * The tool's own words for an applied file edited since, when it checks (Prisma's checksum): status
+   * says them, with its fix. Absent: dbguard's words.
+   */
+  readonly editedWords?: (filename: string) => { readonly words: string; readonly fix: string };
+  /** Versions from a file beside the migrations (Drizzle's journal); absent: from the names alone. */
+  readonly index?: FolderIndex;
+  /**
+   * Each migration is a folder holding this file (Prisma: `<timestamp>_<name>/migration.sql`): the
+   * listing names it `<folder>/<file>`, and so do the catalog, the cache and the tracking rows.
+   */
+  readonly migrationFile?: string;
   /** A migration as files (the demo and the tests write theirs with it). */
   filesFor(stem: string, up: string, down: string): Record<string, string>;
   /**
@@ -132,4 +169,15 @@ export function belowTopRule(format: MigrationFormat, count: number, verbForm: '
   const them = count === 1 ? 'it' : 'them';
   const does = { skipped: verbForm === 'would' ? `would skip ${them}` : `skips ${them}`, applied: `applies ${them} too`, refused: `refuses ${them}` }[format.outOfOrder];
   return `${format.name} ${does}`;
+}
+
+/**
+ * A migration's name (as the catalog and cache hold it) from a path that ends in it (git's paths from
+ * the repository's top): the file name, or for a folder-per-migration tool (Prisma) its folder and file.
+ */
+export function migrationNameOfPath(format: MigrationFormat, path: string): string {
+  const cut = path.lastIndexOf('/');
+  if (format.migrationFile === undefined || cut < 0) return path.slice(cut + 1);
+  const folder = path.lastIndexOf('/', cut - 1);
+  return path.slice(folder + 1);
 }

@@ -22,6 +22,8 @@ export interface LintInput {
   readonly head: ReadonlyMap<string, string>;
   /** The project's format: which files are up files, and their versions. */
   readonly format: MigrationFormat;
+  /** The format as <ref> and the merge-base read it, when versions come from an index there (Drizzle's journal). */
+  readonly formatAt?: { readonly ref: MigrationFormat; readonly mergeBase: MigrationFormat };
 }
 
 /** The migration files this branch adds or edits: the ones whose text the command reads and checks. */
@@ -34,7 +36,8 @@ export function lintMigrations(input: LintInput): LintFinding[] {
   const findings: LintFinding[] = [];
   const { format } = input;
   const versionOf = (file: string) => format.parseFileName(file)?.version;
-  const refUps = [...input.ref.keys()].filter((f) => format.isUpFile(f)).map(versionOf).filter((v): v is bigint => v !== undefined);
+  const refFormat = input.formatAt?.ref ?? format;
+  const refUps = [...input.ref.keys()].filter((f) => refFormat.isUpFile(f)).map((f) => refFormat.parseFileName(f)?.version).filter((v): v is bigint => v !== undefined);
   const baseTop = maxVersion(refUps);
   for (const [file] of input.head) {
     const version = versionOf(file);
@@ -42,7 +45,7 @@ export function lintMigrations(input: LintInput): LintFinding[] {
     if (baseTop !== null && version <= baseTop && !input.ref.has(file)) findings.push({ kind: 'below-base-top', file, version, baseTop });
   }
   for (const [file, blob] of input.mergeBase) {
-    const version = versionOf(file);
+    const version = (input.formatAt?.mergeBase ?? format).parseFileName(file)?.version;
     if (version === undefined) continue;
     const now = input.head.get(file);
     if (now === undefined) findings.push({ kind: 'deleted', file, version });

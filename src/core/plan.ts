@@ -153,14 +153,15 @@ export function planRollback(input: PlanInput): Plan {
   // Applied versions nothing names (golang-migrate: only the top can be one): their files from git, or refused.
   const unnamed = [...known].filter(([v, name]) => name === undefined && !isOnDisk(catalog, v, undefined)).map(([v]) => v);
   const unknown = unnamed.filter((v) => !downSql.has(v)).sort(compareVersions);
-  if (unknown.length > 0) {
+  // A tool that writes no down SQL (Drizzle Kit, Prisma Migrate) has none to find, named or not: NO_DOWN_SQL below.
+  if (unknown.length > 0 && catalog.format.noDownSql === undefined) {
     const { format } = catalog;
     const where = current.applied ? `${format.trackingTable} lists ${list(unknown)}, which ${unknown.length === 1 ? 'is' : 'are'}` : `${format.trackingTable} is at version ${top}, which is`;
     return refuse('UNTRACKED', `${where} not on disk, was never captured, and is not in git history, so its down SQL is unknown`, unknown,
       // Not "dbguard status" first: status prints this same refusal, so the advice went round in a circle.
       `dbguard capture   (after restoring ${list(unknown)}'s migration files from where they were written), ${GENTLER}`);
   }
-  for (const v of unnamed) known.set(v, (downSql.get(v) as DownSql).filename);
+  for (const v of unnamed) known.set(v, downSql.get(v)?.filename);
 
   const applied = [...known.keys()].sort((a, b) => compareVersions(b, a));
   const phantoms = applied.filter((version) => !isOnDisk(catalog, version, known.get(version)));

@@ -42,20 +42,23 @@ function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[
 export function noDownSqlRefusal(given: readonly Lacking[], format: MigrationFormat): Refusal {
   const runs = format.notRunnable;
   const notRunnable = (l: Lacking) => runs !== undefined && l.filename !== undefined && isNotRunnable(format, l.filename);
-  const lacking = given.map((l) => (l.why === null && notRunnable(l) ? { ...l, why: notRunnableWhy(runs?.what ?? '') } : l));
+  // A tool that writes no down SQL (Drizzle Kit, Prisma Migrate) never had one to find.
+  const lacking = given.map((l) => (l.why === null && notRunnable(l) ? { ...l, why: notRunnableWhy(runs?.what ?? '') } : l.why === null && format.noDownSql !== undefined ? { ...l, why: format.noDownSql } : l));
   const list = named(lacking, (versions, why) => `${listVersions(versions)}${why === null ? '' : ` (${why})`}`);
   // A down file can be restored; a file its tool cannot read, or a migration dbguard cannot run, has none to restore.
   const restorable = lacking.some((l) => l.why === null || l.why === NO_DOWN_FILE);
   // The tool itself undoes one dbguard cannot run (§18), on a branch that has it.
   const byTool = runs !== undefined && lacking.some(notRunnable) ? `${runs.undoWith}, then dbguard capture; or ` : '';
   const reset = 'dbguard reset needs no down SQL (it empties the database, keeping a snapshot for dbguard undo)';
+  // §17: a database for each branch needs no down SQL at all; said first where the tool writes none.
+  const branchDatabases = format.noDownSql !== undefined ? `set "branchDatabases": true in dbguard.config.json (each branch gets a database of its own, so switching needs no down SQL); or ` : '';
   return {
     reason: 'NO_DOWN_SQL',
     message: `no down SQL for ${list}: looked in the tracking table, the previous branch and git history`,
     versions: lacking.map((l) => l.version),
     fix: restorable
       ? `dbguard status   (restore the down files in git, then dbguard rollback), or ${byTool}check out the branch that has them and keep working there; ${reset}`
-      : `${byTool}check out the branch that has them and keep working there; ${reset}`,
+      : `${branchDatabases}${byTool}check out the branch that has them and keep working there; ${reset}`,
   };
 }
 

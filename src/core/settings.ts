@@ -7,7 +7,7 @@ import { DbguardError } from './errors.js';
 import { FORMAT_NAMES, isFormatName, type FormatName } from './format.js';
 
 export const CONFIG_FILE = 'dbguard.config.json';
-export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/migrations'] as const;
+export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/migrations', 'drizzle', 'prisma/migrations'] as const;
 export const DEFAULT_STATE_DIR = '.dbguard';
 export const DEFAULT_EMBEDDED_DATABASE = 'postgres';
 
@@ -50,6 +50,8 @@ export interface Settings {
   readonly format: FormatName;
   /** Where the format came from: named in the config or DBGUARD_FORMAT, told from the files, or the default (no files). */
   readonly formatSource: 'named' | 'detected' | 'default';
+  /** The versions the format's index file gives (Drizzle's journal: file name → `when`), read with the settings. */
+  readonly migrationIndex?: ReadonlyMap<string, bigint>;
   readonly onConflict: 'warn' | 'rollback';
   readonly allowRemote: boolean;
   readonly timeouts: Timeouts;

@@ -115,6 +115,8 @@ export function previousTreeSource(repoDir: string, rev: string, migrationsDir: 
   return {
     origin: 'previous-tree',
     async find(candidates) {
+      // A tool that writes no down SQL has none in any tree.
+      if (format.noDownSql !== undefined) return new Map();
       const api = await import('../git/repo.js');
       const git = await api.openRepo(repoDir);
       const files = await api.listTree(git, rev, migrationsDir);
@@ -135,6 +137,7 @@ export function gitHistorySource(repoDir: string, migrationsDir: string, format:
   return {
     origin: 'git-history',
     async find(candidates) {
+      if (format.noDownSql !== undefined) return new Map();
       const api = await import('../git/repo.js');
       const git = await api.openRepo(repoDir);
       // Not a git project: there is no history to look in, which is "not found", not a failure.

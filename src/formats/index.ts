@@ -3,20 +3,28 @@
  * the migration files or the tracking table. Which one a project uses is its settings' to say.
  */
 import { dbmate } from './dbmate.js';
+import { drizzle } from './drizzle.js';
 import type { FormatName, MigrationFormat } from '../core/format.js';
 import { golangMigrate } from './golang-migrate.js';
 import { goose } from './goose.js';
+import { prisma } from './prisma.js';
 import { sqlMigrate } from './sql-migrate.js';
 
 export { belowTopRule, isFormatName, keepsDirtyFlag, type FormatName, type MigrationFormat } from '../core/format.js';
 
 /** Every format dbguard reads, by name: values, chosen per project and handed down (no process-wide choice). */
 export const FORMATS: Readonly<Record<FormatName, MigrationFormat>> = {
-  'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate,
+  'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate, drizzle, prisma,
 };
 
-/** The project's format: the value its settings name (told from the files or named in the config). */
-export const formatOf = (settings: { readonly format: FormatName }): MigrationFormat => FORMATS[settings.format];
+/**
+ * The project's format: the value its settings name (told from the files or named in the config),
+ * bound to the versions its index file gave when the tool keeps one (Drizzle's journal).
+ */
+export function formatOf(settings: { readonly format: FormatName; readonly migrationIndex?: ReadonlyMap<string, bigint> | undefined }): MigrationFormat {
+  const format = FORMATS[settings.format];
+  return format.index !== undefined && settings.migrationIndex !== undefined ? format.index.bind(settings.migrationIndex) : format;
+}
 
 const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
   ['dbmate', /^--\s*migrate:(up|down)\b/m],
@@ -33,6 +41,9 @@ const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
 export function detectFormat(fileNames: Iterable<string>, readHead: (fileName: string) => string | null): FormatName | null {
   for (const name of fileNames) {
     if (/^[0-9]+_.*\.(up|down)\.sql$/.test(name)) return 'golang-migrate';
+    // Drizzle Kit's journal; Prisma's lock file, or a <timestamp>_<name> folder with its migration.sql.
+    if (name === 'meta' && /"entries"\s*:/.test(readHead('meta/_journal.json') ?? '')) return 'drizzle';
+    if (name === 'migration_lock.toml' || (/^[0-9]+_[^.]*$/.test(name) && readHead(`${name}/migration.sql`) !== null)) return 'prisma';
     if (!/^[0-9].*\.sql$/.test(name)) continue;
     const head = readHead(name);
     const format = head === null ? undefined : MARKERS.find(([, pattern]) => pattern.test(head))?.[0];

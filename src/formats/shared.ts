@@ -10,7 +10,10 @@ import type { MigrationFormat } from '../core/format.js';
 import { MAX_VERSION } from '../core/limits.js';
 
 /** Every tool's table by name; `schema_migrations` is golang-migrate's and dbmate's, told by columns. */
-export const TOOL_TABLES: Readonly<Record<string, string>> = { schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose' };
+export const TOOL_TABLES: Readonly<Record<string, string>> = {
+  schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose',
+  'drizzle.__drizzle_migrations': 'drizzle', _prisma_migrations: 'prisma',
+};
 
 /** The other tools whose tracking table a database may hold instead, by table name (for errors). */
 export const otherToolOf = (table: string): string | null => TOOL_TABLES[table] ?? null;

@@ -1,6 +1,6 @@
 /** Reads dbguard.config.json or package.json's "dbguard" key and resolves the settings. */
 import { existsSync, opendirSync, statSync, type Dir } from 'node:fs';
-import { detectFormat, isFormatName, type FormatName } from '../formats/index.js';
+import { detectFormat, FORMATS, isFormatName, type FormatName } from '../formats/index.js';
 import { FORMAT_FILE, readStateText } from './state.js';
 import { linkLeavesRepository } from './migrations-dir.js';
 import { readBoundedText, readHead } from './bounded-read.js';
@@ -66,7 +66,7 @@ export function loadSettings(cwd: string, env: NodeJS.ProcessEnv = process.env):
   const root = findRoot(cwd);
   const config = readConfigFile(root);
   const existing = new Set(DEFAULT_MIGRATION_DIRS.filter((dir) => isDirectory(join(root, dir))));
-  const settings = withFormat(resolveSettings(root, config, env, existing));
+  const settings = withIndex(withFormat(resolveSettings(root, config, env, existing)));
   assertStateDirUsable(settings, env);
   assertInsideRepository(settings);
   return settings;
@@ -114,6 +114,35 @@ function withFormat(settings: Settings): Settings {
   detected ??= rememberedFormat(settings);
   return detected === null ? settings : { ...settings, format: detected, formatSource: 'detected' };
 }
+
+/**
+ * A tool whose versions come from a file beside its migrations (Drizzle's journal): that file read
+ * and its versions kept with the settings, which bind the format to them. No file: no migrations yet.
+ */
+function withIndex(settings: Settings): Settings {
+  const index = FORMATS[settings.format].index;
+  if (index === undefined) return settings;
+  const dir = absoluteMigrationsDir(settings);
+  let text: string | null;
+  try {
+    text = readIndexText(dir, index.file);
+  } catch (error) {
+    throw new DbguardError('MIGRATION_FILE_INVALID', `cannot read ${join(settings.migrationsDir, index.file)} (${(error as NodeJS.ErrnoException).code ?? 'EUNKNOWN'})`, {
+      hint: `check ${join(dir, index.file)}`, details: { file: index.file },
+    });
+  }
+  return { ...settings, migrationIndex: text === null ? new Map() : index.read(text) };
+}
+
+/** The index file's text (bounded, never through a link out of the repository); null when it is not there. */
+function readIndexText(dir: string, file: string): string | null {
+  if (!existsSync(join(dir, file))) return null;
+  if (linkLeavesRepository(dir, file) !== null) throw Object.assign(new Error('a link outside the repository'), { code: 'EOUTSIDE' });
+  return readBoundedText(join(dir, file), MAX_INDEX_BYTES);
+}
+
+/** Drizzle's journal holds about 120 bytes a migration. */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 /**
  * A repository's config names its folders; they must stay inside it. A migrations folder of "../x",

@@ -62,7 +62,7 @@ export function readAppliedMigration(format: MigrationFormat, dir: string, migra
   }
   try {
     const { upSql, upSha256, downSql } = readUpAndDown(format, dir, migration);
-    return { upSql, upSha256, downSql, whyNoDown: downSql === null ? NO_DOWN_FILE : null };
+    return { upSql, upSha256, downSql, whyNoDown: downSql === null ? format.noDownSql ?? NO_DOWN_FILE : null };
   } catch (error) {
     if (!isDbguardError(error) || error.code !== 'MIGRATION_FILE_INVALID') throw error;
     const upSha256 = sha256Of(dir, migration.up);

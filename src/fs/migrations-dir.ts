@@ -20,7 +20,11 @@ export interface Listing {
   readonly missing: boolean;
 }
 
-export function listMigrationFiles(dir: string): Listing {
+/**
+ * The folder's entries by name; for a tool that keeps each migration in a folder of its own (Prisma),
+ * each folder is named by the file it holds (`<folder>/migration.sql`), unread until needed.
+ */
+export function listMigrationFiles(dir: string, format?: MigrationFormat): Listing {
   // opendir streams entries in directory order; readdirSync goes through libuv's scandir, which also
   // sorts them (a quarter of the listing's time at 40,000 files). Order is the catalog's job.
   const entries: Dirent[] = [];
@@ -46,7 +50,12 @@ export function listMigrationFiles(dir: string): Listing {
   const names: string[] = [];
   const unreadable = new Map<string, string>();
   let nonRegular = 0;
+  const inFolder = format?.migrationFile;
   for (const entry of entries) {
+    if (inFolder !== undefined && entry.isDirectory()) {
+      names.push(`${entry.name}/${inFolder}`);
+      continue;
+    }
     names.push(entry.name);
     if (entry.isFile()) continue;
     nonRegular++;
@@ -64,7 +73,7 @@ export function listMigrationFiles(dir: string): Listing {
 }
 
 export function readDiskState(dir: string, format: MigrationFormat): DiskState {
-  const { names, unreadable } = listMigrationFiles(dir);
+  const { names, unreadable } = listMigrationFiles(dir, format);
   return { catalog: buildCatalog(names, format), unreadable };
 }
 

@@ -1,7 +1,7 @@
 /** Git plumbing through simple-git, loaded lazily: the hook's clean path never imports this file. */
 import type { SimpleGit } from 'simple-git';
 import { DbguardError } from '../core/errors.js';
-import type { MigrationFormat } from '../core/format.js';
+import { migrationNameOfPath, type MigrationFormat } from '../core/format.js';
 
 export async function openRepo(dir: string): Promise<SimpleGit> {
   const { simpleGit } = await import('simple-git');
@@ -75,7 +75,7 @@ export async function downFilesInHistory(git: SimpleGit, dir: string, format: Mi
   } catch (error) {
     throw gitFailed('log', error);
   }
-  return commitsAndFiles(out).map(({ commit, path }) => ({ commit, file: path.slice(path.lastIndexOf('/') + 1) }));
+  return commitsAndFiles(out).map(({ commit, path }) => ({ commit, file: migrationNameOfPath(format, path) }));
 }
 
 /**
@@ -90,7 +90,7 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
   } catch (error) {
     throw gitFailed('log', error);
   }
-  const hit = commitsAndFiles(out).find(({ path }) => format.parseFileName(path.slice(path.lastIndexOf('/') + 1))?.version === version);
+  const hit = commitsAndFiles(out).find(({ path }) => format.parseFileName(migrationNameOfPath(format, path))?.version === version);
   return hit ? { commit: hit.commit, files: await listTree(git, hit.commit, dir) } : null;
 }
 

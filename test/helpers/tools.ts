@@ -36,3 +36,21 @@ export function sqlMigrateStatus(output: string): { applied: string[]; pending: 
     .filter((cells) => cells.length === 2 && cells[0] !== 'MIGRATION');
   return { applied: rows.filter((c) => c[1] !== 'no').map((c) => c[0] as string), pending: rows.filter((c) => c[1] === 'no').map((c) => c[0] as string) };
 }
+
+export const DRIZZLE_KIT = join(PACKAGE_ROOT, 'node_modules', '.bin', 'drizzle-kit');
+
+/** The real `drizzle-kit migrate`, with a drizzle.config.js in cwd (dialect postgresql, the url, `out`). */
+export function drizzleKitMigrate(cwd: string, url: string, out = 'drizzle'): RunResult {
+  writeFileSync(join(cwd, 'drizzle.config.js'), `module.exports = ${JSON.stringify({ dialect: 'postgresql', out, dbCredentials: { url } })};\n`);
+  return run(DRIZZLE_KIT, ['migrate', '--config', 'drizzle.config.js'], cwd);
+}
+
+/** An app calling drizzle-orm's migrate() on start (test/fixtures/drizzle-app.mjs), on `dir` (relative to cwd). */
+export function drizzleAppMigrate(cwd: string, url: string, dir = 'drizzle'): RunResult {
+  return run(process.execPath, [join(PACKAGE_ROOT, 'test', 'fixtures', 'drizzle-app.mjs'), dir], cwd, { DATABASE_URL: url });
+}
+
+/** A journal as drizzle-kit generate writes it (meta/_journal.json), for `[tag, when]` entries in order. */
+export function drizzleJournal(entries: ReadonlyArray<readonly [string, number]>): string {
+  return `${JSON.stringify({ version: '7', dialect: 'postgresql', entries: entries.map(([tag, when], idx) => ({ idx, version: '7', when, tag, breakpoints: true })) }, null, 2)}\n`;
+}
