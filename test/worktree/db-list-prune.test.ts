@@ -14,7 +14,7 @@ import { savedBranchDatabaseName, worktreeDatabaseName, type KeptDatabaseMeta } 
 import { quoteIdentifier } from '../../src/db/client.js';
 import { writeKeptComment } from '../../src/db/kept-databases.js';
 import { adminClient, createDatabase, query, tableMigration, urlFor } from '../helpers/db.js';
-import { GitRepo, repoOnNewDatabase } from '../helpers/git.js';
+import { GitRepo, inTerminal, repoOnNewDatabase } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 const cleanups: Array<() => void> = [];
@@ -109,6 +109,19 @@ describe('db list and db prune after git worktree remove', () => {
     expect(await exists(wtDb)).toBe(false);
     expect(await exists(db)).toBe(true);
     expect(await query(db, 'SELECT count(*)::int AS n FROM people')).toEqual([{ n: 0 }]);
+  });
+
+  it('on a terminal, asks first: "n" drops nothing (exit 3), "y" drops it', async () => {
+    const { repo, worktree, wtDb } = await projectWithWorktree();
+    repo.git('worktree', 'remove', '--force', worktree);
+    const declined = inTerminal(repo, ['db', 'prune'], 'n\n');
+    expect(declined.stdout).toMatch(/Drop 1 database \(\d+(\.\d)? MB\)\? They cannot be brought back\. \[y\/N\]/);
+    expect(declined.stdout).toContain('error[ABORTED] prune cancelled; nothing was dropped');
+    expect(declined.status).toBe(3);
+    expect(await exists(wtDb)).toBe(true);
+    const accepted = inTerminal(repo, ['db', 'prune'], 'y\n');
+    expect(accepted.status, accepted.stdout).toBe(0);
+    expect(await exists(wtDb)).toBe(false);
   });
 
   it('never drops a database a session is connected to: it is kept, named, exit 1; dropped once the session ends', async () => {
