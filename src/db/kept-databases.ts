@@ -13,7 +13,7 @@ export interface KeptDatabase {
   readonly meta: KeptDatabaseMeta;
   /** Its size on disk; null where this role may not connect to it (pg_database_size needs CONNECT). */
   readonly bytes: number | null;
-  /** Sessions connected to it now, besides the one asking. */
+  /** Client sessions connected to it now, besides the one asking (not autovacuum, which DROP DATABASE ends itself). */
   readonly sessions: number;
 }
 
@@ -26,7 +26,7 @@ export async function listKeptDatabases(maintenance: PgClient): Promise<KeptData
   const result = await maintenance.query<{ datname: string; oid: number; comment: string | null; bytes: string | null; sessions: number }>(
     `SELECT d.datname, d.oid::int AS oid, shobj_description(d.oid, 'pg_database') AS comment,
        CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid)::text END AS bytes,
-       (SELECT count(*)::int FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid()) AS sessions
+       (SELECT count(*)::int FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend') AS sessions
      FROM pg_database d WHERE shobj_description(d.oid, 'pg_database') LIKE 'dbguard database %' ORDER BY d.datname`);
   return result.rows.flatMap((row) => {
     const meta = parseKeptDatabaseComment(row.comment);
@@ -38,7 +38,7 @@ export async function listKeptDatabases(maintenance: PgClient): Promise<KeptData
 export async function databaseUsage(client: PgClient, name: string): Promise<{ oid: number; bytes: number | null; sessions: number } | null> {
   const result = await client.query<{ oid: number; bytes: string | null; sessions: number }>(
     `SELECT d.oid::int AS oid, CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid)::text END AS bytes,
-       (SELECT count(*)::int FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid()) AS sessions
+       (SELECT count(*)::int FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend') AS sessions
      FROM pg_database d WHERE d.datname = $1`, [name]);
   const row = result.rows[0];
   return row === undefined ? null : { oid: row.oid, bytes: row.bytes === null ? null : Number(row.bytes), sessions: row.sessions };
