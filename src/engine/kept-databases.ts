@@ -68,7 +68,7 @@ async function projectKept(session: DbSession, main: string): Promise<KeptDataba
 /** Every database of the project on the session's server, each kept one judged against what git lists now. */
 export async function surveyDatabases(session: DbSession, settings: Settings): Promise<DatabaseSurvey> {
   const main = mainDatabaseOf(settings);
-  return judged(session, settings, main, await projectKept(session, main));
+  return judged(session, settings, main, await projectKept(session, main), true);
 }
 
 /**
@@ -79,15 +79,16 @@ export async function prunableSummary(session: DbSession, settings: Settings): P
   const main = mainDatabaseOf(settings);
   const kept = await projectKept(session, main);
   if (kept.length === 0) return null;
-  const gone = prunable(await judged(session, settings, main, kept), session);
+  const gone = prunable(await judged(session, settings, main, kept, false), session);
   return gone.length === 0 ? null : { count: gone.length, bytes: gone.reduce((sum, d) => sum + (d.bytes ?? 0), 0) };
 }
 
-async function judged(session: DbSession, settings: Settings, main: string, kept: readonly KeptDatabase[]): Promise<DatabaseSurvey> {
+/** `full`: also when each was last written and the snapshots (db list); a notice needs neither. */
+async function judged(session: DbSession, settings: Settings, main: string, kept: readonly KeptDatabase[], full: boolean): Promise<DatabaseSurvey> {
   const now = new Date();
   const location = findGitLocation(settings.root);
   const git: GitView = location === null ? { listed: false, reason: `${settings.root} is not inside a git repository` } : await readGitView(settings.root, location.worktree);
-  const dataDir = isLocalHost(session.target.host) ? await dataDirectory(session.client) : null;
+  const dataDir = full && isLocalHost(session.target.host) ? await dataDirectory(session.client) : null;
   const mainUsage = await databaseUsage(session.client, main);
   const mainWorktree = git.listed ? git.worktrees[0] : undefined;
   const databases: DatabaseEntry[] = [];
@@ -108,7 +109,7 @@ async function judged(session: DbSession, settings: Settings, main: string, kept
     });
   }
   const names = new Set(databases.map((d) => d.name));
-  const snapshots = (await allSnapshots(session)).filter((s) => names.has(s.of));
+  const snapshots = full ? (await allSnapshots(session)).filter((s) => names.has(s.of)) : [];
   const snapshotBytes = snapshots.reduce((sum, s) => sum + (s.bytes ?? 0), 0);
   return {
     main, git, databases,
