@@ -120,10 +120,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   cli.command('hooks <action>', 'Git hooks: install | uninstall | status')
     .example('dbguard hooks install')
     .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));
-  cli.command('db <action>', 'Embedded database: start | stop | status | url')
+  cli.command('db <action>', 'Embedded database: start | stop | status | url; every database dbguard keeps: list | prune')
     .option('--show-password', 'With url/start: print the password instead of ***')
+    .option('--dry-run', 'With prune: list what it would drop and drop nothing')
+    .option('--yes', 'With prune: do not ask for confirmation (needed when not on a terminal)')
     .example('dbguard db start && export DATABASE_URL="$(dbguard db url --show-password)"')
-    .action((action: string, options: { showPassword?: boolean }) => run((ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options))));
+    .example('dbguard db prune --dry-run')
+    .action((action: string, options: { showPassword?: boolean; dryRun?: boolean; yes?: boolean }) => run((ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options))));
   cli.command('demo', 'A scripted branch switch on a throwaway repository and the embedded database')
     .option('--keep', 'Keep the repository (and leave its database running) to explore afterwards')
     .example('dbguard demo')

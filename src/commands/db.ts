@@ -1,4 +1,7 @@
-/** `dbguard db start|stop|status|url`: run the embedded database as the project's dev database. */
+/**
+ * `dbguard db start|stop|status|url`: run the embedded database as the project's dev database;
+ * `db list|prune`: the databases dbguard keeps on its server (./db-list.ts, ./db-prune.ts).
+ */
 import { formatConnectionUrl } from '../core/connection.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { embeddedServerFor } from '../engine/embedded.js';
@@ -7,14 +10,16 @@ import { keptByDeveloper } from '../engine/server-users.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
-export type DbAction = 'start' | 'stop' | 'status' | 'url';
-export const DB_ACTIONS: readonly DbAction[] = ['start', 'stop', 'status', 'url'];
+export type DbAction = 'start' | 'stop' | 'status' | 'url' | 'list' | 'prune';
+export const DB_ACTIONS: readonly DbAction[] = ['start', 'stop', 'status', 'url', 'list', 'prune'];
 
 
-export async function dbCommand(ctx: CommandContext, action: string, options: { showPassword?: boolean }): Promise<CommandResult> {
+export async function dbCommand(ctx: CommandContext, action: string, options: { showPassword?: boolean; dryRun?: boolean; yes?: boolean }): Promise<CommandResult> {
   if (!DB_ACTIONS.includes(action as DbAction)) {
     throw new DbguardError('USAGE', `unknown db action "${action}"`, { hint: `dbguard db ${DB_ACTIONS.join('|')}` });
   }
+  if (action === 'list') return import('./db-list.js').then((m) => m.dbListCommand(ctx));
+  if (action === 'prune') return import('./db-prune.js').then((m) => m.dbPruneCommand(ctx, options));
   const settings = settingsFor(ctx);
   const ref = databaseRef(settings);
   const { out } = ctx;

@@ -25,6 +25,7 @@ import type { Output } from '../ui/output.js';
 import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
+import { prunableSummary } from '../engine/kept-databases.js';
 import { belowTopRule, formatOf } from '../formats/index.js';
 import type { MigrationFormat } from '../core/format.js';
 
@@ -104,7 +105,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     const rebuilt = cache === null && cacheProblem === null ? await recoverCache(session, settings, disk) : null;
     const result = await buildRollbackPlan(session, settings);
     const schema = await compareWithRecord(session.client, session.format, result.state.current?.version ?? null);
-    return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session) };
+    // §17: removed worktrees and deleted branches run no hook; status is where their databases are told (a failure here is not status's).
+    const removable = await prunableSummary(session, settings).catch(() => null);
+    return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session), removable };
   });
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
   if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
@@ -162,6 +165,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (snapshots.length > 0) {
     out.line(`  snapshots    ${snapshots.length}${undoable ? `; dbguard undo restores ${undoable.name} (${formatAge(undoable.createdAt, new Date())}, at ${undoable.version ?? 'nothing applied'})` : ''} ${c.dim('(dbguard snapshot list)')}`);
   }
+  if (planned.removable) out.line(`  databases    ${c.yellow(`${planned.removable.count} of removed worktrees or deleted branches (${formatBytes(planned.removable.bytes)})`)}: dbguard db prune --dry-run`);
   out.line(`  schema       ${schema === null ? c.dim('no record for this version yet') : schema.state === 'drift' ? c.yellow(schema.message) : schema.message}`);
   printPlan(out, plan, format, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
@@ -181,6 +185,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
       cacheRebuilt: rebuilt !== null,
       snapshots: snapshots.map((sn) => ({ name: sn.name, reason: sn.reason, version: sn.version, createdAt: sn.createdAt, bytes: sn.bytes })),
       undo: undoable?.name ?? null,
+      removableDatabases: planned.removable,
       stash: stash.map((e) => ({ ...keptJson(e), willNotComeBack: stashFates.get(e.id) ?? null })),
       schema: schema ? { state: schema.state, message: schema.message, diff: schema.diff ?? null } : null,
       schemaMigrations: current && { version: current.version, dirty: current.dirty, ...(current.applied ? { applied: [...current.applied.keys()].sort((a, b) => (a < b ? -1 : 1)) } : {}) },

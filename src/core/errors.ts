@@ -86,6 +86,7 @@ const CODE_CLASS = {
   SNAPSHOT_FAILED: ExitCode.failure,
   STATE_DIR_UNWRITABLE: ExitCode.failure,
   GIT_FAILED: ExitCode.failure,
+  WORKTREES_UNKNOWN: ExitCode.failure,
   HOOK_INSTALL_FAILED: ExitCode.failure,
   DEMO_FAILED: ExitCode.failure,
   INTERNAL: ExitCode.failure,

@@ -55,7 +55,7 @@ function listDumps(session: DbSession): Snapshot[] {
 }
 
 /** Every finished snapshot this server and state dir hold, of any database (newest first). */
-async function allSnapshots(session: DbSession): Promise<Snapshot[]> {
+export async function allSnapshots(session: DbSession): Promise<Snapshot[]> {
   const copies = (await listCopyDatabases(session.client))
     .filter((c) => c.meta !== null)
     .map((c) => ({ ...(c.meta as SnapshotMeta), bytes: c.bytes }));

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { query, schemaVersion } from '../helpers/db.js';
-import { BIN, branchedRepo, GitRepo, run, type RunResult } from '../helpers/git.js';
+import { branchedRepo, GitRepo, inTerminal } from '../helpers/git.js';
 
 const repos: GitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -20,13 +20,6 @@ async function conflicted() {
 /** nanospinner hides the cursor while it spins. */
 const HIDE_CURSOR = '\u001b[?25l';
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** Runs dbguard with stdin and stdout on a pseudo-terminal, typing `input`. */
-function inTerminal(repo: GitRepo, args: readonly string[], input: string, env: NodeJS.ProcessEnv = {}): RunResult {
-  const command = `stty cols 100 rows 40; ${[process.execPath, BIN, ...args].map(shellQuote).join(' ')}`;
-  return run('script', ['-qec', command, '/dev/null'], repo.root, { TERM: 'xterm', ...env }, input);
-}
 
 const tables = async (db: string) => (await query<{ t: string }>(db, "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).map((r) => r.t);
 

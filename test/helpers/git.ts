@@ -24,6 +24,14 @@ export function run(command: string, args: readonly string[], cwd: string, env: 
   return { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs dbguard with stdin and stdout on a pseudo-terminal (util-linux `script`), typing `input`. */
+export function inTerminal(repo: GitRepo, args: readonly string[], input: string, env: NodeJS.ProcessEnv = {}): RunResult {
+  const command = `stty cols 100 rows 40; ${[process.execPath, BIN, ...args].map(shellQuote).join(' ')}`;
+  return run('script', ['-qec', command, '/dev/null'], repo.root, { TERM: 'xterm', ...env }, input);
+}
+
 export class GitRepo {
   readonly root: string;
 
