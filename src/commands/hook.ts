@@ -46,8 +46,8 @@ function warn(io: HookIo, format: MigrationFormat, conflicts: readonly Conflict[
  * New files are mentioned as migrate will see them: a bad name or a reused version gets migrate's error.
  * "New" only when the database was asked (or does not exist yet): the app may have applied them (§14).
  */
-/** `appliedTop`: the highest version the cache lists; below it, a tool that skips such files will not apply them (§10). */
-async function mentionPending(io: HookIo, format: MigrationFormat, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef, appliedTop: bigint | null): Promise<void> {
+/** `applied`: the up files the cache lists; below their top, a tool that skips such files will not apply them (§10). */
+async function mentionPending(io: HookIo, format: MigrationFormat, pending: readonly string[], names: readonly string[], settings: Settings, ref: DatabaseRef, applied: readonly string[]): Promise<void> {
   if (pending.length === 0) return;
   assertCatalogUsable(buildCatalog(names, format), settings.migrationsDir);
   let versions = [...new Set(pendingVersions(pending, format))];
@@ -62,6 +62,7 @@ async function mentionPending(io: HookIo, format: MigrationFormat, pending: read
   const n = versions.length;
   if (n === 0) return;
   // Your own migrator would skip what is below the applied top (golang-migrate): only dbguard migrate applies it.
+  const appliedTop = format.outOfOrder === 'skipped' ? maxVersion(applied.map((file) => format.parseFileName(file)?.version).filter((v): v is bigint => v !== undefined)) : null;
   const late = appliedTop === null || format.outOfOrder !== 'skipped' ? [] : versions.filter((v) => v < appliedTop);
   const how = late.length === 0 ? 'dbguard migrate, or your own migrator then dbguard capture'
     : `dbguard migrate   (${listVersions(late)} ${plural(late.length, 'is', 'are')} below the applied top ${appliedTop}: ${belowTopRule(format, late.length)}, so your own migrator would not apply ${plural(late.length, 'it', 'them')})`;
@@ -140,6 +141,8 @@ async function startStashedUps(settings: Settings, format: MigrationFormat, git:
 
 /** Of those, the ones whose version is not on disk and not in the cache: only the database knows them. */
 function unknownRemoved(format: MigrationFormat, removed: readonly string[], summary: CacheSummary, names: readonly string[]): string[] {
+  // Nothing taken away (the usual checkout): the 20,000 names on disk are not parsed for it.
+  if (removed.length === 0) return [];
   const cached = new Set(summary.filenames);
   const onDisk = new Set(pendingVersions(names.filter((n) => format.isUpFile(n)), format));
   return removed.filter((name) => {
@@ -243,8 +246,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // An up file under a version the cache lists is that migration renamed (adopted, or reported above
     // as a phantom), not a new one — except to a tool for which a rename is a new migration (§2).
     const fresh = cache && !format.renameIsNewMigration ? pending.filter((file) => !cache.migrations.has(format.parseFileName(file)?.version ?? -1n)) : pending;
-    const appliedTop = maxVersion(summary.filenames.map((file) => format.parseFileName(file)?.version).filter((v): v is bigint => v !== undefined));
-    await mentionPending(io, format, fresh, listing.names, settings, ref, appliedTop);
+    await mentionPending(io, format, fresh, listing.names, settings, ref, summary.filenames);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);

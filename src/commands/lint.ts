@@ -15,8 +15,9 @@ const WHY: Record<LintFinding['kind'], (f: LintFinding, format: MigrationFormat)
 /** Each added or edited file's markers, read from HEAD as its tool would: what migrate would refuse. */
 async function markerFindings(format: MigrationFormat, git: Parameters<GitApi['showFile']>[0], api: GitApi, dir: string, files: readonly string[]): Promise<LintFinding[]> {
   const findings: LintFinding[] = [];
+  const texts = await api.showFiles(git, files.map((file) => ({ rev: 'HEAD', path: `${dir}/${file}` })));
   for (const file of files) {
-    const text = await api.showFile(git, 'HEAD', `${dir}/${file}`);
+    const text = texts.get(api.atRevision('HEAD', `${dir}/${file}`)) ?? null;
     const parsed = format.parseFileName(file);
     // One dbguard cannot run (a goose Go migration) has no markers to read: its tool compiles it (§18).
     if (text === null || parsed === null || parsed.runnable === false) continue;
@@ -40,7 +41,7 @@ export async function lintCommand(ctx: CommandContext, options: { base?: string 
   const settings = settingsFor(ctx);
   const api = await import('../git/repo.js');
   const { openRepo, isInsideRepo, mergeBase, treeBlobs } = api;
-  const git = await openRepo(settings.root);
+  const git = openRepo(settings.root);
   if (!(await isInsideRepo(git))) throw new DbguardError('NOT_A_GIT_REPO', `${settings.root} is not a git repository`, { hint: 'run dbguard lint inside the repository' });
   const base = await mergeBase(git, options.base, 'HEAD');
   const dir = settings.migrationsDir;

@@ -46,6 +46,14 @@ export interface SessionLimits {
   readonly statementTimeoutMs: number;
 }
 
+/**
+ * Loads the driver (pg: some 50 ms of module loading). A session that starts the embedded server calls
+ * it first, so the load runs while the server gets ready instead of after; a failure surfaces in connect.
+ */
+export function loadDriver(): Promise<unknown> {
+  return import('pg').catch(() => undefined);
+}
+
 export async function connect(target: ConnectionTarget, limits?: SessionLimits, timeoutMs = 5000): Promise<PgClient> {
   const pg = (await import('pg')).default;
   const client = new pg.Client({

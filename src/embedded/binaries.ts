@@ -13,12 +13,10 @@ export interface PostgresBinaries {
   readonly pg_ctl: string;
 }
 
-const hydrated = new Set<string>();
-
 /** Re-creates the links that the platform package's postinstall makes; returns how many it made. */
 export function hydrateSymlinks(packageRoot: string): number {
   const listFile = join(packageRoot, 'native', 'pg-symlinks.json');
-  if (hydrated.has(packageRoot) || !existsSync(listFile)) return 0;
+  if (!existsSync(listFile)) return 0;
   let made = 0;
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as Array<{ source: string; target: string }>;
   for (const { source, target } of links) {
@@ -31,7 +29,6 @@ export function hydrateSymlinks(packageRoot: string): number {
       // A read-only install: Postgres reports the missing library itself if it needs it.
     }
   }
-  hydrated.add(packageRoot);
   return made;
 }
 

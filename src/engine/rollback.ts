@@ -72,7 +72,7 @@ async function untrackedIntermediates(settings: Settings, state: DatabaseState):
     files = state.disk.catalog.migrations.map((m) => m.up).filter((f): f is string => f !== undefined);
   } else {
     const { openRepo, isInsideRepo, treeWithVersion } = await import('../git/repo.js');
-    const git = await openRepo(settings.root);
+    const git = openRepo(settings.root);
     if (!(await isInsideRepo(git))) return found;
     files = (await treeWithVersion(git, settings.migrationsDir, top, state.disk.catalog.format))?.files ?? [];
   }

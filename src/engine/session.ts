@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import { acquireAdvisoryLock, acquireGateLock } from '../db/advisory-lock.js';
-import { connect, type PgClient, type SessionLimits } from '../db/client.js';
+import { connect, loadDriver, type PgClient, type SessionLimits } from '../db/client.js';
 import { embeddedServerFor } from './embedded.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
 import { assertStateDirWritable } from '../fs/state.js';
@@ -305,7 +305,9 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const running = server.running();
     startedServer = running === null || server.isOrphanedTemporary();
     if (running === null) options.report?.({ type: 'server', action: 'starting' });
+    const driver = running === null ? loadDriver() : undefined; // loads while the server starts
     const port = (running ?? (await server.start(true))).port;
+    await driver;
     if (running === null) options.report?.({ type: 'server', action: 'ready' });
     if (!options.callerHandlesSignals) {
       process.once('SIGINT', stopOnSignal);

@@ -51,6 +51,9 @@ export function listMigrationFiles(dir: string, format?: MigrationFormat): Listi
   const unreadable = new Map<string, string>();
   let nonRegular = 0;
   const inFolder = format?.migrationFile;
+  // Found for the first link only, then handed to the others (a folder of links asks once).
+  let boundary: string | undefined;
+  const boundaryOf = () => (boundary ??= repositoryRealPath(dir));
   for (const entry of entries) {
     if (inFolder !== undefined && entry.isDirectory()) {
       names.push(`${entry.name}/${inFolder}`);
@@ -64,7 +67,7 @@ export function listMigrationFiles(dir: string, format?: MigrationFormat): Listi
       const stats = statSync(join(dir, entry.name));
       if (stats.isDirectory()) unreadable.set(entry.name, 'EISDIR');
       else if (!stats.isFile()) unreadable.set(entry.name, 'ENOTREG');
-      else if (entry.isSymbolicLink() && linkLeavesRepository(dir, entry.name) !== null) unreadable.set(entry.name, 'EOUTSIDE');
+      else if (entry.isSymbolicLink() && linkLeavesRepository(dir, entry.name, boundaryOf) !== null) unreadable.set(entry.name, 'EOUTSIDE');
     } catch (error) {
       unreadable.set(entry.name, errnoCode(error));
     }
@@ -77,20 +80,12 @@ export function readDiskState(dir: string, format: MigrationFormat): DiskState {
   return { catalog: buildCatalog(names, format), unreadable };
 }
 
-const boundaries = new Map<string, string>();
-
-/** The repository holding `dir` (its worktree's real path), or the folder itself outside git. */
-function repositoryBoundary(dir: string): string {
-  let boundary = boundaries.get(dir);
-  if (boundary === undefined) {
-    boundary = repositoryRealPath(dir);
-    boundaries.set(dir, boundary);
-  }
-  return boundary;
-}
-
-/** For a link: its real target when that lies outside the repository, else null (also for plain files). */
-export function linkLeavesRepository(dir: string, name: string): string | null {
+/**
+ * For a link: its real target when that lies outside the repository, else null (also for plain files).
+ * `boundary`: the repository holding `dir` (its worktree's real path, or the folder itself outside git),
+ * asked only for a link.
+ */
+export function linkLeavesRepository(dir: string, name: string, boundary: () => string = () => repositoryRealPath(dir)): string | null {
   const path = join(dir, name);
   if (!lstatSync(path).isSymbolicLink()) return null;
   let target: string;
@@ -99,5 +94,5 @@ export function linkLeavesRepository(dir: string, name: string): string | null {
   } catch {
     return null; // a dangling link: the open reports it
   }
-  return isWithin(target, repositoryBoundary(dir)) ? null : target;
+  return isWithin(target, boundary()) ? null : target;
 }

@@ -1,12 +1,15 @@
-/** Git plumbing through simple-git, loaded lazily: the hook's clean path never imports this file. */
-import type { SimpleGit } from 'simple-git';
+/** Git plumbing, loaded lazily: the hook's clean path never imports this file. */
 import { DbguardError } from '../core/errors.js';
 import { migrationNameOfPath, type MigrationFormat } from '../core/format.js';
+import { readObjects, runGit } from './plain.js';
 
-export async function openRepo(dir: string): Promise<SimpleGit> {
-  const { simpleGit } = await import('simple-git');
-  // Paths as they are (no octal escapes or quotes for non-ASCII names): we compare them with file names.
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, config: ['core.quotePath=false'] });
+/** The repository (or a folder inside it) that git runs in. */
+export interface GitRepo {
+  readonly dir: string;
+}
+
+export function openRepo(dir: string): GitRepo {
+  return { dir };
 }
 
 function gitFailed(what: string, error: unknown): DbguardError {
@@ -39,18 +42,24 @@ export function atRevision(rev: string, path: string): string {
 }
 
 /** A file's text at a revision, or null when that revision does not have it. */
-export async function showFile(git: SimpleGit, rev: string, path: string): Promise<string | null> {
+export async function showFile(git: GitRepo, rev: string, path: string): Promise<string | null> {
+  return (await showFiles(git, [{ rev, path }])).get(atRevision(rev, path)) ?? null;
+}
+
+/** Files' texts at revisions in one git process, by `atRevision(rev, path)`; null for what a revision lacks. */
+export async function showFiles(git: GitRepo, files: ReadonlyArray<{ rev: string; path: string }>): Promise<Map<string, string | null>> {
+  if (files.length === 0) return new Map();
   try {
-    return await git.show([atRevision(rev, path)]);
+    return await readObjects(git.dir, files.map(({ rev, path }) => atRevision(rev, path)));
   } catch {
-    return null;
+    return new Map();
   }
 }
 
 /** Paths under `dir` at a revision (one ls-tree call, not one show per file). */
-export async function listTree(git: SimpleGit, rev: string, dir: string): Promise<string[]> {
+export async function listTree(git: GitRepo, rev: string, dir: string): Promise<string[]> {
   try {
-    const out = await git.raw(['ls-tree', '--full-tree', '-z', '--name-only', atRevision(rev, dir)]);
+    const out = await runGit(git.dir, ['ls-tree', '--full-tree', '-z', '--name-only', atRevision(rev, dir)]);
     return out.split('\0').filter(Boolean);
   } catch {
     return [];
@@ -68,10 +77,10 @@ const HISTORY = ['--all', '--full-history', '--no-renames', '--diff-filter=AM', 
  * Down files that ever existed under `dir` in any ref's history, newest commit first:
  * `[commit, fileName]` pairs from commits that added or modified them.
  */
-export async function downFilesInHistory(git: SimpleGit, dir: string, format: MigrationFormat): Promise<Array<{ commit: string; file: string }>> {
+export async function downFilesInHistory(git: GitRepo, dir: string, format: MigrationFormat): Promise<Array<{ commit: string; file: string }>> {
   let out: string;
   try {
-    out = await git.raw(['log', ...HISTORY, '--', `:(glob)${dir}/${format.downFilesGlob}`]);
+    out = await runGit(git.dir, ['log', ...HISTORY, '--', `:(glob)${dir}/${format.downFilesGlob}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
@@ -82,11 +91,11 @@ export async function downFilesInHistory(git: SimpleGit, dir: string, format: Mi
  * The newest commit (on any ref) that has version's up file under `dir`, with that commit's migration
  * file names: the tree a migrator applied that version from (§3, untracked intermediates).
  */
-export async function treeWithVersion(git: SimpleGit, dir: string, version: bigint, format: MigrationFormat): Promise<{ commit: string; files: string[] } | null> {
+export async function treeWithVersion(git: GitRepo, dir: string, version: bigint, format: MigrationFormat): Promise<{ commit: string; files: string[] } | null> {
   let out: string;
   try {
     // Leading zeros are allowed (000445_x), so the glob is loose and each name is parsed.
-    out = await git.raw(['log', ...HISTORY, '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
+    out = await runGit(git.dir, ['log', ...HISTORY, '--', `:(glob)${dir}/${format.upFileGlob(version)}`]);
   } catch (error) {
     throw gitFailed('log', error);
   }
@@ -95,10 +104,10 @@ export async function treeWithVersion(git: SimpleGit, dir: string, version: bigi
 }
 
 /** Migration files under `dir` at a revision, with their blob ids (one ls-tree call). */
-export async function treeBlobs(git: SimpleGit, rev: string, dir: string): Promise<Map<string, string>> {
+export async function treeBlobs(git: GitRepo, rev: string, dir: string): Promise<Map<string, string>> {
   let out: string;
   try {
-    out = await git.raw(['ls-tree', '--full-tree', '-z', atRevision(rev, dir)]);
+    out = await runGit(git.dir, ['ls-tree', '--full-tree', '-z', atRevision(rev, dir)]);
   } catch {
     return new Map(); // no such folder at that revision: no migrations there
   }
@@ -110,9 +119,9 @@ export async function treeBlobs(git: SimpleGit, rev: string, dir: string): Promi
   return blobs;
 }
 
-export async function mergeBase(git: SimpleGit, a: string, b: string): Promise<string> {
+export async function mergeBase(git: GitRepo, a: string, b: string): Promise<string> {
   try {
-    return (await git.raw(['merge-base', a, b])).trim();
+    return (await runGit(git.dir, ['merge-base', a, b])).trim();
   } catch (error) {
     throw new DbguardError('GIT_FAILED', `no merge-base between ${a} and ${b}: ${(error as Error).message.trim().split('\n')[0]}`, {
       hint: `check that ${a} exists here (git fetch, then dbguard lint --base origin/main)`, cause: error,
@@ -120,9 +129,9 @@ export async function mergeBase(git: SimpleGit, a: string, b: string): Promise<s
   }
 }
 
-export async function isInsideRepo(git: SimpleGit): Promise<boolean> {
+export async function isInsideRepo(git: GitRepo): Promise<boolean> {
   try {
-    return await git.checkIsRepo();
+    return (await runGit(git.dir, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true';
   } catch {
     return false;
   }
