@@ -35,7 +35,7 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
     out.line(running ? `embedded database running: pid ${running.pid}, 127.0.0.1:${running.port}, data ${server.paths.dataDir}` : `embedded database ${server.isInitialised() ? 'stopped' : 'not created yet'} (data ${server.paths.dataDir})`);
     return { exitCode: ExitCode.ok, json: { kind: 'embedded', initialised: server.isInitialised(), running: running !== null, pid: running?.pid ?? null, port: running?.port ?? null, dataDir: server.paths.dataDir } };
   }
-  const lock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
+  const lock = await acquireLockFile(server.paths.lockFile, lockTimeoutMs());
   try {
     if (action === 'stop') {
       const stopped = await server.stop();
