@@ -15,7 +15,7 @@ import { embeddedServerFor } from './embedded.js';
 import { otherServerUsers, registerSession } from './server-users.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
 import { assertStateDirWritable } from '../fs/state.js';
-import { databaseRef, type DatabaseRef } from './identity.js';
+import { databaseRef, WORKTREE_DATABASE_FILE, type DatabaseRef } from './identity.js';
 import type { Reporter } from '../core/events.js';
 
 import type { DbSession } from './db-session.js';
@@ -132,6 +132,12 @@ export interface SessionOptions {
    * session does not end the process on them.
    */
   readonly callerHandlesSignals?: boolean;
+  /**
+   * §17: runs once the server is up and before the session connects, with the server's address (a
+   * linked worktree's database is copied here, with the embedded server's lock held so that no other
+   * worktree starts, stops or copies meanwhile).
+   */
+  readonly prepare?: (server: ConnectionTarget) => Promise<void>;
 }
 
 /** lock_timeout and statement_timeout for a session (DESIGN §4): configured, and capped by a deadline. */
@@ -258,6 +264,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);
     const attachment = new Attachment(settings, target, options, true);
+    await options.prepare?.(target);
     await attachment.attach().catch(async (error: unknown) => {
       await attachment.close().catch(() => undefined);
       throw error;
@@ -331,6 +338,7 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       port = (running ?? (await server.start(true))).port;
       if (running === null) options.report?.({ type: 'server', action: 'ready' });
       if (shared) unregister = registerSession(server);
+      await options.prepare?.(server.target(port));
     } finally {
       serverLock?.release();
     }
@@ -343,7 +351,10 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     const attached = new Attachment(settings, serverTarget, options, false);
     attachment = attached;
     await attached.attach().catch((error: unknown) => {
-      throw ref.worktree !== null && isDbguardError(error) && /does not exist/.test(error.message) ? worktreeDatabaseNotMade(ref.worktree) : error;
+      if (ref.worktree === null || !isDbguardError(error) || !/does not exist/.test(error.message)) throw error;
+      // Gone from the server (dropped by hand or pruned): the next command that needs it makes it again.
+      rmSync(join(dirname(ref.paths.cacheFile), WORKTREE_DATABASE_FILE), { force: true });
+      throw worktreeDatabaseNotMade(ref.worktree);
     });
     format = attached.format ?? format;
     return liveSession(ref, serverTarget, startedServer, format, attached, signal, stopOnSignal, async () => {
