@@ -128,8 +128,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));
   cli.command('db <action>', 'Embedded database: start | stop | status | url')
     .option('--show-password', 'With url/start: print the password instead of ***')
+    .option('--force', 'With stop: stop it even while dbguard run or another worktree\'s command uses it')
     .example('dbguard db start && export DATABASE_URL="$(dbguard db url --show-password)"')
-    .action((action: string, options: { showPassword?: boolean }) => {
+    .action((action: string, options: { showPassword?: boolean; force?: boolean }) => {
       const db: Handler = (ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options));
       run(action === 'start' || action === 'url' ? onDatabase(db) : db);
     });
