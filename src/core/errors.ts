@@ -83,6 +83,7 @@ const CODE_CLASS = {
   WORKTREE_DATABASE_NOT_ALLOWED: ExitCode.usage,
   WORKTREE_DATABASE_FAILED: ExitCode.failure,
   SERVER_IN_USE: ExitCode.unsafe,
+  WORKTREE_GONE: ExitCode.failure,
   EMBEDDED_UNSAFE_PATH: ExitCode.unsafe,
   STATE_DIR_UNSAFE: ExitCode.unsafe,
   EMBEDDED_NOT_RUNNING: ExitCode.failure,

@@ -259,6 +259,9 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   // The settings say which tool's table and files this session speaks (they may come from a test, not loadSettings).
   let format = formatOf(settings);
   const ref = databaseRef(settings);
+  // A worktree removed under a running command (git worktree remove --force): re-creating its state dir
+  // there would make `git worktree add` at that path fail ("already exists").
+  if (!existsSync(settings.root)) throw folderGone(settings.root);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
   if (ref.kind === 'external') {
     const target = ref.target as ConnectionTarget;
@@ -375,6 +378,12 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     lock.release();
     throw error;
   }
+}
+
+function folderGone(root: string): DbguardError {
+  return new DbguardError('WORKTREE_GONE', `the project folder ${root} is gone (git worktree remove?); nothing was written there`, {
+    hint: 'run dbguard from a folder that exists', details: { root },
+  });
 }
 
 /** §17: a linked worktree whose database was never copied (no hook ran at `git worktree add`, or it was pruned). */

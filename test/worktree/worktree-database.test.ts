@@ -226,3 +226,73 @@ describe('the app stays connected to the main database', () => {
     expect(await sql(urlIn(setup, path), 'SELECT note FROM one')).toEqual([{ note: "the developer's row" }]);
   });
 });
+
+/** `dbguard run -- <app>` in a worktree, its output collected; the app: a pg.Pool querying every 100 ms, exiting 7 on SIGTERM. */
+const POOL_APP = `
+const pg = require(${JSON.stringify(resolve(import.meta.dirname, '..', '..', 'node_modules', 'pg'))});
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
+pool.on('error', () => undefined);
+process.on('SIGTERM', () => pool.end().finally(() => process.exit(7)));
+setInterval(() => pool.query('SELECT current_database() AS d').then((r) => console.log('query ok ' + r.rows[0].d), (e) => console.log('query failed ' + e.message)), 100);
+`;
+
+function runApp(setup: Setup, cwd: string): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'bin.js'), 'run', '--', process.execPath, '-e', POOL_APP], {
+    cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
+  });
+  const lines: string[] = [];
+  const collect = (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  cleanups.push(() => child.kill('SIGKILL'));
+  void setup;
+  return { child, lines, exited: new Promise((done) => child.on('exit', (code) => done(code))) };
+}
+
+const oks = (lines: readonly string[]) => lines.filter((l) => l.startsWith('query ok')).length;
+
+describe('dbguard run in worktrees, on the one server', () => {
+  it('sets the worktree\'s own URL; run in two worktrees at once, one exits: the server stays up for the other', async () => {
+    const setup = await developerRepo();
+    const one = addWorktree(setup, 'run-one', 'one').path;
+    const two = addWorktree(setup, 'run-two', 'two').path;
+    expect(setup.repo.dbguard(['db', 'stop']).status).toBe(0);
+    const first = runApp(setup, one);
+    await until(() => oks(first.lines) >= 2);
+    expect(first.lines).toContain(`query ok ${worktreeDatabaseName('postgres', one)}`);
+    const second = runApp(setup, two);
+    await until(() => oks(second.lines) >= 2);
+    expect(second.lines).toContain(`query ok ${worktreeDatabaseName('postgres', two)}`);
+    // db stop refuses while they use it.
+    const stop = setup.repo.dbguard(['db', 'stop']);
+    expect(stop.status).toBe(3);
+    expect(stop.stderr).toContain('SERVER_IN_USE');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(7);
+    const okBefore = oks(second.lines);
+    await until(() => oks(second.lines) >= okBefore + 5);
+    expect(second.lines.filter((l) => l.startsWith('query failed'))).toEqual([]);
+    expect(JSON.parse(setup.repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ running: true });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(7);
+    expect(JSON.parse(setup.repo.dbguard(['db', 'status', '--json']).stdout)).toMatchObject({ running: false });
+  });
+
+  it('git worktree remove --force while dbguard run runs there: the app keeps its database, run exits with its code, nothing is written into the gone folder', async () => {
+    const setup = await developerRepo();
+    const path = addWorktree(setup, 'doomed', 'doomed').path;
+    const app = runApp(setup, path);
+    await until(() => oks(app.lines) >= 2);
+    setup.repo.git('worktree', 'remove', '--force', path);
+    expect(existsSync(path)).toBe(false);
+    const okBefore = oks(app.lines);
+    await until(() => oks(app.lines) >= okBefore + 10); // over a second: the run's watcher ticked meanwhile
+    expect(app.lines.filter((l) => l.startsWith('query failed'))).toEqual([]);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(7);
+    expect(app.lines.join('\n')).toContain("this worktree's folder is gone (git worktree remove); nothing was captured or written there");
+    expect(existsSync(path)).toBe(false);
+    // The same path can hold a worktree again.
+    expect(setup.repo.git('worktree', 'add', '-q', path, 'doomed').status).toBe(0);
+  });
+});
