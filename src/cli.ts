@@ -41,6 +41,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const run = (h: Handler) => {
     handler = h;
   };
+  // §17: in a linked worktree, a command that works on the database makes the worktree's own first.
+  const onDatabase = (h: Handler): Handler => async (ctx) => {
+    await import('./commands/worktree.js').then((m) => m.readyForCommand(ctx));
+    return h(ctx);
+  };
+  const runOnDatabase = (h: Handler) => run(onDatabase(h));
 
   cli.option('--json', 'Print one JSON document on stdout and nothing else there');
   cli.option('--cwd <dir>', 'Run against the repository in <dir>');
@@ -63,17 +69,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--no-snapshot', 'Do not take a snapshot first (dbguard undo will not be able to bring this back)')
     .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the snapshot')
     .example('dbguard rollback --dry-run')
-    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
+    .action((options: { dryRun?: boolean; yes?: boolean; keepIrreversible?: boolean; snapshot?: boolean; disconnect?: boolean }) => runOnDatabase((ctx) => import('./commands/rollback.js').then((m) => m.rollbackCommand(ctx, options))));
   cli.command('reset', 'Empty the database (asks for its name; --yes with DBGUARD_CONFIRM_RESET=<db> in scripts)')
     .option('--yes', 'Confirm without a prompt; also needs DBGUARD_CONFIRM_RESET=<database name>')
     .option('--no-snapshot', 'Do not take a snapshot first (the reset cannot be undone)')
     .option('--disconnect', 'End the other sessions of the database (your app) for the snapshot and the reset')
     .example('DBGUARD_CONFIRM_RESET=postgres dbguard reset --yes')
-    .action((options: { yes?: boolean; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
+    .action((options: { yes?: boolean; snapshot?: boolean; disconnect?: boolean }) => runOnDatabase((ctx) => import('./commands/reset.js').then((m) => m.resetCommand(ctx, options))));
   cli.command('capture', 'Store down SQL of applied migrations (run after your own migrator) and refresh the cache')
     .option('--accept-edits', 'Record up files edited since they were applied as what the database has')
     .example('migrate -path migrations -database "$DATABASE_URL" up && dbguard capture')
-    .action((options: { acceptEdits?: boolean }) => run((ctx) => import('./commands/capture.js').then((m) => m.captureCommand(ctx, options))));
+    .action((options: { acceptEdits?: boolean }) => runOnDatabase((ctx) => import('./commands/capture.js').then((m) => m.captureCommand(ctx, options))));
   cli.command('migrate', 'Apply pending up migrations as the project\'s tool would (its table, its order), capturing down SQL')
     .option('--dry-run', 'List what would be applied and change nothing')
     .option('--strict', 'Refuse migrations below the applied version instead of applying them')
@@ -83,30 +89,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--disconnect', 'With --replay or --reapply: end the other sessions of the database (your app) for the snapshot')
     .example('dbguard migrate')
     .example('dbguard migrate --reapply 20240301120000 --dry-run')
-    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; reapply?: unknown; snapshot?: boolean; disconnect?: boolean }) => run((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, {
+    .action((options: { dryRun?: boolean; strict?: boolean; replay?: boolean; reapply?: unknown; snapshot?: boolean; disconnect?: boolean }) => runOnDatabase((ctx) => import('./commands/migrate.js').then((m) => m.migrateCommand(ctx, {
       ...options, reapply: options.reapply === undefined ? undefined : optionText(ours, '--reapply') ?? String(options.reapply),
     }))));
   cli.command('snapshot <action> [name]', 'Snapshots of the database: save [name] | list | restore <name> | drop <name>')
     .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the copy or the restore')
     .example('dbguard snapshot save before-experiment')
-    .action((action: string, name: string | undefined, options: { disconnect?: boolean }) => run((ctx) => import('./commands/snapshot.js').then((m) => m.snapshotCommand(ctx, action, name, options))));
+    .action((action: string, name: string | undefined, options: { disconnect?: boolean }) => runOnDatabase((ctx) => import('./commands/snapshot.js').then((m) => m.snapshotCommand(ctx, action, name, options))));
   cli.command('undo', 'Restore the snapshot taken before the last rollback, reset or replay (the state it replaces is kept as a snapshot)')
     .option('--disconnect', 'End the other sessions of the database (your app; a pool reconnects) for the restore')
     .example('dbguard undo')
-    .action((options: { disconnect?: boolean }) => run((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx, options))));
+    .action((options: { disconnect?: boolean }) => runOnDatabase((ctx) => import('./commands/snapshot.js').then((m) => m.undoCommand(ctx, options))));
   cli.command('stash <action> [id]', 'Rows kept from rolled-back tables and columns: list | show <id> | export <id> | drop <id|all> | restore <id|all>')
     .option('--dry-run', 'stash restore: say what would go back and change nothing')
     .option('--table <name>', 'stash export: the new table to copy the kept rows into (default public.dbguard_stash_<id>)')
     .example('dbguard stash list')
     .example('dbguard stash restore 3 --dry-run')
     .example('dbguard stash export 3 --table public.kept_nicknames')
-    .action((action: string, id: string | undefined, options: { dryRun?: boolean; table?: string }) => run((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id, options))));
+    .action((action: string, id: string | undefined, options: { dryRun?: boolean; table?: string }) => runOnDatabase((ctx) => import('./commands/stash.js').then((m) => m.stashCommand(ctx, action, id, options))));
   cli.command('force <version>', 'Clear the dirty flag after repairing a half-applied migration (golang-migrate\'s force; the other tools keep no flag)')
     .example('dbguard force 20240301120000')
-    .action((version: string) => run((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));
+    .action((version: string) => runOnDatabase((ctx) => import('./commands/force.js').then((m) => m.forceCommand(ctx, version))));
   cli.command('verify', 'For CI: on a temporary database, check that every down restores the schema its up changed (exit 1)')
     .example('dbguard verify')
-    .action(() => run((ctx) => import('./commands/verify.js').then((m) => m.verifyCommand(ctx))));
+    .action(() => runOnDatabase((ctx) => import('./commands/verify.js').then((m) => m.verifyCommand(ctx))));
   cli.command('lint', 'For CI: migrations this branch adds below the base\'s top, or edits and deletes (exit 1)')
     .option('--base <ref>', 'The branch this one will be merged into')
     .example('dbguard lint --base origin/main')
@@ -116,7 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--continue', 'Start even though the database has migrations this branch lacks')
     .example('dbguard run -- go run ./cmd/server')
     .allowUnknownOptions()
-    .action((options: { rollback?: boolean; continue?: boolean; '--'?: string[] }) => run((ctx) => import('./commands/run.js').then((m) => m.runAppCommand(ctx, options['--'] ?? [], options))));
+    .action((options: { rollback?: boolean; continue?: boolean; '--'?: string[] }) => runOnDatabase((ctx) => import('./commands/run.js').then((m) => m.runAppCommand(ctx, options['--'] ?? [], options))));
   cli.command('hooks <action>', 'Git hooks: install | uninstall | status')
     .example('dbguard hooks install')
     .action((action: string) => run((ctx) => import('./commands/hooks.js').then((m) => m.hooksCommand(ctx, action))));
@@ -124,9 +130,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--show-password', 'With url/start: print the password instead of ***')
     .option('--dry-run', 'With prune: list what it would drop and drop nothing')
     .option('--yes', 'With prune: do not ask for confirmation (needed when not on a terminal)')
+    .option('--force', 'With stop: stop it even while dbguard run or another worktree\'s command uses it')
     .example('dbguard db start && export DATABASE_URL="$(dbguard db url --show-password)"')
     .example('dbguard db prune --dry-run')
-    .action((action: string, options: { showPassword?: boolean; dryRun?: boolean; yes?: boolean }) => run((ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options))));
+    .action((action: string, options: { showPassword?: boolean; dryRun?: boolean; yes?: boolean; force?: boolean }) => {
+      const db: Handler = (ctx) => import('./commands/db.js').then((m) => m.dbCommand(ctx, action, options));
+      run(action === 'start' || action === 'url' ? onDatabase(db) : db);
+    });
   cli.command('demo', 'A scripted branch switch on a throwaway repository and the embedded database')
     .option('--keep', 'Keep the repository (and leave its database running) to explore afterwards')
     .example('dbguard demo')

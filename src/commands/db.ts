@@ -6,7 +6,7 @@ import { formatConnectionUrl } from '../core/connection.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
-import { keptByDeveloper } from '../engine/server-users.js';
+import { keptByDeveloper, otherServerUsers } from '../engine/server-users.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
@@ -14,7 +14,7 @@ export type DbAction = 'start' | 'stop' | 'status' | 'url' | 'list' | 'prune';
 export const DB_ACTIONS: readonly DbAction[] = ['start', 'stop', 'status', 'url', 'list', 'prune'];
 
 
-export async function dbCommand(ctx: CommandContext, action: string, options: { showPassword?: boolean; dryRun?: boolean; yes?: boolean }): Promise<CommandResult> {
+export async function dbCommand(ctx: CommandContext, action: string, options: { showPassword?: boolean; dryRun?: boolean; yes?: boolean; force?: boolean }): Promise<CommandResult> {
   if (!DB_ACTIONS.includes(action as DbAction)) {
     throw new DbguardError('USAGE', `unknown db action "${action}"`, { hint: `dbguard db ${DB_ACTIONS.join('|')}` });
   }
@@ -40,9 +40,16 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
     out.line(running ? `embedded database running: pid ${running.pid}, 127.0.0.1:${running.port}, data ${server.paths.dataDir}` : `embedded database ${server.isInitialised() ? 'stopped' : 'not created yet'} (data ${server.paths.dataDir})`);
     return { exitCode: ExitCode.ok, json: { kind: 'embedded', initialised: server.isInitialised(), running: running !== null, pid: running?.pid ?? null, port: running?.port ?? null, dataDir: server.paths.dataDir } };
   }
-  const lock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
+  const lock = await acquireLockFile(server.paths.lockFile, lockTimeoutMs());
   try {
     if (action === 'stop') {
+      // §17: one server for every worktree; a run's app (here or in another worktree) would lose its database.
+      const users = otherServerUsers(server);
+      if (users.length > 0 && !options.force) {
+        throw new DbguardError('SERVER_IN_USE', `the embedded database is in use by dbguard in ${users.length === 1 ? 'another process' : `${users.length} other processes`} (pid ${users.join(', ')}): a dbguard run's app, or a command in another worktree; it was left running`, {
+          hint: 'stop them first (it stops by itself when the last one leaves), or dbguard db stop --force', details: { pids: users },
+        });
+      }
       const stopped = await server.stop();
       out.line(stopped ? 'embedded database stopped' : 'embedded database was not running');
       return { exitCode: ExitCode.ok, json: { kind: 'embedded', stopped } };

@@ -17,6 +17,8 @@ import { listVersions } from '../core/text.js';
 import { foreseenRefusal } from '../core/refusals.js';
 import { describeKeptLines, snapshotSkippedLine } from './plan-view.js';
 
+export { worktreeAdded } from './worktree.js';
+
 /** The hook's bound for all of its database work (DESIGN §4): git never waits longer than this. */
 const deadlineFor = (settings: Settings) => Date.now() + settings.timeouts.hookMs;
 

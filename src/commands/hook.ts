@@ -164,6 +164,12 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // applies back after this hook; the shim checks again then. Acting now rolled back that migration.
     if (git && autostashPending(git.gitDir)) return 0;
     const settings: Settings = loadSettings(io.cwd, io.env);
+    // `git worktree add` checks the new worktree out from the null id: its own database is made now (§17).
+    if (name === 'post-checkout' && /^0+$/.test(revisions.prev) && settings.worktree !== null) {
+      const { worktreeAdded } = await import('./hook-actions.js');
+      await worktreeAdded(settings, io);
+      return 0;
+    }
     const format = formatOf(settings);
     const ref = databaseRef(settings);
     const dir = absoluteMigrationsDir(settings);

@@ -6,7 +6,8 @@ import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache, type WithoutDown } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
 import { embeddedServerFor } from '../engine/embedded.js';
-import { databaseRef } from '../engine/identity.js';
+import { databaseMayExist, databaseRef } from '../engine/identity.js';
+import { notMadeStatus } from './worktree.js';
 import { buildRollbackPlan, type DatabaseState } from '../engine/rollback.js';
 import { recoverCache } from '../engine/capture.js';
 import { compareWithRecord } from '../engine/schema-check.js';
@@ -86,6 +87,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     migrationsDir: settings.migrationsDir, onDisk: disk.catalog.migrations.length,
     conflicts: comparison.conflicts, pending: comparison.pending.map((m) => ({ version: m.version, filename: m.up })),
   };
+  // §17: a linked worktree whose own database is not made yet: what it will be, and what makes it.
+  if (ref.worktree !== null && !databaseMayExist(ref)) return notMadeStatus(out, ref.worktree, json);
   // Offline, or nothing to ask yet (a read-only command never creates the embedded cluster): the cache's answer.
   if (options.offline || embeddedNotCreated(settings)) {
     const by = options.offline ? 'by the cache' : 'no database yet';

@@ -5,6 +5,8 @@
 import * as v from 'valibot';
 import { DbguardError } from './errors.js';
 import { FORMAT_NAMES, isFormatName, type FormatName } from './format.js';
+import { worktreeDatabaseName } from './kept-database.js';
+import { checkoutServer, type CheckoutPlace } from './checkout-place.js';
 
 export const CONFIG_FILE = 'dbguard.config.json';
 export const DEFAULT_MIGRATION_DIRS = ['migrations', 'db/migrations', 'database/migrations', 'drizzle', 'prisma/migrations'] as const;
@@ -14,6 +16,15 @@ export const DEFAULT_EMBEDDED_DATABASE = 'postgres';
 const Milliseconds = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(86_400_000));
 const Port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
 const DatabaseName = v.pipe(v.string(), v.minLength(1), v.maxLength(63));
+
+/**
+ * §17: PostgreSQL copies a database only while nobody else is connected to it. "disconnect": its other
+ * sessions (the app's pool) are ended for the moment of the copy and kept out until it is whole; a pool
+ * reconnects. "snapshot": the newest snapshot of it is copied instead, touching no session (its data is
+ * as old as that snapshot); with none, its sessions are ended as with "disconnect".
+ */
+export const WHEN_SOURCE_BUSY = ['disconnect', 'snapshot'] as const;
+export type WhenSourceBusy = (typeof WHEN_SOURCE_BUSY)[number];
 
 const ConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
@@ -29,6 +40,7 @@ const ConfigSchema = v.strictObject({
   timeouts: v.optional(v.strictObject({ lockMs: v.optional(Milliseconds), statementMs: v.optional(Milliseconds), hookMs: v.optional(Milliseconds) })),
   snapshots: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))), disconnect: v.optional(v.boolean()) })])),
   stash: v.optional(v.union([v.boolean(), v.strictObject({ maxBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) })])),
+  worktreeDatabases: v.optional(v.union([v.boolean(), v.strictObject({ whenSourceBusy: v.optional(v.picklist(WHEN_SOURCE_BUSY)) })])),
   run: v.optional(v.strictObject({ urlVariable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits and _'))) })),
 });
 
@@ -61,6 +73,28 @@ export interface Settings {
   readonly stash: { readonly enabled: boolean; readonly maxBytes: number };
   /** §14 `dbguard run`: the variable the app reads the embedded database's URL from. */
   readonly run: { readonly urlVariable: string };
+  /** §17: a database per linked worktree (on by default for the embedded database, opt-in for an external one). */
+  readonly worktreeDatabases: { readonly enabled: boolean; readonly whenSourceBusy: WhenSourceBusy };
+  /**
+   * §17: this checkout is a linked worktree with a database of its own (`database` already names it):
+   * where it is, and the main worktree's database it is copied from. null: the configured database.
+   */
+  readonly worktree: WorktreeTarget | null;
+  /**
+   * The state dir (absolute) of the repository's one embedded server — data dir, password, port and the
+   * run registry — when it is not this checkout's own: a linked worktree uses the main worktree's (a bare
+   * repository's worktrees, a folder in its git dir). null: this checkout's state dir.
+   */
+  readonly serverStateDir: string | null;
+}
+
+export interface WorktreeTarget {
+  /** The worktree's real path (what its database's comment names). */
+  readonly path: string;
+  /** Its database, on the same server as the main worktree's. */
+  readonly database: string;
+  /** The main worktree's database, which it is copied from. */
+  readonly source: string;
 }
 
 export const DEFAULT_SNAPSHOT_KEEP = 5;
@@ -82,11 +116,12 @@ const UNION_SHAPES: Record<string, string> = {
   database: '{ "url": "postgres://…" } or { "embedded": { "port": 5433, "database": "app" } } (both keys of embedded optional)',
   snapshots: 'true, false or { "keep": 1 to 100, "disconnect": true or false }',
   stash: 'true, false or { "maxBytes": a whole number }',
+  worktreeDatabases: 'true, false or { "whenSourceBusy": "disconnect" or "snapshot" }',
 };
 
 /** Validates a parsed config document; `source` names the file for the error. */
 export function validateConfig(raw: unknown, source: string): ConfigFile {
-  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run';
+  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run, worktreeDatabases';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     const found = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw;
     throw new DbguardError('CONFIG_INVALID', `${source} must hold a JSON object, not ${found}`, { hint: `write {} or an object with the ${keys}`, details: { key: '(root)', source } });
@@ -169,20 +204,32 @@ function migrationFormat(source: string, value: string | undefined): FormatName 
  * Merges file config and environment (environment wins). `existingDirs` says which of the default
  * migration directories exist, so the default can be "the first existing one" without I/O here.
  */
-export function resolveSettings(root: string, config: ConfigFile, env: EnvOverrides, existingDirs: ReadonlySet<string>): Settings {
+export function resolveSettings(root: string, config: ConfigFile, env: EnvOverrides, existingDirs: ReadonlySet<string>, checkout: CheckoutPlace | null = null): Settings {
   const migrationsDir = env.DBGUARD_MIGRATIONS_DIR || config.migrationsDir
     || DEFAULT_MIGRATION_DIRS.find((dir) => existingDirs.has(dir)) || DEFAULT_MIGRATION_DIRS[0];
   const url = env.DBGUARD_DATABASE_URL || (config.database && 'url' in config.database ? config.database.url : undefined);
   const embedded = config.database && 'embedded' in config.database ? config.database.embedded : {};
   const named = migrationFormat(env.DBGUARD_FORMAT ? 'DBGUARD_FORMAT' : '"format" in dbguard.config.json', env.DBGUARD_FORMAT || config.format);
   const allowRemoteEnv = envChoice('DBGUARD_ALLOW_REMOTE', env.DBGUARD_ALLOW_REMOTE, ['true', 'false', '1', '0']);
+  const stateDir = env.DBGUARD_STATE_DIR || config.stateDir || DEFAULT_STATE_DIR;
+  const worktreeDatabases = {
+    // On by default for dbguard's own server; an external one needs CREATEDB, so it is asked for.
+    enabled: config.worktreeDatabases === undefined ? !url : config.worktreeDatabases !== false,
+    whenSourceBusy: (typeof config.worktreeDatabases === 'object' ? config.worktreeDatabases.whenSourceBusy : undefined) ?? 'disconnect',
+  };
+  const place = checkoutServer(root, stateDir, checkout, url !== undefined);
+  const mainDatabase = url ? null : embedded.database ?? DEFAULT_EMBEDDED_DATABASE;
+  const source = mainDatabase ?? (url ? databaseOfUrl(url) : null);
+  const worktree: WorktreeTarget | null = checkout?.linked && worktreeDatabases.enabled && source !== null
+    ? { path: checkout.worktreeRealPath, database: worktreeDatabaseName(source, checkout.worktreeRealPath), source }
+    : null;
   return {
     root,
     migrationsDir: migrationsDir.replace(/\\/g, '/').replace(/\/+$/, ''),
-    stateDir: env.DBGUARD_STATE_DIR || config.stateDir || DEFAULT_STATE_DIR,
+    stateDir: worktree ? place.worktreeStateDir(worktree.database) : stateDir,
     database: url
-      ? { kind: 'external', url }
-      : { kind: 'embedded', port: embedded.port, database: embedded.database ?? DEFAULT_EMBEDDED_DATABASE },
+      ? { kind: 'external', url: worktree ? urlWithDatabase(url, worktree.database) : url }
+      : { kind: 'embedded', port: embedded.port, database: worktree?.database ?? mainDatabase ?? DEFAULT_EMBEDDED_DATABASE },
     format: named ?? 'golang-migrate',
     formatSource: named === null ? 'default' : 'named',
     onConflict: envChoice('DBGUARD_ON_CONFLICT', env.DBGUARD_ON_CONFLICT, ['warn', 'rollback']) ?? config.onConflict ?? 'warn',
@@ -202,5 +249,25 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
       maxBytes: (typeof config.stash === 'object' ? config.stash.maxBytes : undefined) ?? DEFAULT_STASH_MAX_BYTES,
     },
     run: { urlVariable: runUrlVariable(config.run?.urlVariable) },
+    worktreeDatabases,
+    worktree,
+    serverStateDir: place.serverStateDir,
   };
+}
+
+/** The database a URL names (its path without the "/"), or null when it names none. */
+function databaseOfUrl(url: string): string | null {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+    return name === '' ? null : name;
+  } catch {
+    return null; // not a URL: the session says so when it parses it
+  }
+}
+
+/** The same server and role, another database: a linked worktree's own on an external server (§17). */
+function urlWithDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
 }

@@ -25,9 +25,9 @@ export interface TemplateFacts {
  * Other sessions count only when they stay: a client that has just disconnected (the previous dbguard
  * command, a test's query) leaves its backend in pg_stat_activity for a moment. Up to a second.
  */
-export async function templateFacts(maintenance: PgClient, database: string): Promise<TemplateFacts> {
+export async function templateFacts(maintenance: PgClient, database: string, patienceMs = 1_000): Promise<TemplateFacts> {
   let facts = await readTemplateFacts(maintenance, database);
-  for (let wait = 0; facts.otherSessions.length > 0 && wait < 10; wait++) {
+  for (let wait = 0; facts.otherSessions.length > 0 && wait < patienceMs / 100; wait++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     facts = await readTemplateFacts(maintenance, database);
   }

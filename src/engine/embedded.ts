@@ -12,15 +12,18 @@ export function embeddedServerFor(settings: Settings): EmbeddedServer {
     });
   }
   const { port, database } = settings.database;
+  // A linked worktree's database is a copy made by engine/worktree-database, never an empty one made here.
+  const configured = settings.worktree?.source ?? database;
   return new EmbeddedServer({
-    stateDir: absoluteStateDir(settings), port, database,
+    // One server per repository (§17): a linked worktree's is the main worktree's.
+    stateDir: settings.serverStateDir ?? absoluteStateDir(settings), port, database,
     // The configured database inside the cluster, created on first start (the server itself knows no SQL).
     async ensureDatabase(target) {
-      if (database === target.user) return;
+      if (configured === target.user) return;
       const client = await connect({ ...target, database: target.user });
       try {
-        const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-        if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
+        const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [configured]);
+        if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${quoteIdentifier(configured)}`);
       } finally {
         await client.end();
       }

@@ -5,6 +5,7 @@
  * app's exit code. No lock is held while the app runs: hooks and commands work beside it.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { formatConnectionUrl, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import type { Plan } from '../core/plan.js';
@@ -45,6 +46,9 @@ export type RunOutcome =
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** The app's own exit code, or the shell's for a signal (128 + its number). */
+const exitCodeOf = (exit: { code: number | null; signal: NodeJS.Signals | null }) => exit.code ?? 128 + (SIGNAL_NUMBERS[exit.signal ?? ''] ?? 0);
 
 /** The variable the app reads its database URL from ("run": { "urlVariable" } in the config). */
 function environmentFor(settings: Settings, target: ConnectionTarget | null): NodeJS.ProcessEnv {
@@ -109,8 +113,10 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   const watchTarget = target ?? (databaseRef(settings).target as ConnectionTarget);
   let lastSeen: string | null = null;
   let busy = false;
+  // §17: `git worktree remove --force` while the app runs: nothing is ever written into the folder that is gone.
+  const folderGone = () => !existsSync(settings.root);
   const tick = async () => {
-    if (busy) return;
+    if (busy || folderGone()) return;
     busy = true;
     // A connection per look, closed at once: one kept open would count as "another session" and keep
     // every rollback beside the app from taking its snapshot.
@@ -155,6 +161,10 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
         hint: `check the command after "--" (is ${program} installed and on PATH?)`, details: { command: program, error: code ?? null },
       });
     }
+    if (folderGone()) {
+      options.say(`this worktree's folder is gone (git worktree remove); nothing was captured or written there${settings.worktree ? `, and its database ${settings.worktree.database} is kept on the server` : ''}`);
+      return { kind: 'exited', code: exitCodeOf(exit), captured: [...captured].sort(compareVersions), rolledBack, dirty: null };
+    }
     // 4. Once more at the end: what the app applied in its last moments.
     last = await captureNow(settings, 10_000);
   } finally {
@@ -163,6 +173,6 @@ export async function runCommand(settings: Settings, options: RunOptions): Promi
   for (const v of last.captured) captured.add(v);
   // The app's migrator stopped half way through this version: capture did not record it as applied.
   const dirty = last.current?.dirty ? last.current.version : null;
-  const code = exit.code ?? 128 + (SIGNAL_NUMBERS[exit.signal ?? ''] ?? 0);
+  const code = exitCodeOf(exit);
   return { kind: 'exited', code, captured: [...captured].sort(compareVersions), rolledBack, dirty };
 }

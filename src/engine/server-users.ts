@@ -11,6 +11,7 @@
  * Joining and leaving hold the data dir's lock file, as every session does: a run never joins a server
  * that another run is stopping, and a command's temporary server is never joined while it runs.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionTarget } from '../core/connection.js';
@@ -22,13 +23,30 @@ import { writeOwnFile } from '../embedded/host.js';
 import type { EmbeddedServer } from '../embedded/server.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
 import { embeddedServerFor } from './embedded.js';
-import { databaseRef } from './identity.js';
 
 /** Holds the postmaster PID of a server a run started: a marker left from an earlier server never matches. */
 const STARTED_BY_RUN = 'started-by-run';
 
 const registryOf = (server: EmbeddedServer) => join(server.config.stateDir, 'server-users');
 const entryOf = (registry: string) => join(registry, `run-${process.pid}`);
+
+/**
+ * A command's session in a linked worktree (§17) is a user too while it is open: the main worktree's
+ * command that started the server for itself must not stop it under another worktree's. Returns the
+ * function that unregisters it.
+ */
+export function registerSession(server: EmbeddedServer): () => void {
+  const registry = registryOf(server);
+  const entry = join(registry, `session-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(registry, { recursive: true });
+  writeOwnFile(entry, `${process.pid}\n`);
+  return () => rmSync(entry, { force: true });
+}
+
+/** The runs and sessions of other processes that use the server now (§17: it is stopped only without them). */
+export function otherServerUsers(server: EmbeddedServer): number[] {
+  return otherLiveUsers(registryOf(server));
+}
 
 /** The registered users other than this process that are still alive; entries of dead ones are removed. */
 function otherLiveUsers(registry: string): number[] {
@@ -40,7 +58,7 @@ function otherLiveUsers(registry: string): number[] {
   }
   const alive: number[] = [];
   for (const name of names) {
-    const pid = Number(/^run-([0-9]+)$/.exec(name)?.[1] ?? Number.NaN);
+    const pid = Number(/^(?:run|session)-([0-9]+)(?:-[0-9a-f]+)?$/.exec(name)?.[1] ?? Number.NaN);
     if (Number.isNaN(pid) || pid === process.pid) continue;
     if (isProcessAlive(pid)) alive.push(pid);
     else rmSync(join(registry, name), { force: true });
@@ -84,7 +102,8 @@ export interface ServerUse {
 export async function useEmbeddedServer(settings: Settings): Promise<ServerUse> {
   const server = embeddedServerFor(settings);
   const registry = registryOf(server);
-  const lockFile = databaseRef(settings).paths.lockFile;
+  // The server's own lock (the main worktree's), shared by every worktree that uses it (§17).
+  const lockFile = server.paths.lockFile;
   const lock = await acquireLockFile(lockFile, lockTimeoutMs());
   let port: number;
   try {
@@ -124,7 +143,8 @@ async function leave(server: EmbeddedServer, registry: string, lockFile: string)
     if (running === null) return null;
     const runs = otherLiveUsers(registry);
     if (runs.length > 0) return `the embedded database stays up for the other dbguard run${runs.length === 1 ? '' : 's'} (pid ${runs.join(', ')})`;
-    if (!startedByRun(registry, running.pid)) return null; // the developer's (dbguard db start): it stays
+    // The developer's (dbguard db start) stays; one a command started for itself and left up for us is ours to stop.
+    if (!startedByRun(registry, running.pid) && !server.isOrphanedTemporary()) return null;
     const others = await otherClients(server.target(running.port)).catch(() => []);
     if (others.length > 0) return `left the embedded database running: other sessions use it: ${others.join(', ')}; dbguard db stop stops it`;
     await server.stop();

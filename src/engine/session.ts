@@ -4,7 +4,7 @@
  */
 import { formatOf } from '../formats/index.js';
 import type { MigrationFormat } from '../core/format.js';
-import type { Settings } from '../core/settings.js';
+import type { Settings, WorktreeTarget } from '../core/settings.js';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isLocalHost, type ConnectionTarget } from '../core/connection.js';
@@ -12,9 +12,10 @@ import { DbguardError, isDbguardError } from '../core/errors.js';
 import { acquireAdvisoryLock, acquireGateLock } from '../db/advisory-lock.js';
 import { connect, loadDriver, type PgClient, type SessionLimits } from '../db/client.js';
 import { embeddedServerFor } from './embedded.js';
+import { otherServerUsers, registerSession } from './server-users.js';
 import { acquireLockFile, lockTimeoutMs, type HeldLock } from '../fs/lock-file.js';
 import { assertStateDirWritable } from '../fs/state.js';
-import { databaseRef, type DatabaseRef } from './identity.js';
+import { databaseRef, WORKTREE_DATABASE_FILE, type DatabaseRef } from './identity.js';
 import type { Reporter } from '../core/events.js';
 
 import type { DbSession } from './db-session.js';
@@ -131,6 +132,12 @@ export interface SessionOptions {
    * session does not end the process on them.
    */
   readonly callerHandlesSignals?: boolean;
+  /**
+   * §17: runs once the server is up and before the session connects, with the server's address (a
+   * linked worktree's database is copied here, with the embedded server's lock held so that no other
+   * worktree starts, stops or copies meanwhile).
+   */
+  readonly prepare?: (server: ConnectionTarget) => Promise<void>;
 }
 
 /** lock_timeout and statement_timeout for a session (DESIGN §4): configured, and capped by a deadline. */
@@ -252,11 +259,15 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   // The settings say which tool's table and files this session speaks (they may come from a test, not loadSettings).
   let format = formatOf(settings);
   const ref = databaseRef(settings);
+  // A worktree removed under a running command (git worktree remove --force): re-creating its state dir
+  // there would make `git worktree add` at that path fail ("already exists").
+  if (!existsSync(settings.root)) throw folderGone(settings.root);
   if (options.destructive) assertStateDirWritable(dirname(ref.paths.cacheFile));
   if (ref.kind === 'external') {
     const target = ref.target as ConnectionTarget;
     if (options.destructive) assertLocalOrAllowed(settings, target);
     const attachment = new Attachment(settings, target, options, true);
+    await options.prepare?.(target);
     await attachment.attach().catch(async (error: unknown) => {
       await attachment.close().catch(() => undefined);
       throw error;
@@ -280,9 +291,27 @@ export async function openSession(settings: Settings, options: SessionOptions): 
   if (settings.database.kind !== 'embedded') throw new Error('unreachable');
   const server = embeddedServerFor(settings);
   const lock: HeldLock = await acquireLockFile(ref.paths.lockFile, lockTimeoutMs());
+  // §17: a linked worktree's session shares the main worktree's server; its own lock keeps its database,
+  // the server's lock is taken only to start or stop the server, and it counts as a user meanwhile.
+  const shared = server.paths.lockFile !== ref.paths.lockFile;
+  let unregister: (() => void) | null = null;
   let startedServer = false;
   let attachment: Attachment | undefined;
   let target: ConnectionTarget | undefined;
+  /** Stops the server when this session started it (or a gone command left it) and no other worktree's process uses it. */
+  const stopIfLast = async (): Promise<boolean> => {
+    const serverLock = shared ? await acquireLockFile(server.paths.lockFile, lockTimeoutMs()).catch(() => null) : null;
+    if (shared && serverLock === null) return false; // a stop elsewhere is under way, or a long command: it stays up
+    try {
+      unregister?.();
+      unregister = null;
+      if (!(startedServer || (shared && server.isOrphanedTemporary())) || otherServerUsers(server).length > 0) return false;
+      await server.stop();
+      return true;
+    } finally {
+      serverLock?.release();
+    }
+  };
   // Ctrl-C during a command: a listener replaces node's default exit, so after stopping the server we
   // started (a rolled-back step's transaction is aborted by Postgres) we exit as the signal would have.
   const stopOnSignal = () => {
@@ -291,24 +320,33 @@ export async function openSession(settings: Settings, options: SessionOptions): 
       await attachment?.client?.end().catch(() => undefined);
       if (target) await reopenAfterInterrupt(ref, target);
       if (options.destructive && target) await reportInterrupt(ref, target, format);
-      if (startedServer) await server.stop().catch(() => undefined);
+      await stopIfLast().catch(() => undefined);
+      unregister?.();
       lock.release();
       process.exit(130);
     })();
   };
   try {
-    if (!server.isInitialised()) {
-      if (!options.create) throw notCreatedError();
-      options.report?.({ type: 'server', action: 'initialising' });
-      await server.initialise();
+    const serverLock = shared ? await acquireLockFile(server.paths.lockFile, lockTimeoutMs()) : null;
+    let port: number;
+    try {
+      if (!server.isInitialised()) {
+        if (!options.create) throw notCreatedError();
+        options.report?.({ type: 'server', action: 'initialising' });
+        await server.initialise();
+      }
+      const running = server.running();
+      startedServer = running === null || server.isOrphanedTemporary();
+      if (running === null) options.report?.({ type: 'server', action: 'starting' });
+      const driver = running === null ? loadDriver() : undefined; // loads while the server starts
+      port = (running ?? (await server.start(true))).port;
+      await driver;
+      if (running === null) options.report?.({ type: 'server', action: 'ready' });
+      if (shared) unregister = registerSession(server);
+      await options.prepare?.(server.target(port));
+    } finally {
+      serverLock?.release();
     }
-    const running = server.running();
-    startedServer = running === null || server.isOrphanedTemporary();
-    if (running === null) options.report?.({ type: 'server', action: 'starting' });
-    const driver = running === null ? loadDriver() : undefined; // loads while the server starts
-    const port = (running ?? (await server.start(true))).port;
-    await driver;
-    if (running === null) options.report?.({ type: 'server', action: 'ready' });
     if (!options.callerHandlesSignals) {
       process.once('SIGINT', stopOnSignal);
       process.once('SIGTERM', stopOnSignal);
@@ -317,15 +355,18 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     target = serverTarget;
     const attached = new Attachment(settings, serverTarget, options, false);
     attachment = attached;
-    await attached.attach();
+    await attached.attach().catch((error: unknown) => {
+      if (ref.worktree === null || !isDbguardError(error) || !/does not exist/.test(error.message)) throw error;
+      // Gone from the server (dropped by hand or pruned): the next command that needs it makes it again.
+      rmSync(join(dirname(ref.paths.cacheFile), WORKTREE_DATABASE_FILE), { force: true });
+      throw worktreeDatabaseNotMade(ref.worktree);
+    });
     format = attached.format ?? format;
     return liveSession(ref, serverTarget, startedServer, format, attached, signal, stopOnSignal, async () => {
       try {
-        if (startedServer) {
-          options.report?.({ type: 'server', action: 'stopping' });
-          await server.stop();
-          options.report?.({ type: 'server', action: 'stopped' });
-        }
+        if (startedServer) options.report?.({ type: 'server', action: 'stopping' });
+        const stopped = await stopIfLast();
+        if (startedServer && stopped) options.report?.({ type: 'server', action: 'stopped' });
       } finally {
         lock.release();
       }
@@ -334,10 +375,24 @@ export async function openSession(settings: Settings, options: SessionOptions): 
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     await attachment?.close().catch(() => undefined);
-    if (startedServer) await server.stop().catch(() => undefined);
+    await stopIfLast().catch(() => undefined);
+    unregister?.();
     lock.release();
     throw error;
   }
+}
+
+function folderGone(root: string): DbguardError {
+  return new DbguardError('WORKTREE_GONE', `the project folder ${root} is gone (git worktree remove?); nothing was written there`, {
+    hint: 'run dbguard from a folder that exists', details: { root },
+  });
+}
+
+/** §17: a linked worktree whose database was never copied (no hook ran at `git worktree add`, or it was pruned). */
+export function worktreeDatabaseNotMade(worktree: WorktreeTarget): DbguardError {
+  return new DbguardError('WORKTREE_DATABASE_NOT_MADE', `this worktree's database ${worktree.database} has not been made yet (a copy of ${worktree.source}, the main worktree's database)`, {
+    hint: 'dbguard migrate   (copies it, brings it in step with this branch, applies what is pending), or dbguard db start', details: { database: worktree.database, source: worktree.source },
+  });
 }
 
 export async function withSession<T>(settings: Settings, options: SessionOptions, work: (session: DbSession) => Promise<T>): Promise<T> {

@@ -26,7 +26,7 @@ import { closedMarkerPath, type DbSession } from './session.js';
 const MAX_SNAPSHOT_META_BYTES = 64 * 1024;
 
 /** Clone the database's files where the server's data directory is on this machine, on a disk that clones (§16). */
-async function canClone(maintenance: PgClient): Promise<boolean> {
+export async function canClone(maintenance: PgClient): Promise<boolean> {
   const dir = await dataDirectory(maintenance);
   return dir !== null && filesCanBeCloned(dir);
 }

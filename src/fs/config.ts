@@ -6,6 +6,7 @@ import { linkLeavesRepository } from './migrations-dir.js';
 import { readBoundedText, readHead } from './bounded-read.js';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { isWithin, realPathOf, repositoryRealPath } from './paths.js';
+import { readCheckoutPlace } from './server-location.js';
 import { DbguardError } from '../core/errors.js';
 import { CONFIG_FILE, DEFAULT_MIGRATION_DIRS, resolveSettings, validateConfig, type ConfigFile, type Settings } from '../core/settings.js';
 
@@ -66,7 +67,7 @@ export function loadSettings(cwd: string, env: NodeJS.ProcessEnv = process.env):
   const root = findRoot(cwd);
   const config = readConfigFile(root);
   const existing = new Set(DEFAULT_MIGRATION_DIRS.filter((dir) => isDirectory(join(root, dir))));
-  const settings = withIndex(withFormat(resolveSettings(root, config, env, existing)));
+  const settings = withIndex(withFormat(resolveSettings(root, config, env, existing, readCheckoutPlace(root))));
   assertStateDirUsable(settings, env);
   assertInsideRepository(settings);
   return settings;
