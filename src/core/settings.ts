@@ -29,6 +29,7 @@ const ConfigSchema = v.strictObject({
   timeouts: v.optional(v.strictObject({ lockMs: v.optional(Milliseconds), statementMs: v.optional(Milliseconds), hookMs: v.optional(Milliseconds) })),
   snapshots: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))), disconnect: v.optional(v.boolean()) })])),
   stash: v.optional(v.union([v.boolean(), v.strictObject({ maxBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) })])),
+  branchDatabases: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))) })])),
   run: v.optional(v.strictObject({ urlVariable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits and _'))) })),
 });
 
@@ -59,6 +60,8 @@ export interface Settings {
   readonly stash: { readonly enabled: boolean; readonly maxBytes: number };
   /** §14 `dbguard run`: the variable the app reads the embedded database's URL from. */
   readonly run: { readonly urlVariable: string };
+  /** §17: a database per branch, switched on checkout; `keep` bounds the saved ones (null: no bound). */
+  readonly branchDatabases: { readonly enabled: boolean; readonly keep: number | null };
 }
 
 export const DEFAULT_SNAPSHOT_KEEP = 5;
@@ -80,11 +83,12 @@ const UNION_SHAPES: Record<string, string> = {
   database: '{ "url": "postgres://…" } or { "embedded": { "port": 5433, "database": "app" } } (both keys of embedded optional)',
   snapshots: 'true, false or { "keep": 1 to 100, "disconnect": true or false }',
   stash: 'true, false or { "maxBytes": a whole number }',
+  branchDatabases: 'true, false or { "keep": 1 to 1000 }',
 };
 
 /** Validates a parsed config document; `source` names the file for the error. */
 export function validateConfig(raw: unknown, source: string): ConfigFile {
-  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run';
+  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run, branchDatabases';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     const found = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw;
     throw new DbguardError('CONFIG_INVALID', `${source} must hold a JSON object, not ${found}`, { hint: `write {} or an object with the ${keys}`, details: { key: '(root)', source } });
@@ -122,6 +126,7 @@ export interface EnvOverrides {
   readonly DBGUARD_PG_LOCK_TIMEOUT_MS?: string | undefined;
   readonly DBGUARD_STATEMENT_TIMEOUT_MS?: string | undefined;
   readonly DBGUARD_HOOK_TIMEOUT_MS?: string | undefined;
+  readonly DBGUARD_BRANCH_DATABASES?: string | undefined;
 }
 
 function envMilliseconds(name: string, value: string | undefined): number | undefined {
@@ -200,5 +205,14 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
       maxBytes: (typeof config.stash === 'object' ? config.stash.maxBytes : undefined) ?? DEFAULT_STASH_MAX_BYTES,
     },
     run: { urlVariable: runUrlVariable(config.run?.urlVariable) },
+    branchDatabases: branchDatabases(config.branchDatabases, env.DBGUARD_BRANCH_DATABASES),
   };
+}
+
+/** `"branchDatabases": true | { "keep": N }`; DBGUARD_BRANCH_DATABASES (true, false, 1, 0) turns it on or off, keeping the bound. */
+function branchDatabases(config: ConfigFile['branchDatabases'], env: string | undefined): Settings['branchDatabases'] {
+  const keep = (typeof config === 'object' ? config.keep : undefined) ?? null;
+  const fromEnv = envChoice('DBGUARD_BRANCH_DATABASES', env, ['true', 'false', '1', '0']);
+  const enabled = fromEnv === undefined ? config !== undefined && config !== false : fromEnv === 'true' || fromEnv === '1';
+  return { enabled, keep };
 }
