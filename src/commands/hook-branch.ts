@@ -18,7 +18,7 @@ export async function branchDatabaseOnCheckout(settings: Settings, args: readonl
   const deadline = Date.now() + settings.timeouts.hookMs;
   let owner = readBranchOwner(ref.paths.cacheFile, database);
   if (readPendingSwitch(ref.paths.cacheFile) !== null && databaseMayExist(ref)) {
-    const { settlePendingSwitch } = await import('../engine/branch-switch.js');
+    const { settlePendingSwitch } = await import('./hook-actions.js');
     owner = await settlePendingSwitch(settings, deadline) ?? owner;
   }
   const head = headText(git.gitDir);
@@ -29,7 +29,7 @@ export async function branchDatabaseOnCheckout(settings: Settings, args: readonl
     if (owner === null && branch !== null && args[2] === '1') writeBranchOwner(ref.paths.cacheFile, { database, branch, switchedAt: null });
     return;
   }
-  const { switchBranchDatabase } = await import('../engine/branch-switch.js');
+  const { switchBranchDatabase } = await import('./hook-actions.js');
   const pause = Number(io.env.DBGUARD_TEST_PAUSE_BETWEEN_RENAMES ?? '');
   await switchBranchDatabase(settings, { change, worktree: git.worktree, prev: args[0] as string, deadline, ...(pause > 0 ? { pauseMs: pause } : {}) }, (line) => io.err(line));
 }

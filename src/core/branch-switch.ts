@@ -41,11 +41,10 @@ function reflogFrom(reflog: string | null, prev: string, next: string, to: strin
   const tab = reflog?.indexOf('\t') ?? -1;
   if (reflog === null || tab < 0) return null;
   const [oldSha, newSha] = reflog.slice(0, tab).split(' ');
-  const message = reflog.slice(tab + 1).replace(/\n$/, '');
-  const prefix = 'checkout: moving from ';
+  const moved = /^checkout: moving from (.+)$/s.exec(reflog.slice(tab + 1).replace(/\n$/, ''))?.[1];
   const suffix = ` to ${to}`;
-  if (oldSha !== prev || newSha !== next || !message.startsWith(prefix) || !message.endsWith(suffix)) return null;
-  const from = message.slice(prefix.length, message.length - suffix.length);
+  if (oldSha !== prev || newSha !== next || moved === undefined || !moved.endsWith(suffix)) return null;
+  const from = moved.slice(0, moved.length - suffix.length);
   // From a detached HEAD the reflog names a commit: that checkout keeps today's behaviour.
   return from === '' || from === 'HEAD' || NULL_OR_SHA.test(from) ? null : from;
 }
