@@ -6,7 +6,7 @@
  * running (`dbguard db start`), interleaved trials, medians of whole `git checkout` runs.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dbguardIn, median, printTable, runningEmbeddedClient, timed } from './util.js';
@@ -26,6 +26,7 @@ function git(root: string, ...args: string[]): string {
 /** A repository on `main` with one migration applied, hooks installed, its embedded server running. */
 function repository(config: Record<string, unknown>): { root: string; dbguard: (...args: string[]) => string } {
   const root = mkdtempSync(join(tmpdir(), 'dbguard-bench-branch-'));
+  chmodSync(root, 0o755);
   roots.push(root);
   mkdirSync(join(root, 'migrations'));
   mkdirSync(join(root, 'node_modules', '.bin'), { recursive: true });

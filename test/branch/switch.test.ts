@@ -166,6 +166,18 @@ describe('branch names', () => {
   });
 });
 
+describe('"branchDatabases": { "keep": N }', () => {
+  it('drops the least recently used saved database beyond N after a switch, never the current one', async () => {
+    const { repo, db } = await mainWithRows({ branchDatabases: { keep: 1 } });
+    repo.git('checkout', '-q', '-b', 'a');
+    const toB = repo.git('checkout', '-b', 'b');
+    expect(toB.stderr).toContain('dropped the saved databases of main ("branchDatabases": { "keep": 1 })');
+    expect(await exists(savedBranchDatabaseName(db, 'main'))).toBe(false);
+    expect(await exists(savedBranchDatabaseName(db, 'a'))).toBe(true);
+    expect(await notes(db)).toEqual(['main row']);
+  });
+});
+
 describe('the app connected', () => {
   it('a pool-based app keeps answering through the switch and reads B\'s rows after', async () => {
     const { repo, db } = await mainWithRows();
