@@ -1,7 +1,9 @@
 /** What every command receives: where to run, the environment, and how to talk to the person. */
 import type { ExitCode } from '../core/errors.js';
 import type { Settings } from '../core/settings.js';
+import { markBranchDatabases } from '../fs/branch-state.js';
 import { loadSettings } from '../fs/config.js';
+import { findGitLocation } from '../fs/git-dir.js';
 import type { Output } from '../ui/output.js';
 
 export interface CommandContext {
@@ -20,5 +22,9 @@ export interface CommandResult {
 }
 
 export function settingsFor(ctx: CommandContext): Settings {
-  return loadSettings(ctx.cwd, ctx.env);
+  const settings = loadSettings(ctx.cwd, ctx.env);
+  // §17: the shim learns that this worktree's branch checkouts all switch (also two branches on one commit).
+  const git = findGitLocation(ctx.cwd);
+  if (git) markBranchDatabases(git.gitDir, settings.branchDatabases.enabled);
+  return settings;
 }

@@ -101,3 +101,6 @@ export async function pendingTheDatabaseHolds(settings: Settings, pending: reado
   if (held.length > 0) io.err(`dbguard: ${listVersions(held)} ${held.length === 1 ? 'was' : 'were'} applied without dbguard (your app?): ${held.length === 1 ? 'its' : 'their'} down SQL is captured from the working tree`);
   return held;
 }
+
+/** §17: the switch of the worktree's database on a branch checkout, and a switch a kill left unfinished (loaded here, off the clean path). */
+export { settlePendingSwitch, switchBranchDatabase } from '../engine/branch-switch.js';

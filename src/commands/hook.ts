@@ -22,6 +22,7 @@ import { readCacheText } from '../fs/state.js';
 import { belowTopRule, formatOf } from '../formats/index.js';
 import { migrationNameOfPath, type MigrationFormat } from '../core/format.js';
 
+import { branchDatabaseOnCheckout } from './hook-branch.js';
 import type { HookIo } from './hook-io.js';
 
 export type { HookIo } from './hook-io.js';
@@ -154,8 +155,10 @@ function unknownRemoved(format: MigrationFormat, removed: readonly string[], sum
 export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
   try {
     const revisions = hookRevisions(name, args, io.rewritten);
-    if (revisions === null) return 0;
-    if (io.env.DEBUG?.split(',').includes('dbguard')) io.err(`dbguard: ${name} ${revisions.prev} -> ${revisions.next}`);
+    // Two branches on one commit: with branch databases (§17) that checkout switches the database too.
+    const branchCheckout = name === 'post-checkout' && args[2] === '1';
+    if (revisions === null && !branchCheckout) return 0;
+    if (io.env.DEBUG?.split(',').includes('dbguard')) io.err(`dbguard: ${name} ${revisions ? `${revisions.prev} -> ${revisions.next}` : args.join(' ')}`);
     const git = findGitLocation(io.cwd);
     // A rebase's internal checkouts (of the upstream, then commit by commit) are not the user's: acting on
     // them rolled back the branch's own migration. post-rewrite checks once when the rebase is done.
@@ -165,11 +168,13 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     if (git && autostashPending(git.gitDir)) return 0;
     const settings: Settings = loadSettings(io.cwd, io.env);
     // `git worktree add` checks the new worktree out from the null id: its own database is made now (§17).
-    if (name === 'post-checkout' && /^0+$/.test(revisions.prev) && settings.worktree !== null) {
+    if (name === 'post-checkout' && revisions !== null && /^0+$/.test(revisions.prev) && settings.worktree !== null) {
       const { worktreeAdded } = await import('./hook-actions.js');
       await worktreeAdded(settings, io);
       return 0;
     }
+    if (branchCheckout && git) await branchDatabaseOnCheckout(settings, args, git, io);
+    if (revisions === null) return 0;
     const format = formatOf(settings);
     const ref = databaseRef(settings);
     const dir = absoluteMigrationsDir(settings);

@@ -63,6 +63,8 @@ const CODE_CLASS = {
   ABORTED: ExitCode.unsafe,
   SNAPSHOT_UNAVAILABLE: ExitCode.unsafe,
   UNDO_STALE: ExitCode.unsafe,
+  UNDO_NOT_NEEDED: ExitCode.unsafe,
+  BRANCH_DATABASE_BUSY: ExitCode.unsafe,
   STASH_FULL: ExitCode.unsafe,
   // database or git failure (4)
   DB_CONNECT_FAILED: ExitCode.failure,

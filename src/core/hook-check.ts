@@ -8,6 +8,8 @@ import type { MigrationFormat } from './format.js';
 
 /** The file in a worktree's git dir that lets the shim skip node after a clean check. */
 export const FAST_PATH_FILE = 'dbguard-fast-path';
+/** The file in a worktree's git dir that says its database follows the branch (§17): every branch checkout runs node. */
+export const BRANCH_DATABASES_FILE = 'dbguard-branch-databases';
 
 export interface HookRevisions {
   /** The revision whose tree still has the files the database was migrated with. */

@@ -32,6 +32,9 @@ export interface Lacking {
 /** Keeps the on-disk migrations and the data: the choices before a reset (§3, §12). */
 export const GENTLER = 'or check out the branch that has them and keep working there; dbguard reset only as a last resort';
 
+/** The way that needs no down SQL at all (§17): each branch keeps its own database, and a checkout switches to it. */
+export const BRANCH_DATABASES_WAY = '"branchDatabases": true in dbguard.config.json gives each branch its own database, so a checkout switches instead of rolling back and needs no down SQL';
+
 /** "3, 4 (no down file); 9 (down SQL unavailable: …)": versions grouped by why, in first-seen order. */
 function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[], why: string | null) => string): string {
   const groups = new Map<string | null, bigint[]>();
@@ -57,8 +60,8 @@ export function noDownSqlRefusal(given: readonly Lacking[], format: MigrationFor
     message: `no down SQL for ${list}: looked in the tracking table, the previous branch and git history`,
     versions: lacking.map((l) => l.version),
     fix: restorable
-      ? `dbguard status   (restore the down files in git, then dbguard rollback), or ${byTool}check out the branch that has them and keep working there; ${reset}`
-      : `${branchDatabases}${byTool}check out the branch that has them and keep working there; ${reset}`,
+      ? `dbguard status   (restore the down files in git, then dbguard rollback), or ${byTool}check out the branch that has them and keep working there; ${reset}; from now on, ${BRANCH_DATABASES_WAY}`
+      : `${branchDatabases}${byTool}check out the branch that has them and keep working there; ${reset}${branchDatabases === '' ? `; from now on, ${BRANCH_DATABASES_WAY}` : ''}`,
   };
 }
 
@@ -68,7 +71,7 @@ export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: big
     reason: 'IRREVERSIBLE',
     message: `${list} but changed the schema (or the up SQL is unknown): rolling back would record ${blank.length === 1 ? 'it' : 'them'} as gone and leave what ${blank.length === 1 ? 'it' : 'they'} made`,
     versions: blank.map((b) => b.version),
-    fix: `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}`,
+    fix: `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}; from now on, ${BRANCH_DATABASES_WAY}`,
   };
 }
 

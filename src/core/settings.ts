@@ -41,6 +41,7 @@ const ConfigSchema = v.strictObject({
   snapshots: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))), disconnect: v.optional(v.boolean()) })])),
   stash: v.optional(v.union([v.boolean(), v.strictObject({ maxBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) })])),
   worktreeDatabases: v.optional(v.union([v.boolean(), v.strictObject({ whenSourceBusy: v.optional(v.picklist(WHEN_SOURCE_BUSY)) })])),
+  branchDatabases: v.optional(v.union([v.boolean(), v.strictObject({ keep: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))) })])),
   run: v.optional(v.strictObject({ urlVariable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits and _'))) })),
 });
 
@@ -86,6 +87,8 @@ export interface Settings {
    * repository's worktrees, a folder in its git dir). null: this checkout's state dir.
    */
   readonly serverStateDir: string | null;
+  /** §17: a database per branch, switched on checkout; `keep` bounds the saved ones (null: no bound). */
+  readonly branchDatabases: { readonly enabled: boolean; readonly keep: number | null };
 }
 
 export interface WorktreeTarget {
@@ -117,11 +120,12 @@ const UNION_SHAPES: Record<string, string> = {
   snapshots: 'true, false or { "keep": 1 to 100, "disconnect": true or false }',
   stash: 'true, false or { "maxBytes": a whole number }',
   worktreeDatabases: 'true, false or { "whenSourceBusy": "disconnect" or "snapshot" }',
+  branchDatabases: 'true, false or { "keep": 1 to 1000 }',
 };
 
 /** Validates a parsed config document; `source` names the file for the error. */
 export function validateConfig(raw: unknown, source: string): ConfigFile {
-  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run, worktreeDatabases';
+  const keys = 'keys: migrationsDir, stateDir, database, format, onConflict, allowRemote, timeouts, snapshots, stash, run, worktreeDatabases, branchDatabases';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     const found = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw;
     throw new DbguardError('CONFIG_INVALID', `${source} must hold a JSON object, not ${found}`, { hint: `write {} or an object with the ${keys}`, details: { key: '(root)', source } });
@@ -159,6 +163,7 @@ export interface EnvOverrides {
   readonly DBGUARD_PG_LOCK_TIMEOUT_MS?: string | undefined;
   readonly DBGUARD_STATEMENT_TIMEOUT_MS?: string | undefined;
   readonly DBGUARD_HOOK_TIMEOUT_MS?: string | undefined;
+  readonly DBGUARD_BRANCH_DATABASES?: string | undefined;
 }
 
 function envMilliseconds(name: string, value: string | undefined): number | undefined {
@@ -252,6 +257,7 @@ export function resolveSettings(root: string, config: ConfigFile, env: EnvOverri
     worktreeDatabases,
     worktree,
     serverStateDir: place.serverStateDir,
+    branchDatabases: branchDatabases(config.branchDatabases, env.DBGUARD_BRANCH_DATABASES),
   };
 }
 
@@ -270,4 +276,12 @@ function urlWithDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(database)}`;
   return parsed.toString();
+}
+
+/** `"branchDatabases": true | { "keep": N }`; DBGUARD_BRANCH_DATABASES (true, false, 1, 0) turns it on or off, keeping the bound. */
+function branchDatabases(config: ConfigFile['branchDatabases'], env: string | undefined): Settings['branchDatabases'] {
+  const keep = (typeof config === 'object' ? config.keep : undefined) ?? null;
+  const fromEnv = envChoice('DBGUARD_BRANCH_DATABASES', env, ['true', 'false', '1', '0']);
+  const enabled = fromEnv === undefined ? config !== undefined && config !== false : fromEnv === 'true' || fromEnv === '1';
+  return { enabled, keep };
 }

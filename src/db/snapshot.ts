@@ -34,7 +34,8 @@ export async function templateFacts(maintenance: PgClient, database: string, pat
   return facts;
 }
 
-async function readTemplateFacts(maintenance: PgClient, database: string): Promise<TemplateFacts> {
+/** The facts as they are now, without waiting for sessions on their way out. */
+export async function readTemplateFacts(maintenance: PgClient, database: string): Promise<TemplateFacts> {
   const sessions = await maintenance.query<{ who: string }>(
     `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ')' AS who
      FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid`, [database]);
@@ -154,6 +155,11 @@ async function readProperties(maintenance: PgClient, database: string): Promise<
      FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`, [database]);
   const row = base.rows[0];
   return { owner: row?.owner ?? '', comment: row?.comment ?? null, grants: row?.has_acl ? grants.rows : null, settings: settings.rows };
+}
+
+/** Gives `to` what belongs to `from` as a database (owner, comment, grants, settings): a copy made to take its place. */
+export async function copyProperties(maintenance: PgClient, from: string, to: string): Promise<void> {
+  await applyProperties(maintenance, to, await readProperties(maintenance, from));
 }
 
 /** Settings whose value is a list: each element is quoted on its own (search_path = 'app', 'public'). */

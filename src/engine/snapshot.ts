@@ -17,6 +17,7 @@ import { readSchemaVersion } from '../db/schema-migrations.js';
 import { createCopy, dataDirectory, dropDatabase, dropHalfWritten, listCopyDatabases, lockSnapshots, swapInCopy, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
 import { userSchemas, type PgClient } from '../db/client.js';
 import { readStateText, writeFileAtomic } from '../fs/state.js';
+import { readBranchOwner } from '../fs/branch-state.js';
 import { readBoundedText } from '../fs/bounded-read.js';
 import { filesCanBeCloned } from '../fs/clone-probe.js';
 import { rewriteCache } from './capture.js';
@@ -166,7 +167,7 @@ export interface RestoreResult {
   readonly replaced: SnapshotMeta | null;
 }
 
-async function toItself<T>(session: DbSession, maintenance: PgClient, names: readonly string[], work: () => Promise<T>): Promise<T> {
+export async function toItself<T>(session: DbSession, maintenance: PgClient, names: readonly string[], work: () => Promise<T>): Promise<T> {
   const marker = closedMarkerPath(session);
   writeFileAtomic(marker, `${session.target.database}\n`, 0o600);
   try {
@@ -236,6 +237,15 @@ export function changedWithoutSnapshotAt(session: DbSession): Date | null {
 /** `dbguard undo`: the snapshot taken before the last destructive operation, restored. */
 export async function undoLast(session: DbSession, settings: Settings, options: RestoreOptions = {}): Promise<RestoreResult> {
   const target = undoTarget(await listSnapshots(session));
+  // §17: since the newest snapshot (or with none) the database was switched to this branch's as the branch
+  // left it, and the previous branch's database is kept: switching back is the undo of the switch.
+  const owner = readBranchOwner(session.ref.paths.cacheFile, session.target.database);
+  if (owner?.switchedAt && (!target || new Date(owner.switchedAt) > new Date(target.createdAt))) {
+    throw new DbguardError('UNDO_NOT_NEEDED', `undo is not needed after a branch switch: "${session.target.database}" became ${owner.branch}'s database at ${owner.switchedAt}, exactly as ${owner.branch} left it, and the previous branch's database is kept; nothing was changed`, {
+      hint: `switching back is the undo: git checkout <the previous branch>${target ? `   (or dbguard snapshot restore ${target.name} for ${owner.branch}'s database as it was then)` : ''}`,
+      details: { branch: owner.branch, switchedAt: owner.switchedAt, snapshot: target?.name ?? null },
+    });
+  }
   if (!target) {
     throw new DbguardError('SNAPSHOT_NOT_FOUND', `there is nothing to undo: no automatic snapshot of "${session.target.database}"; nothing was changed`, {
       hint: 'dbguard snapshot list',

@@ -3,7 +3,7 @@
  * own git dir (a linked worktree's `.git` is a file naming it), whether a rebase or bisect is under way,
  * and whether HEAD is detached.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export interface GitLocation {
@@ -64,6 +64,31 @@ export function headIsDetached(gitDir: string): boolean {
   const head = readOrNull(join(gitDir, 'HEAD'));
   // A rebase detaches HEAD while it works and puts its branch (head-name) back at the end.
   return head !== null && !head.startsWith('ref:') && !(readOrNull(join(gitDir, 'rebase-merge', 'head-name'))?.startsWith('refs/heads/') ?? false);
+}
+
+/** HEAD's text (`ref: refs/heads/…` or a commit), or null. */
+export function headText(gitDir: string): string | null {
+  return readOrNull(join(gitDir, 'HEAD'));
+}
+
+/** The last entry of HEAD's reflog (the checkout the hook runs for), reading only the file's tail; null: no reflog. */
+export function lastHeadReflog(gitDir: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(join(gitDir, 'logs', 'HEAD'), 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 16 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const lines = buffer.toString('utf8').split('\n').filter((line) => line !== '');
+    return lines.at(-1) ?? null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function readOrNull(file: string): string | null {

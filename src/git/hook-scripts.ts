@@ -2,7 +2,7 @@
  * The text dbguard puts into git hooks. One template serves every layout; `hooks/` in the package holds
  * the same shims as files (a test keeps them equal), for people who install hooks by hand.
  */
-import { FAST_PATH_FILE } from '../core/hook-check.js';
+import { BRANCH_DATABASES_FILE, FAST_PATH_FILE } from '../core/hook-check.js';
 
 export const HOOK_NAMES = ['post-checkout', 'post-merge', 'post-rewrite'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
@@ -48,7 +48,8 @@ export function hookBlock(name: HookName): string {
     `  if [ "$1" != post-rewrite ] && ${REPLAYING}; then return 0; fi`,
     '  dbguard_from= dbguard_to=',
     '  case "$1" in',
-    '    post-checkout) { [ "$4" = 1 ] && [ "$2" != "$3" ]; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;',
+    // With branch databases (§17) two branches on one commit have two databases: that checkout acts too.
+    `    post-checkout) { [ "$4" = 1 ] && { [ "$2" != "$3" ] || [ -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ]; }; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;`,
     '    post-merge) dbguard_from=ORIG_HEAD dbguard_to=HEAD ;;',
     '  esac',
     `  if [ -z "$DBGUARD_DEFERRED" ] && ${AUTOSTASH}; then`,
@@ -63,7 +64,7 @@ export function hookBlock(name: HookName): string {
     '    ) </dev/null &',
     '    return 0',
     '  fi',
-    `  if [ -n "$dbguard_from" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ]; then`,
+    `  if [ -n "$dbguard_from" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ] && { [ "$1" != post-checkout ] || [ ! -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ]; }; then`,
     '    dbguard_fast= dbguard_lines=0',
     '    while IFS=\'\t\' read -r dbguard_marker dbguard_watch dbguard_p1 dbguard_p2 dbguard_p3; do',
     '      dbguard_fast=1 dbguard_lines=$((dbguard_lines + 1)) dbguard_changed=',

@@ -1,0 +1,59 @@
+/**
+ * The renames that switch a worktree's database from one branch's to another's (DESIGN §17), on a
+ * maintenance connection to their server. PostgreSQL renames databases inside a transaction block, so
+ * both renames (and the comments that say what each database now is) commit together or not at all:
+ * a kill between them leaves both databases under their old names. O(1) whatever their size.
+ */
+import { encodeKeptDatabaseComment, parseKeptDatabaseComment, type KeptDatabaseMeta } from '../core/kept-database.js';
+import { encodeSnapshotComment } from '../core/snapshot.js';
+import { quoteIdentifier, type PgClient } from './client.js';
+import { listCopyDatabases } from './snapshot.js';
+
+/** A saved branch database: whole (its comment says so), half made (a copy killed before its swap), or none. */
+export type SavedState = { readonly kind: 'whole'; readonly meta: KeptDatabaseMeta } | { readonly kind: 'half' } | { readonly kind: 'none' };
+
+export async function savedState(maintenance: PgClient, name: string): Promise<SavedState> {
+  const found = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [name]);
+  const row = found.rows[0];
+  if (row === undefined) return { kind: 'none' };
+  const meta = parseKeptDatabaseComment(row.comment);
+  return meta?.kind === 'branch' ? { kind: 'whole', meta } : { kind: 'half' };
+}
+
+export interface BranchSwap {
+  /** The worktree's database: the name the app connects to. */
+  readonly database: string;
+  /** The saved name the leaving branch's database takes, and what its comment says. */
+  readonly leavingAs: string;
+  readonly leaving: KeptDatabaseMeta;
+  /** The arriving branch's saved database, which takes the worktree's name. */
+  readonly arriving: string;
+}
+
+/**
+ * One transaction: the worktree's database becomes `leavingAs`, `arriving` becomes the worktree's
+ * database and takes its comment; snapshots follow the database they were taken of. `between` runs
+ * between the two renames (a test pauses there to kill the run).
+ */
+export async function swapBranchDatabases(maintenance: PgClient, swap: BranchSwap, between: () => Promise<void> = async () => undefined): Promise<void> {
+  const comment = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [swap.database]);
+  const worktreeComment = comment.rows[0]?.comment ?? null;
+  const snapshots = (await listCopyDatabases(maintenance)).filter((c) => c.meta !== null && (c.meta.of === swap.database || c.meta.of === swap.arriving));
+  try {
+    await maintenance.query('BEGIN');
+    await maintenance.query(`ALTER DATABASE ${quoteIdentifier(swap.database)} RENAME TO ${quoteIdentifier(swap.leavingAs)}`);
+    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(swap.leavingAs)} IS ${maintenance.escapeLiteral(encodeKeptDatabaseComment(swap.leaving))}`);
+    await between();
+    await maintenance.query(`ALTER DATABASE ${quoteIdentifier(swap.arriving)} RENAME TO ${quoteIdentifier(swap.database)}`);
+    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(swap.database)} IS ${worktreeComment === null ? 'NULL' : maintenance.escapeLiteral(worktreeComment)}`);
+    for (const snapshot of snapshots) {
+      if (snapshot.meta === null) continue;
+      const of = snapshot.meta.of === swap.database ? swap.leavingAs : swap.database;
+      await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(snapshot.datname)} IS ${maintenance.escapeLiteral(encodeSnapshotComment({ ...snapshot.meta, of }))}`);
+    }
+    await maintenance.query('COMMIT');
+  } catch (error) {
+    await maintenance.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
