@@ -51,7 +51,7 @@ export async function lintCommand(ctx: CommandContext, options: { base?: string 
   const { index } = format;
   const formatAt = async (rev: string): Promise<MigrationFormat> => {
     const text = index === undefined ? null : await api.showFile(git, rev, `${dir}/${index.file}`);
-    return index === undefined ? format : index.bind(text === null ? new Map() : index.read(text));
+    return index === undefined ? format : index.bind(() => (text === null ? new Map() : index.read(text)));
   };
   const trees = { mergeBase: atBase, ref: atRef, head: atHead, format, ...(index === undefined ? {} : { formatAt: { ref: await formatAt(options.base), mergeBase: await formatAt(base) } }) };
   const findings = [...lintMigrations(trees), ...(await markerFindings(format, git, api, dir, touchedByBranch(trees)))];

@@ -53,7 +53,8 @@ export interface FolderIndex {
   readonly file: string;
   /** Throws MIGRATION_FILE_INVALID naming the file when the tool could not read it either. */
   read(text: string): ReadonlyMap<string, bigint>;
-  bind(versions: ReadonlyMap<string, bigint>): MigrationFormat;
+  /** `versions` is asked only when a file name is parsed: the hook's clean path never reads the index. */
+  bind(versions: () => ReadonlyMap<string, bigint>): MigrationFormat;
 }
 
 /** The tools dbguard reads; src/formats holds one module each. */

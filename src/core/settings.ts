@@ -64,7 +64,7 @@ export interface Settings {
   /** Where the format came from: named in the config or DBGUARD_FORMAT, told from the files, or the default (no files). */
   readonly formatSource: 'named' | 'detected' | 'default';
   /** The versions the format's index file gives (Drizzle's journal: file name → `when`), read with the settings. */
-  readonly migrationIndex?: ReadonlyMap<string, bigint>;
+  readonly migrationIndex?: () => ReadonlyMap<string, bigint>;
   readonly onConflict: 'warn' | 'rollback';
   readonly allowRemote: boolean;
   readonly timeouts: Timeouts;

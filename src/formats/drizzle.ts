@@ -68,9 +68,9 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
 const notInJournal = 'is not in meta/_journal.json: drizzle-orm\'s migrator runs only the journal\'s entries';
 
 /** The format bound to a journal's file → version map (an empty one: no journal yet). */
-export function drizzleFormat(versions: ReadonlyMap<string, bigint>): MigrationFormat {
+export function drizzleFormat(versions: () => ReadonlyMap<string, bigint>): MigrationFormat {
   const parseFileName = (fileName: string): ParsedMigrationName | null => {
-    const version = unusableName(fileName) ? undefined : versions.get(fileName);
+    const version = unusableName(fileName) ? undefined : versions().get(fileName);
     if (version === undefined) return null;
     const tag = fileName.slice(0, -'.sql'.length);
     return { version, name: tag.replace(/^[0-9]+_/, '') || tag, direction: 'up' };
@@ -126,4 +126,4 @@ CREATE TABLE IF NOT EXISTS ${QUOTED_TABLE} (id SERIAL PRIMARY KEY, hash text NOT
 const index: FolderIndex = { file: JOURNAL, read: readJournal, bind: drizzleFormat };
 
 /** Unbound (no journal read yet): no file is a migration. */
-export const drizzle: MigrationFormat = drizzleFormat(new Map());
+export const drizzle: MigrationFormat = drizzleFormat(() => new Map());

@@ -21,7 +21,7 @@ export const FORMATS: Readonly<Record<FormatName, MigrationFormat>> = {
  * The project's format: the value its settings name (told from the files or named in the config),
  * bound to the versions its index file gave when the tool keeps one (Drizzle's journal).
  */
-export function formatOf(settings: { readonly format: FormatName; readonly migrationIndex?: ReadonlyMap<string, bigint> | undefined }): MigrationFormat {
+export function formatOf(settings: { readonly format: FormatName; readonly migrationIndex?: (() => ReadonlyMap<string, bigint>) | undefined }): MigrationFormat {
   const format = FORMATS[settings.format];
   return format.index !== undefined && settings.migrationIndex !== undefined ? format.index.bind(settings.migrationIndex) : format;
 }

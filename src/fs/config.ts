@@ -117,22 +117,28 @@ function withFormat(settings: Settings): Settings {
 }
 
 /**
- * A tool whose versions come from a file beside its migrations (Drizzle's journal): that file read
- * and its versions kept with the settings, which bind the format to them. No file: no migrations yet.
+ * A tool whose versions come from a file beside its migrations (Drizzle's journal): the settings carry
+ * a reader of that file, which the format is bound to. It reads once, when a file name is first parsed,
+ * so the hook's clean path (nothing changed) never reads or parses a journal of thousands of entries.
+ * No file: no migrations yet.
  */
 function withIndex(settings: Settings): Settings {
   const index = FORMATS[settings.format].index;
   if (index === undefined) return settings;
   const dir = absoluteMigrationsDir(settings);
-  let text: string | null;
-  try {
-    text = readIndexText(dir, index.file);
-  } catch (error) {
-    throw new DbguardError('MIGRATION_FILE_INVALID', `cannot read ${join(settings.migrationsDir, index.file)} (${(error as NodeJS.ErrnoException).code ?? 'EUNKNOWN'})`, {
-      hint: `check ${join(dir, index.file)}`, details: { file: index.file },
-    });
-  }
-  return { ...settings, migrationIndex: text === null ? new Map() : index.read(text) };
+  let versions: ReadonlyMap<string, bigint> | undefined;
+  const read = (): ReadonlyMap<string, bigint> => {
+    let text: string | null;
+    try {
+      text = readIndexText(dir, index.file);
+    } catch (error) {
+      throw new DbguardError('MIGRATION_FILE_INVALID', `cannot read ${join(settings.migrationsDir, index.file)} (${(error as NodeJS.ErrnoException).code ?? 'EUNKNOWN'})`, {
+        hint: `check ${join(dir, index.file)}`, details: { file: index.file },
+      });
+    }
+    return text === null ? new Map() : index.read(text);
+  };
+  return { ...settings, migrationIndex: () => (versions ??= read()) };
 }
 
 /** The index file's text (bounded, never through a link out of the repository); null when it is not there. */
