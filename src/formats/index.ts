@@ -6,13 +6,14 @@ import { dbmate } from './dbmate.js';
 import type { FormatName, MigrationFormat } from '../core/format.js';
 import { golangMigrate } from './golang-migrate.js';
 import { goose } from './goose.js';
+import { nodePgMigrate } from './node-pg-migrate.js';
 import { sqlMigrate } from './sql-migrate.js';
 
 export { belowTopRule, isFormatName, keepsDirtyFlag, type FormatName, type MigrationFormat } from '../core/format.js';
 
 /** Every format dbguard reads, by name: values, chosen per project and handed down (no process-wide choice). */
 export const FORMATS: Readonly<Record<FormatName, MigrationFormat>> = {
-  'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate,
+  'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate, 'node-pg-migrate': nodePgMigrate,
 };
 
 /** The project's format: the value its settings name (told from the files or named in the config). */
@@ -22,7 +23,10 @@ const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
   ['dbmate', /^--\s*migrate:(up|down)\b/m],
   ['goose', /^--\s*\+goose\s+(up|down)\b/im],
   ['sql-migrate', /^-- \+migrate (Up|Down)\b/m],
+  ['node-pg-migrate', /^\s*--[\s-]*up\s+migration/im],
 ];
+/** A node-pg-migrate script migration names its builder (`pgm`) or the package in its first lines. */
+const NODE_PG_MIGRATE_SCRIPT = /\bpgm\b|node-pg-migrate/;
 
 /**
  * The format the files are written in, from the first that tells: two files per version is
@@ -33,6 +37,7 @@ const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
 export function detectFormat(fileNames: Iterable<string>, readHead: (fileName: string) => string | null): FormatName | null {
   for (const name of fileNames) {
     if (/^[0-9]+_.*\.(up|down)\.sql$/.test(name)) return 'golang-migrate';
+    if (/^[0-9].*\.[cm]?[jt]s$/.test(name) && NODE_PG_MIGRATE_SCRIPT.test(readHead(name) ?? '')) return 'node-pg-migrate';
     if (!/^[0-9].*\.sql$/.test(name)) continue;
     const head = readHead(name);
     const format = head === null ? undefined : MARKERS.find(([, pattern]) => pattern.test(head))?.[0];
