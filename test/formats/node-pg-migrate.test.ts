@@ -190,6 +190,14 @@ describe('node-pg-migrate, with the real node-pg-migrate', () => {
     expect(migrate.status).not.toBe(0);
     expect(migrate.stderr).toContain('node-pg-migrate refuses it');
     expect(await names(db)).toEqual(['1700000000000_create-users', '1700000000002_add-tags']);
+    // --replay rolls back what stands above it (its down captured first) and applies all in order: the tool's order check passes again.
+    expect(r.dbguard(['capture']).status).toBe(0);
+    const replay = r.dbguard(['migrate', '--replay']);
+    expect(replay.status, replay.stderr).toBe(0);
+    expect(await names(db)).toEqual(['1700000000000_create-users', '1700000000001_add-posts', '1700000000002_add-tags']);
+    const up = tool(r.root, url, 'up');
+    expect(up.status, up.stderr).toBe(0);
+    expect(up.stdout).toContain('No migrations to run!');
   });
 
   it('dbguard takes the tool\'s advisory lock: while a node-pg-migrate run holds it, dbguard changes nothing and says whose it is', async () => {
