@@ -88,6 +88,12 @@ function checkMarkers(text: string, file: string, upAt: number, downAt: number):
 
 /** sqlMigration.ts getActions, exactly: each section from its marker to the other marker, or the end. */
 function sectionOf(text: string, direction: 'up' | 'down', file: string): string {
+  // A script read from git history (a phantom) has no SQL sections: its down is the tool's to run, never "none".
+  if (parseFileName(file)?.runnable === false) {
+    throw new DbguardError('MIGRATION_FILE_INVALID', `${file} is a JavaScript or TypeScript migration, which dbguard cannot run`, {
+      hint: `run it with ${TOOL} itself`, details: { file, format: TOOL },
+    });
+  }
   const upAt = text.search(UP);
   const downAt = text.search(DOWN);
   checkMarkers(text, file, upAt, downAt);

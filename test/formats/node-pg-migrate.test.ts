@@ -242,6 +242,27 @@ describe('node-pg-migrate, with the real node-pg-migrate', () => {
     expect(lint.stdout + lint.stderr).not.toContain('invalid');
   });
 
+  it('a JavaScript migration the tool applied on a branch is named on the checkout back, and a rollback through it refuses, naming the tool', async () => {
+    const { db, url, r } = await project();
+    r.commitMigrations(pick([USERS, POSTS, TAGS, SEED]), 'seed');
+    expect(tool(r.root, url, 'up').status).toBe(0);
+    const checkout = r.git('checkout', 'main');
+    expect(checkout.stderr).toContain('this branch lacks 3 migrations the database has applied: 1700000000003, 1700000000002, 1700000000001');
+    expect(checkout.stderr).toContain('rollback would refuse (NO_DOWN_SQL): no down SQL for 1700000000003 (a JavaScript or TypeScript migration, which dbguard cannot run)');
+    const refused = r.dbguard(['rollback', '--yes']);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toContain('on a branch that has it, npx node-pg-migrate down rolls it back');
+    expect(await names(db)).toHaveLength(4);
+    // As it says: the tool undoes it where its file is, then dbguard rolls back the rest.
+    r.git('checkout', '-q', 'posts');
+    expect(tool(r.root, url, 'down').status).toBe(0);
+    r.git('checkout', '-q', 'main');
+    const rolled = r.dbguard(['rollback', '--yes']);
+    expect(rolled.status, rolled.stderr).toBe(0);
+    expect(await names(db)).toEqual(['1700000000000_create-users']);
+    expect(tool(r.root, url, 'up').stdout).toContain('No migrations to run!');
+  });
+
   it('a file with a marker the tool misreads is named, line and all, and nothing is applied', async () => {
     const db = await createDatabase();
     repo = GitRepo.create({ nodeModules: false });
