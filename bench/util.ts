@@ -77,9 +77,9 @@ export function setAside(dir: string, prefix: string): { hide: () => void; show:
 
 /**
  * A repository for the hook's clean path: N migrations of a format (golang-migrate's pairs, or one
- * dbmate file each, its format named as `dbguard init` writes it) and a cache listing them all.
+ * dbmate or node-pg-migrate file each, its format named as `dbguard init` writes it) and a cache listing them all.
  */
-export function hookRepo(count: number, format: 'golang-migrate' | 'dbmate' = 'golang-migrate'): string {
+export function hookRepo(count: number, format: 'golang-migrate' | 'dbmate' | 'node-pg-migrate' = 'golang-migrate'): string {
   const root = mkdtempSync(join(tmpdir(), `dbguard-bench-hook-${format}-${count}-`));
   chmodSync(root, 0o755);
   mkdirSync(join(root, 'migrations'));
@@ -88,13 +88,10 @@ export function hookRepo(count: number, format: 'golang-migrate' | 'dbmate' = 'g
   const migrations = new Map<bigint, { filename: string; downCaptured: boolean }>();
   for (let i = 1; i <= count; i++) {
     const version = 20200101000000n + BigInt(i);
-    const up = format === 'dbmate' ? `${version}_migration_number_${i}.sql` : `${version}_migration_number_${i}.up.sql`;
-    if (format === 'dbmate') {
-      writeFileSync(join(root, 'migrations', up), `-- migrate:up\nCREATE TABLE t${i} (id int);\n\n-- migrate:down\nDROP TABLE t${i};\n`);
-    } else {
-      writeFileSync(join(root, 'migrations', up), `CREATE TABLE t${i} (id int);\n`);
-      writeFileSync(join(root, 'migrations', up.replace('.up.', '.down.')), `DROP TABLE t${i};\n`);
-    }
+    // Each format's own files (dbmate's and node-pg-migrate's one file with its markers, golang-migrate's pair).
+    const files = Object.entries(FORMATS[format].filesFor(`${version}_migration_number_${i}`, `CREATE TABLE t${i} (id int);`, `DROP TABLE t${i};`));
+    for (const [name, text] of files) writeFileSync(join(root, 'migrations', name), format === 'golang-migrate' ? `${text}\n` : text);
+    const up = files.map(([name]) => name).find((name) => FORMATS[format].isUpFile(name)) as string;
     migrations.set(version, { filename: up, downCaptured: true });
   }
   mkdirSync(join(root, '.dbguard'));

@@ -21,8 +21,8 @@ export interface SchemaVersion {
   readonly version: bigint;
   readonly dirty: boolean;
   /**
-   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate): version → its row's id
-   * (sql-migrate's file name, dbmate's version text), or null. Absent: golang-migrate, whose table holds only the top.
+   * The applied set, for a tool that keeps one (dbmate, goose, sql-migrate, node-pg-migrate): version → its row's id
+   * (sql-migrate's file name, dbmate's version text, node-pg-migrate's name), or null. Absent: golang-migrate, whose table holds only the top.
    */
   readonly applied?: ReadonlyMap<bigint, string | null>;
   /**
@@ -58,7 +58,7 @@ export interface FolderIndex {
 }
 
 /** The tools dbguard reads; src/formats holds one module each. */
-export const FORMAT_NAMES = ['golang-migrate', 'dbmate', 'goose', 'sql-migrate', 'drizzle', 'prisma'] as const;
+export const FORMAT_NAMES = ['golang-migrate', 'dbmate', 'goose', 'sql-migrate', 'node-pg-migrate', 'drizzle', 'prisma'] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 export const isFormatName = (name: string): name is FormatName => (FORMAT_NAMES as readonly string[]).includes(name);
 

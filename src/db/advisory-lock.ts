@@ -58,7 +58,7 @@ export async function acquireAdvisoryLock(client: PgClient, format: MigrationFor
       const pid = await holderOf(client, blocked);
       throw busyError('the database', blocked === DBGUARD_LOCK_KEY
         ? (pid === null ? 'another session' : `backend pid ${pid}`)
-        : `the project's migrator (golang-migrate's lock${pid === null ? '' : `, backend pid ${pid}`})`);
+        : `the project's migrator (${format.name}'s lock${pid === null ? '' : `, backend pid ${pid}`})`);
     }
     await sleep(50 + Math.random() * 100);
   }

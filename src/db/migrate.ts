@@ -60,8 +60,11 @@ export async function applyUpMigrations(
       if (!outside) {
         // The file, its version and its down SQL in one transaction and one round trip: all or nothing.
         // The newline ends a trailing "--" comment in the file before our statements follow it. Rows a
-        // rollback kept for this migration go back before the COMMIT, in the same transaction.
-        const batch = `BEGIN;\n${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${appliedStatements(format, migration, recorded)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
+        // rollback kept for this migration go back before the COMMIT, in the same transaction. Only the
+        // run's last COMMIT waits for the WAL flush, which makes every earlier one durable with it: one
+        // flush per run, as a tool that applies a run in one transaction pays (node-pg-migrate), and a
+        // server crash meanwhile loses whole migrations with their rows, never half of one.
+        const batch = `BEGIN;\n${migration === migrations.at(-1) ? '' : 'SET LOCAL synchronous_commit = off;\n'}${recordSteps ? upStepStatement(migration.version) : ''}\n${migration.upSql}\n;\n${appliedStatements(format, migration, recorded)}\n${upsertTrackedStatement(client, row)}${restoring ? '' : '\nCOMMIT;'}`;
         const failed = await client.query(batch).then(async () => {
           if (!restoring) return null;
           try {

@@ -7,6 +7,7 @@ import { drizzle } from './drizzle.js';
 import type { FormatName, MigrationFormat } from '../core/format.js';
 import { golangMigrate } from './golang-migrate.js';
 import { goose } from './goose.js';
+import { nodePgMigrate } from './node-pg-migrate.js';
 import { prisma } from './prisma.js';
 import { sqlMigrate } from './sql-migrate.js';
 
@@ -14,7 +15,7 @@ export { belowTopRule, isFormatName, keepsDirtyFlag, type FormatName, type Migra
 
 /** Every format dbguard reads, by name: values, chosen per project and handed down (no process-wide choice). */
 export const FORMATS: Readonly<Record<FormatName, MigrationFormat>> = {
-  'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate, drizzle, prisma,
+  'golang-migrate': golangMigrate, dbmate, goose, 'sql-migrate': sqlMigrate, 'node-pg-migrate': nodePgMigrate, drizzle, prisma,
 };
 
 /**
@@ -30,7 +31,10 @@ const MARKERS: ReadonlyArray<[FormatName, RegExp]> = [
   ['dbmate', /^--\s*migrate:(up|down)\b/m],
   ['goose', /^--\s*\+goose\s+(up|down)\b/im],
   ['sql-migrate', /^-- \+migrate (Up|Down)\b/m],
+  ['node-pg-migrate', /^\s*--[\s-]*up\s+migration/im],
 ];
+/** A node-pg-migrate script migration names its builder (`pgm`) or the package in its first lines. */
+const NODE_PG_MIGRATE_SCRIPT = /\bpgm\b|node-pg-migrate/;
 
 /**
  * The format the files are written in, from the first that tells: two files per version is
@@ -44,6 +48,7 @@ export function detectFormat(fileNames: Iterable<string>, readHead: (fileName: s
     // Drizzle Kit's journal; Prisma's lock file, or a <timestamp>_<name> folder with its migration.sql.
     if (name === 'meta' && /"entries"\s*:/.test(readHead('meta/_journal.json') ?? '')) return 'drizzle';
     if (name === 'migration_lock.toml' || (/^[0-9]+_[^.]*$/.test(name) && readHead(`${name}/migration.sql`) !== null)) return 'prisma';
+    if (/^[0-9].*\.[cm]?[jt]s$/.test(name) && NODE_PG_MIGRATE_SCRIPT.test(readHead(name) ?? '')) return 'node-pg-migrate';
     if (!/^[0-9].*\.sql$/.test(name)) continue;
     const head = readHead(name);
     const format = head === null ? undefined : MARKERS.find(([, pattern]) => pattern.test(head))?.[0];

@@ -11,19 +11,22 @@ import { MAX_VERSION } from '../core/limits.js';
 
 /** Every tool's table by name; `schema_migrations` is golang-migrate's and dbmate's, told by columns. */
 export const TOOL_TABLES: Readonly<Record<string, string>> = {
-  schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose',
+  schema_migrations: 'golang-migrate or dbmate', gorp_migrations: 'sql-migrate', goose_db_version: 'goose', pgmigrations: 'node-pg-migrate',
   'drizzle.__drizzle_migrations': 'drizzle', _prisma_migrations: 'prisma',
 };
 
 /** The other tools whose tracking table a database may hold instead, by table name (for errors). */
 export const otherToolOf = (table: string): string | null => TOOL_TABLES[table] ?? null;
 
-/** One query: the own table's presence and columns, and which other tools' tables are there. */
-export function trackingFactsSql(table: string): string {
+/**
+ * One query: the own table's presence and columns, and which other tools' tables are there. `at`: the
+ * table as the tool names it, when it names its schema (node-pg-migrate's "public"."pgmigrations").
+ */
+export function trackingFactsSql(table: string, at = table): string {
   const others = Object.keys(TOOL_TABLES).filter((t) => t !== table).map((t) => `'${t}'`).join(', ');
-  return `SELECT to_regclass('${table}') IS NOT NULL AS here,
+  return `SELECT to_regclass('${at}') IS NOT NULL AS here,
   ARRAY(SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute
-        WHERE attrelid = to_regclass('${table}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS columns,
+        WHERE attrelid = to_regclass('${at}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS columns,
   ARRAY(SELECT t FROM unnest(ARRAY[${others}]::text[]) t WHERE to_regclass(t) IS NOT NULL) AS others`;
 }
 

@@ -12,6 +12,7 @@ const cases = [
   { format: 'goose', dir: 'migrations', file: '00001_create_users.sql', text: '-- +goose Up\nCREATE TABLE users ();\n\n-- +goose Down\nDROP TABLE users;\n' },
   { format: 'sql-migrate', dir: 'migrations', file: '1_create_users.sql', text: '-- +migrate Up\nCREATE TABLE users ();\n\n-- +migrate Down\nDROP TABLE users;\n' },
   { format: 'golang-migrate', dir: 'migrations', file: '1_create_users.up.sql', text: 'CREATE TABLE users ();\n' },
+  { format: 'node-pg-migrate', dir: 'migrations', file: '1700000000000_create-users.sql', text: '-- Up Migration\nCREATE TABLE users ();\n\n-- Down Migration\nDROP TABLE users;\n' },
 ] as const;
 
 describe('dbguard init and the format', () => {
