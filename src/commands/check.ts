@@ -96,8 +96,8 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
-    const choices = editedChoices(result.edited.map((e) => e.version));
-    out.line(`  ${choices.reapply}   (${choices.how}), or, ${choices.acceptWhen}: ${choices.accept}`);
+    const withoutDown = result.edited.filter((e) => cache?.migrations.get(e.version)?.downCaptured !== true).map((e) => e.version);
+    out.line(`  ${editedChoices(result.edited.map((e) => e.version), withoutDown).line}`);
   }
   if (result.conflicts.length === 0) {
     out.line(`${out.c.green('clean')}: every applied migration is on disk${waiting ? `; ${waiting} pending` : ''}${pending.outOfOrder.length ? ` (out of order: ${listVersions(pending.outOfOrder)})` : ''}`);

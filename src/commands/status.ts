@@ -136,10 +136,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const runs = format.notRunnable;
   const byTool = stop && runs ? `${runs.runWith}, then dbguard capture` : null;
   if (stop && runs) out.line(`  not runnable ${stop.version}  ${stop.up}  ${c.yellow(`${runs.what}: dbguard migrate applies what comes before it and stops there`)}`);
-  const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
-  if (choices) {
-    out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.reapply} ${choices.how}; ${choices.accept} ${choices.acceptWhen}`)}`);
-  }
+  const storedDown = new Set(state.tracked.filter((row) => row.hasDownSql && !row.noDown).map((row) => row.version));
+  const choices = edited.length ? editedChoices(edited.map((e) => e.version), edited.filter((e) => !storedDown.has(e.version)).map((e) => e.version)) : null;
+  if (choices) out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.brief}`)}`);
   const { fates: stashFates, renumbered } = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
     const coming = stash.filter((e) => stashFates.get(e.id) === null);
@@ -164,7 +163,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
   const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? (pending.outOfOrder.length > 0 && format.outOfOrder === 'skipped' ? `dbguard migrate   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}, so your own migrator would not apply ${pending.outOfOrder.length === 1 ? 'it' : 'them'})` : 'dbguard migrate   (or your own migrator, then dbguard capture)')
-    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})` : null);
+    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? choices.next : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {

@@ -18,6 +18,7 @@ import { replay } from '../db/rollback-executor.js';
 import { newStashContext } from '../db/stash.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
+import { readMigrationFile } from '../fs/migration-files.js';
 import { captureAppliedMigrations, rewriteCache } from './capture.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
 import { readMigratableState, readUpMigration, rewindSteps } from './migrate.js';
@@ -59,8 +60,18 @@ async function planReapply(session: DbSession, settings: Settings, version: bigi
     action: `re-apply ${version}`, retry: reapplyCommand([version]),
     otherwise: 'dbguard capture --accept-edits if the database already matches the edited file; otherwise undo them by hand (psql)',
   };
-  const downs = await rewindSteps(session, input, version, purpose);
   const dir = absoluteMigrationsDir(settings);
+  // Capture stores no down SQL from a file edited since it was applied (it need not undo what ran), so
+  // "capture, then --reapply" cannot help these: say what can.
+  const editedWithoutDown = input.tracked.filter((row) => row.version >= version && applied.has(row.version) && !row.hasDownSql
+    && isEditedOnDisk(dir, state.disk.catalog.byVersion.get(row.version)?.up, row)).map((row) => row.version);
+  if (editedWithoutDown.length > 0) {
+    const one = editedWithoutDown.length === 1;
+    throw new DbguardError('NO_DOWN_SQL', `cannot re-apply ${version}: ${listVersions(editedWithoutDown)} ${one ? 'was' : 'were'} edited since applied and no down SQL was stored when ${one ? 'it was' : 'they were'} applied (the edited file's down need not undo what the database ran); nothing was changed`, {
+      hint: purpose.otherwise, details: { versions: editedWithoutDown.map(String) },
+    });
+  }
+  const downs = await rewindSteps(session, input, version, purpose);
   const appliedSha = new Map(input.tracked.map((row) => [row.version, row.upSha256 ?? null]));
   // No phantoms (readMigratableState refused them): every version rolled back has its file on disk.
   const ups = downs.map((down) => readUpMigration(session.format, dir, state.disk.catalog.byVersion.get(down.version) as Migration)).reverse();
@@ -83,6 +94,16 @@ async function planReapply(session: DbSession, settings: Settings, version: bigi
     };
   });
   return { version, top, edited, steps: [...downs, ...replayUps] };
+}
+
+/** Whether the up file on disk under the applied name differs from what was applied (unknown or unreadable: no). */
+function isEditedOnDisk(dir: string, up: string | undefined, row: { filename: string; upSha256?: string | null }): boolean {
+  if (up !== row.filename || !row.upSha256) return false;
+  try {
+    return readMigrationFile(dir, up).sha256 !== row.upSha256;
+  } catch {
+    return false;
+  }
 }
 
 export interface ReapplyOptions {
