@@ -60,6 +60,22 @@ describe('check: a dirty database is not clean (issue 25.4)', () => {
     expect(repo.dbguard(['check']).status).toBe(0);
   });
 
+  it('force refuses a version no migration file and no tracking row has, changing nothing (adversarial pass)', async () => {
+    const { repo, db } = await repoWithDb();
+    repo.commitMigrations({ ...base, ...tableMigration(446, 't446') }, '446');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, 'UPDATE schema_migrations SET dirty = true');
+    const refused = repo.dbguard(['force', '99']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('error[FORCE_UNKNOWN_VERSION] no migration has version 99 (no file, no tracking row): forced, the database would be at a version nothing can roll back or apply from; nothing was changed');
+    expect(refused.stderr).toContain('next: dbguard force 446   (the dirty version, once repaired), or dbguard force 445   (if it left nothing of 446); versions known, newest first: 446, 445, or none');
+    expect(await schemaVersion(db)).toEqual({ version: '446', dirty: true });
+    const json = JSON.parse(repo.dbguard(['force', '99', '--json']).stdout);
+    expect(json).toMatchObject({ ok: false, error: { code: 'FORCE_UNKNOWN_VERSION' } });
+    expect(repo.dbguard(['force', '445']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
+  });
+
   it('a migrate whose step failed outside a transaction leaves the cache saying dirty, so check --offline does too', async () => {
     const { repo } = await repoWithDb();
     repo.commitMigrations({ ...base, '446_half.up.sql': '-- dbguard:no-transaction\nCREATE TABLE half (id int);\nSELECT 1/0;', '446_half.down.sql': 'DROP TABLE half;' }, '446');
