@@ -1,7 +1,6 @@
 /** `dbguard status`: one screen with the database, the cache, the phantoms, the plan and the next command. */
-import { DbguardError, isDbguardError, ExitCode } from '../core/errors.js';
-import { readUpAndDown } from '../fs/migration-files.js';
-import type { Migration } from '../core/catalog.js';
+import { isDbguardError, ExitCode } from '../core/errors.js';
+import { invalidPending } from '../fs/migration-files.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache, type WithoutDown } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
@@ -26,20 +25,6 @@ import { formatAge, formatBytes, listVersions } from '../core/text.js';
 import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
 import { belowTopRule, formatOf } from '../formats/index.js';
-import type { MigrationFormat } from '../core/format.js';
-
-/** A pending migration's up and down as its tool would read them; the error migrate would give, or null. */
-function unreadablePending(format: MigrationFormat, dir: string, migration: Migration | undefined): DbguardError | null {
-  // One dbguard cannot run (a goose Go migration) is not read: its tool runs it (§18).
-  if (migration?.up === undefined || !migration.runnable) return null;
-  try {
-    readUpAndDown(format, dir, { up: migration.up, down: migration.down });
-    return null;
-  } catch (error) {
-    if (isDbguardError(error)) return error;
-    throw error;
-  }
-}
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -129,7 +114,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(format, 2)}; ${format.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
   if (pending.uncaptured.length) out.line(`  uncaptured   ${listVersions(pending.uncaptured)}  ${c.dim(`(${UNCAPTURED_ADVICE})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
-  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(format, dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
+  const invalid = invalidPending(format, dir, state.disk.catalog, [...pending.ahead, ...pending.outOfOrder]);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
   // §18: migrate stops before a pending migration only its tool runs; the tool goes on.
   const stop = pending.ahead.map((v) => state.disk.catalog.byVersion.get(v)).find((m) => m !== undefined && !m.runnable);

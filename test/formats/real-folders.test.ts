@@ -181,6 +181,32 @@ DROP TABLE cities;
   });
 });
 
+describe('a pending file with a bad marker (adversarial pass)', () => {
+  it('check does not call it clean: exit 1, the file and its line named, as status and migrate say', async () => {
+    const db = await createDatabase();
+    repo = GitRepo.create({ nodeModules: false });
+    const r = repo;
+    rmSync(join(r.root, 'migrations'), { recursive: true });
+    r.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    commitDbmate(r, [TAGS], 'tags');
+    expect(r.dbguard(['migrate']).status).toBe(0);
+    r.commitFile(`db/migrations/${CITIES}`, DBMATE_FILES[CITIES] as string, 'cities, its down marker indented');
+
+    const migrate = r.dbguard(['migrate', '--dry-run']);
+    expect(migrate.status).toBe(2);
+    expect(migrate.stderr).toContain('error[MIGRATION_FILE_INVALID]');
+    for (const args of [['check'], ['check', '--offline']]) {
+      const check = r.dbguard(args);
+      expect(check.status, args.join(' ')).toBe(1);
+      expect(check.stdout).not.toContain('clean');
+      expect(check.stdout).toContain(`invalid: ${CITIES} line 8: "-- migrate:down" is not a marker dbmate reads`);
+      expect(check.stdout).toContain('next: write it as "-- migrate:down" at the start of the line');
+      expect(JSON.parse(r.dbguard([...args, '--json']).stdout)).toMatchObject({ ok: false, invalid: [{ code: 'MIGRATION_FILE_INVALID' }] });
+    }
+    expect(r.dbguard(['status']).status).toBe(1);
+  });
+});
+
 /** A goose folder as a real project has it: SQL files (one without a Down section) and Go migrations between them. */
 const GOOSE_FILES: Record<string, string> = {
   '00001_create_users.sql': '-- +goose Up\nCREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL);\n\n-- +goose Down\nDROP TABLE users;\n',
