@@ -33,7 +33,7 @@ export function describeKeptLines(kept: readonly StashEntry[], again: string): s
 /** A kept entry in --json, as rollback and status report it. */
 export const keptJson = (k: StashEntry) => ({ id: k.id, version: k.version, kind: k.kind, schema: k.schema, table: k.table, column: k.column, rows: k.rows, bytes: k.bytes });
 
-const describeDropped = (found: readonly WouldDrop[]) => found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ');
+export const describeDropped = (found: readonly WouldDrop[]) => found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ');
 
 /** The plan's lines for what a step drops: what the stash keeps and gives back, and what it keeps that never comes back by itself. */
 function describeDrops(out: Output, found: readonly WouldDrop[] | { error: string } | undefined): string[] {

@@ -12,10 +12,10 @@ import { appliedSet, holdsApplied, reapplyCommand, type ReplayStep } from '../co
 import type { Settings } from '../core/settings.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { requiresNoTransaction } from '../core/sql.js';
-import type { StashEntry, StashRestore } from '../core/stash.js';
+import type { StashEntry, StashRestore, WouldDrop } from '../core/stash.js';
 import { listVersions } from '../core/text.js';
 import { replay } from '../db/rollback-executor.js';
-import { newStashContext } from '../db/stash.js';
+import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
 import { readMigrationFile } from '../fs/migration-files.js';
@@ -44,6 +44,8 @@ export interface ReapplyResult {
   readonly kept?: readonly StashEntry[];
   readonly restored?: readonly StashRestore[];
   readonly schema?: SchemaCheck | null;
+  /** --dry-run: what each down would drop (kept in the stash, put back by its up), counted as rollback counts it. */
+  readonly drops?: ReadonlyMap<bigint, readonly WouldDrop[] | { error: string }>;
 }
 
 async function planReapply(session: DbSession, settings: Settings, version: bigint): Promise<ReapplyPlan> {
@@ -114,7 +116,10 @@ export interface ReapplyOptions {
 
 export async function reapplyMigration(session: DbSession, settings: Settings, version: bigint, options: ReapplyOptions = {}): Promise<ReapplyResult> {
   let plan = await planReapply(session, settings, version);
-  if (options.dryRun) return { plan };
+  if (options.dryRun) {
+    const downs = plan.steps.filter((s) => s.kind !== 'replay-up').map((s) => ({ version: s.version, downSql: s.sql }));
+    return { plan, drops: await countRowsEachDownDrops(session.client, session.format, downs) };
+  }
   let snapshotSkipped: readonly string[] | null = null;
   const snapshot = await snapshotBefore(session, settings, 'replay', {
     skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
