@@ -44,7 +44,7 @@ describe('check: a dirty database is not clean (issue 25.4)', () => {
     expect(check.status).toBe(3);
     expect(check.stdout).not.toContain('clean');
     expect(check.stdout).toContain('dirty: the database is dirty at version 445: a migration was only half applied');
-    expect(check.stdout).toContain('next: dbguard force 445   (after repairing what it left half done; dbguard status names it)');
+    expect(check.stdout).toContain('next: dbguard force 445   (after finishing or undoing by hand, e.g. in psql, what migration 445 left half done)');
     const json = JSON.parse(repo.dbguard(['check', '--json']).stdout);
     expect(json).toMatchObject({ ok: false, checkedDatabase: true, dirty: '445' });
 
@@ -143,7 +143,7 @@ describe('dbguard run: a migration the app left dirty is not applied (issue 25.6
     expect(refused.status).toBe(1);
     expect(refused.stdout).not.toContain('migrated');
     expect(refused.stderr).toContain('dbguard: not started: the database is dirty at 5 (a migration was only half applied)');
-    expect(refused.stderr).toContain('dbguard force 5   (after repairing');
+    expect(refused.stderr).toContain('dbguard force 5   (after finishing or undoing by hand, e.g. in psql, what migration 5 left half done)');
     expect(refused.stderr).not.toContain('--rollback');
 
     // The repair: the hand-made table goes, nothing of 5 stayed (its one Exec rolled back), so force 4.
