@@ -62,7 +62,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const cacheLine = cacheProblem
     ? c.red(`${cacheProblem.code}: ${cacheProblem.message}`)
     : cache === null ? 'none yet (first run)' : `${cache.migrations.size} applied${uncapturedVersions(cache).length ? c.yellow(`, ${uncapturedVersions(cache).length} without down SQL`) : ', all down SQL captured'}`;
-  out.line(`  cache        ${cacheLine}`);
+  // A missing cache that the database will rebuild is said once, when it is (below).
+  const rebuilds = cache === null && cacheProblem === null && !options.offline && !embeddedNotCreated(settings);
+  if (!rebuilds) out.line(`  cache        ${cacheLine}`);
   out.line(`  migrations   ${settings.migrationsDir}/  ${disk.catalog.migrations.length} on disk`);
 
   const json: Record<string, unknown> = {
@@ -92,7 +94,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session) };
   });
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
-  if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
+  if (rebuilt) out.line(`  cache        ${rebuilt.migrations.size === 0 ? 'none yet (first run)' : `${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`}`);
   const current = state.current;
   // Counted from the applied set the plan read, as check and migrate count it (§3, §10).
   const pending = pendingMigrations(planned.applied);
