@@ -97,6 +97,7 @@ async function reapplyCommand(ctx: CommandContext, settings: Settings, options: 
       const found = step.kind === 'replay-up' ? undefined : result.drops?.get(step.version);
       if (found && 'error' in found) out.line(`        ${out.c.yellow('rows it would drop: not counted (its down cannot run in the counting transaction)')}`);
       else if (found && found.length > 0) out.line(`        ${out.c.yellow(`drops ${describeDropped(found)}`)}${out.c.dim(' (kept in the stash; its up puts them back)')}`);
+      for (const e of step.kind === 'replay-up' ? result.triedAgain?.get(step.version) ?? [] : []) out.line(`        and tries stash ${e.id} again (${describeKept([e])}, kept before)`);
     }
   } else {
     out.line(`re-applied ${named(ups.map((s) => s.version))}; database at ${plan.top}`);
@@ -115,6 +116,7 @@ async function reapplyCommand(ctx: CommandContext, settings: Settings, options: 
         steps: plan.steps.map((s) => ({
           kind: s.kind === 'replay-up' ? 'up' : 'down', version: s.version, filename: s.filename, sql: s.sql,
           ...(result.drops && s.kind !== 'replay-up' ? { wouldDrop: result.drops.get(s.version) ?? [] } : {}),
+          ...(result.triedAgain && s.kind === 'replay-up' ? { stashTriedAgain: (result.triedAgain.get(s.version) ?? []).map(keptJson) } : {}),
         })),
       },
       snapshot: result.snapshot?.name ?? null, restored: result.restored ?? [], kept: (result.kept ?? []).map(keptJson),

@@ -21,6 +21,7 @@ import { readDiskState } from '../fs/migrations-dir.js';
 import { readMigrationFile } from '../fs/migration-files.js';
 import { captureAppliedMigrations, rewriteCache } from './capture.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
+import { listStash } from '../db/stash-restore.js';
 import { readMigratableState, readUpMigration, rewindSteps } from './migrate.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { DbSession } from './session.js';
@@ -46,6 +47,8 @@ export interface ReapplyResult {
   readonly schema?: SchemaCheck | null;
   /** --dry-run: what each down would drop (kept in the stash, put back by its up), counted as rollback counts it. */
   readonly drops?: ReadonlyMap<bigint, readonly WouldDrop[] | { error: string }>;
+  /** --dry-run: stash entries kept before under a re-applied migration, tried again by its up. */
+  readonly triedAgain?: ReadonlyMap<bigint, readonly StashEntry[]>;
 }
 
 async function planReapply(session: DbSession, settings: Settings, version: bigint): Promise<ReapplyPlan> {
@@ -118,7 +121,12 @@ export async function reapplyMigration(session: DbSession, settings: Settings, v
   let plan = await planReapply(session, settings, version);
   if (options.dryRun) {
     const downs = plan.steps.filter((s) => s.kind !== 'replay-up').map((s) => ({ version: s.version, downSql: s.sql }));
-    return { plan, drops: await countRowsEachDownDrops(session.client, session.format, downs) };
+    const drops = await countRowsEachDownDrops(session.client, session.format, downs);
+    // What replay's restoreStash takes for each up: the entries under its version and the up they were kept for.
+    const stash = await listStash(session.client);
+    const triedAgain = new Map(plan.steps.filter((s) => s.kind === 'replay-up')
+      .map((s) => [s.version, stash.filter((e) => e.version === s.version && e.upSha256 === (s.keptUnder ?? s.upSha256 ?? null))] as const));
+    return { plan, drops, triedAgain };
   }
   let snapshotSkipped: readonly string[] | null = null;
   const snapshot = await snapshotBefore(session, settings, 'replay', {
