@@ -144,6 +144,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   cli.help();
   cli.version(pkg.version);
+  // cac gives a --no-x option the default true and prints "(default: true)", which reads as "on by
+  // default". Without it the option is simply absent unless given; the commands test `=== false`.
+  for (const command of cli.commands) for (const option of command.options) if (option.negated) option.config.default = undefined;
 
   // What follows "--" is `dbguard run`'s command line, not ours (its --json or --help are the app's).
   const ours = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;

@@ -25,11 +25,16 @@ export async function captureCommand(ctx: CommandContext, options: { acceptEdits
   // Counts count what they say (§18): a migration recorded without down SQL to run is not "captured".
   const without = result.recorded - result.captured.length;
   out.line(`recorded ${result.recorded} migration${result.recorded === 1 ? '' : 's'}${without > 0 ? `, ${without} without down SQL` : ''}; cache lists ${result.cache.migrations.size} applied (database at ${result.current?.version ?? 'nothing applied'})`);
+  for (const e of result.acceptedEdits) out.line(`accepted the edit of ${e.filename}: the database is taken to match it, and its down SQL is the edited file's`);
   for (const r of result.restored) out.line(`stash: ${r.message}`);
   if (result.pruned.length) out.line(`removed tracking rows above the database's version: ${listVersions(result.pruned)}`);
   for (const line of describeWithoutDown(result.withoutDownSql)) out.note(out.c.yellow(`warning: ${line}`));
+  for (const e of result.editedNotRecorded) {
+    out.note(out.c.yellow(`warning: ${e.filename} was edited since applied: its down SQL was not recorded from the edited file (dbguard capture --accept-edits records it, if the database already matches the edited file)`));
+  }
   return {
     exitCode: ExitCode.ok,
-    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql.map(withoutDownJson), cached: result.cache.migrations.size, restored: result.restored },
+    json: { databaseVersion: result.current?.version ?? null, captured: result.captured, pruned: result.pruned, withoutDownSql: result.withoutDownSql.map(withoutDownJson), cached: result.cache.migrations.size, restored: result.restored,
+      editedNotRecorded: result.editedNotRecorded, acceptedEdits: result.acceptedEdits },
   };
 }

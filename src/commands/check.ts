@@ -7,7 +7,7 @@ import type { Plan } from '../core/plan.js';
 import { foreseenRefusal, knownRefusal, type Refusal } from '../core/refusals.js';
 import { assertCatalogUsable, compareVersions, maxVersion } from '../core/catalog.js';
 import { filesToHash, findPhantomMigrations } from '../core/compare.js';
-import { ExitCode, isDbguardError } from '../core/errors.js';
+import { ExitCode, isDbguardError, type DbguardError } from '../core/errors.js';
 import { dirtyAdvice, pendingMigrations, type PendingMigrations } from '../core/plan.js';
 import type { Settings } from '../core/settings.js';
 import { embeddedServerFor } from '../engine/embedded.js';
@@ -18,6 +18,7 @@ import { listVersions } from '../core/text.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
+import { invalidPending } from '../fs/migration-files.js';
 import { readCacheFile } from '../fs/state.js';
 import { formatOf } from '../formats/index.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
@@ -46,11 +47,13 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     pending: [...pending.ahead, ...pending.outOfOrder].sort(compareVersions).map((version) => ({ version, filename: disk.catalog.byVersion.get(version)?.up, outOfOrder: pending.outOfOrder.includes(version) })),
     appliedUncaptured: pending.uncaptured.map((version) => ({ version, filename: disk.catalog.byVersion.get(version)?.up })),
   });
+  // What migrate would refuse reading a pending file (a marker its tool would misread) is not clean.
+  const invalidOf = (pending: PendingMigrations) => invalidPending(format, dir, disk.catalog, [...pending.ahead, ...pending.outOfOrder]);
   const json = { firstRun: result.firstRun, conflicts: result.conflicts, adopted: result.adopted, edited: result.edited, ...pendingJson(byCache), dirty: null as bigint | null };
   if (result.firstRun) {
     if (!databaseMayExist(ref)) {
       out.line('no migration cache and no database yet: nothing to compare');
-      return { exitCode: ExitCode.ok, json };
+      return invalidVerdict(ctx, invalidOf(byCache), { exitCode: ExitCode.ok, json });
     }
     // A lost cache is not "clean": ask the database, and rebuild the cache while there (§2).
     const planned = await withSession(settings, { destructive: false }, (session) => planAndRebuildCache(session, settings));
@@ -58,9 +61,10 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     out.line(`no migration cache: checked the database instead (cache rebuilt)`);
     const current = planned.state.current;
     if (current?.dirty) return dirtyVerdict(ctx, current.version, 'now', phantoms.map((p) => p.version), { ...json, checkedDatabase: true, phantoms });
+    const invalid = invalidOf(pendingMigrations(planned.applied));
     if (phantoms.length === 0) {
-      out.line(`${out.c.green('clean')}: every applied migration is on disk`);
-      return { exitCode: ExitCode.ok, json: { ...json, checkedDatabase: true, phantoms } };
+      if (invalid.length === 0) out.line(`${out.c.green('clean')}: every applied migration is on disk`);
+      return invalidVerdict(ctx, invalid, { exitCode: ExitCode.ok, json: { ...json, checkedDatabase: true, phantoms } });
     }
     out.line(`${out.c.yellow('conflict')}: ${phantoms.length} applied migration${phantoms.length === 1 ? ' is' : 's are'} not on this branch: ${listVersions(phantoms.map((p) => p.version))}`);
     for (const line of adviceFrom(planned.plan)) out.line(line);
@@ -96,13 +100,15 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
-    const choices = editedChoices(result.edited.map((e) => e.version));
-    out.line(`  ${choices.reapply}   (${choices.how}), or, ${choices.acceptWhen}: ${choices.accept}`);
+    const withoutDown = result.edited.filter((e) => cache?.migrations.get(e.version)?.downCaptured !== true).map((e) => e.version);
+    out.line(`  ${editedChoices(result.edited.map((e) => e.version), withoutDown).line}`);
   }
   if (result.conflicts.length === 0) {
-    out.line(`${out.c.green('clean')}: every applied migration is on disk${waiting ? `; ${waiting} pending` : ''}${pending.outOfOrder.length ? ` (out of order: ${listVersions(pending.outOfOrder)})` : ''}`);
+    const invalid = invalidOf(pending);
+    const verdict = invalid.length > 0 ? 'every applied migration is on disk, but a pending file is invalid' : `${out.c.green('clean')}: every applied migration is on disk`;
+    out.line(`${verdict}${waiting ? `; ${waiting} pending` : ''}${pending.outOfOrder.length ? ` (out of order: ${listVersions(pending.outOfOrder)})` : ''}`);
     if (pending.uncaptured.length) out.line(`${listVersions(pending.uncaptured)} ${UNCAPTURED_ADVICE}`);
-    return { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, ...dbJson } };
+    return invalidVerdict(ctx, invalid, { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, ...dbJson } });
   }
   out.line(`${out.c.yellow('conflict')}: ${result.conflicts.length} applied migration${result.conflicts.length === 1 ? ' is' : 's are'} not on this branch`);
   for (const conflict of result.conflicts) {
@@ -115,6 +121,16 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   const foreseen = asked?.kind === 'answered' ? asked.plan : knownRefusal(cache as MigrationCache, result.conflicts.map((c) => c.version), format);
   for (const line of adviceFrom(foreseen)) out.line(line);
   return { exitCode: ExitCode.actionNeeded, json: { ...json, ...dbJson } };
+}
+
+/** Pending files migrate would refuse: each named, the first one's fix next, exit 1 (the verdict's own otherwise). */
+function invalidVerdict(ctx: CommandContext, invalid: readonly DbguardError[], verdict: CommandResult): CommandResult {
+  const { out } = ctx;
+  for (const error of invalid) out.line(`${out.c.red('invalid')}: ${error.message}`);
+  const first = invalid[0];
+  if (first?.hint) out.line(`next: ${first.hint}`);
+  const json = { ...verdict.json, invalid: invalid.map((e) => ({ code: e.code, message: e.message, hint: e.hint ?? null })) };
+  return { exitCode: invalid.length > 0 && verdict.exitCode === ExitCode.ok ? ExitCode.actionNeeded : verdict.exitCode, json };
 }
 
 /**

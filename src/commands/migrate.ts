@@ -8,7 +8,7 @@ import type { Settings } from '../core/settings.js';
 import { parseVersionArgument } from '../core/catalog.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { listVersions } from '../core/text.js';
-import { describeKept, describeWithoutDown, keptJson, snapshotSkippedLine, withoutDownJson } from './plan-view.js';
+import { describeDropped, describeKept, describeWithoutDown, keptJson, snapshotSkippedLine, withoutDownJson } from './plan-view.js';
 import { reapplyMigration } from '../engine/reapply.js';
 
 export interface MigrateCommandOptions {
@@ -92,7 +92,13 @@ async function reapplyCommand(ctx: CommandContext, settings: Settings, options: 
   if (result.snapshotSkipped) out.note(out.c.yellow(snapshotSkippedLine(result.snapshotSkipped, '--disconnect')));
   if (dryRun) {
     out.line(`would roll back ${listVersions(downs.map((s) => s.version))} with the down SQL stored when they were applied, then apply ${named(ups.map((s) => s.version))} from the files`);
-    for (const step of plan.steps) out.line(`  ${step.kind === 'replay-up' ? 'up  ' : 'down'}  ${step.version}  ${step.filename}`);
+    for (const step of plan.steps) {
+      out.line(`  ${step.kind === 'replay-up' ? 'up  ' : 'down'}  ${step.version}  ${step.filename}`);
+      const found = step.kind === 'replay-up' ? undefined : result.drops?.get(step.version);
+      if (found && 'error' in found) out.line(`        ${out.c.yellow('rows it would drop: not counted (its down cannot run in the counting transaction)')}`);
+      else if (found && found.length > 0) out.line(`        ${out.c.yellow(`drops ${describeDropped(found)}`)}${out.c.dim(' (kept in the stash; its up puts them back)')}`);
+      for (const e of step.kind === 'replay-up' ? result.triedAgain?.get(step.version) ?? [] : []) out.line(`        and tries stash ${e.id} again (${describeKept([e])}, kept before)`);
+    }
   } else {
     out.line(`re-applied ${named(ups.map((s) => s.version))}; database at ${plan.top}`);
     for (const r of result.restored ?? []) out.line(`stash: ${r.message}`);
@@ -107,7 +113,11 @@ async function reapplyCommand(ctx: CommandContext, settings: Settings, options: 
       dryRun,
       reapply: {
         version: plan.version, edited: plan.edited, databaseVersion: plan.top,
-        steps: plan.steps.map((s) => ({ kind: s.kind === 'replay-up' ? 'up' : 'down', version: s.version, filename: s.filename, sql: s.sql })),
+        steps: plan.steps.map((s) => ({
+          kind: s.kind === 'replay-up' ? 'up' : 'down', version: s.version, filename: s.filename, sql: s.sql,
+          ...(result.drops && s.kind !== 'replay-up' ? { wouldDrop: result.drops.get(s.version) ?? [] } : {}),
+          ...(result.triedAgain && s.kind === 'replay-up' ? { stashTriedAgain: (result.triedAgain.get(s.version) ?? []).map(keptJson) } : {}),
+        })),
       },
       snapshot: result.snapshot?.name ?? null, restored: result.restored ?? [], kept: (result.kept ?? []).map(keptJson),
       schema: result.schema ? { state: result.schema.state, message: result.schema.message, diff: result.schema.diff ?? null } : null,

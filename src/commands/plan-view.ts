@@ -33,7 +33,7 @@ export function describeKeptLines(kept: readonly StashEntry[], again: string): s
 /** A kept entry in --json, as rollback and status report it. */
 export const keptJson = (k: StashEntry) => ({ id: k.id, version: k.version, kind: k.kind, schema: k.schema, table: k.table, column: k.column, rows: k.rows, bytes: k.bytes });
 
-const describeDropped = (found: readonly WouldDrop[]) => found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ');
+export const describeDropped = (found: readonly WouldDrop[]) => found.map((f) => `${countOf(f.rows, f.object.startsWith('column') ? 'value' : 'row')} of ${f.object.replace(/^(table|column) /, '')}`).join(', ');
 
 /** The plan's lines for what a step drops: what the stash keeps and gives back, and what it keeps that never comes back by itself. */
 function describeDrops(out: Output, found: readonly WouldDrop[] | { error: string } | undefined): string[] {
@@ -105,15 +105,26 @@ export function snapshotSkippedLine(sessions: readonly string[], how: string): s
 export const UNCAPTURED_ADVICE = 'applied without dbguard seeing it: dbguard capture records their down SQL';
 
 /**
- * §2's two ways on for applied migrations edited since: apply the edit (the lowest one and everything
+ * §2's ways on for applied migrations edited since: apply the edit (the lowest one and everything
  * above it, rolled back with their stored down SQL first), or record that the database already has it.
+ * `withoutStoredDown`: edited ones stored with no down SQL to run, which --reapply refuses
+ * (NO_DOWN_SQL): then it is not offered. Said as one line (check, rollback), briefly (status), and as
+ * status's next step.
  */
-export function editedChoices(edited: readonly bigint[]) {
+export function editedChoices(edited: readonly bigint[], withoutStoredDown: readonly bigint[] = []): { line: string; brief: string; next: string } {
+  const accept = 'dbguard capture --accept-edits';
+  const acceptWhen = 'if the database already matches the edited file';
+  if (withoutStoredDown.length > 0) {
+    const one = withoutStoredDown.length === 1;
+    const advice = `${accept} ${acceptWhen} (--reapply cannot: no down SQL was stored for ${listVersions(withoutStoredDown)} when ${one ? 'it was' : 'they were'} applied); otherwise dbguard reset (keeps a snapshot), then dbguard migrate`;
+    return { line: advice, brief: advice, next: advice };
+  }
+  const reapply = reapplyCommand(edited);
+  const how = 'rolls back with the down SQL stored when applied, then applies the edited file';
   return {
-    reapply: reapplyCommand(edited),
-    how: 'rolls back with the down SQL stored when applied, then applies the edited file',
-    accept: 'dbguard capture --accept-edits',
-    acceptWhen: 'if the database already matches the edited file',
+    line: `${reapply}   (${how}), or, ${acceptWhen}: ${accept}`,
+    brief: `${reapply} ${how}; ${accept} ${acceptWhen}`,
+    next: `${reapply}   (${how}; or ${accept} ${acceptWhen})`,
   };
 }
 

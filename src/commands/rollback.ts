@@ -65,8 +65,8 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
     // An applied file edited since is not a rollback's to undo; say which command is (issue 25.8).
     const edited = await editedSinceApplied(settings);
     if (edited.length > 0) {
-      const choices = editedChoices(edited.map((e) => e.version));
-      out.line(`edited since applied: ${edited.map((e) => e.filename).join(', ')}: ${choices.reapply}   (${choices.how}), or, ${choices.acceptWhen}: ${choices.accept}`);
+      const choices = editedChoices(edited.map((e) => e.version), edited.filter((e) => !e.downStored).map((e) => e.version));
+      out.line(`edited since applied: ${edited.map((e) => e.filename).join(', ')}: ${choices.line}`);
     }
     return { exitCode: ExitCode.ok, json: { plan: planJson(plan), applied: [], edited } };
   }
@@ -92,11 +92,12 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
 }
 
 /** Applied up files whose content differs from what was applied (§2), as the cache the rollback just rewrote says. */
-async function editedSinceApplied(settings: Settings): Promise<ReadonlyArray<{ version: bigint; filename: string }>> {
+async function editedSinceApplied(settings: Settings): Promise<ReadonlyArray<{ version: bigint; filename: string; downStored: boolean }>> {
   const format = formatOf(settings);
   const cache = readCacheFile(databaseRef(settings).paths.cacheFile, format);
   if (cache === null) return [];
   const dir = absoluteMigrationsDir(settings);
   const disk = readDiskState(dir, format);
-  return findPhantomMigrations(cache, disk, await hashFiles(dir, filesToHash(cache, disk, true))).edited;
+  return findPhantomMigrations(cache, disk, await hashFiles(dir, filesToHash(cache, disk, true))).edited
+    .map((e) => ({ ...e, downStored: cache.migrations.get(e.version)?.downCaptured === true }));
 }

@@ -30,7 +30,9 @@ export async function runAppCommand(ctx: CommandContext, command: readonly strin
     if (dirty === null) {
       out.note(`dbguard: not started: the database has migrations this branch lacks`);
       printPlan(out, outcome.plan, formatOf(settings), true);
-      out.note(`  dbguard run --rollback -- ${shellQuote(command)}   roll them back first (the stash keeps their rows)`);
+      // A rollback that would refuse (UNTRACKED, NO_DOWN_SQL, …) is no way on: its fix is.
+      if (outcome.plan.kind === 'refuse') out.note(`  next: ${outcome.plan.fix}`);
+      else out.note(`  dbguard run --rollback -- ${shellQuote(command)}   roll them back first (the stash keeps their rows)`);
     } else {
       // A rollback cannot help here: the half-applied migration is repaired first (§4).
       out.note(`dbguard: not started: the database is dirty at ${dirty} (${dirtyAdvice(dirty).what})`);

@@ -55,7 +55,7 @@ export async function stashCommand(ctx: CommandContext, action: string, id: stri
     if (one) {
       const entry = entries.find((e) => e.id === Number(id));
       if (!entry) throw new DbguardError('STASH_NOT_FOUND', `no stash entry ${id}; nothing was ${action === 'show' ? 'shown' : 'exported'}`, { hint: 'dbguard stash list' });
-      return action === 'show' ? showEntry(ctx, session.client, entry) : exportEntry(ctx, session.client, entry, target ?? defaultExportTarget(entry));
+      return action === 'show' ? showEntry(ctx, session.client, entry) : exportEntry(ctx, session.client, entry, target ?? defaultExportTarget(entry), entries);
     }
     if (action === 'restore') {
       const chosen = id === 'all' ? entries : entries.filter((e) => e.id === Number(id));
@@ -109,8 +109,8 @@ async function showEntry(ctx: CommandContext, client: PgClient, entry: StashEntr
 }
 
 /** `stash export <id> [--table schema.name]`: every kept row into a new table; the stash entry stays until dropped. */
-async function exportEntry(ctx: CommandContext, client: PgClient, entry: StashEntry, target: { schema: string; table: string }): Promise<CommandResult> {
-  const rows = await exportKeptRows(client, entry, target);
+async function exportEntry(ctx: CommandContext, client: PgClient, entry: StashEntry, target: { schema: string; table: string }, entries: readonly StashEntry[]): Promise<CommandResult> {
+  const rows = await exportKeptRows(client, entry, target, entries);
   const name = qualifiedName(target.schema, target.table);
   ctx.out.line(`copied ${rows} row${rows === 1 ? '' : 's'} of stash ${entry.id} (${entry.kind} ${qualifiedName(entry.schema, entry.table, entry.column)}) into ${name}, every value as text; the stash still holds them`);
   ctx.out.line(ctx.out.c.dim(`put them back by hand (e.g. UPDATE … FROM ${name}), then DROP TABLE ${name} and dbguard stash drop ${entry.id}`));

@@ -1,7 +1,6 @@
 /** `dbguard status`: one screen with the database, the cache, the phantoms, the plan and the next command. */
-import { DbguardError, isDbguardError, ExitCode } from '../core/errors.js';
-import { readUpAndDown } from '../fs/migration-files.js';
-import type { Migration } from '../core/catalog.js';
+import { isDbguardError, ExitCode } from '../core/errors.js';
+import { invalidPending } from '../fs/migration-files.js';
 import { findPhantomMigrations } from '../core/compare.js';
 import { assertCacheBelongsTo, uncapturedVersions, type MigrationCache, type WithoutDown } from '../core/cache.js';
 import { formatConnectionUrl } from '../core/connection.js';
@@ -28,20 +27,6 @@ import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
 import { prunableSummary } from '../engine/kept-databases.js';
 import { belowTopRule, formatOf } from '../formats/index.js';
-import type { MigrationFormat } from '../core/format.js';
-
-/** A pending migration's up and down as its tool would read them; the error migrate would give, or null. */
-function unreadablePending(format: MigrationFormat, dir: string, migration: Migration | undefined): DbguardError | null {
-  // One dbguard cannot run (a goose Go migration) is not read: its tool runs it (§18).
-  if (migration?.up === undefined || !migration.runnable) return null;
-  try {
-    readUpAndDown(format, dir, { up: migration.up, down: migration.down });
-    return null;
-  } catch (error) {
-    if (isDbguardError(error)) return error;
-    throw error;
-  }
-}
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -79,7 +64,9 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const cacheLine = cacheProblem
     ? c.red(`${cacheProblem.code}: ${cacheProblem.message}`)
     : cache === null ? 'none yet (first run)' : `${cache.migrations.size} applied${uncapturedVersions(cache).length ? c.yellow(`, ${uncapturedVersions(cache).length} without down SQL`) : ', all down SQL captured'}`;
-  out.line(`  cache        ${cacheLine}`);
+  // A missing cache that the database will rebuild is said once, when it is (below).
+  const rebuilds = cache === null && cacheProblem === null && !options.offline && !embeddedNotCreated(settings);
+  if (!rebuilds) out.line(`  cache        ${cacheLine}`);
   out.line(`  migrations   ${settings.migrationsDir}/  ${disk.catalog.migrations.length} on disk`);
 
   const json: Record<string, unknown> = {
@@ -113,7 +100,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
     return { ...result, rebuilt, schema, stash: await listStash(session.client), snapshots: await listSnapshots(session), unsnapshotted: changedWithoutSnapshotAt(session), removable };
   });
   const { plan, state, candidates, downSql, rebuilt, schema, stash, snapshots } = planned;
-  if (rebuilt) out.line(`  cache        ${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`);
+  if (rebuilt) out.line(`  cache        ${rebuilt.migrations.size === 0 ? 'none yet (first run)' : `${c.yellow('was missing: rebuilt from the database')} (${rebuilt.migrations.size} applied)`}`);
   const current = state.current;
   // Counted from the applied set the plan read, as check and migrate count it (§3, §10).
   const pending = pendingMigrations(planned.applied);
@@ -135,19 +122,20 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   if (pending.outOfOrder.length) out.line(`  out of order ${c.yellow(listVersions(pending.outOfOrder))}  ${c.dim(`(below the applied top: ${belowTopRule(format, 2)}; ${format.outOfOrder === 'refused' ? 'dbguard migrate --replay applies all in order' : 'dbguard migrate applies them'})`)}`);
   if (pending.uncaptured.length) out.line(`  uncaptured   ${listVersions(pending.uncaptured)}  ${c.dim(`(${UNCAPTURED_ADVICE})`)}`);
   // What migrate would refuse, said here: a pending file whose markers its tool would misread.
-  const invalid = [...pending.ahead, ...pending.outOfOrder].map((v) => unreadablePending(format, dir, state.disk.catalog.byVersion.get(v))).filter((e): e is DbguardError => e !== null);
+  const invalid = invalidPending(format, dir, state.disk.catalog, [...pending.ahead, ...pending.outOfOrder]);
   for (const error of invalid) out.line(`  invalid      ${c.red(error.message)}`);
   // §18: migrate stops before a pending migration only its tool runs; the tool goes on.
   const stop = pending.ahead.map((v) => state.disk.catalog.byVersion.get(v)).find((m) => m !== undefined && !m.runnable);
   const runs = format.notRunnable;
   const byTool = stop && runs ? `${runs.runWith}, then dbguard capture` : null;
   if (stop && runs) out.line(`  not runnable ${stop.version}  ${stop.up}  ${c.yellow(`${runs.what}: dbguard migrate applies what comes before it and stops there`)}`);
-  const choices = edited.length ? editedChoices(edited.map((e) => e.version)) : null;
+  const storedDown = new Set(state.tracked.filter((row) => row.hasDownSql && !row.noDown).map((row) => row.version));
+  const choices = edited.length ? editedChoices(edited.map((e) => e.version), edited.filter((e) => !storedDown.has(e.version)).map((e) => e.version)) : null;
   const toolWords = format.editedWords;
   if (toolWords) {
     for (const e of edited) out.line(`  edited       ${c.yellow(toolWords(e.filename).words)} ${c.dim(toolWords(e.filename).fix)}`);
   } else if (choices) {
-    out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.reapply} ${choices.how}; ${choices.accept} ${choices.acceptWhen}`)}`);
+    out.line(`  edited       ${c.yellow(edited.map((e) => e.filename).join(', '))} ${c.dim(`changed since applied: ${choices.brief}`)}`);
   }
   const { fates: stashFates, renumbered } = await stashFatesOf(dir, state, stash);
   if (stash.length > 0) {
@@ -174,7 +162,7 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
   const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? (pending.outOfOrder.length > 0 && format.outOfOrder === 'skipped' ? `dbguard migrate   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}, so your own migrator would not apply ${pending.outOfOrder.length === 1 ? 'it' : 'them'})` : 'dbguard migrate   (or your own migrator, then dbguard capture)')
-    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? (toolWords && edited[0] ? toolWords(edited[0].filename).fix : `${choices.reapply}   (${choices.how}; or ${choices.accept} ${choices.acceptWhen})`) : null);
+    : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? (toolWords && edited[0] ? toolWords(edited[0].filename).fix : choices.next) : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;
   return {

@@ -28,6 +28,7 @@ const CODE_CLASS = {
   MIGRATION_NAME_INVALID: ExitCode.usage,
   FORMAT_NOT_SUPPORTED: ExitCode.usage,
   FORCE_NOT_APPLICABLE: ExitCode.usage,
+  FORCE_UNKNOWN_VERSION: ExitCode.usage,
   TRACKING_ROW_INVALID: ExitCode.usage,
   MIGRATION_VERSION_REUSED: ExitCode.usage,
   MIGRATION_FILE_INVALID: ExitCode.usage,

@@ -18,7 +18,7 @@ export interface Refusal {
 
 /** What a dirty database means and how it is repaired (§4), as rollback, status, check and the hook say it. */
 export function dirtyAdvice(version: bigint): { readonly what: string; readonly fix: string } {
-  return { what: 'a migration was only half applied', fix: `dbguard force ${version}   (after repairing what it left half done; dbguard status names it)` };
+  return { what: 'a migration was only half applied', fix: `dbguard force ${version}   (after finishing or undoing by hand, e.g. in psql, what migration ${version} left half done)` };
 }
 
 /** A migration a rollback needs down SQL for, and why it has none (null: not known). */

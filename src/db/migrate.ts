@@ -112,7 +112,7 @@ export async function applyUpMigrations(
       if (!outside) {
         // Its transaction rolled back: nothing of it was applied, so the database is clean where it was (§4).
         return new DbguardError('MIGRATION_FAILED', `applying ${migration.filename} failed: ${message}; nothing of it was applied, the database is at version ${previous ?? 'none'} (clean)`, {
-          hint: `fix ${migration.filename}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
+          hint: `${madeOutside(details.sqlState, migration.filename) ?? `fix ${migration.filename}`}, then run dbguard migrate`, details: { ...details, dirty: false }, cause: error,
         });
       }
       if (!keepsDirtyFlag(format)) {
@@ -128,4 +128,13 @@ export async function applyUpMigrations(
       });
     },
   });
+}
+
+/** SQLSTATEs of an object that already exists (duplicate table, object, schema, column, function). */
+const ALREADY_THERE = new Set(['42P07', '42710', '42P06', '42701', '42723']);
+
+/** An up that met something of its names already there: it may not be the file's fault (made by hand). */
+function madeOutside(sqlState: string | undefined, file: string): string | null {
+  if (sqlState === undefined || !ALREADY_THERE.has(sqlState)) return null;
+  return `something of that name was made outside ${file} (by hand, or by another tool): drop or rename it if it is not what ${file} makes, otherwise fix ${file}`;
 }

@@ -38,9 +38,10 @@ export const defaultExportTarget = (entry: StashEntry) => ({ schema: 'public', t
 /**
  * Copies every kept row of `entry` into a new table (text columns, the stash's names), leaving the
  * stash as it is. An existing table is never written to, and a schema is never made: both refused,
- * nothing changed.
+ * nothing changed. Nor is the name of a table any stash entry (`entries`) was kept from: the migration
+ * that made it makes it again, which a table of that name would make fail.
  */
-export async function exportKeptRows(client: PgClient, entry: StashEntry, target: { schema: string; table: string }): Promise<number> {
+export async function exportKeptRows(client: PgClient, entry: StashEntry, target: { schema: string; table: string }, entries: readonly StashEntry[]): Promise<number> {
   const name = qualifiedName(target.schema, target.table);
   const hint = `dbguard stash export ${entry.id} --table <schema>.<new table name>`;
   if (target.schema === TRACKING_SCHEMA || target.schema.startsWith('pg_') || target.schema === 'information_schema') {
@@ -52,6 +53,13 @@ export async function exportKeptRows(client: PgClient, entry: StashEntry, target
   const rel = `${quoteIdentifier(target.schema)}.${quoteIdentifier(target.table)}`;
   if (await relationExists(client, rel)) {
     throw new DbguardError('STASH_EXPORT_TARGET', `${name} already exists; nothing was exported (an export never writes into a table it did not make)`, { hint });
+  }
+  const keptFrom = entries.find((e) => e.schema === target.schema && e.table === target.table);
+  if (keptFrom) {
+    const defaultName = defaultExportTarget(entry);
+    throw new DbguardError('STASH_EXPORT_TARGET', `${name} is the table stash ${keptFrom.id} was kept from: applying ${keptFrom.version} again (dbguard migrate) makes it and puts its rows back, so an export never takes its name; nothing was exported`, {
+      hint: `dbguard stash export ${entry.id} (into ${qualifiedName(defaultName.schema, defaultName.table)}), or --table <schema>.<another name>`,
+    });
   }
   const { names } = await stashedColumns(client, entry.id);
   return (await client.query(`CREATE TABLE ${rel} AS SELECT ${selectList(names)} FROM ${stashDataTable(entry.id)} ORDER BY ctid`)).rowCount ?? 0;

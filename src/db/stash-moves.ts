@@ -35,6 +35,25 @@ export function madeByUp(options: PutBackOptions, rel: string, alias = 't'): str
   return list ? `EXISTS (SELECT 1 FROM ${list} AS u WHERE u.rel_oid = ${alias}.tableoid AND u.row_tid = ${alias}.ctid)` : 'true';
 }
 
+/**
+ * Keep mode: of the stashed rows that stayed because the table's row under their key (`clash`, alias
+ * t) has what they would put there, how many clash with a row another entry put back in this restore
+ * (not there before it began) rather than one of the user's. 0 when only one entry goes into the table.
+ */
+export async function clashesWithOtherEntries(client: PgClient, options: PutBackOptions, rel: string, data: string, stayed: string, clash: string): Promise<number> {
+  if (!options.upRows?.has(rel)) return 0;
+  const row = (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${data} AS s WHERE ${stayed} AND EXISTS (SELECT 1 FROM ${rel} AS t WHERE ${clash} AND NOT ${madeByUp(options, rel)})`)).rows[0];
+  return Number(row?.n ?? 0);
+}
+
+/** How the stashed rows that stayed for a key clash are said: the user's rows, and the rows another entry put back. */
+export function clashParts(count: number, byOthers: number, entryId: number, options: PutBackOptions, yours: string, others: string): string[] {
+  if (options.keyClash !== 'keep') return [`${count} stay in stash ${entryId}: ${others}`];
+  const parts = count - byOthers > 0 ? [`${count - byOthers} stay in stash ${entryId}: ${yours}`] : [];
+  if (byOthers > 0) parts.push(`${byOthers} stay in stash ${entryId}: ${others}`);
+  return parts;
+}
+
 /** One entry's restore: what it did, and (when nothing went back) the error that stopped it. */
 export interface PutBackOutcome {
   readonly result: StashRestore;

@@ -5,7 +5,7 @@
 import { byHand, type LiveColumn, type StashEntry } from '../core/stash.js';
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, rowFingerprint, STASH_TABLE, stashDataTable } from './stash.js';
-import { asColumnType, asRestore, checkDeferredNow, contained, fitsType, madeByUp, moveAll, objectName, sameKey, splitIfStopped, type Move, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
+import { asColumnType, asRestore, checkDeferredNow, clashesWithOtherEntries, clashParts, contained, fitsType, madeByUp, moveAll, objectName, sameKey, splitIfStopped, type Move, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
 
 export async function restoreColumn(client: PgClient, entry: StashEntry, rel: string, live: LiveColumn[], options: PutBackOptions): Promise<PutBackOutcome> {
   const object = objectName(entry);
@@ -59,7 +59,10 @@ export async function restoreColumn(client: PgClient, entry: StashEntry, rel: st
   if (already > 0) parts.push(`${already} already there (the same value)`);
   if (gone > 0) parts.push(`${gone} belonged to rows deleted since`);
   if (missingRows > 0) parts.push(`${missingRows} belong to rows that are not in the table, some of them still in the stash; kept in stash ${entry.id}`);
-  if (taken > 0) parts.push(`${taken} stay in stash ${entry.id}: ${options.keyClash === 'keep' ? 'their rows have a value there now (yours, kept)' : 'another stash entry of this migration put back a different value there (kept)'}`);
+  if (taken > 0) {
+    const byOthers = options.keyClash === 'keep' ? await clashesWithOtherEntries(client, options, rel, data, `${sameRow} AND ${fits} AND NOT ${free}`, `${byKey('s')} AND t.${name} IS NOT NULL`) : 0;
+    parts.push(...clashParts(taken, byOthers, entry.id, options, 'their rows have a value there now (yours, kept)', `another stash entry${options.keyClash === 'keep' ? '' : ' of this migration'} put back a different value there (kept)`));
+  }
   if (changed > 0) parts.push(`${changed} stay in stash ${entry.id}: their rows' other values changed since (another row under the same key?), so only you can tell where they go: ${byHand(entry.id)}`);
   if (unfit > 0) parts.push(`${unfit} do not fit the column's new type ${column.type} and stay in stash ${entry.id}`);
   const blocked = error ? left - changed - unfit - taken - missingRows : 0;

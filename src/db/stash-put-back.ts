@@ -9,7 +9,7 @@ import { byHand, qualifiedName, restorableColumns, type LiveColumn, type StashEn
 import { quoteIdentifier, relationExists, serverMajorVersion, type PgClient } from './client.js';
 import { ROW_CHECK_COLUMN, stashDataTable } from './stash.js';
 import { restoreColumn } from './stash-put-back-column.js';
-import { advanceSequences, asColumnType, asRestore, checkDeferredNow, contained, fitsType, isDataError, madeByUp, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
+import { advanceSequences, asColumnType, asRestore, checkDeferredNow, clashesWithOtherEntries, clashParts, contained, fitsType, isDataError, madeByUp, moveAll, NOTHING_MOVED, objectName, relationOf, sameKey, splitIfStopped, withoutUserTriggers, type Move, type Moved, type PutBackOptions, type PutBackOutcome } from './stash-moves.js';
 
 export { checkDeferredNow, contained, relationOf, withoutUserTriggers, type KeyClash, type PgError, type PutBackOutcome } from './stash-moves.js';
 
@@ -166,7 +166,9 @@ async function restoreTable(client: PgClient, entry: StashEntry, rel: string, li
   if (unfit.size > 0 && perValue) {
     parts.push(`values of ${[...unfit].join(', ')} do not fit the column's new type: ${pending > 0 && error === null ? `${pending} rows stay in stash ${entry.id}` : 'no row stays for them'}${marked > 0 ? `, ${marked} went back with them NULL (the values kept in stash ${entry.id})` : ''}`);
   } else if (pending > 0 && error === null) {
-    parts.push(`${pending} stay in stash ${entry.id}: ${options.keyClash === 'keep' ? 'the table has a row under the same key now (yours, kept)' : 'another stash entry of this migration put back a different row under the same key (kept)'}`);
+    const notMarked = marking ? `NOT s.${RESTORED_MARK}` : 'true';
+    const byOthers = statement.keyed ? await clashesWithOtherEntries(client, options, rel, data, notMarked, sameKey(key, live, 't', 's')) : 0;
+    parts.push(...clashParts(pending, byOthers, entry.id, options, 'the table has a row under the same key now (yours, kept)', `another stash entry${options.keyClash === 'keep' ? '' : ' of this migration'} put back a different row under the same key (kept)`));
   }
   else if (marked > 0 && moved.picked === 0) parts.push(`${marked} went back earlier without some of their values, which stay in stash ${entry.id}`);
   if (statement.leftOut.length > 0) parts.push(`columns not restored: ${statement.leftOut.join(', ')} (gone, or a type their values do not cast to); kept in stash ${entry.id} (${byHand(entry.id)})`);

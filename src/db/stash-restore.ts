@@ -139,7 +139,8 @@ export interface RestoreMode {
 }
 
 export async function restoreEntries(client: PgClient, entries: readonly StashEntry[], mode: RestoreMode): Promise<StashRestore[]> {
-  const upRows = mode.keyClash === 'replace' ? await listUpRows(client, entries) : new Map<string, string>();
+  // Keep mode lists them too: a row there before is the user's; one another entry put back is not (said so).
+  const upRows = await listUpRows(client, entries);
   try {
     return await withDefaultOutput(client, () => restoreInOrder(client, entries, { ...mode, upRows }));
   } finally {

@@ -35,6 +35,13 @@ export interface CaptureResult {
   readonly pruned: readonly bigint[];
   /** Rows a rollback kept, put back because the project's own migrator applied their migration again (§13). */
   readonly restored: readonly StashRestore[];
+  /**
+   * Applied migrations without stored down SQL whose file was edited since: their down SQL was not
+   * taken from the edited file (it need not undo what the database ran); --accept-edits takes it.
+   */
+  readonly editedNotRecorded: ReadonlyArray<{ version: bigint; filename: string }>;
+  /** Edits accepted by --accept-edits: the file as it is now counts as applied, with its down SQL. */
+  readonly acceptedEdits: ReadonlyArray<{ version: bigint; filename: string }>;
   readonly cache: MigrationCache;
 }
 
@@ -60,6 +67,8 @@ export async function captureAppliedMigrations(
   const rows = new Map<bigint, TrackingRow>();
   const upSqlOf = new Map<bigint, string | null>();
   const newlyApplied: Array<{ version: bigint; upSha256: string }> = [];
+  const editedNotRecorded: Array<{ version: bigint; filename: string }> = [];
+  const acceptedEdits: Array<{ version: bigint; filename: string }> = [];
   for (const migration of disk.catalog.migrations) {
     if (migration.up === undefined || !holdsApplied(session.format, current, migration.version, migration.up) || disk.unreadable.has(migration.up)) continue;
     if (migration.version === halfApplied) continue;
@@ -79,8 +88,14 @@ export async function captureAppliedMigrations(
       : { ...readAppliedMigration(format, migrationsDir, { up, down: undefined, runnable }), whyNoDown: `down SQL unavailable: ${migration.down} cannot be read (${unreadableDown})` };
     // A rename is adopted only with the same content (§2): a different file under the version is a phantom.
     if (renamed && files.upSha256 !== row?.upSha256) continue;
-    if (mayBeEdited && files.upSha256 === row?.upSha256) continue;
-    const source = renamed ? 'renamed' : mayBeEdited ? 'accepted-edit' : 'working-tree';
+    const edited = !renamed && Boolean(row?.upSha256) && files.upSha256 !== null && files.upSha256 !== row?.upSha256;
+    if (edited && options.acceptEdits !== true) {
+      editedNotRecorded.push({ version: migration.version, filename: migration.up });
+      continue;
+    }
+    if (edited) acceptedEdits.push({ version: migration.version, filename: migration.up });
+    else if (mayBeEdited && !lacksDown) continue;
+    const source = renamed ? 'renamed' : edited ? 'accepted-edit' : 'working-tree';
     if (isNew && files.upSha256 !== null) newlyApplied.push({ version: migration.version, upSha256: files.upSha256 });
     upSqlOf.set(migration.version, files.upSql);
     rows.set(migration.version, {
@@ -113,7 +128,7 @@ export async function captureAppliedMigrations(
   const written = [...rows.values()];
   return {
     current, recorded: written.length, captured: written.filter((r) => r.downSql !== null && !r.noDown).map((r) => r.version),
-    withoutDownSql: withoutDownSql(cache), pruned, cache, restored,
+    withoutDownSql: withoutDownSql(cache), pruned, cache, restored, editedNotRecorded, acceptedEdits,
   };
 }
 

@@ -12,14 +12,16 @@ import { appliedSet, holdsApplied, reapplyCommand, type ReplayStep } from '../co
 import type { Settings } from '../core/settings.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { requiresNoTransaction } from '../core/sql.js';
-import type { StashEntry, StashRestore } from '../core/stash.js';
+import type { StashEntry, StashRestore, WouldDrop } from '../core/stash.js';
 import { listVersions } from '../core/text.js';
 import { replay } from '../db/rollback-executor.js';
-import { newStashContext } from '../db/stash.js';
+import { countRowsEachDownDrops, newStashContext } from '../db/stash.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readDiskState } from '../fs/migrations-dir.js';
+import { readMigrationFile } from '../fs/migration-files.js';
 import { captureAppliedMigrations, rewriteCache } from './capture.js';
 import { readSchemaVersion } from '../db/schema-migrations.js';
+import { listStash } from '../db/stash-restore.js';
 import { readMigratableState, readUpMigration, rewindSteps } from './migrate.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { DbSession } from './session.js';
@@ -43,6 +45,10 @@ export interface ReapplyResult {
   readonly kept?: readonly StashEntry[];
   readonly restored?: readonly StashRestore[];
   readonly schema?: SchemaCheck | null;
+  /** --dry-run: what each down would drop (kept in the stash, put back by its up), counted as rollback counts it. */
+  readonly drops?: ReadonlyMap<bigint, readonly WouldDrop[] | { error: string }>;
+  /** --dry-run: stash entries kept before under a re-applied migration, tried again by its up. */
+  readonly triedAgain?: ReadonlyMap<bigint, readonly StashEntry[]>;
 }
 
 async function planReapply(session: DbSession, settings: Settings, version: bigint): Promise<ReapplyPlan> {
@@ -59,8 +65,18 @@ async function planReapply(session: DbSession, settings: Settings, version: bigi
     action: `re-apply ${version}`, retry: reapplyCommand([version]),
     otherwise: 'dbguard capture --accept-edits if the database already matches the edited file; otherwise undo them by hand (psql)',
   };
-  const downs = await rewindSteps(session, input, version, purpose);
   const dir = absoluteMigrationsDir(settings);
+  // Capture stores no down SQL from a file edited since it was applied (it need not undo what ran), so
+  // "capture, then --reapply" cannot help these: say what can.
+  const editedWithoutDown = input.tracked.filter((row) => row.version >= version && applied.has(row.version) && !row.hasDownSql
+    && isEditedOnDisk(dir, state.disk.catalog.byVersion.get(row.version)?.up, row)).map((row) => row.version);
+  if (editedWithoutDown.length > 0) {
+    const one = editedWithoutDown.length === 1;
+    throw new DbguardError('NO_DOWN_SQL', `cannot re-apply ${version}: ${listVersions(editedWithoutDown)} ${one ? 'was' : 'were'} edited since applied and no down SQL was stored when ${one ? 'it was' : 'they were'} applied (the edited file's down need not undo what the database ran); nothing was changed`, {
+      hint: purpose.otherwise, details: { versions: editedWithoutDown.map(String) },
+    });
+  }
+  const downs = await rewindSteps(session, input, version, purpose);
   const appliedSha = new Map(input.tracked.map((row) => [row.version, row.upSha256 ?? null]));
   // No phantoms (readMigratableState refused them): every version rolled back has its file on disk.
   const ups = downs.map((down) => readUpMigration(session.format, dir, state.disk.catalog.byVersion.get(down.version) as Migration)).reverse();
@@ -85,6 +101,16 @@ async function planReapply(session: DbSession, settings: Settings, version: bigi
   return { version, top, edited, steps: [...downs, ...replayUps] };
 }
 
+/** Whether the up file on disk under the applied name differs from what was applied (unknown or unreadable: no). */
+function isEditedOnDisk(dir: string, up: string | undefined, row: { filename: string; upSha256?: string | null }): boolean {
+  if (up !== row.filename || !row.upSha256) return false;
+  try {
+    return readMigrationFile(dir, up).sha256 !== row.upSha256;
+  } catch {
+    return false;
+  }
+}
+
 export interface ReapplyOptions {
   readonly dryRun?: boolean;
   readonly noSnapshot?: boolean;
@@ -93,7 +119,15 @@ export interface ReapplyOptions {
 
 export async function reapplyMigration(session: DbSession, settings: Settings, version: bigint, options: ReapplyOptions = {}): Promise<ReapplyResult> {
   let plan = await planReapply(session, settings, version);
-  if (options.dryRun) return { plan };
+  if (options.dryRun) {
+    const downs = plan.steps.filter((s) => s.kind !== 'replay-up').map((s) => ({ version: s.version, downSql: s.sql }));
+    const drops = await countRowsEachDownDrops(session.client, session.format, downs);
+    // What replay's restoreStash takes for each up: the entries under its version and the up they were kept for.
+    const stash = await listStash(session.client);
+    const triedAgain = new Map(plan.steps.filter((s) => s.kind === 'replay-up')
+      .map((s) => [s.version, stash.filter((e) => e.version === s.version && e.upSha256 === (s.keptUnder ?? s.upSha256 ?? null))] as const));
+    return { plan, drops, triedAgain };
+  }
   let snapshotSkipped: readonly string[] | null = null;
   const snapshot = await snapshotBefore(session, settings, 'replay', {
     skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),

@@ -20,6 +20,8 @@ import { EmbeddedServer } from '../embedded/server.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { readUpAndDown } from '../fs/migration-files.js';
 import { readDiskState } from '../fs/migrations-dir.js';
+import { notRunnableWhy } from '../core/no-down.js';
+import { listVersions } from '../core/text.js';
 
 export type VerifyFindingKind = 'no-down-file' | 'up-failed' | 'down-failed' | 'down-does-not-restore';
 
@@ -34,6 +36,8 @@ export interface VerifyFinding {
 export interface VerifyResult {
   readonly checked: number;
   readonly findings: readonly VerifyFinding[];
+  /** Migrations dbguard cannot run (goose Go migrations, §18): not checked, and why. */
+  readonly skipped: ReadonlyArray<{ version: bigint; filename: string; why: string }>;
 }
 
 async function runSql(client: PgClient, format: MigrationFormat, sql: string): Promise<void> {
@@ -101,8 +105,16 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
   const format = formatOf(settings);
   const { catalog } = readDiskState(dir, format);
   assertCatalogUsable(catalog, settings.migrationsDir);
+  // One dbguard cannot run (a goose Go migration) is not checked, and said so; the others are (§18).
+  const why = notRunnableWhy(format.notRunnable?.what ?? 'a migration');
+  const skipped = catalog.migrations.filter((m) => m.up !== undefined && !m.runnable).map((m) => ({ version: m.version, filename: m.up as string, why }));
+  // A later up that fails may need what a skipped one would have made: its finding says so.
+  const skippedBefore = (version: bigint): string => {
+    const before = skipped.filter((s) => s.version < version).map((s) => s.version);
+    return before.length === 0 ? '' : ` (${listVersions(before)} before it ${before.length === 1 ? 'was' : 'were'} skipped: ${why}; ${before.length === 1 ? 'it' : 'they'} may be what this needs)`;
+  };
   // Every file is read before the database starts: bad input is an error, not a finding.
-  const migrations = catalog.migrations.filter((m) => m.up !== undefined).map((m) => {
+  const migrations = catalog.migrations.filter((m) => m.up !== undefined && m.runnable).map((m) => {
     const { upSql, downSql } = readUpAndDown(format, dir, { up: m.up as string, down: m.down });
     return { version: m.version, filename: m.up as string, up: upSql, down: downSql };
   });
@@ -130,7 +142,7 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
         await runSql(client, format, migration.up);
       } catch (error) {
         // Later migrations build on this one: nothing after it can be checked.
-        findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed: ${(error as Error).message}` });
+        findings.push({ version, filename, kind: 'up-failed', message: `the up of ${version} failed: ${(error as Error).message}${skippedBefore(version)}` });
         report({ type: 'step-failed', version, filename, message: (error as Error).message });
         break;
       }
@@ -168,6 +180,6 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
       }
       report({ type: 'step-done', version, filename, ms: performance.now() - started });
     }
-    return { checked: migrations.length, findings };
+    return { checked: migrations.length, findings, skipped };
   });
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readBoundedBytes, UnreadableFile } from './bounded-read.js';
 import { join } from 'node:path';
 import { DbguardError, isDbguardError } from '../core/errors.js';
-import type { Direction } from '../core/catalog.js';
+import type { Catalog, Direction } from '../core/catalog.js';
 import { NO_DOWN_FILE, notRunnableWhy } from '../core/no-down.js';
 import type { MigrationFormat } from '../core/format.js';
 import { errnoCode, linkLeavesRepository } from './migrations-dir.js';
@@ -120,3 +120,22 @@ export function decodeSql(bytes: Uint8Array, name: string): string {
   }
 }
 
+/**
+ * Of these pending versions, the errors migrate would give reading them (a marker its tool would
+ * misread, a file it cannot read): status and check name them rather than call the folder clean. One
+ * dbguard cannot run (a goose Go migration) is not read: its tool runs it (§18).
+ */
+export function invalidPending(format: MigrationFormat, dir: string, catalog: Catalog, versions: readonly bigint[]): DbguardError[] {
+  const errors: DbguardError[] = [];
+  for (const version of versions) {
+    const migration = catalog.byVersion.get(version);
+    if (migration?.up === undefined || !migration.runnable) continue;
+    try {
+      readUpAndDown(format, dir, { up: migration.up, down: migration.down });
+    } catch (error) {
+      if (!isDbguardError(error)) throw error;
+      errors.push(error);
+    }
+  }
+  return errors;
+}

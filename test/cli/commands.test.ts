@@ -43,6 +43,15 @@ describe('help and version', () => {
     }
   });
 
+  it('a --no-… option does not read "(default: true)" in --help, as if it were on by default (adversarial pass)', () => {
+    const repo = emptyRepo();
+    for (const command of ['reset', 'rollback', 'migrate']) {
+      const help = repo.dbguard([command, '--help']).stdout;
+      expect(help, `${command} --help`).toMatch(/--no-snapshot +(Do not take a snapshot first|With --replay)/);
+      expect(help, `${command} --help`).not.toContain('(default: true)');
+    }
+  });
+
   it('an unknown command is a usage error (2) with the next command, and no stack trace unless DEBUG=dbguard', () => {
     const repo = emptyRepo();
     const result = repo.dbguard(['rolback']);

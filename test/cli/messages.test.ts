@@ -81,6 +81,24 @@ describe('the hook and check say what migrate will say', () => {
     expect(rollback.stderr).toContain("  next: dbguard capture   (after restoring 2's migration files from where they were written), or check out");
   });
 
+  it('dbguard run on a plan a rollback would refuse (UNTRACKED) names the refusal\'s fix, not run --rollback (adversarial pass)', async () => {
+    const db = await createDatabase();
+    const repo = GitRepo.create();
+    cleanups.push(() => repo.cleanup());
+    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    repo.commitMigrations(tableMigration(1, 'one'), 'one');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, 'CREATE TABLE two (id int); UPDATE schema_migrations SET version = 2');
+    for (const flags of [[], ['--rollback']]) {
+      const refused = repo.dbguard(['run', ...flags, '--', 'true']);
+      expect(refused.status, flags.join(' ')).toBe(1);
+      expect(refused.stdout + refused.stderr).toContain('refused (UNTRACKED)');
+      expect(refused.stderr).toContain("  next: dbguard capture   (after restoring 2's migration files from where they were written), or check out");
+      expect(refused.stderr).not.toContain('dbguard run --rollback');
+      expect(refused.stderr).toContain('dbguard run --continue -- true   start anyway');
+    }
+  });
+
   it('status --offline with a pending migration names dbguard migrate, not "nothing to do"', async () => {
     const repo = await projectRepo();
     repo.write('migrations/2_two.up.sql', 'CREATE TABLE two (id int);');

@@ -48,6 +48,15 @@ describe('migrate', () => {
     expect(await schemaVersion(db)).toEqual({ version: '3', dirty: false });
   });
 
+  it('an up that meets a table made outside it (by hand) says so, not only "fix the up file" (adversarial pass)', async () => {
+    const { p, db } = await project({ ...tableMigration(1, 'one'), ...tableMigration(2, 'two') });
+    await query(db, 'CREATE TABLE two (made_by_hand int)');
+    const error = await migrate(p.settings()).catch((e: unknown) => e as DbguardError);
+    expect(error).toMatchObject({ code: 'MIGRATION_FAILED', details: { version: '2', applied: ['1'], dirty: false } });
+    expect((error as DbguardError).hint).toBe('something of that name was made outside 2_create_two.up.sql (by hand, or by another tool): drop or rename it if it is not what 2_create_two.up.sql makes, otherwise fix 2_create_two.up.sql, then run dbguard migrate');
+    expect(await query(db, 'SELECT made_by_hand FROM two')).toEqual([]);
+  });
+
   it('a failing non-transactional migration is dirty; dbguard force clears it after the repair, and only then', async () => {
     const files = { ...tableMigration(1, 'one'), '2_idx.up.sql': '-- dbguard:no-transaction\nCREATE TABLE two (id int);\nCREATE INDEX CONCURRENTLY two_x ON two (nope);', '2_idx.down.sql': 'DROP TABLE two;' };
     const { p, db } = await project(files);

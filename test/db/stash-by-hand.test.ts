@@ -96,3 +96,25 @@ describe('values of rows changed since (issue 25.7)', () => {
     expect(dbguard('stash', 'export', '1', '--table', 'public.old_emails').status).toBe(2);
   });
 });
+
+describe('export into the name of a table a rollback dropped (adversarial pass)', () => {
+  const base: Migrations = { '1_users.up.sql': 'CREATE TABLE users (id int PRIMARY KEY, name text);', '1_users.down.sql': 'DROP TABLE users;' };
+  const branch: Migrations = { ...base, '2_notes.up.sql': 'CREATE TABLE notes (id int PRIMARY KEY, body text);', '2_notes.down.sql': 'DROP TABLE notes;' };
+
+  it('is refused, changing nothing, so the next migrate makes the table again and puts every row back', async () => {
+    const { db, project: p, dbguard } = await project(branch);
+    await query(db, "INSERT INTO notes VALUES (1, 'one'), (2, 'two')");
+    p.setMigrations(base);
+    expect(dbguard('rollback', '--yes').status).toBe(0);
+    const refused = dbguard('stash', 'export', '1', '--table', 'public.notes');
+    expect([refused.status, /error\[(\w+)\]/.exec(refused.stderr)?.[1]]).toEqual([2, 'STASH_EXPORT_TARGET']);
+    expect(refused.stderr).toContain('public.notes is the table stash 1 was kept from: applying 2 again (dbguard migrate) makes it and puts its rows back, so an export never takes its name; nothing was exported');
+    expect(refused.stderr).toContain('next: dbguard stash export 1 (into public.dbguard_stash_1), or --table <schema>.<another name>');
+    expect(await query(db, "SELECT count(*)::int AS n FROM pg_class WHERE relname = 'notes'")).toEqual([{ n: 0 }]);
+
+    p.setMigrations(branch);
+    const migrated = dbguard('migrate');
+    expect(migrated.status, migrated.stderr).toBe(0);
+    expect(await query(db, 'SELECT id, body FROM notes ORDER BY id')).toEqual([{ id: 1, body: 'one' }, { id: 2, body: 'two' }]);
+  });
+});

@@ -33,7 +33,7 @@ function project(files: Record<string, string>): Project {
 describe('dbguard verify', () => {
   it('passes migrations whose downs restore the schema, data-only ones with no-op downs included', async () => {
     const result = await verifyMigrations(project(good).settings(), silent);
-    expect(result).toEqual({ checked: 4, findings: [] });
+    expect(result).toEqual({ checked: 4, findings: [], skipped: [] });
   });
 
   it('names what a down leaves or loses, and the migration responsible', async () => {
@@ -101,6 +101,35 @@ describe('dbguard verify from the command line', () => {
     expect(result.status).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({ format: 1, ok: false, checked: 5, findings: [{ version: String(T(5)), kind: 'down-does-not-restore' }, { version: String(T(5)), kind: 'up-failed' }] });
     expect(run(process.execPath, [BIN, 'verify'], project(good).root).status).toBe(0);
+  });
+});
+
+describe('dbguard verify on a goose folder with Go migrations (adversarial pass)', () => {
+  it('verifies the SQL migrations, names the Go ones it skipped, and says a later failure may need them', async () => {
+    const { run, BIN } = await import('../helpers/git.js');
+    const goose = (up: string, down: string) => `-- +goose Up\n${up}\n\n-- +goose Down\n${down}\n`;
+    const files = {
+      '00001_users.sql': goose('CREATE TABLE users (id bigserial PRIMARY KEY, name text);', 'DROP TABLE users;'),
+      '00002_seed.go': 'package migrations\n',
+      '00003_posts.sql': goose('CREATE TABLE posts (id bigserial PRIMARY KEY, user_id bigint REFERENCES users);', 'DROP TABLE posts;'),
+      'migrations.go': 'package migrations\n',
+    };
+    const p = new Project('unused', { format: 'goose' });
+    projects.push(p);
+    p.setMigrations(files);
+    const ok = run(process.execPath, [BIN, 'verify'], p.root);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('skipped  00002_seed.go: a Go migration, which dbguard cannot run (its tool runs it)');
+    expect(ok.stdout).toContain('ok: 2 of 3 migrations checked, every down restores the schema; not checked: 2 (a Go migration, which dbguard cannot run)');
+    expect(JSON.parse(run(process.execPath, [BIN, 'verify', '--json'], p.root).stdout)).toMatchObject({
+      ok: true, checked: 2, findings: [], skipped: [{ version: '2', filename: '00002_seed.go', why: 'a Go migration, which dbguard cannot run' }],
+    });
+
+    // A SQL up after a Go migration that needs what the Go one made: the failure names the skipped one.
+    p.setMigrations({ ...files, '00003_posts.sql': goose('ALTER TABLE seeded ADD COLUMN x int;', 'ALTER TABLE seeded DROP COLUMN x;') });
+    const failed = run(process.execPath, [BIN, 'verify'], p.root);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toContain('the up of 3 failed: relation "seeded" does not exist (2 before it was skipped: a Go migration, which dbguard cannot run; it may be what this needs)');
   });
 });
 

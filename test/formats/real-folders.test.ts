@@ -124,6 +124,89 @@ describe('one malformed applied file concerns that file (§18)', () => {
   });
 });
 
+describe('an applied malformed file fixed since (adversarial pass)', () => {
+  // The fix: the marker where dbmate reads it, and a down that undoes the whole up.
+  const FIXED = `-- migrate:up
+CREATE TABLE cities (
+  id bigserial PRIMARY KEY,
+  name text NOT NULL
+);
+CREATE INDEX cities_by_name ON cities (name);
+
+-- migrate:down
+DROP TABLE cities;
+`;
+
+  it('status, check and migrate --reapply agree (no down SQL stored: accept the edit); capture says it left the edited file; --accept-edits records its down', async () => {
+    const db = await createDatabase();
+    repo = GitRepo.create({ nodeModules: false });
+    const r = repo;
+    rmSync(join(r.root, 'migrations'), { recursive: true });
+    r.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    commitDbmate(r, [CITIES, STREETS], 'old history');
+    await query(db, SCHEMA_DUMP);
+    expect(r.dbguard(['capture']).status).toBe(0);
+    r.commitFile(`db/migrations/${CITIES}`, FIXED, 'fix the down marker of cities');
+
+    const status = r.dbguard(['status', '--json']);
+    expect(status.status).toBe(1);
+    const next = JSON.parse(status.stdout).next as string;
+    expect(next).toBe('dbguard capture --accept-edits if the database already matches the edited file (--reapply cannot: no down SQL was stored for 20210301000000 when it was applied); otherwise dbguard reset (keeps a snapshot), then dbguard migrate');
+    const said = r.dbguard(['status']).stdout;
+    expect(said).toContain(`edited       ${CITIES} changed since applied: dbguard capture --accept-edits if the database already matches the edited file (--reapply cannot: no down SQL was stored for 20210301000000 when it was applied)`);
+    const check = r.dbguard(['check']);
+    expect(check.status).toBe(1);
+    expect(check.stdout).not.toContain('dbguard migrate --reapply');
+    expect(check.stdout).toContain('dbguard capture --accept-edits if the database already matches the edited file (--reapply cannot: no down SQL was stored for 20210301000000 when it was applied)');
+    // Asked anyway, --reapply refuses, changing nothing, and points at what works (not at capture then --reapply again).
+    const reapply = r.dbguard(['migrate', '--reapply', '20210301000000']);
+    expect(reapply.status).toBe(3);
+    expect(reapply.stderr).toContain('error[NO_DOWN_SQL] cannot re-apply 20210301000000: 20210301000000 was edited since applied and no down SQL was stored when it was applied (the edited file\'s down need not undo what the database ran); nothing was changed');
+    expect(reapply.stderr).toContain('next: dbguard capture --accept-edits if the database already matches the edited file');
+    expect(reapply.stderr).not.toContain('then dbguard migrate --reapply');
+
+    // Plain capture does not take the edited file's down, and says so; the edit stays listed.
+    const captured = r.dbguard(['capture']);
+    expect(captured.status, captured.stderr).toBe(0);
+    expect(captured.stdout + captured.stderr).toContain(`${CITIES} was edited since applied: its down SQL was not recorded from the edited file (dbguard capture --accept-edits records it, if the database already matches the edited file)`);
+    expect(await query(db, 'SELECT down_sql FROM _dbguard.applied_migrations WHERE version = 20210301000000')).toEqual([{ down_sql: null }]);
+    expect(r.dbguard(['status']).status).toBe(1);
+
+    const accepted = r.dbguard(['capture', '--accept-edits']);
+    expect(accepted.status, accepted.stderr).toBe(0);
+    expect(accepted.stdout).toContain(`accepted the edit of ${CITIES}: the database is taken to match it, and its down SQL is the edited file's`);
+    expect(await query(db, 'SELECT down_sql FROM _dbguard.applied_migrations WHERE version = 20210301000000')).toEqual([{ down_sql: expect.stringContaining('DROP TABLE cities;') }]);
+    const after = r.dbguard(['status', '--json']);
+    expect([after.status, JSON.parse(after.stdout).edited]).toEqual([0, []]);
+  });
+});
+
+describe('a pending file with a bad marker (adversarial pass)', () => {
+  it('check does not call it clean: exit 1, the file and its line named, as status and migrate say', async () => {
+    const db = await createDatabase();
+    repo = GitRepo.create({ nodeModules: false });
+    const r = repo;
+    rmSync(join(r.root, 'migrations'), { recursive: true });
+    r.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+    commitDbmate(r, [TAGS], 'tags');
+    expect(r.dbguard(['migrate']).status).toBe(0);
+    r.commitFile(`db/migrations/${CITIES}`, DBMATE_FILES[CITIES] as string, 'cities, its down marker indented');
+
+    const migrate = r.dbguard(['migrate', '--dry-run']);
+    expect(migrate.status).toBe(2);
+    expect(migrate.stderr).toContain('error[MIGRATION_FILE_INVALID]');
+    for (const args of [['check'], ['check', '--offline']]) {
+      const check = r.dbguard(args);
+      expect(check.status, args.join(' ')).toBe(1);
+      expect(check.stdout).not.toContain('clean');
+      expect(check.stdout).toContain(`invalid: ${CITIES} line 8: "-- migrate:down" is not a marker dbmate reads`);
+      expect(check.stdout).toContain('next: write it as "-- migrate:down" at the start of the line');
+      expect(JSON.parse(r.dbguard([...args, '--json']).stdout)).toMatchObject({ ok: false, invalid: [{ code: 'MIGRATION_FILE_INVALID' }] });
+    }
+    expect(r.dbguard(['status']).status).toBe(1);
+  });
+});
+
 /** A goose folder as a real project has it: SQL files (one without a Down section) and Go migrations between them. */
 const GOOSE_FILES: Record<string, string> = {
   '00001_create_users.sql': '-- +goose Up\nCREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL);\n\n-- +goose Down\nDROP TABLE users;\n',

@@ -102,6 +102,14 @@ describe('what the app applied itself is applied (issue 25.1)', () => {
     expect([versionsOf(status.pending), versionsOf(status.outOfOrder), versionsOf(status.appliedUncaptured), status.next]).toEqual([[], [], [], null]);
     expect(await query(db, 'SELECT count(*)::int AS n FROM _dbguard.applied_migrations WHERE down_sql IS NOT NULL')).toEqual([{ n: 3 }]);
   });
+
+  it('status says the cache once: rebuilt, not "none yet (first run)" then "was missing" (adversarial pass)', async () => {
+    const { repo, db } = await project();
+    await appMigrate(repo, db, [1, 2, 3]);
+    const status = repo.dbguard(['status']);
+    expect(status.stdout.split('\n').filter((line) => line.startsWith('  cache '))).toEqual(['  cache        was missing: rebuilt from the database (3 applied)']);
+    expect(repo.dbguard(['status']).stdout.split('\n').filter((line) => line.startsWith('  cache '))).toEqual(['  cache        3 applied, all down SQL captured']);
+  });
 });
 
 describe('capture after the app applied a migration again (adversarial pass)', () => {

@@ -44,7 +44,7 @@ describe('check: a dirty database is not clean (issue 25.4)', () => {
     expect(check.status).toBe(3);
     expect(check.stdout).not.toContain('clean');
     expect(check.stdout).toContain('dirty: the database is dirty at version 445: a migration was only half applied');
-    expect(check.stdout).toContain('next: dbguard force 445   (after repairing what it left half done; dbguard status names it)');
+    expect(check.stdout).toContain('next: dbguard force 445   (after finishing or undoing by hand, e.g. in psql, what migration 445 left half done)');
     const json = JSON.parse(repo.dbguard(['check', '--json']).stdout);
     expect(json).toMatchObject({ ok: false, checkedDatabase: true, dirty: '445' });
 
@@ -58,6 +58,22 @@ describe('check: a dirty database is not clean (issue 25.4)', () => {
     expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
     expect(repo.dbguard(['check', '--offline']).status).toBe(0);
     expect(repo.dbguard(['check']).status).toBe(0);
+  });
+
+  it('force refuses a version no migration file and no tracking row has, changing nothing (adversarial pass)', async () => {
+    const { repo, db } = await repoWithDb();
+    repo.commitMigrations({ ...base, ...tableMigration(446, 't446') }, '446');
+    expect(repo.dbguard(['migrate']).status).toBe(0);
+    await query(db, 'UPDATE schema_migrations SET dirty = true');
+    const refused = repo.dbguard(['force', '99']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('error[FORCE_UNKNOWN_VERSION] no migration has version 99 (no file, no tracking row): forced, the database would be at a version nothing can roll back or apply from; nothing was changed');
+    expect(refused.stderr).toContain('next: dbguard force 446   (the dirty version, once repaired), or dbguard force 445   (if it left nothing of 446); versions known, newest first: 446, 445, or none');
+    expect(await schemaVersion(db)).toEqual({ version: '446', dirty: true });
+    const json = JSON.parse(repo.dbguard(['force', '99', '--json']).stdout);
+    expect(json).toMatchObject({ ok: false, error: { code: 'FORCE_UNKNOWN_VERSION' } });
+    expect(repo.dbguard(['force', '445']).status).toBe(0);
+    expect(await schemaVersion(db)).toEqual({ version: '445', dirty: false });
   });
 
   it('a migrate whose step failed outside a transaction leaves the cache saying dirty, so check --offline does too', async () => {
@@ -127,7 +143,7 @@ describe('dbguard run: a migration the app left dirty is not applied (issue 25.6
     expect(refused.status).toBe(1);
     expect(refused.stdout).not.toContain('migrated');
     expect(refused.stderr).toContain('dbguard: not started: the database is dirty at 5 (a migration was only half applied)');
-    expect(refused.stderr).toContain('dbguard force 5   (after repairing');
+    expect(refused.stderr).toContain('dbguard force 5   (after finishing or undoing by hand, e.g. in psql, what migration 5 left half done)');
     expect(refused.stderr).not.toContain('--rollback');
 
     // The repair: the hand-made table goes, nothing of 5 stayed (its one Exec rolled back), so force 4.

@@ -62,7 +62,12 @@ describe('an edited applied migration (issue 25.8)', () => {
     expect(JSON.parse(dry.stdout).reapply.steps.map((s: { kind: string; version: string }) => `${s.kind} ${s.version}`))
       .toEqual(['down 3', 'down 2', 'up 2', 'up 3']);
     expect(JSON.parse(dry.stdout).reapply.steps[1].sql).toBe('DROP TABLE tags;'); // the stored down, not the file's
-    expect(repo.dbguard(['migrate', '--reapply', '2', '--dry-run']).stdout).toContain('would roll back 3, 2 with the down SQL stored when they were applied, then apply 2 (edited since applied), 3 from the files');
+    const dryText = repo.dbguard(['migrate', '--reapply', '2', '--dry-run']).stdout;
+    expect(dryText).toContain('would roll back 3, 2 with the down SQL stored when they were applied, then apply 2 (edited since applied), 3 from the files');
+    // What the downs drop is counted, as rollback --dry-run counts it, and said to come back with the ups (adversarial pass).
+    expect(dryText).toContain(['  down  3  3_weight.up.sql', '        drops 2 values of public.tags.weight (kept in the stash; its up puts them back)'].join('\n'));
+    expect(dryText).toContain(['  down  2  2_tags.up.sql', '        drops 2 rows of public.tags (kept in the stash; its up puts them back)'].join('\n'));
+    expect(JSON.parse(dry.stdout).reapply.steps[0].wouldDrop).toEqual([{ object: 'column public.tags.weight', rows: 2 }]);
     expect(await schemaSnapshot(db)).toEqual(before);
 
     const reapplied = repo.dbguard(['migrate', '--reapply', '2']);
