@@ -118,7 +118,7 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
     out.line(`  ${conflict.version}  ${conflict.filename}  ${out.c.dim(why)}`);
   }
   // The database's plan when it answered, else what the cache knows: a rollback that would refuse is not proposed (§18).
-  const foreseen = asked?.kind === 'answered' ? asked.plan : knownRefusal(cache as MigrationCache, result.conflicts.map((c) => c.version), format);
+  const foreseen = asked?.kind === 'answered' ? asked.plan : knownRefusal(cache as MigrationCache, result.conflicts.map((c) => c.version), format, settings.branchDatabases.enabled);
   for (const line of adviceFrom(foreseen)) out.line(line);
   return { exitCode: ExitCode.actionNeeded, json: { ...json, ...dbJson } };
 }

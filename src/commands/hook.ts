@@ -29,12 +29,12 @@ export type { HookIo } from './hook-io.js';
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
-function warn(io: HookIo, format: MigrationFormat, conflicts: readonly Conflict[], cache: MigrationCache, where: string): void {
+function warn(io: HookIo, format: MigrationFormat, conflicts: readonly Conflict[], cache: MigrationCache, where: string, branchDatabasesOn: boolean): void {
   const versions = conflicts.map((c) => c.version);
   const ancestor = ancestorAfter(cache.migrations.keys(), new Set(versions));
   io.err(`dbguard: ${where} lacks ${versions.length} ${plural(versions.length, 'migration', 'migrations')} the database has applied: ${listVersions(versions)}`);
   // Only what will work (§18): a rollback the cache knows would refuse is not proposed; its fix is.
-  const refusal = knownRefusal(cache, versions, format);
+  const refusal = knownRefusal(cache, versions, format, branchDatabasesOn);
   if (refusal) {
     for (const line of foreseenRefusal(refusal)) io.err(`  ${line}`);
     return;
@@ -251,7 +251,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
         const { autoRollback } = await import('./hook-actions.js');
         await autoRollback(settings, revisions.prev, where(), io);
       } else {
-        warn(io, format, conflicts, cache, where());
+        warn(io, format, conflicts, cache, where(), settings.branchDatabases.enabled);
       }
     }
     // An up file under a version the cache lists is that migration renamed (adopted, or reported above

@@ -52,6 +52,8 @@ export interface PlanInput {
   readonly upSql?: ReadonlyMap<bigint, string>;
   /** Proceed past IRREVERSIBLE, leaving the schema those migrations made (listed as drift). */
   readonly keepIrreversible?: boolean;
+  /** Branch databases are on (§17): a refusal does not advise turning them on. */
+  readonly branchDatabasesOn?: boolean;
   /** On-disk applied migrations above an out-of-order phantom, for its rewind-and-replay fallback. */
   readonly onDisk?: ReadonlyMap<bigint, OnDiskMigration>;
 }

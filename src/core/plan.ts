@@ -171,7 +171,7 @@ export function planRollback(input: PlanInput): Plan {
   if (lacking.length > 0) {
     // Why each has none, as captured (§18: a file its tool cannot read now, a migration dbguard cannot run).
     const whyOf = new Map(input.tracked.map((t) => [t.version, t.noDown?.kind === 'missing' ? t.noDown.why : null]));
-    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null, filename: known.get(version) })), catalog.format) };
+    return { kind: 'refuse', ...noDownSqlRefusal(lacking.map((version) => ({ version, why: whyOf.get(version) ?? null, filename: known.get(version) })), catalog.format, input.branchDatabasesOn) };
   }
   const sqlOf = (version: bigint) => (downSql.get(version) as DownSql).sql;
   const meddling = phantoms.filter((version) => mentionsSchema(sqlOf(version), TRACKING_SCHEMA));
@@ -187,7 +187,7 @@ export function planRollback(input: PlanInput): Plan {
   }));
   const irreversible = blank.filter((version) => !dataOnly.has(version));
   if (irreversible.length > 0 && !input.keepIrreversible) {
-    return { kind: 'refuse', ...irreversibleRefusal(irreversible.map((version) => ({ version, why: catalog.format.blankDown(sqlOf(version)) }))) };
+    return { kind: 'refuse', ...irreversibleRefusal(irreversible.map((version) => ({ version, why: catalog.format.blankDown(sqlOf(version)) })), input.branchDatabasesOn) };
   }
 
   const onDiskApplied = applied.filter((version) => !phantoms.includes(version));

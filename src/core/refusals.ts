@@ -35,6 +35,9 @@ export const GENTLER = 'or check out the branch that has them and keep working t
 /** The way that needs no down SQL at all (§17): each branch keeps its own database, and a checkout switches to it. */
 export const BRANCH_DATABASES_WAY = '"branchDatabases": true in dbguard.config.json gives each branch its own database, so a checkout switches instead of rolling back and needs no down SQL';
 
+/** The closing advice to turn branch databases on, unless they are on already. */
+const fromNowOn = (branchDatabasesOn: boolean): string => (branchDatabasesOn ? '' : `; from now on, ${BRANCH_DATABASES_WAY}`);
+
 /** "3, 4 (no down file); 9 (down SQL unavailable: …)": versions grouped by why, in first-seen order. */
 function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[], why: string | null) => string): string {
   const groups = new Map<string | null, bigint[]>();
@@ -42,7 +45,7 @@ function named(lacking: readonly Lacking[], withWhy: (versions: readonly bigint[
   return [...groups].map(([why, versions]) => withWhy(versions, why)).join('; ');
 }
 
-export function noDownSqlRefusal(given: readonly Lacking[], format: MigrationFormat): Refusal {
+export function noDownSqlRefusal(given: readonly Lacking[], format: MigrationFormat, branchDatabasesOn = false): Refusal {
   const runs = format.notRunnable;
   const notRunnable = (l: Lacking) => runs !== undefined && l.filename !== undefined && isNotRunnable(format, l.filename);
   // A tool that writes no down SQL (Drizzle Kit, Prisma Migrate) never had one to find.
@@ -54,24 +57,24 @@ export function noDownSqlRefusal(given: readonly Lacking[], format: MigrationFor
   const byTool = runs !== undefined && lacking.some(notRunnable) ? `${runs.undoWith}, then dbguard capture; or ` : '';
   const reset = 'dbguard reset needs no down SQL (it empties the database, keeping a snapshot for dbguard undo)';
   // §17: a database for each branch needs no down SQL at all; said first where the tool writes none.
-  const branchDatabases = format.noDownSql !== undefined ? `set "branchDatabases": true in dbguard.config.json (each branch gets a database of its own, so switching needs no down SQL); or ` : '';
+  const branchDatabases = format.noDownSql !== undefined && !branchDatabasesOn ? `set "branchDatabases": true in dbguard.config.json (each branch gets a database of its own, so switching needs no down SQL); or ` : '';
   return {
     reason: 'NO_DOWN_SQL',
     message: `no down SQL for ${list}: looked in the tracking table, the previous branch and git history`,
     versions: lacking.map((l) => l.version),
     fix: restorable
-      ? `dbguard status   (restore the down files in git, then dbguard rollback), or ${byTool}check out the branch that has them and keep working there; ${reset}; from now on, ${BRANCH_DATABASES_WAY}`
-      : `${branchDatabases}${byTool}check out the branch that has them and keep working there; ${reset}${branchDatabases === '' ? `; from now on, ${BRANCH_DATABASES_WAY}` : ''}`,
+      ? `dbguard status   (restore the down files in git, then dbguard rollback), or ${byTool}check out the branch that has them and keep working there; ${reset}${fromNowOn(branchDatabasesOn)}`
+      : `${branchDatabases}${byTool}check out the branch that has them and keep working there; ${reset}${branchDatabases === '' ? fromNowOn(branchDatabasesOn) : ''}`,
   };
 }
 
-export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: bigint; readonly why: string }>): Refusal {
+export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: bigint; readonly why: string }>, branchDatabasesOn = false): Refusal {
   const list = named(blank, (versions, why) => `${listVersions(versions)} ${versions.length === 1 ? 'has' : 'have'} ${why}`);
   return {
     reason: 'IRREVERSIBLE',
     message: `${list} but changed the schema (or the up SQL is unknown): rolling back would record ${blank.length === 1 ? 'it' : 'them'} as gone and leave what ${blank.length === 1 ? 'it' : 'they'} made`,
     versions: blank.map((b) => b.version),
-    fix: `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}; from now on, ${BRANCH_DATABASES_WAY}`,
+    fix: `dbguard rollback --keep-irreversible   (rolls back the rest and leaves their objects, shown as drift), or write their down SQL, ${GENTLER}${fromNowOn(branchDatabasesOn)}`,
   };
 }
 
@@ -81,7 +84,7 @@ export function irreversibleRefusal(blank: ReadonlyArray<{ readonly version: big
  * (it does, from the previous branch and git history, before it warns); a blank down that changed the
  * schema is IRREVERSIBLE. DIRTY, then NO_DOWN_SQL come first, as in the plan.
  */
-export function knownRefusal(cache: MigrationCache, versions: readonly bigint[], format: MigrationFormat): Refusal | null {
+export function knownRefusal(cache: MigrationCache, versions: readonly bigint[], format: MigrationFormat, branchDatabasesOn = false): Refusal | null {
   // A database last seen dirty is refused before anything else, as the plan refuses it (§4).
   if (cache.dirty !== undefined) {
     const advice = dirtyAdvice(cache.dirty);
@@ -89,9 +92,9 @@ export function knownRefusal(cache: MigrationCache, versions: readonly bigint[],
   }
   const entries = versions.flatMap((version) => { const entry = cache.migrations.get(version); return entry ? [{ version, entry }] : []; });
   const missing = entries.filter(({ entry }) => !entry.downCaptured && (entry.noDown?.kind ?? 'missing') === 'missing');
-  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null, filename: entry.filename })), format);
+  if (missing.length > 0) return noDownSqlRefusal(missing.map(({ version, entry }) => ({ version, why: entry.noDown?.why ?? null, filename: entry.filename })), format, branchDatabasesOn);
   const blank = entries.flatMap(({ version, entry }) => (entry.noDown?.kind === 'irreversible' ? [{ version, why: entry.noDown.why }] : []));
-  return blank.length > 0 ? irreversibleRefusal(blank) : null;
+  return blank.length > 0 ? irreversibleRefusal(blank, branchDatabasesOn) : null;
 }
 
 /** What a warning says of a rollback it knows would refuse: why, and the refusal's own fix (never "dbguard rollback"). */

@@ -109,7 +109,7 @@ export type AppliedInput = Omit<PlanInput, 'downSql'>;
  */
 export async function readAppliedInput(settings: Settings, state: DatabaseState): Promise<AppliedInput> {
   const untracked = await untrackedIntermediates(settings, state);
-  return { catalog: state.disk.catalog, current: state.current, tracked: await adoptRenames(settings, state), cache: state.cache, untracked };
+  return { catalog: state.disk.catalog, current: state.current, tracked: await adoptRenames(settings, state), cache: state.cache, untracked, branchDatabasesOn: settings.branchDatabases.enabled };
 }
 
 /**

@@ -46,10 +46,13 @@ export function hookBlock(name: HookName): string {
     'DBGUARD_EOF',
     '  [ -n "$dbguard_dir" ] || return 0',
     `  if [ "$1" != post-rewrite ] && ${REPLAYING}; then return 0; fi`,
-    '  dbguard_from= dbguard_to=',
+    '  dbguard_from= dbguard_to= dbguard_branches=',
+    // With branch databases (§17) every branch checkout acts, also two branches on one commit and one
+    // that changes no migration. Known from the marker any dbguard run leaves, or, before one ran since
+    // the config was changed, from the environment or the config file itself.
+    `  if [ "$1" = post-checkout ] && [ "$4" = 1 ] && { [ -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ] || [ "$DBGUARD_BRANCH_DATABASES" = true ] || [ "$DBGUARD_BRANCH_DATABASES" = 1 ] || grep -qs '"branchDatabases"' "$dbguard_top/dbguard.config.json"; }; then dbguard_branches=1; fi`,
     '  case "$1" in',
-    // With branch databases (§17) two branches on one commit have two databases: that checkout acts too.
-    `    post-checkout) { [ "$4" = 1 ] && { [ "$2" != "$3" ] || [ -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ]; }; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;`,
+    '    post-checkout) { [ "$4" = 1 ] && { [ "$2" != "$3" ] || [ -n "$dbguard_branches" ]; }; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;',
     '    post-merge) dbguard_from=ORIG_HEAD dbguard_to=HEAD ;;',
     '  esac',
     `  if [ -z "$DBGUARD_DEFERRED" ] && ${AUTOSTASH}; then`,
@@ -64,7 +67,7 @@ export function hookBlock(name: HookName): string {
     '    ) </dev/null &',
     '    return 0',
     '  fi',
-    `  if [ -n "$dbguard_from" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ] && { [ "$1" != post-checkout ] || [ ! -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ]; }; then`,
+    `  if [ -n "$dbguard_from" ] && [ -z "$dbguard_branches" ] && [ -f "$dbguard_dir/${FAST_PATH_FILE}" ]; then`,
     '    dbguard_fast= dbguard_lines=0',
     '    while IFS=\'\t\' read -r dbguard_marker dbguard_watch dbguard_p1 dbguard_p2 dbguard_p3; do',
     '      dbguard_fast=1 dbguard_lines=$((dbguard_lines + 1)) dbguard_changed=',

@@ -105,6 +105,9 @@ describe('a branch with no saved database', () => {
     expect(repo.dbguard(['migrate']).status).toBe(0);
     const fix = repo.git('checkout', '-b', 'fix', 'main');
     expect(fix.stderr).toContain('fix lacks 2, which the copy has applied; left as it is (IRREVERSIBLE');
+    // They are on: the advice does not tell the user to turn them on.
+    expect(fix.stderr).toContain('next: dbguard rollback --keep-irreversible');
+    expect(fix.stderr).not.toContain('"branchDatabases": true');
     expect(await schemaVersion(db)).toEqual({ version: '2', dirty: false });
     expect(await schemaVersion(savedBranchDatabaseName(db, 'feat'))).toEqual({ version: '2', dirty: false });
   });

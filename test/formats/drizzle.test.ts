@@ -6,12 +6,12 @@
  * applied one is said to be skipped, as drizzle-orm skips it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, urlFor } from '../helpers/db.js';
 import { GitRepo } from '../helpers/git.js';
-import { drizzleAppMigrate, drizzleJournal, drizzleKitMigrate } from '../helpers/tools.js';
+import { commitDrizzle, drizzleAppMigrate, drizzleKitMigrate } from '../helpers/tools.js';
 
 let repo: GitRepo | undefined;
 afterEach(() => repo?.cleanup());
@@ -20,16 +20,6 @@ type Entry = readonly [tag: string, when: number, sql: string];
 const USERS: Entry = ['0000_users', 1_700_000_000_000, 'CREATE TABLE "users" ("id" serial PRIMARY KEY NOT NULL, "name" text);\n--> statement-breakpoint\nCREATE INDEX "users_name" ON "users" ("name");'];
 const EMAIL: Entry = ['0001_email', 1_700_000_100_000, 'ALTER TABLE "users" ADD COLUMN "email" text;'];
 const TAGS: Entry = ['0001_tags', 1_700_000_200_000, 'CREATE TABLE "tags" ("id" serial PRIMARY KEY NOT NULL, "label" text);'];
-
-/** Replaces drizzle/ with these entries (files and journal, as drizzle-kit generate writes them) and commits. */
-function commitDrizzle(r: GitRepo, entries: readonly Entry[], message: string): void {
-  rmSync(join(r.root, 'drizzle'), { recursive: true, force: true });
-  mkdirSync(join(r.root, 'drizzle', 'meta'), { recursive: true });
-  for (const [tag, , sql] of entries) writeFileSync(join(r.root, 'drizzle', `${tag}.sql`), sql);
-  writeFileSync(join(r.root, 'drizzle', 'meta', '_journal.json'), drizzleJournal(entries.map(([tag, when]) => [tag, when])));
-  r.git('add', '-A');
-  r.git('commit', '-q', '-m', message);
-}
 
 async function project(entries: readonly Entry[]) {
   const db = await createDatabase();

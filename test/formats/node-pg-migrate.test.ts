@@ -3,7 +3,6 @@
  * files cut as its own getActions cuts them, `pgmigrations` written as it writes it; after a branch
  * switch, dbguard's rollback and migrate leave a table whose `up` and `down` agree with what is on disk.
  */
-import { join } from 'node:path';
 import pg from 'pg';
 import { getActions } from 'node-pg-migrate/sqlMigration';
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
@@ -11,11 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nodePgMigrate as format } from '../../src/formats/node-pg-migrate.js';
 import { detectFormat } from '../../src/formats/index.js';
 import { createDatabase, query, urlFor } from '../helpers/db.js';
-import { GitRepo, PACKAGE_ROOT, run, type RunResult } from '../helpers/git.js';
-
-const NODE_PG_MIGRATE = join(PACKAGE_ROOT, 'node_modules', '.bin', 'node-pg-migrate');
-/** `node-pg-migrate <command>` in `cwd` (its default `migrations` folder) against `url`, as a user runs it. */
-const tool = (cwd: string, url: string, ...args: string[]): RunResult => run(NODE_PG_MIGRATE, args, cwd, { DATABASE_URL: url });
+import { GitRepo } from '../helpers/git.js';
+import { nodePgMigrate as tool } from '../helpers/tools.js';
 
 const code = (f: () => unknown) => { try { f(); return null; } catch (error) { return { code: (error as { code?: string }).code, message: (error as Error).message }; } };
 

@@ -1,55 +1,22 @@
 /**
  * Issue 30, Prisma Migrate. Its CLI needs an engine binary it downloads at install, which this machine
- * cannot, so `prismaDeploy` stands in for `prisma migrate deploy`, writing `_prisma_migrations` as
- * prisma-engines does: the table from schema-engine/connectors/sql-schema-connector/src/flavour/postgres.rs
- * (create_migrations_table); per migration, in apply_migrations.rs and sql_migration_persistence.rs,
- * record_migration_started (id = a v4 uuid, checksum = sha256 of migration.sql, started_at, name), the
- * script as one simple query, record_successful_step (applied_steps_count + 1), record_migration_finished
- * (finished_at), each its own statement; applied = a row finished and not rolled back.
+ * cannot, so `prismaDeploy` (test/helpers/tools.ts, which cites the prisma-engines source it follows)
+ * stands in for `prisma migrate deploy`; applied = a row finished and not rolled back.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, query, urlFor } from '../helpers/db.js';
 import { GitRepo } from '../helpers/git.js';
+import { commitPrisma, prismaDeploy } from '../helpers/tools.js';
 
 let repo: GitRepo | undefined;
 afterEach(() => repo?.cleanup());
 
-const DIR = 'prisma/migrations';
 const USERS = ['20240101000000_users', 'CREATE TABLE "users" ("id" SERIAL NOT NULL, "name" TEXT, CONSTRAINT "users_pkey" PRIMARY KEY ("id"));\n'] as const;
 const EMAIL = ['20240201000000_email', 'ALTER TABLE "users" ADD COLUMN "email" TEXT;\n'] as const;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** Stand-in for `prisma migrate deploy` (see the header): every folder without a live row, in name order. */
-async function prismaDeploy(db: string, root: string): Promise<void> {
-  await query(db, `CREATE TABLE IF NOT EXISTS _prisma_migrations (
-    id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, migration_name VARCHAR(255) NOT NULL,
-    logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`);
-  const live = new Set((await query<{ migration_name: string }>(db, 'SELECT migration_name FROM _prisma_migrations WHERE rolled_back_at IS NULL')).map((r) => r.migration_name));
-  const folders = readdirSync(join(root, DIR), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b));
-  for (const name of folders.filter((f) => !live.has(f))) {
-    const script = readFileSync(join(root, DIR, name, 'migration.sql'), 'utf8');
-    const id = randomUUID();
-    await query(db, 'INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES ($1, $2, $3, $4)', [id, sha256(script), new Date(), name]);
-    await query(db, script);
-    await query(db, 'UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1 WHERE id = $1', [id]);
-    await query(db, 'UPDATE _prisma_migrations SET finished_at = $1 WHERE id = $2', [new Date(), id]);
-  }
-}
-
-function commitPrisma(r: GitRepo, migrations: ReadonlyArray<readonly [string, string]>, message: string): void {
-  rmSync(join(r.root, DIR), { recursive: true, force: true });
-  mkdirSync(join(r.root, DIR), { recursive: true });
-  writeFileSync(join(r.root, DIR, 'migration_lock.toml'), 'provider = "postgresql"\n');
-  for (const [name, sql] of migrations) {
-    mkdirSync(join(r.root, DIR, name));
-    writeFileSync(join(r.root, DIR, name, 'migration.sql'), sql);
-  }
-  r.git('add', '-A');
-  r.git('commit', '-q', '-m', message);
-}
 
 async function project(migrations: ReadonlyArray<readonly [string, string]>) {
   const db = await createDatabase();

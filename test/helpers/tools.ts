@@ -1,7 +1,12 @@
-/** The real migration tools (DESIGN §15): dbmate from npm, sql-migrate from Debian, run as a user would. */
-import { existsSync, writeFileSync } from 'node:fs';
+/**
+ * The real migration tools (DESIGN §15), run as a user would: dbmate, drizzle-kit, drizzle-orm and
+ * node-pg-migrate from npm, sql-migrate from Debian; and a stand-in for Prisma's `migrate deploy`.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT, run, type RunResult } from './git.js';
+import { query } from './db.js';
+import { PACKAGE_ROOT, run, type GitRepo, type RunResult } from './git.js';
 
 export const DBMATE = join(PACKAGE_ROOT, 'node_modules', '.bin', 'dbmate');
 export const SQL_MIGRATE = '/usr/bin/sql-migrate';
@@ -53,4 +58,61 @@ export function drizzleAppMigrate(cwd: string, url: string, dir = 'drizzle'): Ru
 /** A journal as drizzle-kit generate writes it (meta/_journal.json), for `[tag, when]` entries in order. */
 export function drizzleJournal(entries: ReadonlyArray<readonly [string, number]>): string {
   return `${JSON.stringify({ version: '7', dialect: 'postgresql', entries: entries.map(([tag, when], idx) => ({ idx, version: '7', when, tag, breakpoints: true })) }, null, 2)}\n`;
+}
+
+export const PRISMA_DIR = 'prisma/migrations';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Stand-in for `prisma migrate deploy` (its CLI downloads an engine at install, which this machine
+ * cannot): `_prisma_migrations` as prisma-engines writes it — the table from
+ * schema-engine/connectors/sql-schema-connector/src/flavour/postgres.rs (create_migrations_table); per
+ * migration, in apply_migrations.rs and sql_migration_persistence.rs, record_migration_started (a v4
+ * uuid, checksum = sha256 of migration.sql, started_at, name), the script as one simple query,
+ * record_successful_step, record_migration_finished, each its own statement.
+ */
+export async function prismaDeploy(db: string, root: string): Promise<void> {
+  await query(db, `CREATE TABLE IF NOT EXISTS _prisma_migrations (
+    id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, migration_name VARCHAR(255) NOT NULL,
+    logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`);
+  const live = new Set((await query<{ migration_name: string }>(db, 'SELECT migration_name FROM _prisma_migrations WHERE rolled_back_at IS NULL')).map((r) => r.migration_name));
+  const folders = readdirSync(join(root, PRISMA_DIR), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+  for (const name of folders.filter((f) => !live.has(f))) {
+    const script = readFileSync(join(root, PRISMA_DIR, name, 'migration.sql'), 'utf8');
+    const id = randomUUID();
+    await query(db, 'INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES ($1, $2, $3, $4)', [id, sha256(script), new Date(), name]);
+    await query(db, script);
+    await query(db, 'UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1 WHERE id = $1', [id]);
+    await query(db, 'UPDATE _prisma_migrations SET finished_at = $1 WHERE id = $2', [new Date(), id]);
+  }
+}
+
+
+/** Replaces prisma/migrations with these `[folder, sql]` migrations (as prisma migrate dev writes them) and commits. */
+export function commitPrisma(r: GitRepo, migrations: ReadonlyArray<readonly [string, string]>, message: string): void {
+  rmSync(join(r.root, PRISMA_DIR), { recursive: true, force: true });
+  mkdirSync(join(r.root, PRISMA_DIR), { recursive: true });
+  writeFileSync(join(r.root, PRISMA_DIR, 'migration_lock.toml'), 'provider = "postgresql"\n');
+  for (const [name, sql] of migrations) {
+    mkdirSync(join(r.root, PRISMA_DIR, name));
+    writeFileSync(join(r.root, PRISMA_DIR, name, 'migration.sql'), sql);
+  }
+  r.git('add', '-A');
+  r.git('commit', '-q', '-m', message);
+}
+
+
+export const NODE_PG_MIGRATE = join(PACKAGE_ROOT, 'node_modules', '.bin', 'node-pg-migrate');
+
+/** The real `node-pg-migrate <args>` against `url` (DATABASE_URL), migrations in cwd's `migrations/`. */
+export const nodePgMigrate = (cwd: string, url: string, ...args: string[]): RunResult => run(NODE_PG_MIGRATE, args, cwd, { DATABASE_URL: url });
+
+/** Replaces drizzle/ with these `[tag, when, sql]` entries (files and journal, as drizzle-kit generate writes them) and commits. */
+export function commitDrizzle(r: GitRepo, entries: ReadonlyArray<readonly [tag: string, when: number, sql: string]>, message: string): void {
+  rmSync(join(r.root, 'drizzle'), { recursive: true, force: true });
+  mkdirSync(join(r.root, 'drizzle', 'meta'), { recursive: true });
+  for (const [tag, , sql] of entries) writeFileSync(join(r.root, 'drizzle', `${tag}.sql`), sql);
+  writeFileSync(join(r.root, 'drizzle', 'meta', '_journal.json'), drizzleJournal(entries.map(([tag, when]) => [tag, when])));
+  r.git('add', '-A');
+  r.git('commit', '-q', '-m', message);
 }
