@@ -54,6 +54,7 @@ const CODE_CLASS = {
   DATABASE_AHEAD: ExitCode.actionNeeded,
   // refused as unsafe (3)
   DIRTY: ExitCode.unsafe,
+  TOOL_MIGRATION_FAILED: ExitCode.unsafe,
   UNTRACKED: ExitCode.unsafe,
   IRREVERSIBLE: ExitCode.unsafe,
   OUT_OF_ORDER: ExitCode.unsafe,

@@ -49,6 +49,14 @@ function appliedFromRows(rows: ReadonlyArray<Record<string, unknown>>): SchemaVe
   const checksums = new Map<bigint, string>();
   for (const row of rows) {
     const name = String(row.migration_name);
+    // P3009: Prisma deploys nothing until a failed migration is resolved; what it left half done is unknown,
+    // so dbguard neither runs it again nor rolls back past it.
+    if (row.finished === false) {
+      throw new DbguardError('TOOL_MIGRATION_FAILED', `${TABLE} says ${name} failed (or is running now): started, not finished, not rolled back; dbguard changed nothing`, {
+        hint: `undo what it left half done, then: npx prisma migrate resolve --rolled-back ${name}   (or --applied ${name} if you finished it by hand); then dbguard status`,
+        details: { table: TABLE, migrationName: name },
+      });
+    }
     const parsed = parseFileName(`${name}/${SCRIPT}`);
     if (!parsed) {
       throw new DbguardError('TRACKING_ROW_INVALID', `${TABLE} lists ${JSON.stringify(name)} as applied, which has no leading timestamp dbguard can order; dbguard changed nothing`, {
@@ -115,7 +123,8 @@ export const prisma: MigrationFormat = {
     started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 )`,
-  readAppliedSql: `SELECT migration_name, checksum FROM ${TABLE} WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY started_at`,
+  // Rows not rolled back, finished or not: an unfinished one is a failed (or running) migration, which blocks all.
+  readAppliedSql: `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished FROM ${TABLE} WHERE rolled_back_at IS NULL ORDER BY started_at`,
   appliedFromRows,
   fileOfId: (id) => `${id}/${SCRIPT}`,
   idMatches: (id, filename) => filename === `${id}/${SCRIPT}`,

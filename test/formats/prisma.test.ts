@@ -81,4 +81,19 @@ describe('Prisma Migrate (its table as prisma-engines writes it)', () => {
     expect(status.stdout).toContain(`The migration \`${USERS[0]}\` was modified after it was applied.`);
     expect(JSON.parse(r.dbguard(['status', '--json']).stdout).edited).toEqual([{ version: '20240101000000', filename: `${USERS[0]}/migration.sql` }]);
   });
+
+  it('a migration that failed under Prisma (started, not finished, not rolled back) blocks migrate and rollback as Prisma blocks deploy (P3009), changing nothing', async () => {
+    const { db, r } = await project([USERS, EMAIL]);
+    await prismaDeploy(db, r.root);
+    // What prisma-engines leaves when the script fails: the started row, never finished.
+    await query(db, "UPDATE _prisma_migrations SET finished_at = NULL, applied_steps_count = 0 WHERE migration_name = $1", [EMAIL[0]]);
+    const before = await query(db, 'SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name');
+    for (const args of [['migrate'], ['status'], ['rollback', '--yes']]) {
+      const result = r.dbguard(args);
+      expect(result.status, `${args.join(' ')}: ${result.stderr}`).toBe(3);
+      expect(result.stderr).toContain(`error[TOOL_MIGRATION_FAILED] _prisma_migrations says ${EMAIL[0]} failed`);
+      expect(result.stderr).toContain(`npx prisma migrate resolve --rolled-back ${EMAIL[0]}`);
+    }
+    expect(await query(db, 'SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name')).toEqual(before);
+  });
 });
