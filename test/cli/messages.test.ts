@@ -24,6 +24,19 @@ async function projectRepo(): Promise<GitRepo> {
   return repo;
 }
 
+
+/** 1 applied by dbguard; another migrator applied 2 from a file that never reached this repository (UNTRACKED). */
+async function untrackedTwo(): Promise<GitRepo> {
+  const db = await createDatabase();
+  const repo = GitRepo.create();
+  cleanups.push(() => repo.cleanup());
+  repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
+  repo.commitMigrations(tableMigration(1, 'one'), 'one');
+  expect(repo.dbguard(['migrate']).status).toBe(0);
+  await query(db, 'CREATE TABLE two (id int); UPDATE schema_migrations SET version = 2');
+  return repo;
+}
+
 describe('the hook and check say what migrate will say', () => {
   it('a new file whose name does not parse: the hook names it as migrate does, not "0 new migrations ()"', async () => {
     const repo = await projectRepo();
@@ -63,14 +76,7 @@ describe('the hook and check say what migrate will say', () => {
   });
 
   it('an UNTRACKED refusal is said once: status and rollback name what to do, not "dbguard status" again (issue 26.7e)', async () => {
-    const db = await createDatabase();
-    const repo = GitRepo.create();
-    cleanups.push(() => repo.cleanup());
-    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-    repo.commitMigrations(tableMigration(1, 'one'), 'one');
-    expect(repo.dbguard(['migrate']).status).toBe(0);
-    // Another migrator applied 2 from a file that never reached this repository.
-    await query(db, 'CREATE TABLE two (id int); UPDATE schema_migrations SET version = 2');
+    const repo = await untrackedTwo();
     const status = repo.dbguard(['status']);
     expect(status.status).toBe(3);
     expect(status.stdout.match(/was never captured/g)).toHaveLength(1);
@@ -82,13 +88,7 @@ describe('the hook and check say what migrate will say', () => {
   });
 
   it('dbguard run on a plan a rollback would refuse (UNTRACKED) names the refusal\'s fix, not run --rollback (adversarial pass)', async () => {
-    const db = await createDatabase();
-    const repo = GitRepo.create();
-    cleanups.push(() => repo.cleanup());
-    repo.write('dbguard.config.json', JSON.stringify({ database: { url: urlFor(db) } }));
-    repo.commitMigrations(tableMigration(1, 'one'), 'one');
-    expect(repo.dbguard(['migrate']).status).toBe(0);
-    await query(db, 'CREATE TABLE two (id int); UPDATE schema_migrations SET version = 2');
+    const repo = await untrackedTwo();
     for (const flags of [[], ['--rollback']]) {
       const refused = repo.dbguard(['run', ...flags, '--', 'true']);
       expect(refused.status, flags.join(' ')).toBe(1);

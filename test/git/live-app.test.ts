@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tableMigration } from '../helpers/db.js';
+import { tableMigration, sqlAt as sql } from '../helpers/db.js';
 import { GitRepo } from '../helpers/git.js';
 
 const APP = resolve(import.meta.dirname, '..', 'fixtures', 'go-style-app.mjs');
@@ -35,16 +35,6 @@ function databaseUrl(repo: GitRepo): string {
 function appMigratesAndExits(repo: GitRepo, url: string): void {
   const ran = spawnSync(process.execPath, [APP, 'migrations'], { cwd: repo.root, encoding: 'utf8', env: { ...process.env, DATABASE_URL: url, APP_EXIT_AFTER_MIGRATE: '1' } });
   expect(ran.status, ran.stderr).toBe(0);
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** A feature branch whose migration 3 only the app applied; dbguard saw 1 and 2. */

@@ -103,3 +103,14 @@ export const usersMigration: Migrations = {
   '1_users.up.sql': 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);',
   '1_users.down.sql': 'DROP TABLE users;',
 };
+
+/** The rows of one query on the database `url` names (a worktree's own, an app's), on a connection of its own. */
+export async function sqlAt<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -6,10 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { worktreeDatabaseName } from '../../src/core/kept-database.js';
-import { tableMigration } from '../helpers/db.js';
+import { tableMigration, sqlAt as sql } from '../helpers/db.js';
 import { GitRepo, type RunResult } from '../helpers/git.js';
 
 const APP = resolve(import.meta.dirname, '..', 'fixtures', 'go-style-app.mjs');
@@ -17,16 +16,6 @@ const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).reverse().forEach((c) => c()));
 
 const base = { ...tableMigration(1, 'one'), ...tableMigration(2, 'two') };
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 interface Setup {
   readonly repo: GitRepo;
