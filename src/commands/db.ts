@@ -6,7 +6,7 @@ import { formatConnectionUrl } from '../core/connection.js';
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { embeddedServerFor } from '../engine/embedded.js';
 import { databaseRef } from '../engine/identity.js';
-import { keptByDeveloper, otherServerUsers } from '../engine/server-users.js';
+import { keptByDeveloper, otherServerUsers, sessionsOnOtherDatabases } from '../engine/server-users.js';
 import { acquireLockFile, lockTimeoutMs } from '../fs/lock-file.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 
@@ -50,6 +50,13 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
           hint: 'stop them first (it stops by itself when the last one leaves), or dbguard db stop --force', details: { pids: users },
         });
       }
+      // An app connected to another worktree's database (not through dbguard run) would lose it too.
+      const elsewhere = options.force ? [] : await sessionsOnOtherDatabases(server, settings.database.kind === 'embedded' ? settings.database.database : '');
+      if (elsewhere.length > 0) {
+        throw new DbguardError('SERVER_IN_USE', `the embedded database serves other worktrees' databases too, and ${elsewhere.join(', ')} ${elsewhere.length === 1 ? 'is' : 'are'} connected to them; it was left running`, {
+          hint: 'close those connections first (the apps of the other worktrees), or dbguard db stop --force', details: { sessions: elsewhere },
+        });
+      }
       const stopped = await server.stop();
       out.line(stopped ? 'embedded database stopped' : 'embedded database was not running');
       return { exitCode: ExitCode.ok, json: { kind: 'embedded', stopped } };
@@ -67,3 +74,4 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
     lock.release();
   }
 }
+

@@ -2,11 +2,11 @@
  * The hook's part in branch databases (DESIGN §17), light on its clean path: git's HEAD and reflog and
  * two small state files are read; pg and the engine load only for a switch (or one left unfinished).
  */
-import { branchCheckout, branchOfHead } from '../core/branch-switch.js';
+import { branchCheckout, branchOfHead, formerNames as formerNamesOf } from '../core/branch-switch.js';
 import type { Settings } from '../core/settings.js';
 import { databaseMayExist, databaseRef } from '../engine/identity.js';
 import { markBranchDatabases, readBranchOwner, readPendingSwitch, writeBranchOwner } from '../fs/branch-state.js';
-import { bisectInProgress, headText, lastHeadReflog, type GitLocation } from '../fs/git-dir.js';
+import { bisectInProgress, branchReflog, headText, lastHeadReflog, type GitLocation } from '../fs/git-dir.js';
 import type { HookIo } from './hook-io.js';
 
 /** A post-checkout with branch databases on: switches the worktree's database to the checked-out branch's. */
@@ -31,5 +31,6 @@ export async function branchDatabaseOnCheckout(settings: Settings, args: readonl
   }
   const { switchBranchDatabase } = await import('./hook-actions.js');
   const pause = Number(io.env.DBGUARD_TEST_PAUSE_BETWEEN_RENAMES ?? '');
-  await switchBranchDatabase(settings, { change, worktree: git.worktree, prev: args[0] as string, deadline, ...(pause > 0 ? { pauseMs: pause } : {}) }, (line) => io.err(line));
+  const formerNames = formerNamesOf(branchReflog(git.gitDir, change.to), change.to);
+  await switchBranchDatabase(settings, { change, worktree: git.worktree, prev: args[0] as string, deadline, formerNames, ...(pause > 0 ? { pauseMs: pause } : {}) }, (line) => io.err(line));
 }

@@ -19,6 +19,8 @@ export function madeLines(settings: Settings, ready: WorktreeDatabaseReady): str
   const { made, worktree } = ready;
   const env = ready.envFile === null ? '' : `; ${settings.run.urlVariable} in ${relative(settings.root, ready.envFile)}`;
   if (made === null) return [`dbguard: this worktree's database: ${worktree.database} (on the server already)${env}`];
+  const aside = made.keptAside === null || made.keptAside.name === made.source ? [] : [`  the database a worktree removed from this path left (${made.keptAside.branch ?? 'a detached HEAD'}) is kept as ${made.keptAside.name}: dbguard db list; dbguard db prune drops it once its branch is deleted`];
+  if (made.way === 'saved') return [`dbguard: this worktree's database: ${worktree.database} (this branch's database, saved as ${made.source} by a worktree removed from this path, as it left it; ${formatBytes(made.bytes)})${env}`, ...aside];
   const what = made.snapshot ? `copy of snapshot ${made.snapshot.name} of ${made.source}, taken ${made.snapshot.createdAt}` : `copy of ${made.source}`;
   const how = [
     made.cloned ? 'files cloned' : null,
@@ -29,7 +31,7 @@ export function madeLines(settings: Settings, ready: WorktreeDatabaseReady): str
   const lines = [`dbguard: this worktree's database: ${worktree.database} (${what}, ${formatBytes(made.bytes)}, ${seconds(made.ms)}${how.length ? `; ${how.join('; ')}` : ''})${env}`];
   if (ready.rolledBack.length > 0) lines.push(`  rolled back in it: ${listVersions(ready.rolledBack)} (this branch lacks ${ready.rolledBack.length === 1 ? 'it' : 'them'}); ${made.source} is unchanged`);
   if (ready.notInStep) lines.push(`  not in step with this branch: ${ready.notInStep.message}`, `  next: ${ready.notInStep.fix}`);
-  return lines;
+  return [...lines, ...aside];
 }
 
 /** post-checkout after `git worktree add` (previous HEAD the null id): the worktree's database, in one line. */

@@ -80,3 +80,16 @@ export function savedBeyondKeep(saved: readonly SavedBranchDatabase[], keep: num
   const oldestFirst = [...saved].sort((a, b) => (a.savedAt < b.savedAt ? -1 : a.savedAt > b.savedAt ? 1 : a.name.localeCompare(b.name)));
   return oldestFirst.slice(0, saved.length - keep).filter((s) => s.sessions === 0).map((s) => s.name);
 }
+
+/**
+ * The names a branch had before, newest first, from its reflog: `git branch -m A B` moves A's reflog to
+ * B and adds "Branch: renamed refs/heads/A to refs/heads/B" (git fires no hook for it), so a saved
+ * database of A is B's.
+ */
+export function formerNames(reflog: string, branch: string): string[] {
+  const names: string[] = [];
+  for (const match of reflog.matchAll(/\tBranch: renamed refs\/heads\/(.+?) to refs\/heads\/(.+)$/gm)) {
+    for (const name of [match[1], match[2]] as string[]) if (name !== branch && !names.includes(name)) names.push(name);
+  }
+  return names.reverse();
+}

@@ -22,7 +22,11 @@ export interface WorktreeEntry {
 
 /** What git says exists, or why it could not say. */
 export type GitView =
-  | { readonly listed: true; readonly worktrees: readonly WorktreeEntry[]; readonly branches: ReadonlySet<string> | null; readonly branchesUnknown: string | null }
+  | {
+    readonly listed: true; readonly worktrees: readonly WorktreeEntry[]; readonly branches: ReadonlySet<string> | null; readonly branchesUnknown: string | null;
+    /** Names branches had before `git branch -m` (no hook tells it), to the branch that has it now. */
+    readonly renamed?: ReadonlyMap<string, string>;
+  }
   | { readonly listed: false; readonly reason: string };
 
 /** Git's C-style quoting of a path with a newline, a quote or a backslash (`core.quotePath=false` keeps the rest). */
@@ -119,7 +123,8 @@ export function keptStatus(meta: KeptDatabaseMeta, view: GitView, canonicalWorkt
   const worktreeExists = listed || folderIsWorktree;
   const unlisted = !listed && folderIsWorktree;
   if (meta.kind === 'worktree') return { worktreeExists, unlisted, branchExists: null, gone: worktreeExists ? null : 'worktree-removed' };
-  const branchExists = meta.branch === null || view.branches === null ? null : view.branches.has(meta.branch);
+  // A saved database of a branch renamed since is the renamed branch's: not removable.
+  const branchExists = meta.branch === null || view.branches === null ? null : view.branches.has(meta.branch) || (view.renamed?.has(meta.branch) ?? false);
   const gone = !worktreeExists ? 'worktree-removed' : branchExists === false ? 'branch-deleted' : null;
   return { worktreeExists, unlisted, branchExists, gone };
 }

@@ -28,6 +28,14 @@ export interface BranchSwap {
   readonly leaving: KeptDatabaseMeta;
   /** The arriving branch's saved database, which takes the worktree's name. */
   readonly arriving: string;
+  /** The branch arriving: a linked worktree's database comment says which branch it holds now. */
+  readonly arrivingBranch: string;
+}
+
+/** The worktree database's comment for the database arriving: the same, naming the branch it now holds. */
+function arrivingComment(worktreeComment: string | null, branch: string): string | null {
+  const meta = parseKeptDatabaseComment(worktreeComment);
+  return meta?.kind === 'worktree' ? encodeKeptDatabaseComment({ ...meta, branch }) : worktreeComment;
 }
 
 /**
@@ -37,7 +45,7 @@ export interface BranchSwap {
  */
 export async function swapBranchDatabases(maintenance: PgClient, swap: BranchSwap, between: () => Promise<void> = async () => undefined): Promise<void> {
   const comment = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [swap.database]);
-  const worktreeComment = comment.rows[0]?.comment ?? null;
+  const worktreeComment = arrivingComment(comment.rows[0]?.comment ?? null, swap.arrivingBranch);
   const snapshots = (await listCopyDatabases(maintenance)).filter((c) => c.meta !== null && (c.meta.of === swap.database || c.meta.of === swap.arriving));
   try {
     await maintenance.query('BEGIN');

@@ -33,6 +33,8 @@ export interface SwitchRequest {
   readonly deadline: number;
   /** DBGUARD_TEST_PAUSE_BETWEEN_RENAMES (ms): the crash tests kill the run there. */
   readonly pauseMs?: number;
+  /** The names the branch arriving had before (`git branch -m`), newest first: their saved database is its. */
+  readonly formerNames?: readonly string[];
 }
 
 const sessionOptions = (settings: Settings, deadline: number) => ({ destructive: true, deadline, lockWaitMs: Math.min(lockTimeoutMs(), settings.timeouts.hookMs) });
@@ -41,6 +43,8 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024
 
 interface Swapped {
   readonly created: boolean;
+  /** The arriving branch's database was saved under a name it had before (renamed since). */
+  readonly formerName: string | null;
   readonly ended: readonly string[];
   readonly pruned: readonly string[];
   readonly bytes: number;
@@ -57,7 +61,8 @@ async function swapOnServer(session: DbSession, settings: Settings, request: Swi
   const database = session.target.database;
   const { from, to } = request.change;
   const leavingAs = savedBranchDatabaseName(database, from);
-  const arriving = savedBranchDatabaseName(database, to);
+  let arriving = savedBranchDatabaseName(database, to);
+  let formerName: string | null = null;
   return session.detached(async (maintenance) => {
     await lockSnapshots(maintenance);
     // A run killed after its renames committed left the saved one closed; one killed while copying, half made.
@@ -66,6 +71,13 @@ async function swapOnServer(session: DbSession, settings: Settings, request: Swi
     if (state.kind === 'half') {
       await dropDatabase(maintenance, arriving);
       state = { kind: 'none' };
+    }
+    // `git branch -m` fires no hook: the database saved under a name the branch had before is its own.
+    for (const old of state.kind === 'none' ? request.formerNames ?? [] : []) {
+      const before = await savedState(maintenance, savedBranchDatabaseName(database, old));
+      if (before.kind !== 'whole') continue;
+      [arriving, state, formerName] = [savedBranchDatabaseName(database, old), before, old];
+      break;
     }
     if ((await savedState(maintenance, leavingAs)).kind === 'whole') {
       throw new DbguardError('BRANCH_DATABASE_BUSY', `a saved database for "${from}" already exists ("${leavingAs}") while "${database}" is also ${from}'s; nothing was renamed`, {
@@ -87,7 +99,7 @@ async function swapOnServer(session: DbSession, settings: Settings, request: Swi
       // The cache described the database leaving; it is rebuilt from the one arriving (a kill: by the next command).
       removeCacheFile(session.ref.paths.cacheFile);
       await swapBranchDatabases(maintenance, {
-        database, leavingAs, arriving,
+        database, leavingAs, arriving, arrivingBranch: to,
         leaving: { kind: 'branch', worktree: request.worktree, branch: from, source: null, createdAt: startedAt },
       }, async () => {
         if (!request.pauseMs) return;
@@ -97,7 +109,7 @@ async function swapOnServer(session: DbSession, settings: Settings, request: Swi
     });
     const pruned = await pruneBeyondKeep(maintenance, database, settings.branchDatabases.keep);
     const size = await maintenance.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [database]);
-    return { created, ended: connected, pruned, bytes: Number(size.rows[0]?.bytes ?? 0) };
+    return { created, formerName, ended: connected, pruned, bytes: Number(size.rows[0]?.bytes ?? 0) };
   });
 }
 
@@ -157,7 +169,8 @@ export async function switchBranchDatabase(settings: Settings, request: SwitchRe
       err(`dbguard: ${to} had no database of its own: "${database}" is now a copy of ${from}'s (${mb(swapped.bytes)}, ${ms} ms); ${from}'s is kept for when you switch back`);
       await bringInStep(session, settings, request, err);
     } else {
-      err(`dbguard: "${database}" is now ${to}'s database, as ${to} left it (${ms} ms); ${from}'s is kept for when you switch back`);
+      const was = swapped.formerName === null ? to : `${to} (saved as ${swapped.formerName}, its name before git branch -m)`;
+      err(`dbguard: "${database}" is now ${to}'s database, as ${was} left it (${ms} ms); ${from}'s is kept for when you switch back`);
     }
     const n = swapped.ended.length;
     if (n > 0) err(`dbguard: ended ${n} ${n === 1 ? 'session' : 'sessions'} of "${database}" for the switch (${swapped.ended.join(', ')}); a pool reconnects, now to ${to}'s database`);

@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { isLocalHost, parseDatabaseUrl } from '../core/connection.js';
 import { DbguardError } from '../core/errors.js';
 import type { KeptDatabaseKind } from '../core/kept-database.js';
+import { formerNames } from '../core/branch-switch.js';
 import { keptByProject, keptStatus, type GitView, type GoneReason } from '../core/kept-reconcile.js';
 import type { Settings } from '../core/settings.js';
 import { databaseUsage, dropKeptDatabase, listKeptDatabases, type KeptDatabase } from '../db/kept-databases.js';
 import { dataDirectory } from '../db/snapshot.js';
 import { lastFileWrite } from '../fs/database-files.js';
-import { findGitLocation } from '../fs/git-dir.js';
+import { branchReflog, findGitLocation } from '../fs/git-dir.js';
 import { canonicalPath, readGitView } from '../git/worktrees.js';
 import type { DbSession } from './db-session.js';
 import { allSnapshots } from './snapshot.js';
@@ -51,6 +52,8 @@ export interface DatabaseSurvey {
 
 /** The main worktree's database: the configured one (a linked worktree's session may work on its own). */
 export function mainDatabaseOf(settings: Settings): string {
+  // A linked worktree's settings name its own database; the main worktree's is the one it was copied from.
+  if (settings.worktree !== null) return settings.worktree.source;
   return settings.database.kind === 'external' ? parseDatabaseUrl(settings.database.url).database : settings.database.database;
 }
 
@@ -83,11 +86,18 @@ export async function prunableSummary(session: DbSession, settings: Settings): P
   return gone.length === 0 ? null : { count: gone.length, bytes: gone.reduce((sum, d) => sum + (d.bytes ?? 0), 0) };
 }
 
+/** The names branches had before `git branch -m`, from their reflogs: a saved database of one is the renamed branch's. */
+function withRenames(view: GitView, gitDir: string): GitView {
+  if (!view.listed || view.branches === null) return view;
+  const renamed = new Map([...view.branches].flatMap((branch) => formerNames(branchReflog(gitDir, branch), branch).map((old) => [old, branch] as const)));
+  return { ...view, renamed };
+}
+
 /** `full`: also when each was last written and the snapshots (db list); a notice needs neither. */
 async function judged(session: DbSession, settings: Settings, main: string, kept: readonly KeptDatabase[], full: boolean): Promise<DatabaseSurvey> {
   const now = new Date();
   const location = findGitLocation(settings.root);
-  const git: GitView = location === null ? { listed: false, reason: `${settings.root} is not inside a git repository` } : await readGitView(settings.root, location.worktree);
+  const git: GitView = location === null ? { listed: false, reason: `${settings.root} is not inside a git repository` } : withRenames(await readGitView(settings.root, location.worktree), location.gitDir);
   const dataDir = full && isLocalHost(session.target.host) ? await dataDirectory(session.client) : null;
   const mainUsage = await databaseUsage(session.client, main);
   const mainWorktree = git.listed ? git.worktrees[0] : undefined;

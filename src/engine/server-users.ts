@@ -159,3 +159,19 @@ async function leave(server: EmbeddedServer, registry: string, lockFile: string)
 export function keptByDeveloper(settings: Settings): void {
   rmSync(join(registryOf(embeddedServerFor(settings)), STARTED_BY_RUN), { force: true });
 }
+
+/** Client sessions on the running server connected to a database other than `own` ("who on which"). */
+export async function sessionsOnOtherDatabases(server: EmbeddedServer, own: string): Promise<string[]> {
+  const running = server.running();
+  if (running === null) return [];
+  const client = await connect({ ...server.target(running.port), database: 'postgres' }).catch(() => null);
+  if (client === null) return [];
+  try {
+    const result = await client.query<{ who: string }>(
+      `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ') on ' || datname AS who
+       FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname IS NOT NULL AND datname <> $1 ORDER BY pid`, [own]);
+    return result.rows.map((row) => row.who);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -6,14 +6,15 @@
  * whole, says what it is; a file in the worktree's state dir says it was brought in step, and `env`
  * beside it holds its URL for tools that read env files.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { formatConnectionUrl, type ConnectionTarget } from '../core/connection.js';
 import { DbguardError, isDbguardError } from '../core/errors.js';
 import type { Reporter } from '../core/events.js';
-import { parseKeptDatabaseComment } from '../core/kept-database.js';
+import { parseKeptDatabaseComment, savedBranchDatabaseName, type KeptDatabaseMeta } from '../core/kept-database.js';
 import type { Settings, WorktreeTarget } from '../core/settings.js';
-import { connect, type PgClient } from '../db/client.js';
+import { connect, quoteIdentifier, type PgClient } from '../db/client.js';
+import { savedState } from '../db/branch-rename.js';
 import { writeKeptComment } from '../db/kept-databases.js';
 import { copyDatabase, dropDatabase, listCopyDatabases, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
 import { findGitLocation } from '../fs/git-dir.js';
@@ -23,8 +24,11 @@ import { runRollback } from './rollback.js';
 import { sessionLimits, withSession } from './session.js';
 import { canClone } from './snapshot.js';
 
-/** How the source was had to itself for the copy (PostgreSQL copies only a database nobody else is in). */
-export type CopyWay = 'idle' | 'disconnected' | 'snapshot';
+/**
+ * How the source was had to itself for the copy (PostgreSQL copies only a database nobody else is in),
+ * or `saved`: no copy, the checked-out branch's database that a worktree removed from this path saved.
+ */
+export type CopyWay = 'idle' | 'disconnected' | 'snapshot' | 'saved';
 
 export interface MadeCopy {
   readonly database: string;
@@ -36,6 +40,11 @@ export interface MadeCopy {
   /** The sessions ended for the moment of the copy (way "disconnected"). */
   readonly ended: readonly string[];
   readonly cloned: boolean;
+  /**
+   * A worktree removed from this path left its database under this worktree's name: it was kept, renamed
+   * to a saved branch database (listed by db list, pruned with its branch), never reused or dropped.
+   */
+  readonly keptAside: { readonly name: string; readonly branch: string | null } | null;
   readonly bytes: number;
   /** How long CREATE DATABASE … TEMPLATE took. */
   readonly ms: number;
@@ -84,6 +93,44 @@ function copyFailed(error: unknown, worktree: WorktreeTarget): DbguardError {
 }
 
 /**
+ * A database under this worktree's name made before git made this worktree: a worktree removed from the
+ * same path left it (git worktree remove tells nobody). git writes the linked worktree's `commondir` when
+ * it adds it and never again. Unknown (no file): it is this worktree's.
+ */
+function madeBeforeThisWorktree(settings: Settings, meta: KeptDatabaseMeta): boolean {
+  const git = findGitLocation(settings.root);
+  const added = git ? statSync(join(git.gitDir, 'commondir'), { throwIfNoEntry: false })?.mtimeMs : undefined;
+  return added !== undefined && Date.parse(meta.createdAt) < added;
+}
+
+/**
+ * The database a removed worktree left under this name, kept as the saved database of the branch it
+ * held, so db list shows it and a checkout of that branch (branch databases) brings it back. Where that
+ * branch has a saved one already, under a label of its own (listed; db prune drops it when asked).
+ */
+async function keepAside(maintenance: PgClient, database: string, left: KeptDatabaseMeta): Promise<{ name: string; branch: string | null }> {
+  let branch = left.branch ?? 'HEAD';
+  if ((await savedState(maintenance, savedBranchDatabaseName(database, branch))).kind !== 'none') branch = `${branch}@${left.createdAt}`;
+  const name = savedBranchDatabaseName(database, branch);
+  await maintenance.query(`ALTER DATABASE ${quoteIdentifier(database)} RENAME TO ${quoteIdentifier(name)}`);
+  await writeKeptComment(maintenance, name, { ...left, kind: 'branch', branch, createdAt: new Date().toISOString() });
+  return { name, branch };
+}
+
+/** With branch databases, the checked-out branch's saved database (a worktree removed from this path kept it) becomes this one's. */
+async function takeSaved(maintenance: PgClient, worktree: WorktreeTarget, branch: string): Promise<Omit<MadeCopy, 'keptAside'> | null> {
+  const name = savedBranchDatabaseName(worktree.database, branch);
+  const state = await savedState(maintenance, name);
+  if (state.kind !== 'whole') return null;
+  const started = performance.now();
+  await maintenance.query(`ALTER DATABASE ${quoteIdentifier(name)} RENAME TO ${quoteIdentifier(worktree.database)}`);
+  // Made for this worktree now: a later command must not take it for one a removed worktree left.
+  await writeKeptComment(maintenance, worktree.database, { ...state.meta, kind: 'worktree', worktree: worktree.path, branch, createdAt: new Date().toISOString() });
+  const size = await maintenance.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [worktree.database]);
+  return { database: worktree.database, source: name, snapshot: null, way: 'saved', ended: [], cloned: false, bytes: Number(size.rows[0]?.bytes ?? 0), ms: performance.now() - started };
+}
+
+/**
  * The worktree's database, copied from the source when the server does not hold it (or holds a copy a
  * kill left without its comment). Runs with the embedded server's lock held (session `prepare`), so no
  * other worktree copies, starts or stops meanwhile, and no dbguard command of the main worktree is in
@@ -93,9 +140,14 @@ async function copyIfMissing(settings: Settings, worktree: WorktreeTarget, serve
   const maintenance = await connect(maintenanceOf(server, worktree.source), sessionLimits(settings, undefined));
   try {
     const found = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [worktree.database]);
-    if (found.rows[0] && parseKeptDatabaseComment(found.rows[0].comment) !== null) return null;
+    const left = found.rows[0] ? parseKeptDatabaseComment(found.rows[0].comment) : null;
+    if (left !== null && !madeBeforeThisWorktree(settings, left)) return null;
     // Its name (with the hash of the worktree's path) and no comment: a copy a kill cut short.
-    if (found.rows[0]) await dropDatabase(maintenance, worktree.database);
+    if (found.rows[0] && left === null) await dropDatabase(maintenance, worktree.database);
+    const keptAside = left === null ? null : await keepAside(maintenance, worktree.database, left);
+    const branch = branchOf(settings);
+    const saved = settings.branchDatabases.enabled && branch !== null ? await takeSaved(maintenance, worktree, branch) : null;
+    if (saved !== null) return { ...saved, keptAside };
     // A moment's patience only: an app's pool does not leave, and git is waiting.
     const facts = await templateFacts(maintenance, worktree.source, 300);
     if (!facts.canTemplate) {
@@ -126,7 +178,7 @@ async function copyIfMissing(settings: Settings, worktree: WorktreeTarget, serve
     const size = await maintenance.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [worktree.database]);
     return {
       database: worktree.database, source: worktree.source, snapshot: snapshot ? { name: snapshot.name, createdAt: snapshot.createdAt } : null,
-      way, ended: way === 'disconnected' ? facts.otherSessions : [], cloned: clone, bytes: Number(size.rows[0]?.bytes ?? 0), ms,
+      way, ended: way === 'disconnected' ? facts.otherSessions : [], cloned: clone, keptAside, bytes: Number(size.rows[0]?.bytes ?? 0), ms,
     };
   } catch (error) {
     throw copyFailed(error, worktree);

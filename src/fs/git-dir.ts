@@ -109,3 +109,14 @@ export function newestStash(gitDir: string): string | null {
   const sha = log?.trimEnd().split('\n').at(-1)?.split(' ')[1];
   return sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
 }
+
+/** The repository's common git dir: a linked worktree's `commondir` names it; otherwise its own git dir. */
+export function commonGitDir(gitDir: string): string {
+  const common = readOrNull(join(gitDir, 'commondir'))?.trim();
+  return common ? resolve(gitDir, common) : gitDir;
+}
+
+/** A local branch's reflog text (empty when it has none). */
+export function branchReflog(gitDir: string, branch: string): string {
+  return readOrNull(join(commonGitDir(gitDir), 'logs', 'refs', 'heads', ...branch.split('/'))) ?? '';
+}

@@ -3,59 +3,22 @@
  * the installed hooks, the embedded server, and a real app process (a pg.Pool querying every 100 ms).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { worktreeDatabaseName } from '../../src/core/kept-database.js';
 import { tableMigration, sqlAt as sql } from '../helpers/db.js';
-import { GitRepo, type RunResult } from '../helpers/git.js';
+import { GitRepo } from '../helpers/git.js';
+import { addWorktree, base, developerRepo, inWorktree, urlIn, type Setup } from '../helpers/worktrees.js';
 
 const APP = resolve(import.meta.dirname, '..', 'fixtures', 'go-style-app.mjs');
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).reverse().forEach((c) => c()));
 
-const base = { ...tableMigration(1, 'one'), ...tableMigration(2, 'two') };
-
-interface Setup {
-  readonly repo: GitRepo;
-  /** A folder beside the repository for its worktrees. */
-  readonly outside: string;
-  /** The main worktree's database URL (the server left running, as a developer's would be). */
-  readonly mainUrl: string;
-}
-
-/** The developer's repository: migrated embedded database with rows, hooks installed, server running. */
-async function developerRepo(config: Record<string, unknown> = {}): Promise<Setup> {
-  const repo = GitRepo.create();
-  const outside = realpathSync(mkdtempSync(join(tmpdir(), 'dbguard-wts-')));
-  cleanups.push(() => {
-    repo.dbguard(['db', 'stop', '--force']);
-    repo.cleanup();
-    rmSync(outside, { recursive: true, force: true });
-  });
-  repo.write('dbguard.config.json', JSON.stringify(config));
-  repo.commitMigrations(base, 'base');
-  expect(repo.dbguard(['hooks', 'install']).status).toBe(0);
-  expect(repo.dbguard(['migrate']).status).toBe(0);
-  expect(repo.dbguard(['db', 'start']).status).toBe(0);
-  const mainUrl = repo.dbguard(['db', 'url', '--show-password']).stdout.trim();
-  await sql(mainUrl, "INSERT INTO one (note) VALUES ('the developer''s row')");
-  return { repo, outside, mainUrl };
-}
-
-function addWorktree(setup: Setup, name: string, branch: string, env: NodeJS.ProcessEnv = {}): { path: string; add: RunResult } {
-  const path = join(setup.outside, name);
-  const add = setup.repo.gitWith(env, 'worktree', 'add', '-q', '-b', branch, path);
-  return { path, add };
-}
-
-const inWorktree = (setup: Setup, path: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) => setup.repo.dbguard(args, env, undefined, path);
-const urlIn = (setup: Setup, path: string) => inWorktree(setup, path, ['db', 'url', '--show-password']).stdout.trim();
 
 describe('git worktree add: the worktree\'s own database, copied from the developer\'s', () => {
   it('has the developer\'s rows, its own URL on the same port, .dbguard/env, and the hook says so in one line', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const { path, add } = addWorktree(setup, 'wt one', 'agent1');
     const name = worktreeDatabaseName('postgres', path);
     expect(add.stderr).toMatch(new RegExp(`dbguard: this worktree's database: ${name} \\(copy of postgres, [0-9.]+ [kMG]?B, [0-9.]+ s\\); DATABASE_URL in \\.dbguard/env\\n`));
@@ -75,7 +38,7 @@ describe('git worktree add: the worktree\'s own database, copied from the develo
   });
 
   it('keeps the two apart both ways: rows and migrations', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const { path } = addWorktree(setup, 'wt', 'feature');
     const url = urlIn(setup, path);
     await sql(url, "INSERT INTO one (note) VALUES ('worktree only')");
@@ -94,7 +57,7 @@ describe('git worktree add: the worktree\'s own database, copied from the develo
   });
 
   it('brings the copy in step with a branch that lacks a migration the developer applied; the source is unchanged', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     setup.repo.git('branch', 'older', 'HEAD');
     setup.repo.commitMigrations({ ...base, ...tableMigration(3, 'three') }, 'three');
     expect(setup.repo.dbguard(['migrate']).status).toBe(0);
@@ -108,7 +71,7 @@ describe('git worktree add: the worktree\'s own database, copied from the develo
   });
 
   it('four worktree adds at once never collide', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const adds = await Promise.all([1, 2, 3, 4].map((n) => new Promise<{ path: string; code: number; stderr: string }>((done) => {
       const path = join(setup.outside, `agent-${n}`);
       const child = spawn('git', ['worktree', 'add', '-q', '-b', `agent${n}`, path], {
@@ -126,7 +89,7 @@ describe('git worktree add: the worktree\'s own database, copied from the develo
   });
 
   it('a worktree added while the server is stopped starts it for the copy, says so, and stops it again', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     expect(setup.repo.dbguard(['db', 'stop']).status).toBe(0);
     const { path, add } = addWorktree(setup, 'cold', 'cold');
     expect(add.stderr).toMatch(/dbguard: this worktree's database: \S+ \(copy of postgres, .*; the server was stopped: started for it\)/);
@@ -136,7 +99,7 @@ describe('git worktree add: the worktree\'s own database, copied from the develo
   });
 
   it('paths with spaces, quotes, $(…) and unicode give valid, unique names, and nothing reaches a shell', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const names = ['it\'s "quoted"', 'sub $(touch pwned) `touch pwned2`', 'ünïcødé 数据库'];
     const paths = names.map((name, i) => addWorktree(setup, name, `odd${i}`).path);
     const databases = paths.map((path) => worktreeDatabaseName('postgres', path));
@@ -154,7 +117,7 @@ describe('git worktree add: the worktree\'s own database, copied from the develo
 
 describe('a fresh worktree without the hook', () => {
   it('status says what its database is and what to run; the first command that needs it makes it', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const path = join(setup.outside, 'nohook');
     // No hook runs (a repository without them, or one that failed): the first command makes it.
     setup.repo.git('-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '-q', '-b', 'nohook', path);
@@ -189,7 +152,7 @@ async function until(what: () => boolean, ms = 15_000): Promise<void> {
 
 describe('the app stays connected to the main database', () => {
   it('git worktree add neither fails nor hangs; the app keeps answering and the hook says which way it copied', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const app = startApp(setup.repo.root, setup.mainUrl);
     await until(() => app.lines.filter((l) => l === 'query ok').length >= 3);
     const started = Date.now();
@@ -204,7 +167,7 @@ describe('the app stays connected to the main database', () => {
   });
 
   it('"whenSourceBusy": "snapshot" copies the newest snapshot and disconnects nobody', async () => {
-    const setup = await developerRepo({ worktreeDatabases: { whenSourceBusy: 'snapshot' } });
+    const setup = await developerRepo(cleanups, { worktreeDatabases: { whenSourceBusy: 'snapshot' } });
     expect(setup.repo.dbguard(['snapshot', 'save', 'before-agents']).status).toBe(0);
     await sql(setup.mainUrl, "INSERT INTO one (note) VALUES ('after the snapshot')");
     const app = startApp(setup.repo.root, setup.mainUrl);
@@ -242,7 +205,7 @@ const oks = (lines: readonly string[]) => lines.filter((l) => l.startsWith('quer
 
 describe('dbguard run in worktrees, on the one server', () => {
   it('sets the worktree\'s own URL; run in two worktrees at once, one exits: the server stays up for the other', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const one = addWorktree(setup, 'run-one', 'one').path;
     const two = addWorktree(setup, 'run-two', 'two').path;
     expect(setup.repo.dbguard(['db', 'stop']).status).toBe(0);
@@ -268,7 +231,7 @@ describe('dbguard run in worktrees, on the one server', () => {
   });
 
   it('git worktree remove --force while dbguard run runs there: the app keeps its database, run exits with its code, nothing is written into the gone folder', async () => {
-    const setup = await developerRepo();
+    const setup = await developerRepo(cleanups);
     const path = addWorktree(setup, 'doomed', 'doomed').path;
     const app = runApp(setup, path);
     await until(() => oks(app.lines) >= 2);
