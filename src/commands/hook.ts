@@ -107,7 +107,8 @@ function startRemovedUps(settings: Settings, format: MigrationFormat, revisions:
   const handed = handedDiff(settings, format, git, env);
   if (handed !== null) return Promise.resolve(handed);
   return import('node:child_process').then(({ execFile }) => new Promise<string[]>((resolve) => {
-    execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
+    // With an index (Drizzle's journal) a file changed in place may be another migration of the same name.
+    execFile('git', ['-c', 'core.quotePath=false', 'diff', '--name-only', '-z', '--no-renames', `--diff-filter=${format.index ? 'DM' : 'D'}`, revisions.prev, revisions.next, '--', `./${settings.migrationsDir}`], {
       cwd: settings.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
     }, (error, out) => resolve(error ? [] : upFilesOf(format, out.split('\0'))));
   }));
@@ -119,7 +120,7 @@ const upFilesOf = (format: MigrationFormat, paths: readonly string[]): string[] 
 /** The deleted up files from the shim's DBGUARD_DIFF, when it was computed for this project's folder. */
 function handedDiff(settings: Settings, format: MigrationFormat, git: GitLocation | null, env: NodeJS.ProcessEnv): string[] | null {
   if (env.DBGUARD_DIFF === undefined || git === null || env.DBGUARD_DIFF_FOR !== (relative(git.worktree, absoluteMigrationsDir(settings)) || '.')) return null;
-  const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t')).map((line) => line.slice(2));
+  const deleted = env.DBGUARD_DIFF.split('\n').filter((line) => line.startsWith('D\t') || (format.index !== undefined && line.startsWith('M\t'))).map((line) => line.slice(2));
   return upFilesOf(format, deleted);
 }
 
@@ -148,7 +149,8 @@ function unknownRemoved(format: MigrationFormat, removed: readonly string[], sum
   const onDisk = new Set(pendingVersions(names.filter((n) => format.isUpFile(n)), format));
   return removed.filter((name) => {
     const version = format.parseFileName(name)?.version;
-    return !cached.has(name) && !(version !== undefined && onDisk.has(version));
+    // Under an index the name on disk may be another version now: only the database knows which ran.
+    return !cached.has(name) && !(format.index === undefined && version !== undefined && onDisk.has(version));
   });
 }
 
@@ -180,7 +182,8 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const dir = absoluteMigrationsDir(settings);
     const cacheFile = ref.paths.cacheFile;
     const stampFile = cleanStampPath(cacheFile);
-    let before = snapshotBeforeCheck(dir, cacheFile);
+    const indexFile = format.index === undefined ? undefined : join(dir, format.index.file);
+    let before = snapshotBeforeCheck(dir, cacheFile, indexFile);
     const memo = readHookMemo(stampFile, dir, ref.identity, before);
     if (memo.clean) return 0;
     const removed = startRemovedUps(settings, format, revisions, git, io.env);
@@ -207,7 +210,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       // is found nowhere is remembered, so later checkouts do not start Postgres for it again (§7).
       const { captureFromRevision } = await import('./hook-actions.js');
       await captureFromRevision(settings, revisions.prev, io);
-      before = snapshotBeforeCheck(dir, cacheFile);
+      before = snapshotBeforeCheck(dir, cacheFile, indexFile);
       cacheText = readCacheText(cacheFile);
       if (cacheText === null) return 0;
       summary = summarizeCache(cacheText, format);
@@ -216,7 +219,9 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     const listing = listMigrationFiles(dir, format);
     const { allPresent, pending } = checkListing(summary, listing.names, listing.unreadable, format);
     // Only when a file is missing are the cache's version map and the catalog built, to say which and how.
-    const cache = allPresent ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '', format);
+    // Versions from an index (Drizzle's journal): the same file name may be another version here, so
+    // the comparison is by version whenever the folder changed.
+    const cache = allPresent && format.index === undefined ? null : parseCache(cacheText ?? readCacheText(cacheFile) ?? '', format);
     const conflicts = cache ? await conflictsWithRenamesAdopted(cache, format, dir, listing) : [];
     const clean = conflicts.length === 0;
     // §14: the cache is an accelerator, never the truth. Up files this checkout took away that the cache
@@ -241,7 +246,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
       if (stashed.stash !== null) recordStashSeen(cacheFile, stashed.stash);
     }
     recordCheck(stampFile, {
-      dir, identity: ref.identity, cacheFile, summary, captureTriedFor,
+      dir, indexFile, identity: ref.identity, cacheFile, summary, captureTriedFor,
       clean: clean && databaseClean !== false && (summary.uncaptured.length === 0 || captureTriedFor === uncapturedKey(summary)) && listing.nonRegular === 0,
       ...(git ? { fastPath: fastPathFor(settings, git) } : {}),
     }, before);

@@ -17,7 +17,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<CommandResult>
   const notChecked = skipped === 0 ? '' : `; not checked: ${listVersions(result.skipped.map((s) => s.version))} (${result.skipped[0]?.why})`;
   const counted = skipped === 0 ? `${result.checked} migration${result.checked === 1 ? '' : 's'}` : `${result.checked} of ${result.checked + skipped} migrations checked`;
   out.line(result.findings.length === 0
-    ? `${out.c.green('ok')}: ${counted}, every down restores the schema${notChecked} (${seconds} s)`
+    ? `${out.c.green('ok')}: ${counted}, ${result.upsOnly === undefined ? 'every down restores the schema' : `every up applies in order from empty (${result.upsOnly}: no round trip to check)`}${notChecked} (${seconds} s)`
     : `${result.findings.length} problem${result.findings.length === 1 ? '' : 's'} in ${result.checked} migrations${notChecked} (${seconds} s)`);
   return {
     exitCode: result.findings.length ? ExitCode.actionNeeded : ExitCode.ok,

@@ -124,8 +124,9 @@ function forEachEntry(cache: ValidatedCache, format: MigrationFormat, visit: (ke
       && filename.length > key.length + 1 + format.upSuffix.length && !LINE_TERMINATOR.test(filename);
     if (!fast) {
       const parsed = format.parseFileName(filename);
-      // Versions from an index (Drizzle's journal): a file another branch's index lists is not in this one.
-      const elsewhere = !parsed && format.index !== undefined && format.isUpFile(filename) && !LINE_TERMINATOR.test(filename);
+      // Versions from an index (Drizzle's journal): a file another branch's index lists is not in this one,
+      // or is this one's under another version (two branches each generated a 0001_profile.sql).
+      const elsewhere = format.index !== undefined && (!parsed || parsed.version.toString() !== key) && format.isUpFile(filename) && !LINE_TERMINATOR.test(filename);
       if (!elsewhere && (!parsed || parsed.direction !== 'up' || parsed.version.toString() !== key)) {
         throw corrupt(`entry ${rawKey} names "${filename}", which is not the up file of version ${rawKey}`);
       }

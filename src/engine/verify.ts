@@ -38,6 +38,8 @@ export interface VerifyResult {
   readonly findings: readonly VerifyFinding[];
   /** Migrations dbguard cannot run (goose Go migrations, §18): not checked, and why. */
   readonly skipped: ReadonlyArray<{ version: bigint; filename: string; why: string }>;
+  /** The tool writes no down SQL (its words): only the ups were checked, in order from empty. */
+  readonly upsOnly?: string;
 }
 
 async function runSql(client: PgClient, format: MigrationFormat, sql: string): Promise<void> {
@@ -149,7 +151,8 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
       applied.push(migration.up);
       let broken = false;
       if (migration.down === null) {
-        findings.push({ version, filename, kind: 'no-down-file', message: `${version} has no down file` });
+        // A tool that writes no down SQL (Drizzle Kit, Prisma Migrate): its ups are what verify checks.
+        if (format.noDownSql === undefined) findings.push({ version, filename, kind: 'no-down-file', message: `${version} has no down file` });
       } else {
         let downFailed = false;
         try {
@@ -180,6 +183,6 @@ export async function verifyMigrations(settings: Settings, report: Reporter): Pr
       }
       report({ type: 'step-done', version, filename, ms: performance.now() - started });
     }
-    return { checked: migrations.length, findings, skipped };
+    return { checked: migrations.length, findings, skipped, ...(format.noDownSql === undefined ? {} : { upsOnly: format.noDownSql }) };
   });
 }

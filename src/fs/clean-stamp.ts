@@ -69,12 +69,16 @@ export interface StatSnapshot {
  * The folder's and cache's stat data, taken once before the check: the memo is judged against it, and
  * a new record is compared with it afterwards, so a change during the check is noticed.
  */
-export function snapshotBeforeCheck(dir: string, cacheFile: string): StatSnapshot {
+export function snapshotBeforeCheck(dir: string, cacheFile: string, indexFile?: string): StatSnapshot {
   const checkedAtNs = BigInt(Date.now()) * 1_000_000n;
   const dirStats = statOf(dir);
   const cacheStats = statOf(cacheFile);
+  // A format's index (Drizzle's journal) changes the migrations as much as the folder does.
+  const index = indexFile === undefined ? null : statOf(indexFile);
+  const indexKey = indexFile === undefined ? '' : `|${index ? statKey(index, true) : 'none'}`;
+  const newest = index !== null && dirStats !== null && index.mtimeNs > dirStats.mtimeNs ? index.mtimeNs : dirStats?.mtimeNs ?? null;
   return {
-    dirStat: dirStats && statKey(dirStats, false), dirMtimeNs: dirStats?.mtimeNs ?? null,
+    dirStat: dirStats && statKey(dirStats, false) + indexKey, dirMtimeNs: newest,
     cacheStat: cacheStats && statKey(cacheStats, true), cacheMtimeNs: cacheStats?.mtimeNs ?? null, checkedAtNs,
   };
 }
@@ -114,6 +118,8 @@ export function readHookMemo(stampFile: string, dir: string, identity: string, n
 
 export interface CheckRecord {
   readonly dir: string;
+  /** The format's index file (Drizzle's journal), watched with the folder. */
+  readonly indexFile?: string | undefined;
   readonly identity: string;
   readonly cacheFile: string;
   readonly summary: CacheSummary;
@@ -136,7 +142,7 @@ export interface CheckRecord {
  */
 export function recordCheck(stampFile: string, record: CheckRecord, before: StatSnapshot): void {
   const marker = hookCleanMarkerPath(record.cacheFile);
-  const after = snapshotBeforeCheck(record.dir, record.cacheFile);
+  const after = snapshotBeforeCheck(record.dir, record.cacheFile, record.indexFile);
   if (before.cacheStat === null || after.cacheStat !== before.cacheStat) {
     rmSync(marker, { force: true });
     return;

@@ -51,6 +51,8 @@ export function listMigrationFiles(dir: string, format?: MigrationFormat): Listi
   const unreadable = new Map<string, string>();
   let nonRegular = 0;
   const inFolder = format?.migrationFile;
+  // The folder of the format's index (Drizzle's meta/): expected, and watched through the index file itself.
+  const indexFolder = format?.index?.file.split('/')[0];
   // Found for the first link only, then handed to the others (a folder of links asks once).
   let boundary: string | undefined;
   const boundaryOf = () => (boundary ??= repositoryRealPath(dir));
@@ -60,7 +62,7 @@ export function listMigrationFiles(dir: string, format?: MigrationFormat): Listi
       continue;
     }
     names.push(entry.name);
-    if (entry.isFile()) continue;
+    if (entry.isFile() || (entry.isDirectory() && entry.name === indexFolder)) continue;
     nonRegular++;
     // Links and odd entries: whatever stat says decides. A directory named like a migration is unreadable too.
     try {

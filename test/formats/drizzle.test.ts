@@ -73,6 +73,27 @@ describe('Drizzle Kit, with the real drizzle-orm and drizzle-kit', () => {
     expect(await query(db, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'")).toHaveLength(1);
   });
 
+  it('two branches each generated a 0001_ file of one name (other "when"): the one applied is a phantom on the other, the other pending; nothing is corrupt', async () => {
+    const PROFILE_A: Entry = ['0001_profile', 1_700_000_100_000, 'CREATE TABLE "profile_a" ("id" serial PRIMARY KEY);'];
+    const PROFILE_B: Entry = ['0001_profile', 1_700_000_200_000, 'CREATE TABLE "profile_b" ("id" serial PRIMARY KEY);'];
+    const { url, r } = await project([USERS]);
+    expect(r.dbguard(['hooks', 'install']).status).toBe(0);
+    expect(drizzleAppMigrate(r.root, url).status).toBe(0);
+    r.git('checkout', '-q', '-b', 'b');
+    commitDrizzle(r, [USERS, PROFILE_B], 'b');
+    r.git('checkout', '-q', 'main');
+    r.git('checkout', '-q', '-b', 'a');
+    commitDrizzle(r, [USERS, PROFILE_A], 'a');
+    expect(drizzleAppMigrate(r.root, url).status).toBe(0);
+    expect(r.dbguard(['status']).status).toBe(0);
+    const toB = r.git('checkout', 'b');
+    expect(toB.stderr).toContain(`this branch lacks 1 migration the database has applied: ${PROFILE_A[1]}`);
+    expect(toB.stderr).not.toContain('CACHE_CORRUPT');
+    const status = r.dbguard(['status', '--json']);
+    expect(status.stderr).not.toContain('CACHE_CORRUPT');
+    expect(JSON.parse(status.stdout)).toMatchObject({ phantoms: [{ version: String(PROFILE_A[1]) }], pending: [{ version: String(PROFILE_B[1]) }] });
+  });
+
   it('dbguard migrate records what drizzle-orm records: drizzle-kit migrate then runs nothing', async () => {
     const { db, url, r } = await project([USERS, EMAIL]);
     const migrated = r.dbguard(['migrate']);

@@ -61,6 +61,14 @@ describe('Prisma Migrate (its table as prisma-engines writes it)', () => {
     expect((await rows(db)).map((row) => row.migration_name)).toEqual([USERS[0], EMAIL[0]]);
   });
 
+  it('verify checks the ups in order and passes: no down SQL is no finding for a tool that writes none', async () => {
+    const { r } = await project([USERS, EMAIL]);
+    const verify = r.dbguard(['verify']);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toContain('ok: 2 migrations, every up applies in order from empty (Prisma Migrate writes no down SQL: no round trip to check)');
+    expect(verify.stdout).not.toContain('no-down-file');
+  });
+
   it('dbguard migrate records rows as prisma-engines does; deploy then applies nothing', async () => {
     const { db, r } = await project([USERS, EMAIL]);
     const migrated = r.dbguard(['migrate']);
