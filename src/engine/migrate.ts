@@ -14,6 +14,7 @@ import { readMigrationSql } from '../fs/migration-files.js';
 import { isBlankSql } from '../core/sql.js';
 import type { WithoutDown } from '../core/cache.js';
 import { NO_DOWN_FILE, noDownOf } from '../core/no-down.js';
+import { knownRefusal, noDownSqlRefusal } from '../core/refusals.js';
 import { captureAppliedMigrations, rewriteCache, sameUpOnDisk } from './capture.js';
 import { checkReached, recordStart, recordingChanges, type SchemaCheck } from './schema-check.js';
 import type { Reporter } from '../core/events.js';
@@ -118,8 +119,13 @@ export async function readMigratableState(session: DbSession, settings: Settings
   const applied = await readAppliedInput(settings, state);
   const phantoms = rollbackCandidates(applied);
   if (phantoms.length > 0) {
-    throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${listVersions(phantoms.map((p) => p.version))}`, {
-      hint: 'dbguard rollback', details: { versions: phantoms.map((p) => p.version.toString()) },
+    const versions = phantoms.map((p) => p.version);
+    // Only a next step that works: a rollback known to refuse is not proposed; its refusal's fix is (§18).
+    const refusal = session.format.noDownSql !== undefined
+      ? noDownSqlRefusal(versions.map((version) => ({ version, why: null })), session.format, settings.branchDatabases.enabled)
+      : state.cache === null ? null : knownRefusal(state.cache, versions, session.format, settings.branchDatabases.enabled);
+    throw new DbguardError('DATABASE_AHEAD', `the database has migrations this branch lacks: ${listVersions(versions)}${refusal ? `; a rollback would refuse (${refusal.reason}: ${refusal.message})` : ''}`, {
+      hint: refusal ? refusal.fix : 'dbguard rollback', details: { versions: versions.map((v) => v.toString()) },
     });
   }
   return { state, applied };

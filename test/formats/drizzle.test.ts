@@ -68,6 +68,11 @@ describe('Drizzle Kit, with the real drizzle-orm and drizzle-kit', () => {
     expect(rolled.stderr).toContain('NO_DOWN_SQL');
     expect(rolled.stderr).toContain(`no down SQL for ${EMAIL[1]} (Drizzle Kit writes no down SQL)`);
     expect(rolled.stderr).toContain('set "branchDatabases": true in dbguard.config.json');
+    // migrate names what works, not the rollback that refuses.
+    const migrate = r.dbguard(['migrate']);
+    expect(migrate.stderr).toContain('error[DATABASE_AHEAD]');
+    expect(migrate.stderr).toContain('a rollback would refuse (NO_DOWN_SQL');
+    expect(migrate.stderr).not.toMatch(/next: dbguard rollback\s*$/m);
     // Refused: nothing changed.
     expect(await rows(db)).toHaveLength(2);
     expect(await query(db, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'")).toHaveLength(1);
