@@ -32,7 +32,9 @@ export type CatalogIssue =
   | { readonly code: 'MIGRATION_NAME_INVALID'; readonly severity: 'error'; readonly file: string; readonly reason: string }
   | { readonly code: 'MIGRATION_VERSION_REUSED'; readonly severity: 'error'; readonly version: bigint; readonly files: readonly string[] }
   | { readonly code: 'MIGRATION_DOWN_MISSING'; readonly severity: 'warning'; readonly version: bigint; readonly file: string }
-  | { readonly code: 'MIGRATION_UP_MISSING'; readonly severity: 'warning'; readonly version: bigint; readonly file: string };
+  | { readonly code: 'MIGRATION_UP_MISSING'; readonly severity: 'warning'; readonly version: bigint; readonly file: string }
+  /** A file the format's index lists (Drizzle's journal) is not in the folder: the tool cannot run the folder either. */
+  | { readonly code: 'MIGRATION_FILE_MISSING'; readonly severity: 'error'; readonly file: string; readonly index: string };
 
 export interface Catalog {
   /** The format the listing was read as (its names, its layout): what every plan over it speaks. */
@@ -73,6 +75,12 @@ export const isNotRunnable = (format: MigrationFormat, fileName: string): boolea
  */
 export function buildCatalog(fileNames: Iterable<string>, format: MigrationFormat): Catalog {
   const issues: CatalogIssue[] = [];
+  const listed = format.index?.listed?.();
+  if (listed !== undefined && listed.length > 0) {
+    fileNames = [...fileNames];
+    const present = new Set(fileNames);
+    for (const file of listed) if (!present.has(file)) issues.push({ code: 'MIGRATION_FILE_MISSING', severity: 'error', file, index: format.index?.file ?? '' });
+  }
   const files = new Map<bigint, { up: string[]; down: string[]; name: string; runnable: boolean }>();
 
   for (const fileName of fileNames) {
@@ -133,6 +141,11 @@ export function assertCatalogUsable(catalog: Catalog, dir: string): void {
   if (issue.code === 'MIGRATION_NAME_INVALID') {
     throw new DbguardError('MIGRATION_NAME_INVALID', `${shownName(issue.file)} in ${dir} looks like a migration but ${issue.reason}`, {
       hint: `rename it to ${catalog.format.expectedNames}, or move it out of ${dir}`, details: { file: issue.file },
+    });
+  }
+  if (issue.code === 'MIGRATION_FILE_MISSING') {
+    throw new DbguardError('MIGRATION_FILE_INVALID', `${issue.index} lists ${shownName(issue.file)}, which is not in ${dir}: ${catalog.format.name} cannot run the folder either`, {
+      hint: `restore ${shownName(issue.file)} (git checkout -- ${dir}/${shownName(issue.file)}), or remove its entry from ${dir}/${issue.index}`, details: { file: issue.file },
     });
   }
   if (issue.code === 'MIGRATION_VERSION_REUSED') {

@@ -55,6 +55,8 @@ export interface FolderIndex {
   read(text: string): ReadonlyMap<string, bigint>;
   /** `versions` is asked only when a file name is parsed: the hook's clean path never reads the index. */
   bind(versions: () => ReadonlyMap<string, bigint>): MigrationFormat;
+  /** The files a bound format's index lists (each must be in the folder: the tool fails on a missing one). */
+  listed?(): readonly string[];
 }
 
 /** The tools dbguard reads; src/formats holds one module each. */

@@ -93,7 +93,7 @@ export function drizzleFormat(versions: () => ReadonlyMap<string, bigint>): Migr
     upFileGlob: () => '*.sql',
     renameIsNewMigration: false,
     noDownSql: 'Drizzle Kit writes no down SQL',
-    index,
+    index: { ...index, listed: () => [...versions().keys()] },
     filesFor: (stem, up) => ({ [`${stem}.sql`]: `${up}\n` }),
     // drizzle-orm runs the file's pieces between `--> statement-breakpoint` lines one by one in its
     // transaction; dbguard runs the whole file in one, where those lines are comments: the same statements.

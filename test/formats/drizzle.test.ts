@@ -99,6 +99,16 @@ describe('Drizzle Kit, with the real drizzle-orm and drizzle-kit', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ phantoms: [{ version: String(PROFILE_A[1]) }], pending: [{ version: String(PROFILE_B[1]) }] });
   });
 
+  it('a journal entry whose file is missing is an error naming it (drizzle-orm fails on it), never "clean"', async () => {
+    const { r } = await project([USERS, EMAIL]);
+    rmSync(join(r.root, 'drizzle', `${EMAIL[0]}.sql`));
+    for (const args of [['status'], ['check'], ['migrate']]) {
+      const result = r.dbguard(args);
+      expect(result.status, `${args.join(' ')}: ${result.stdout}${result.stderr}`).toBe(2);
+      expect(result.stderr).toContain(`error[MIGRATION_FILE_INVALID] meta/_journal.json lists ${EMAIL[0]}.sql, which is not in drizzle`);
+    }
+  });
+
   it('dbguard migrate records what drizzle-orm records: drizzle-kit migrate then runs nothing', async () => {
     const { db, url, r } = await project([USERS, EMAIL]);
     const migrated = r.dbguard(['migrate']);
