@@ -265,6 +265,8 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     await mentionPending(io, format, fresh, listing.names, settings, ref, summary.filenames);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
+    // A statement the hook's time bound cancelled (PostgreSQL 57014): said as what it is, with a way on.
+    else if ((error as { code?: string }).code === '57014') io.err(`dbguard: HOOK_TIMEOUT: the hook's time bound ran out before its work was done (${(error as Error).message}); no step was left half done\n  next: dbguard status   (says where the database is; raise "timeouts": { "hookMs": … } for big databases)`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);
   }
   return 0;

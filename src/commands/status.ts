@@ -27,6 +27,10 @@ import { undoTarget } from '../core/snapshot.js';
 import { changedWithoutSnapshotAt, listSnapshots } from '../engine/snapshot.js';
 import { prunableSummary } from '../engine/kept-databases.js';
 import { belowTopRule, formatOf } from '../formats/index.js';
+import { branchOfHead } from '../core/branch-switch.js';
+import type { Settings } from '../core/settings.js';
+import { readBranchOwner } from '../fs/branch-state.js';
+import { findGitLocation, headText } from '../fs/git-dir.js';
 
 export async function statusCommand(ctx: CommandContext, options: { offline?: boolean }): Promise<CommandResult> {
   const settings = settingsFor(ctx);
@@ -61,6 +65,8 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
 
   out.line(c.bold(`dbguard status  ${c.dim(settings.root)}`));
   out.line(`  database     ${server.kind}, ${server.where}`);
+  const unswitched = unfinishedSwitch(settings);
+  if (unswitched) out.line(`  branch db    ${c.yellow(`this database is ${unswitched.owner}'s, not ${unswitched.branch}'s: the switch did not finish`)} ${c.dim(`(git checkout ${unswitched.branch} again switches it)`)}`);
   const cacheLine = cacheProblem
     ? c.red(`${cacheProblem.code}: ${cacheProblem.message}`)
     : cache === null ? 'none yet (first run)' : `${cache.migrations.size} applied${uncapturedVersions(cache).length ? c.yellow(`, ${uncapturedVersions(cache).length} without down SQL`) : ', all down SQL captured'}`;
@@ -256,4 +262,17 @@ function printWithoutDown(out: Output, lacking: readonly WithoutDown[]): void {
   for (const w of missing.slice(0, LISTED)) out.line(`  no down SQL  ${w.version}  ${w.filename}  ${out.c.yellow(w.noDown?.why ?? 'found nowhere')}`);
   if (missing.length > LISTED) out.line(`  no down SQL  … and ${missing.length - LISTED} more ${out.c.dim('(dbguard status --json lists them)')}`);
   for (const line of describeWithoutDown(lacking.filter((w) => w.noDown && w.noDown.kind !== 'missing'))) out.line(`  no down SQL  ${line}`);
+}
+
+/**
+ * With branch databases (§17): the database still belongs to the branch left when a switch failed or
+ * timed out, and the work done since went into it. null: it is this branch's (or nothing says otherwise).
+ */
+function unfinishedSwitch(settings: Settings): { owner: string; branch: string } | null {
+  if (!settings.branchDatabases.enabled) return null;
+  const git = findGitLocation(settings.root);
+  const branch = git ? branchOfHead(headText(git.gitDir)) : null;
+  const ref = databaseRef(settings);
+  const owner = readBranchOwner(ref.paths.cacheFile, ref.target?.database ?? (settings.database.kind === 'embedded' ? settings.database.database : ''));
+  return branch !== null && owner !== null && owner.branch !== branch ? { owner: owner.branch, branch } : null;
 }

@@ -231,6 +231,24 @@ describe('a switch killed between its two renames', () => {
   });
 });
 
+describe('a switch that did not finish', () => {
+  it('the hook says why with a code and a next step, and status says the database is still the branch left\'s', async () => {
+    const { repo, db } = await mainWithRows();
+    // A time bound too short for the switch: it fails before its renames (the transaction commits both or none).
+    const failed = repo.gitWith({ DBGUARD_HOOK_TIMEOUT_MS: '1' }, 'checkout', '-b', 'slow');
+    expect(failed.status).toBe(0);
+    expect(failed.stderr).toMatch(/dbguard: [A-Z_]+: .*\n {2}next: /);
+    expect(failed.stderr).not.toContain('hook failed');
+    expect(await notes(db)).toEqual(['main row']);
+    const status = repo.dbguard(['status']);
+    expect(status.stdout).toContain("this database is main's, not slow's: the switch did not finish");
+    expect(status.stdout).toContain('git checkout slow again switches it');
+    const again = repo.git('checkout', 'slow');
+    expect(again.stderr).toContain(`"${db}" is now a copy of main's`);
+    expect(repo.dbguard(['status']).stdout).not.toContain('the switch did not finish');
+  });
+});
+
 async function until(test: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!test()) {
