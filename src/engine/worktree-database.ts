@@ -197,6 +197,10 @@ export function writeEnvFile(settings: Settings, target: ConnectionTarget): stri
   if (!existsSync(settings.root)) return null;
   const file = envFileOf(settings);
   writeFileAtomic(file, `${settings.run.urlVariable}=${formatConnectionUrl(target, true)}\n`, 0o600);
+  // The state dir ignores itself: a worktree of a commit older than the project's .gitignore entry would
+  // otherwise offer the password in it to the next `git add .`.
+  const ignore = join(dirname(file), '.gitignore');
+  if (!existsSync(ignore)) writeFileAtomic(ignore, '# dbguard\'s state (the env file holds a password)\n*\n', 0o644);
   return file;
 }
 

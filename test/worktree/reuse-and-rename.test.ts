@@ -102,4 +102,17 @@ describe('in a linked worktree', () => {
     expect(inWorktree(setup, path, ['db', 'stop', '--force']).status).toBe(0);
     expect(setup.repo.dbguard(['db', 'status']).stdout).toContain('embedded database stopped');
   });
+
+  it('its .dbguard/ (the env file holds the password) is never offered to git add, even on a commit whose .gitignore lacks it', async () => {
+    const setup = await developerRepo(cleanups);
+    setup.repo.git('checkout', '-q', '-b', 'no-ignore');
+    setup.repo.write('.gitignore', 'node_modules/\n');
+    setup.repo.git('commit', '-q', '-am', 'a .gitignore without .dbguard');
+    setup.repo.git('checkout', '-q', 'main');
+    const { path } = addWorktree(setup, 'old', 'old-work');
+    const wt = new GitRepo(path);
+    wt.git('checkout', '-q', 'no-ignore');
+    inWorktree(setup, path, ['db', 'url']);
+    expect(wt.git('status', '--porcelain', '--untracked-files=all').stdout).not.toContain('.dbguard');
+  });
 });
