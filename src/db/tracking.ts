@@ -16,9 +16,10 @@ export interface TrackingRow {
   readonly noDown?: NoDown | null;
 }
 
+/** The schema, the table and its newest column, in one round trip (a simple-query batch). */
 export async function ensureTrackingTable(client: PgClient): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA}`);
-  await client.query(`CREATE TABLE IF NOT EXISTS ${TRACKING_TABLE} (
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${TRACKING_TABLE} (
     version bigint PRIMARY KEY,
     filename text NOT NULL,
     down_sql text,
@@ -26,9 +27,9 @@ export async function ensureTrackingTable(client: PgClient): Promise<void> {
     captured_at timestamptz,
     source text,
     no_down jsonb
-  )`);
-  // Tables made before no_down (§18) gain it; only then, so the usual run takes no lock for it.
-  await client.query(`DO $dbguard$ BEGIN
+  );
+-- Tables made before no_down (§18) gain it; only then, so the usual run takes no lock for it.
+DO $dbguard$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = '${TRACKING_TABLE}'::regclass AND attname = 'no_down' AND NOT attisdropped) THEN
     ALTER TABLE ${TRACKING_TABLE} ADD COLUMN no_down jsonb;
   END IF;

@@ -216,6 +216,7 @@ export async function executeRollback(
       ...(deadline === undefined ? {} : { deadline }),
       stash,
       recordSteps: recording,
+      tablesReady: before !== undefined && before.trackingReady && before.current !== null,
       // After every committed step the cache follows the database, so a kill (SIGKILL runs no handler)
       // leaves it at most one step behind, never claiming less than is applied (§4). Best effort here:
       // the capture at the end reports a record that cannot be written.
