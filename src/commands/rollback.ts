@@ -7,13 +7,11 @@ import { embeddedNotCreated, withSession } from '../engine/session.js';
 import { confirmYes } from '../ui/prompt.js';
 import { settingsFor, type CommandContext, type CommandResult } from './context.js';
 import { describeKeptLines, describeWithoutDown, editedChoices, keptJson, planJson, printPlan, snapshotSkippedLine, type RowsDropped } from './plan-view.js';
-import { filesToHash, findPhantomMigrations } from '../core/compare.js';
+import { filesToHash, findPhantomMigrations, type DiskState } from '../core/compare.js';
+import type { MigrationCache } from '../core/cache.js';
 import type { Settings } from '../core/settings.js';
-import { databaseRef } from '../engine/identity.js';
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
-import { readDiskState } from '../fs/migrations-dir.js';
-import { readCacheFile } from '../fs/state.js';
 
 export interface RollbackOptions {
   readonly dryRun?: boolean;
@@ -63,7 +61,7 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   if (plan.kind === 'clean') {
     out.line(`nothing to roll back: every applied migration is on disk (database at ${plan.current ?? 'nothing applied'})`);
     // An applied file edited since is not a rollback's to undo; say which command is (issue 25.8).
-    const edited = await editedSinceApplied(settings);
+    const edited = await editedSinceApplied(settings, run.cache, run.state.disk);
     if (edited.length > 0) {
       const choices = editedChoices(edited.map((e) => e.version), edited.filter((e) => !e.downStored).map((e) => e.version));
       out.line(`edited since applied: ${edited.map((e) => e.filename).join(', ')}: ${choices.line}`);
@@ -91,13 +89,10 @@ export async function rollbackCommand(ctx: CommandContext, options: RollbackOpti
   };
 }
 
-/** Applied up files whose content differs from what was applied (§2), as the cache the rollback just rewrote says. */
-async function editedSinceApplied(settings: Settings): Promise<ReadonlyArray<{ version: bigint; filename: string; downStored: boolean }>> {
-  const format = formatOf(settings);
-  const cache = readCacheFile(databaseRef(settings).paths.cacheFile, format);
+/** Applied up files whose content differs from what was applied (§2), as the cache the rollback just rewrote says (and the folder it read). */
+async function editedSinceApplied(settings: Settings, cache: MigrationCache | null, disk: DiskState): Promise<ReadonlyArray<{ version: bigint; filename: string; downStored: boolean }>> {
   if (cache === null) return [];
   const dir = absoluteMigrationsDir(settings);
-  const disk = readDiskState(dir, format);
   return findPhantomMigrations(cache, disk, await hashFiles(dir, filesToHash(cache, disk, true))).edited
     .map((e) => ({ ...e, downStored: cache.migrations.get(e.version)?.downCaptured === true }));
 }

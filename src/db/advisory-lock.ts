@@ -17,13 +17,26 @@ export { golangMigrateLockKey } from '../formats/golang-migrate.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Tries the keys in order in one round trip, stopping at the first one held elsewhere (CASE evaluates in
+ * order): how many it took, the first ones.
+ */
+async function tryLocks(client: PgClient, keys: readonly string[]): Promise<number> {
+  const chain = keys.reduceRight((rest, _key, i) => `CASE WHEN pg_try_advisory_lock($${i + 1}::bigint) THEN ${rest} ELSE ${i} END`, String(keys.length));
+  const result = await client.query<{ taken: number }>(`SELECT ${chain} AS taken`, [...keys]);
+  return Number(result.rows[0]?.taken ?? 0);
+}
+
+/** Releases the keys, last taken first, in one round trip. */
+async function unlockAll(client: PgClient, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const calls = [...keys.keys()].reverse().map((i) => `pg_advisory_unlock($${i + 1}::bigint)`);
+  await client.query(`SELECT ${calls.join(', ')}`, [...keys]).catch(() => undefined);
+}
+
 async function tryLock(client: PgClient, key: string): Promise<boolean> {
   const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
   return result.rows[0]?.ok === true;
-}
-
-async function unlock(client: PgClient, key: string): Promise<void> {
-  await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
 }
 
 /** Who holds a key in this database (advisory locks are per database: the filter matters). */
@@ -42,17 +55,9 @@ export async function acquireAdvisoryLock(client: PgClient, format: MigrationFor
   const keys = [DBGUARD_LOCK_KEY, ...format.lockKeys(names.rows[0]?.db ?? '', names.rows[0]?.schema ?? 'public')];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const held: string[] = [];
-    for (const key of keys) {
-      if (!(await tryLock(client, key))) break;
-      held.push(key);
-    }
-    if (held.length === keys.length) {
-      return async () => {
-        for (const key of [...held].reverse()) await unlock(client, key);
-      };
-    }
-    for (const key of [...held].reverse()) await unlock(client, key); // never hold one while waiting for another
+    const held = keys.slice(0, await tryLocks(client, keys));
+    if (held.length === keys.length) return () => unlockAll(client, held);
+    await unlockAll(client, held); // never hold one while waiting for another
     if (Date.now() >= deadline) {
       const blocked = keys[held.length] as string;
       const pid = await holderOf(client, blocked);

@@ -130,10 +130,14 @@ export async function applyRollbackSteps(
     readonly deadline?: number; readonly afterEach?: (step: RollbackStep) => Promise<void>; readonly stash?: StashContext | null;
     /** The per-migration record's event triggers are on (§11): name each step for them. */
     readonly recordSteps?: boolean;
+    /** The run's facts say both tables are there (the tool's, with a version, and dbguard's, complete): no CREATE … IF NOT EXISTS. */
+    readonly tablesReady?: boolean;
   } = {},
 ): Promise<AppliedStep[]> {
-  await ensureSchemaMigrationsTable(client, format);
-  await ensureTrackingTable(client);
+  if (!options.tablesReady) {
+    await ensureSchemaMigrationsTable(client, format);
+    await ensureTrackingTable(client);
+  }
   const versionAfter = (applied: readonly AppliedStep[], step: RollbackStep) => (applied.length > 0 ? steps[applied.length - 1]?.after ?? null : step.version);
   return runSteps(steps, report, {
     beforeEach(step, applied) {

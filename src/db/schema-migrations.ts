@@ -26,11 +26,28 @@ interface TrackingFacts {
   readonly tool: string | null;
 }
 
-async function trackingFacts(client: PgClient, format: MigrationFormat): Promise<TrackingFacts> {
-  const facts = (await client.query<{ here: boolean; columns: string[]; others: string[] }>(format.trackingFactsSql)).rows[0];
+export type TrackingFactsRow = { here: boolean; columns: string[]; others: string[] };
+
+function trackingFactsOf(format: MigrationFormat, facts: TrackingFactsRow | undefined): TrackingFacts {
   const other = facts?.here ? null : facts?.others[0] ?? null;
   const problem = facts?.here ? format.shapeProblem(facts.columns) : null;
   return { facts, other, problem, tool: other ? otherToolOf(other) : problem?.tool ?? null };
+}
+
+async function trackingFacts(client: PgClient, format: MigrationFormat): Promise<TrackingFacts> {
+  return trackingFactsOf(format, (await client.query<TrackingFactsRow>(format.trackingFactsSql)).rows[0]);
+}
+
+/**
+ * Whether the tool's table is there to read (false: nothing applied yet), from its facts row; another
+ * tool's table, or this one in another shape, is FORMAT_NOT_SUPPORTED.
+ */
+export function versionTableReadable(format: MigrationFormat, row: TrackingFactsRow | undefined): boolean {
+  const { facts, other, problem, tool } = trackingFactsOf(format, row);
+  if (other) throw notThisFormat(format, `this database tracks its migrations in ${other}`, tool);
+  if (!facts?.here) return false;
+  if (problem) throw notThisFormat(format, problem.found, problem.tool);
+  return true;
 }
 
 /**
@@ -43,10 +60,8 @@ export async function formatToldByTable(client: PgClient, fallback: MigrationFor
 }
 
 export async function readSchemaVersion(client: PgClient, format: MigrationFormat): Promise<SchemaVersion | null> {
-  const { facts, other, problem, tool } = await trackingFacts(client, format);
-  if (other) throw notThisFormat(format, `this database tracks its migrations in ${other}`, tool);
-  if (!facts?.here) return null;
-  if (problem) throw notThisFormat(format, problem.found, problem.tool);
+  const row = (await client.query<TrackingFactsRow>(format.trackingFactsSql)).rows[0];
+  if (!versionTableReadable(format, row)) return null;
   return format.appliedFromRows((await client.query(format.readAppliedSql)).rows);
 }
 

@@ -15,9 +15,10 @@ export function fingerprintHash(fingerprint: SchemaFingerprint): string {
   return hash.digest('hex');
 }
 
+/** One round trip (a simple-query batch). */
 async function ensureTable(client: PgClient): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA}`);
-  await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (version bigint PRIMARY KEY, schema_hash text NOT NULL, objects jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${TABLE} (version bigint PRIMARY KEY, schema_hash text NOT NULL, objects jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
 }
 
 export async function readSchemaRecord(client: PgClient, version: bigint): Promise<{ hash: string; fingerprint: SchemaFingerprint } | null> {

@@ -16,9 +16,10 @@ export interface TrackingRow {
   readonly noDown?: NoDown | null;
 }
 
+/** The schema, the table and its newest column, in one round trip (a simple-query batch). */
 export async function ensureTrackingTable(client: PgClient): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA}`);
-  await client.query(`CREATE TABLE IF NOT EXISTS ${TRACKING_TABLE} (
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${TRACKING_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${TRACKING_TABLE} (
     version bigint PRIMARY KEY,
     filename text NOT NULL,
     down_sql text,
@@ -26,9 +27,9 @@ export async function ensureTrackingTable(client: PgClient): Promise<void> {
     captured_at timestamptz,
     source text,
     no_down jsonb
-  )`);
-  // Tables made before no_down (§18) gain it; only then, so the usual run takes no lock for it.
-  await client.query(`DO $dbguard$ BEGIN
+  );
+-- Tables made before no_down (§18) gain it; only then, so the usual run takes no lock for it.
+DO $dbguard$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = '${TRACKING_TABLE}'::regclass AND attname = 'no_down' AND NOT attisdropped) THEN
     ALTER TABLE ${TRACKING_TABLE} ADD COLUMN no_down jsonb;
   END IF;
@@ -43,21 +44,31 @@ function noDownFrom(value: unknown): NoDown | null {
   return typeof why === 'string' && NO_DOWN_KINDS.includes(kind as NoDown['kind']) ? { kind: kind as NoDown['kind'], why } : null;
 }
 
+/** One question: is the table there, and has it no_down yet (a read-only command does not add it). */
+export const TRACKING_PROBE_SQL = `SELECT to_regclass('${TRACKING_TABLE}') IS NOT NULL AS here,
+    EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${TRACKING_TABLE}') AND attname = 'no_down' AND NOT attisdropped) AS no_down`;
+export type TrackingProbeRow = { here: boolean; no_down: boolean };
+
+/** The rows, once the probe said the table is there. */
+export const trackedRowsSql = (probe: TrackingProbeRow) =>
+  `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256, ${probe.no_down ? 'no_down' : 'NULL::jsonb AS no_down'} FROM ${TRACKING_TABLE} ORDER BY version`;
+
+type TrackedRow = { version: string; filename: string; has_down: boolean; up_sha256: string | null; no_down: unknown };
+export const trackedFromRows = (rows: readonly TrackedRow[]): TrackedMigration[] =>
+  rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down, upSha256: row.up_sha256, noDown: noDownFrom(row.no_down) }));
+
 export async function readTracked(client: PgClient): Promise<TrackedMigration[]> {
-  // One question: is the table there, and has it no_down yet (a read-only command does not add it).
-  const facts = await client.query<{ here: boolean; no_down: boolean }>(`SELECT to_regclass('${TRACKING_TABLE}') IS NOT NULL AS here,
-    EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${TRACKING_TABLE}') AND attname = 'no_down' AND NOT attisdropped) AS no_down`);
-  if (!facts.rows[0]?.here) return [];
-  const result = await client.query<{ version: string; filename: string; has_down: boolean; up_sha256: string | null; no_down: unknown }>(
-    `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256, ${facts.rows[0].no_down ? 'no_down' : 'NULL::jsonb AS no_down'} FROM ${TRACKING_TABLE} ORDER BY version`,
-  );
-  return result.rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down, upSha256: row.up_sha256, noDown: noDownFrom(row.no_down) }));
+  const probe = (await client.query<TrackingProbeRow>(TRACKING_PROBE_SQL)).rows[0];
+  if (!probe?.here) return [];
+  return trackedFromRows((await client.query<TrackedRow>(trackedRowsSql(probe))).rows);
 }
 
 /** Down SQL the table holds for the given versions (whose file names match, when known). */
-export async function readTrackedDownSql(client: PgClient, wanted: ReadonlyArray<{ version: bigint; filename: string | undefined }>): Promise<Map<bigint, DownSql>> {
+export async function readTrackedDownSql(
+  client: PgClient, wanted: ReadonlyArray<{ version: bigint; filename: string | undefined }>, tableHere?: boolean,
+): Promise<Map<bigint, DownSql>> {
   const found = new Map<bigint, DownSql>();
-  if (wanted.length === 0 || !(await trackingExists(client))) return found;
+  if (wanted.length === 0 || !(tableHere ?? (await trackingExists(client)))) return found;
   const result = await client.query<{ version: string; filename: string; down_sql: string }>(
     `SELECT version::text AS version, filename, down_sql FROM ${TRACKING_TABLE} WHERE version = ANY($1::bigint[]) AND down_sql IS NOT NULL`,
     [wanted.map((w) => w.version.toString())],

@@ -13,9 +13,9 @@ import type { DiskState } from '../core/compare.js';
 import { holdsApplied, type SchemaVersion } from '../core/plan.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { inTransaction } from '../db/client.js';
-import { readSchemaVersion } from '../db/schema-migrations.js';
+import { readFacts, type DatabaseFacts } from '../db/facts.js';
 import { lockTimeoutMs } from '../fs/lock-file.js';
-import { deleteTracked, ensureTrackingTable, readTracked, upsertTracked, type TrackingRow } from '../db/tracking.js';
+import { deleteTracked, ensureTrackingTable, upsertTracked, type TrackingRow } from '../db/tracking.js';
 import { readAppliedMigration, readMigrationFile } from '../fs/migration-files.js';
 import { rememberFormat, writeCacheFile } from '../fs/state.js';
 import { findDownSql, type DownSqlSource } from './down-sql.js';
@@ -48,15 +48,17 @@ export interface CaptureResult {
 export interface CaptureOptions {
   /** Accept up files edited since they were applied: record their new content as what is applied (§2). */
   readonly acceptEdits?: boolean;
+  /** What the database says, when the caller read it under the same lock and changed nothing since. */
+  readonly facts?: DatabaseFacts;
 }
 
 export async function captureAppliedMigrations(
   session: DbSession, migrationsDir: string, disk: DiskState, extraSources: readonly DownSqlSource[] = [], options: CaptureOptions = {},
 ): Promise<CaptureResult> {
   const { client, format } = session;
-  const current = await readSchemaVersion(client, format);
-  await ensureTrackingTable(client);
-  const tracked = await readTracked(client);
+  const facts = options.facts ?? await readFacts(client, format);
+  const { current, tracked } = facts;
+  if (!facts.trackingReady) await ensureTrackingTable(client);
   const byVersion = new Map(tracked.map((row) => [row.version, row]));
   // A dirty version was only half applied (its migrator failed or was cut short, §4): it is not recorded
   // as applied, nor its stash put back, until a repair and `force` say what it is (issue 25.6).
@@ -119,12 +121,16 @@ export async function captureAppliedMigrations(
   }
 
   const pruned = tracked.filter((row) => !holdsApplied(session.format, current, row.version)).map((row) => row.version);
-  await inTransaction(client, async () => {
-    await upsertTracked(client, [...rows.values()]);
-    await deleteTracked(client, pruned);
-  });
+  const writes = rows.size > 0 || pruned.length > 0;
+  if (writes) {
+    await inTransaction(client, async () => {
+      await upsertTracked(client, [...rows.values()]);
+      await deleteTracked(client, pruned);
+    });
+  }
   const restored = await restoreForNewlyApplied(session, newlyApplied, sameUpOnDisk(migrationsDir, disk));
-  const cache = await rewriteCache(session);
+  // Nothing written: the cache follows from the facts read above; else from the table, read once more.
+  const cache = await rewriteCache(session, true, writes ? undefined : facts);
   const written = [...rows.values()];
   return {
     current, recorded: written.length, captured: written.filter((r) => r.downSql !== null && !r.noDown).map((r) => r.version),
@@ -166,20 +172,28 @@ export function sameUpOnDisk(dir: string, disk: DiskState): (version: bigint, up
   };
 }
 
-/** The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held. */
-export async function rewriteCache(session: DbSession, durable = true): Promise<MigrationCache> {
-  const current = await readSchemaVersion(session.client, session.format);
-  const tracked = current === null ? [] : (await readTracked(session.client)).filter((row) => holdsApplied(session.format, current, row.version));
-  const cache: MigrationCache = {
+/**
+ * The cache is derived from the tracking table: applied versions, and whether each one's down SQL is held.
+ * `facts`: the database as the caller read it, when nothing changed since (no second read).
+ */
+export async function rewriteCache(session: DbSession, durable = true, facts?: Pick<DatabaseFacts, 'current' | 'tracked'>): Promise<MigrationCache> {
+  const cache = cacheOf(session, facts ?? await readFacts(session.client, session.format));
+  writeCacheFile(session.ref.paths.cacheFile, cache, session.format, durable);
+  rememberFormat(session.ref.paths.stateDir, session.format);
+  return cache;
+}
+
+/** The cache the tracking rows and the version say (nothing read, nothing written). */
+export function cacheOf(session: Pick<DbSession, 'ref' | 'format'>, facts: Pick<DatabaseFacts, 'current' | 'tracked'>): MigrationCache {
+  const { current } = facts;
+  const tracked = current === null ? [] : facts.tracked.filter((row) => holdsApplied(session.format, current, row.version));
+  return {
     database: session.ref.identity,
     migrations: new Map(tracked.map((row) => [row.version, {
       filename: row.filename, downCaptured: row.hasDownSql && !row.noDown, ...(row.upSha256 ? { upSha256: row.upSha256 } : {}), ...(row.noDown ? { noDown: row.noDown } : {}),
     }])),
     ...(current?.dirty ? { dirty: current.version } : {}),
   };
-  writeCacheFile(session.ref.paths.cacheFile, cache, session.format, durable);
-  rememberFormat(session.ref.paths.stateDir, session.format);
-  return cache;
 }
 
 /**
@@ -189,17 +203,20 @@ export async function rewriteCache(session: DbSession, durable = true): Promise<
  * them), recorded with the down SQL found for them so the cache lists them and the next check without
  * the database gives the same answer.
  */
-export async function recoverCache(session: DbSession, settings: Settings, disk: DiskState, unseen: readonly TrackingRow[] = []): Promise<MigrationCache> {
-  const tracked = await readTracked(session.client);
+export async function recoverCache(
+  session: DbSession, settings: Settings, disk: DiskState, unseen: readonly TrackingRow[] = [], known?: DatabaseFacts,
+): Promise<MigrationCache> {
+  const facts = known ?? await readFacts(session.client, session.format);
   const mayWrite = isLocalHost(session.target.host) || settings.allowRemote;
-  if (!mayWrite || (tracked.length > 0 && unseen.length === 0)) return rewriteCache(session);
+  if (!mayWrite || (facts.tracked.length > 0 && unseen.length === 0)) return rewriteCache(session, true, facts);
   const migrationsDir = absoluteMigrationsDir(settings);
   // A read-only session (status, check, the hook's check) writes only here, so it takes the locks for this step itself.
   return withAdvisoryLock(session.client, session.format, lockTimeoutMs(), async () => {
-    // The first capture before the unseen rows: it judges what is applied from what it tracked before.
-    if (tracked.length === 0) await captureAppliedMigrations(session, migrationsDir, disk);
-    if (unseen.length === 0) return rewriteCache(session);
-    await ensureTrackingTable(session.client);
+    // The first capture before the unseen rows: it judges what is applied from what it tracked before
+    // (read again under the lock: another run may have captured meanwhile).
+    const first = facts.tracked.length === 0 ? await captureAppliedMigrations(session, migrationsDir, disk) : null;
+    if (unseen.length === 0) return first?.cache ?? rewriteCache(session);
+    if (first === null && !facts.trackingReady) await ensureTrackingTable(session.client);
     await upsertTracked(session.client, unseen);
     return rewriteCache(session);
   });

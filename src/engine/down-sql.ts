@@ -57,8 +57,9 @@ export async function findUpSql(sources: readonly DownSqlSource[], candidates: r
   return upSql;
 }
 
-export function trackingTableSource(client: PgClient): DownSqlSource {
-  return { origin: 'tracking-table', find: (candidates) => readTrackedDownSql(client, candidates) };
+/** `tableHere`: the run's facts already say the table is there (no probe for it). */
+export function trackingTableSource(client: PgClient, tableHere?: boolean): DownSqlSource {
+  return { origin: 'tracking-table', find: (candidates) => readTrackedDownSql(client, candidates, tableHere) };
 }
 
 /** A down file put back into the migrations folder (its up file is gone from this branch). */

@@ -11,7 +11,7 @@ import { applyRollbackSteps, type AppliedStep } from '../db/rollback-executor.js
 import { absoluteMigrationsDir } from '../fs/config.js';
 import { hashFiles } from '../fs/file-hash.js';
 import { readDiskState } from '../fs/migrations-dir.js';
-import { captureAppliedMigrations, recoverCache, rewriteCache, type CaptureResult } from './capture.js';
+import { cacheOf, captureAppliedMigrations, recoverCache, rewriteCache, type CaptureResult } from './capture.js';
 import { findDownSql, findUpSql, gitHistorySource, trackingTableSource, workingTreeSource, type DownSqlSource } from './down-sql.js';
 import type { Reporter } from '../core/events.js';
 import type { DbSession } from './session.js';
@@ -34,7 +34,7 @@ export { readDatabaseState, type DatabaseState };
  */
 export function downSqlSources(session: DbSession, settings: Settings, state: DatabaseState, extra: readonly DownSqlSource[]): DownSqlSource[] {
   return [
-    workingTreeSource(absoluteMigrationsDir(settings), state.disk.catalog), trackingTableSource(session.client), ...extra,
+    workingTreeSource(absoluteMigrationsDir(settings), state.disk.catalog), trackingTableSource(session.client, state.trackingReady || undefined), ...extra,
     gitHistorySource(settings.root, settings.migrationsDir, session.format),
   ];
 }
@@ -126,7 +126,7 @@ async function onDiskAbove(
   const applied = appliedSet(base, top);
   const wanted = state.disk.catalog.migrations.filter((m) => m.up !== undefined && m.version > lowest && applied.has(m.version) && (applied.get(m.version) ?? m.up) === m.up);
   if (wanted.length === 0) return found;
-  const downs = await readTrackedDownSql(session.client, wanted.map((m) => ({ version: m.version, filename: m.up })));
+  const downs = await readTrackedDownSql(session.client, wanted.map((m) => ({ version: m.version, filename: m.up })), state.trackingReady || undefined);
   const dir = absoluteMigrationsDir(settings);
   for (const m of wanted) {
     // §18: an applied file its tool cannot read now has no up SQL to replay: no replay passes through it.
@@ -162,7 +162,7 @@ export async function buildRollbackPlan(session: DbSession, settings: Settings, 
  */
 export async function planAndRebuildCache(session: DbSession, settings: Settings, options: PlanOptions = {}): Promise<PlannedRollback> {
   const planned = await buildRollbackPlan(session, settings, options);
-  await recoverCache(session, settings, planned.state.disk, unseenPhantoms(planned));
+  await recoverCache(session, settings, planned.state.disk, unseenPhantoms(planned), planned.state);
   return planned;
 }
 
@@ -200,9 +200,12 @@ export interface RollbackOutcome {
   readonly kept: readonly StashEntry[];
 }
 
-/** Applies the steps, then captures down SQL for what is now applied and rewrites the cache (§4). */
+/**
+ * Applies the steps, then captures down SQL for what is now applied and rewrites the cache (§4).
+ * `before`: the state the plan was made from (the cache after each step follows from it, not a read).
+ */
 export async function executeRollback(
-  session: DbSession, settings: Settings, plan: Plan & { kind: 'rollback' }, report: Reporter, deadline?: number,
+  session: DbSession, settings: Settings, plan: Plan & { kind: 'rollback' }, report: Reporter, deadline?: number, before?: DatabaseState,
 ): Promise<RollbackOutcome> {
   let applied: AppliedStep[];
   let record: MigrationCache | null = null;
@@ -213,17 +216,20 @@ export async function executeRollback(
       ...(deadline === undefined ? {} : { deadline }),
       stash,
       recordSteps: recording,
+      tablesReady: before !== undefined && before.trackingReady && before.current !== null,
       // After every committed step the cache follows the database, so a kill (SIGKILL runs no handler)
       // leaves it at most one step behind, never claiming less than is applied (§4). Best effort here:
       // the capture at the end reports a record that cannot be written.
       afterEach: async (step) => {
         try {
-          // From the database once, then in memory: each later step removes exactly its own version.
-          if (record === null) record = await rewriteCache(session, false);
+          // In memory from the facts the plan read (else from the database, once): each step removes
+          // exactly its own version, and a committed step leaves the database clean.
+          if (record === null && before === undefined) record = await rewriteCache(session, false);
           else {
-            const migrations = new Map(record.migrations);
+            const { dirty: _dirty, ...last } = record ?? cacheOf(session, before as DatabaseState);
+            const migrations = new Map(last.migrations);
             migrations.delete(step.version);
-            record = { ...record, migrations };
+            record = { ...last, migrations };
             writeCacheFile(session.ref.paths.cacheFile, record, session.format, false);
           }
         } catch {
@@ -243,7 +249,8 @@ export async function executeRollback(
   const renewed = below.length > 0 ? `${listVersions(below)} rolled back out of order` : undefined;
   const schema = await checkReached(session.client, session.format, plan.to, downs, true, await leftByDowns(session.client, downs), renewed);
   try {
-    return { applied, capture: await captureAppliedMigrations(session, dir, readDiskState(dir, session.format)), schema, kept: stash?.kept ?? [] };
+    // The database changed: the capture reads it again, once (the folder did not: the plan's disk state holds).
+    return { applied, capture: await captureAppliedMigrations(session, dir, before?.disk ?? readDiskState(dir, session.format)), schema, kept: stash?.kept ?? [] };
   } catch (error) {
     // The database did change: say exactly how, then why the record could not follow (§4).
     if (!isDbguardError(error) || error.code !== 'STATE_WRITE_FAILED') throw error;
@@ -272,6 +279,10 @@ export interface RunRollbackOptions {
 
 export interface RollbackRun {
   readonly plan: Plan;
+  /** The state the plan was made from (its disk, as read once for this run). */
+  readonly state: DatabaseState;
+  /** The cache as this run left it (or read it: a dry run, a refusal). */
+  readonly cache: MigrationCache | null;
   readonly outcome: RollbackOutcome | null;
   /** The snapshot taken before the first step (what `dbguard undo` restores). */
   readonly snapshot?: Snapshot | null;
@@ -288,12 +299,13 @@ const stepsOf = (plan: Plan) => (plan.kind === 'rollback' ? plan.steps.map((s) =
 export async function runRollback(session: DbSession, settings: Settings, options: RunRollbackOptions): Promise<RollbackRun> {
   const planOptions: PlanOptions = { ...(options.extraSources ? { extraSources: options.extraSources } : {}), keepIrreversible: options.keepIrreversible ?? false };
   const { plan, state } = await buildRollbackPlan(session, settings, planOptions);
+  let cache = state.cache;
   if (plan.kind === 'clean' && !options.dryRun) {
     // Nothing to undo, but the cache may be stale (a run killed after its last step, another
     // migrator): refresh it so the next hook compares against what the database really holds.
-    await captureAppliedMigrations(session, absoluteMigrationsDir(settings), state.disk);
+    cache = (await captureAppliedMigrations(session, absoluteMigrationsDir(settings), state.disk, [], { facts: state })).cache;
   }
-  if (plan.kind !== 'rollback' || options.dryRun) return { plan, outcome: null };
+  if (plan.kind !== 'rollback' || options.dryRun) return { plan, state, cache, outcome: null };
   if (options.confirm && !(await options.confirm(plan))) {
     throw new DbguardError('ABORTED', 'rollback cancelled; nothing was changed', { hint: 'dbguard rollback --dry-run   (to review the plan)' });
   }
@@ -302,14 +314,17 @@ export async function runRollback(session: DbSession, settings: Settings, option
     skip: options.noSnapshot ?? false, disconnect: options.disconnect ?? false, onBusy: (sessions) => (snapshotSkipped = sessions),
   });
   let toApply: Plan & { kind: 'rollback' } = plan;
+  let planned = state;
   if (snapshot) {
     // The snapshot released the database for a moment: plan again, and stop if anything changed meanwhile.
-    const again = (await buildRollbackPlan(session, settings, planOptions)).plan;
+    const replanned = await buildRollbackPlan(session, settings, planOptions);
+    const again = replanned.plan;
     if (again.kind !== 'rollback' || stepsOf(again) !== stepsOf(plan)) {
       await dropSnapshot(session, snapshot.name).catch(() => undefined);
       throw new DbguardError('ABORTED', `the database changed while the snapshot ${snapshot.name} was taken; nothing was rolled back`, { hint: 'dbguard rollback --dry-run   (to see the new plan)' });
     }
     toApply = again;
+    planned = replanned.state;
   }
   let stepsDone = 0;
   const report: Reporter = (event) => {
@@ -317,10 +332,10 @@ export async function runRollback(session: DbSession, settings: Settings, option
     options.report(event);
   };
   try {
-    const outcome = await executeRollback(session, settings, toApply, report, options.deadline);
+    const outcome = await executeRollback(session, settings, toApply, report, options.deadline, planned);
     // Changed with no snapshot before it: an older snapshot would now also undo what came between (§12).
     if (!snapshot && stepsDone > 0) markChangedWithoutSnapshot(session);
-    return { plan: toApply, snapshot, snapshotSkipped, outcome };
+    return { plan: toApply, state: planned, cache: outcome.capture.cache, snapshot, snapshotSkipped, outcome };
   } catch (error) {
     if (!snapshot && stepsDone > 0) markChangedWithoutSnapshot(session);
     // A rollback that failed before its first step committed changed nothing: its snapshot is only a
