@@ -167,7 +167,10 @@ export async function statusCommand(ctx: CommandContext, options: { offline?: bo
   printPlan(out, plan, format, false);
   const anyPending = pending.ahead.length + pending.outOfOrder.length > 0;
   const toolFirst = byTool !== null && stop?.version === pending.ahead[0] && pending.outOfOrder.length === 0;
-  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? (pending.outOfOrder.length > 0 && format.outOfOrder === 'skipped' ? `dbguard migrate   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}, so your own migrator would not apply ${pending.outOfOrder.length === 1 ? 'it' : 'them'})` : 'dbguard migrate   (or your own migrator, then dbguard capture)')
+  const next = nextCommand(plan) ?? (invalid[0] ? invalid[0].hint ?? null : toolFirst ? byTool : anyPending ? (pending.outOfOrder.length > 0 && format.outOfOrder === 'skipped' ? `dbguard migrate   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}, so your own migrator would not apply ${pending.outOfOrder.length === 1 ? 'it' : 'them'})`
+      // A tool that refuses one below the top: so does plain migrate; --replay applies them all in order.
+      : pending.outOfOrder.length > 0 && format.outOfOrder === 'refused' ? `dbguard migrate --replay   (${listVersions(pending.outOfOrder)} below the applied top: ${belowTopRule(format, pending.outOfOrder.length)}; --replay rolls back the ones above it and applies all in order)`
+        : 'dbguard migrate   (or your own migrator, then dbguard capture)')
     : pending.uncaptured.length ? `dbguard capture   (records the down SQL of ${listVersions(pending.uncaptured)})` : choices ? (toolWords && edited[0] ? toolWords(edited[0].filename).fix : choices.next) : null);
   out.line(`  next         ${next ? c.bold(next) : 'nothing to do'}`);
   const exitCode = plan.kind === 'refuse' ? ExitCode.unsafe : plan.kind === 'rollback' || edited.length > 0 || invalid.length > 0 ? ExitCode.actionNeeded : ExitCode.ok;

@@ -127,6 +127,8 @@ describe('goose (SQL migrations, fixtures from its source)', () => {
     const status = r.dbguard(['status', '--json']);
     expect(status.status, status.stderr).not.toBe(2);
     expect(JSON.parse(status.stdout)).toMatchObject({ schemaMigrations: { version: '3', dirty: false, applied: ['1', '3'] }, outOfOrder: [{ version: '2', filename: COUNT }] });
+    // The next step offered is the one that works: plain migrate refuses it, as goose does.
+    expect(JSON.parse(status.stdout).next).toMatch(/^dbguard migrate --replay /);
     const migrated = r.dbguard(['migrate']);
     expect(migrated.status).toBe(3);
     expect(migrated.stderr).toContain('OUT_OF_ORDER');
