@@ -100,12 +100,16 @@ export async function checkCommand(ctx: CommandContext, options: { offline?: boo
   for (const renamed of result.adopted) out.line(`renamed: ${renamed.version} ${renamed.filename} → ${renamed.diskFilename} (same content: adopted)`);
   if (result.edited.length > 0) {
     out.line(`${out.c.yellow('edited since applied')}: the database ran an older version of ${result.edited.map((e) => e.filename).join(', ')}`);
-    const withoutDown = result.edited.filter((e) => cache?.migrations.get(e.version)?.downCaptured !== true).map((e) => e.version);
-    out.line(`  ${editedChoices(result.edited.map((e) => e.version), withoutDown).line}`);
+    // A tool that says it in its own words (Prisma's checksum message) gives its own fix.
+    const toolWords = format.editedWords;
+    if (toolWords) for (const e of result.edited) out.line(`  ${toolWords(e.filename).words} ${toolWords(e.filename).fix}`);
+    else out.line(`  ${editedChoices(result.edited.map((e) => e.version), result.edited.filter((e) => cache?.migrations.get(e.version)?.downCaptured !== true).map((e) => e.version)).line}`);
   }
   if (result.conflicts.length === 0) {
     const invalid = invalidOf(pending);
-    const verdict = invalid.length > 0 ? 'every applied migration is on disk, but a pending file is invalid' : `${out.c.green('clean')}: every applied migration is on disk`;
+    // Not "clean" while an applied file was edited since: the exit code says action is needed.
+    const onDisk = result.edited.length > 0 ? 'every applied migration is on disk, but edited since applied' : `${out.c.green('clean')}: every applied migration is on disk`;
+    const verdict = invalid.length > 0 ? 'every applied migration is on disk, but a pending file is invalid' : onDisk;
     out.line(`${verdict}${waiting ? `; ${waiting} pending` : ''}${pending.outOfOrder.length ? ` (out of order: ${listVersions(pending.outOfOrder)})` : ''}`);
     if (pending.uncaptured.length) out.line(`${listVersions(pending.uncaptured)} ${UNCAPTURED_ADVICE}`);
     return invalidVerdict(ctx, invalid, { exitCode: result.edited.length > 0 ? ExitCode.actionNeeded : ExitCode.ok, json: { ...json, ...dbJson } });

@@ -88,6 +88,10 @@ describe('Prisma Migrate (its table as prisma-engines writes it)', () => {
     expect(status.status).toBe(1);
     expect(status.stdout).toContain(`The migration \`${USERS[0]}\` was modified after it was applied.`);
     expect(JSON.parse(r.dbguard(['status', '--json']).stdout).edited).toEqual([{ version: '20240101000000', filename: `${USERS[0]}/migration.sql` }]);
+    const check = r.dbguard(['check']);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain(`The migration \`${USERS[0]}\` was modified after it was applied.`);
+    expect(check.stdout).not.toContain('clean');
   });
 
   it('a migration that failed under Prisma (started, not finished, not rolled back) blocks migrate and rollback as Prisma blocks deploy (P3009), changing nothing', async () => {
