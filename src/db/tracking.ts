@@ -49,13 +49,24 @@ export const TRACKING_PROBE_SQL = `SELECT to_regclass('${TRACKING_TABLE}') IS NO
     EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${TRACKING_TABLE}') AND attname = 'no_down' AND NOT attisdropped) AS no_down`;
 export type TrackingProbeRow = { here: boolean; no_down: boolean };
 
-/** The rows, once the probe said the table is there. */
-export const trackedRowsSql = (probe: TrackingProbeRow) =>
-  `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256, ${probe.no_down ? 'no_down' : 'NULL::jsonb AS no_down'} FROM ${TRACKING_TABLE} ORDER BY version`;
+/**
+ * The rows, once the probe said the table is there; with `downsBut`, the down SQL of every row whose
+ * version is not in it (a rollback's candidates are among them; the versions on disk are left out, so a
+ * long history's SQL does not travel).
+ */
+export const trackedRowsSql = (probe: TrackingProbeRow, downsBut?: readonly bigint[]) =>
+  `SELECT version::text AS version, filename, down_sql IS NOT NULL AS has_down, up_sha256, ${probe.no_down ? 'no_down' : 'NULL::jsonb AS no_down'},
+    ${downsBut === undefined ? 'NULL::text' : `CASE WHEN version <> ALL('{${downsBut.map(String).join(',')}}'::bigint[]) THEN down_sql END`} AS down_sql
+  FROM ${TRACKING_TABLE} ORDER BY version`;
 
-type TrackedRow = { version: string; filename: string; has_down: boolean; up_sha256: string | null; no_down: unknown };
+type TrackedRow = { version: string; filename: string; has_down: boolean; up_sha256: string | null; no_down: unknown; down_sql?: string | null };
 export const trackedFromRows = (rows: readonly TrackedRow[]): TrackedMigration[] =>
   rows.map((row) => ({ version: BigInt(row.version), filename: row.filename, hasDownSql: row.has_down, upSha256: row.up_sha256, noDown: noDownFrom(row.no_down) }));
+
+/** The down SQL `trackedRowsSql` brought along, as the tracking table's source gives it. */
+export const storedDownSqlFromRows = (rows: readonly TrackedRow[]): Map<bigint, DownSql> => new Map(rows
+  .filter((row) => typeof row.down_sql === 'string')
+  .map((row) => [BigInt(row.version), { version: BigInt(row.version), filename: row.filename, sql: row.down_sql as string, origin: 'tracking-table' as const }]));
 
 export async function readTracked(client: PgClient): Promise<TrackedMigration[]> {
   const probe = (await client.query<TrackingProbeRow>(TRACKING_PROBE_SQL)).rows[0];

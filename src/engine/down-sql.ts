@@ -11,6 +11,7 @@ import type { MigrationFormat } from '../core/format.js';
 import type { Candidate, DownSql, DownSqlOrigin } from '../core/plan.js';
 import type { PgClient } from '../db/client.js';
 import { readTrackedDownSql } from '../db/tracking.js';
+import type { DatabaseFacts } from '../db/facts.js';
 import { decodeSql, readMigrationSql } from '../fs/migration-files.js';
 
 export interface DownSqlSource {
@@ -57,9 +58,25 @@ export async function findUpSql(sources: readonly DownSqlSource[], candidates: r
   return upSql;
 }
 
-/** `tableHere`: the run's facts already say the table is there (no probe for it). */
-export function trackingTableSource(client: PgClient, tableHere?: boolean): DownSqlSource {
-  return { origin: 'tracking-table', find: (candidates) => readTrackedDownSql(client, candidates, tableHere) };
+/**
+ * `facts`: what the run read of the table, down SQL included (§3's candidates are versions not on disk,
+ * whose down SQL came with the rows): asked again only for the versions it left there.
+ */
+export function trackingTableSource(client: PgClient, facts?: DatabaseFacts): DownSqlSource {
+  if (facts === undefined) return { origin: 'tracking-table', find: (candidates) => readTrackedDownSql(client, candidates) };
+  return {
+    origin: 'tracking-table',
+    async find(candidates) {
+      const found = new Map<bigint, DownSql>();
+      const ask = candidates.filter((c) => facts.downSqlNotRead.has(c.version));
+      for (const candidate of candidates) {
+        const stored = facts.storedDownSql.get(candidate.version);
+        if (stored !== undefined && (candidate.filename === undefined || candidate.filename === stored.filename)) found.set(candidate.version, stored);
+      }
+      for (const [version, down] of await readTrackedDownSql(client, ask, facts.trackingReady || undefined)) found.set(version, down);
+      return found;
+    },
+  };
 }
 
 /** A down file put back into the migrations folder (its up file is gone from this branch). */

@@ -34,7 +34,7 @@ export { readDatabaseState, type DatabaseState };
  */
 export function downSqlSources(session: DbSession, settings: Settings, state: DatabaseState, extra: readonly DownSqlSource[]): DownSqlSource[] {
   return [
-    workingTreeSource(absoluteMigrationsDir(settings), state.disk.catalog), trackingTableSource(session.client, state.trackingReady || undefined), ...extra,
+    workingTreeSource(absoluteMigrationsDir(settings), state.disk.catalog), trackingTableSource(session.client, state), ...extra,
     gitHistorySource(settings.root, settings.migrationsDir, session.format),
   ];
 }

@@ -21,7 +21,8 @@ export async function readDatabaseState(session: DbSession, settings: Settings):
   const disk = readDiskState(dir, session.format);
   const cache = readCacheFile(session.ref.paths.cacheFile, session.format);
   if (cache) assertCacheBelongsTo(cache, session.ref.identity);
-  const facts = await readFacts(session.client, session.format);
+  const onDisk = disk.catalog.migrations.filter((m) => m.up !== undefined).map((m) => m.version);
+  const facts = await readFacts(session.client, session.format, onDisk);
   const { current } = facts;
   const other = rowsNamingOtherFiles(current, disk.catalog)[0];
   if (other) {
