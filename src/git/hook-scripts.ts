@@ -50,7 +50,7 @@ export function hookBlock(name: HookName): string {
     // With branch databases (§17) every branch checkout acts, also two branches on one commit and one
     // that changes no migration. Known from the marker any dbguard run leaves, or, before one ran since
     // the config was changed, from the environment or the config file itself.
-    `  if [ "$1" = post-checkout ] && [ "$4" = 1 ] && { [ -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ] || [ "$DBGUARD_BRANCH_DATABASES" = true ] || [ "$DBGUARD_BRANCH_DATABASES" = 1 ] || grep -qs '"branchDatabases"' "$dbguard_top/dbguard.config.json"; }; then dbguard_branches=1; fi`,
+    `  if [ "$1" = post-checkout ] && [ "$4" = 1 ] && { [ -f "$dbguard_dir/${BRANCH_DATABASES_FILE}" ] || [ "$DBGUARD_BRANCH_DATABASES" = true ] || [ "$DBGUARD_BRANCH_DATABASES" = 1 ] || grep -qs '"branchDatabases"' "$dbguard_top/dbguard.config.json" 2>/dev/null; }; then dbguard_branches=1; fi`,
     '  case "$1" in',
     '    post-checkout) { [ "$4" = 1 ] && { [ "$2" != "$3" ] || [ -n "$dbguard_branches" ]; }; } || return 0; dbguard_from=$2 dbguard_to=$3 ;;',
     '    post-merge) dbguard_from=ORIG_HEAD dbguard_to=HEAD ;;',
