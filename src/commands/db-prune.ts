@@ -1,7 +1,7 @@
 /**
  * `dbguard db prune [--dry-run] [--yes]`: drops the databases of removed worktrees and deleted branches.
- * Never the main database, a user's database, a snapshot, one with a session, nor anything when git
- * cannot list the worktrees.
+ * Never the main database, a user's database, one with a session, nor anything when git cannot list
+ * the worktrees. A dropped database's snapshots go with it: no command could list or restore them after.
  */
 import { DbguardError, ExitCode } from '../core/errors.js';
 import { formatBytes } from '../core/text.js';
@@ -37,9 +37,12 @@ export async function dbPruneCommand(ctx: CommandContext, options: { dryRun?: bo
       return { exitCode: ExitCode.ok, json: { dryRun: options.dryRun ?? false, prunable: [], dropped: [], inUse: [] } };
     }
     out.line(`${plural(victims.length, 'database')} of removed worktrees or deleted branches (${sizeOf(victims)}):`);
+    const { snapshotsOf } = await import('../engine/kept-databases.js');
+    const snapshots = await snapshotsOf(session, victims.map((d) => d.name));
     for (const d of victims) {
       const busy = d.sessions > 0 ? out.c.yellow(`  ${plural(d.sessions, 'session')} connected: kept`) : '';
-      out.line(`  ${d.name}  ${formatBytes(d.bytes)}  ${goneWords(d)} (${d.kind === 'branch' ? `branch ${d.branch ?? '?'} in ` : ''}${d.worktree ?? '?'})${busy}`);
+      const copies = snapshots.get(d.name)?.length ?? 0;
+      out.line(`  ${d.name}  ${formatBytes(d.bytes)}  ${goneWords(d)} (${d.kind === 'branch' ? `branch ${d.branch ?? '?'} in ` : ''}${d.worktree ?? '?'})${copies > 0 ? `, and its ${plural(copies, 'snapshot')}` : ''}${busy}`);
     }
     if (options.dryRun) {
       out.line(out.c.dim('dry run: nothing was dropped. Drop them with: dbguard db prune'));
@@ -50,7 +53,7 @@ export async function dbPruneCommand(ctx: CommandContext, options: { dryRun?: bo
       throw new DbguardError('ABORTED', 'prune cancelled; nothing was dropped', { hint: 'dbguard db prune --dry-run   (to see what it would drop)' });
     }
     const outcome = await pruneDatabases(session, victims);
-    if (outcome.dropped.length > 0) out.line(`dropped ${plural(outcome.dropped.length, 'database')} (${sizeOf(outcome.dropped)} freed): ${outcome.dropped.map((d) => d.name).join(', ')}`);
+    if (outcome.dropped.length > 0) out.line(`dropped ${plural(outcome.dropped.length, 'database')} (${sizeOf(outcome.dropped)} freed): ${outcome.dropped.map((d) => d.name).join(', ')}${outcome.snapshots.length > 0 ? `, and their ${plural(outcome.snapshots.length, 'snapshot')}` : ''}`);
     for (const d of outcome.inUse) out.note(out.c.yellow(`kept ${d.name}: a session is connected to it (end it, then dbguard db prune)`));
     for (const d of outcome.changed) out.note(out.c.yellow(`kept ${d.name}: it changed since it was listed (dbguard db list)`));
     for (const f of outcome.failed) out.note(out.c.red(`could not drop ${f.entry.name}: ${f.message}`));
@@ -59,7 +62,7 @@ export async function dbPruneCommand(ctx: CommandContext, options: { dryRun?: bo
       exitCode,
       json: {
         dryRun: false, prunable: victims.map(entryJson), dropped: outcome.dropped.map(entryJson), inUse: outcome.inUse.map(entryJson),
-        changed: outcome.changed.map(entryJson), failed: outcome.failed.map((f) => ({ name: f.entry.name, message: f.message })),
+        changed: outcome.changed.map(entryJson), snapshotsDropped: outcome.snapshots, failed: outcome.failed.map((f) => ({ name: f.entry.name, message: f.message })),
       },
     };
   });

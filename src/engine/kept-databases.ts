@@ -13,7 +13,7 @@ import { formerNames } from '../core/branch-switch.js';
 import { keptByProject, keptStatus, type GitView, type GoneReason } from '../core/kept-reconcile.js';
 import type { Settings } from '../core/settings.js';
 import { databaseUsage, dropKeptDatabase, listKeptDatabases, type KeptDatabase } from '../db/kept-databases.js';
-import { dataDirectory } from '../db/snapshot.js';
+import { dataDirectory, dropDatabase, listCopyDatabases } from '../db/snapshot.js';
 import { lastFileWrite } from '../fs/database-files.js';
 import { branchReflog, findGitLocation } from '../fs/git-dir.js';
 import { canonicalPath, readGitView } from '../git/worktrees.js';
@@ -149,11 +149,24 @@ export interface PruneOutcome {
   /** Changed since the listing (another database under that name now): left alone. */
   readonly changed: readonly DatabaseEntry[];
   readonly failed: ReadonlyArray<{ readonly entry: DatabaseEntry; readonly message: string }>;
+  /** Snapshots of the dropped databases, dropped with them: nothing could list or restore them after. */
+  readonly snapshots: readonly string[];
+}
+
+/** The snapshots taken of each of `names` (snapshot list shows only the current database's). */
+export async function snapshotsOf(session: DbSession, names: readonly string[]): Promise<Map<string, string[]>> {
+  const byDatabase = new Map<string, string[]>();
+  for (const copy of await listCopyDatabases(session.client)) {
+    if (copy.meta === null || !names.includes(copy.meta.of)) continue;
+    byDatabase.set(copy.meta.of, [...(byDatabase.get(copy.meta.of) ?? []), copy.datname]);
+  }
+  return byDatabase;
 }
 
 /** Drops `victims` one by one; one that cannot be dropped is reported and the rest go on. */
 export async function pruneDatabases(session: DbSession, victims: readonly DatabaseEntry[]): Promise<PruneOutcome> {
-  const outcome = { dropped: [] as DatabaseEntry[], inUse: [] as DatabaseEntry[], changed: [] as DatabaseEntry[], failed: [] as Array<{ entry: DatabaseEntry; message: string }> };
+  const outcome = { dropped: [] as DatabaseEntry[], inUse: [] as DatabaseEntry[], changed: [] as DatabaseEntry[], failed: [] as Array<{ entry: DatabaseEntry; message: string }>, snapshots: [] as string[] };
+  const snapshots = await snapshotsOf(session, victims.map((v) => v.name));
   for (const victim of victims) {
     if (victim.kept === null) continue;
     if (victim.sessions > 0) {
@@ -163,6 +176,10 @@ export async function pruneDatabases(session: DbSession, victims: readonly Datab
     try {
       const result = await dropKeptDatabase(session.client, victim.kept);
       (result === 'dropped' ? outcome.dropped : result === 'in-use' ? outcome.inUse : outcome.changed).push(victim);
+      if (result !== 'dropped') continue;
+      for (const name of snapshots.get(victim.name) ?? []) {
+        if (await dropDatabase(session.client, name).then(() => true, () => false)) outcome.snapshots.push(name);
+      }
     } catch (error) {
       outcome.failed.push({ entry: victim, message: (error as Error).message });
     }

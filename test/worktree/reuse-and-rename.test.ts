@@ -115,4 +115,22 @@ describe('in a linked worktree', () => {
     inWorktree(setup, path, ['db', 'url']);
     expect(wt.git('status', '--porcelain', '--untracked-files=all').stdout).not.toContain('.dbguard');
   });
+
+  it('db prune drops a removed worktree\'s database with its snapshots, which nothing could list or restore after', async () => {
+    const setup = await developerRepo(cleanups);
+    const { path } = addWorktree(setup, 'wt', 'snap');
+    expect(inWorktree(setup, path, ['snapshot', 'save']).status).toBe(0);
+    const name = worktreeDatabaseName('postgres', path);
+    const snapshotsOfIt = async () => (await sql<{ n: number }>(setup.mainUrl, `SELECT count(*)::int AS n FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE 'dbguard snapshot %' AND shobj_description(oid, 'pg_database') LIKE '%"of":"${name}"%'`))[0]?.n;
+    expect(await snapshotsOfIt()).toBe(1);
+    setup.repo.git('worktree', 'remove', '--force', path);
+    const dry = setup.repo.dbguard(['db', 'prune', '--dry-run']);
+    expect(dry.stdout).toContain(`${name} `);
+    expect(dry.stdout).toContain('and its 1 snapshot');
+    expect(await snapshotsOfIt()).toBe(1);
+    const pruned = setup.repo.dbguard(['db', 'prune', '--yes']);
+    expect(pruned.status, pruned.stderr).toBe(0);
+    expect(pruned.stdout).toContain('and their 1 snapshot');
+    expect(await snapshotsOfIt()).toBe(0);
+  });
 });
