@@ -51,7 +51,7 @@ export async function dbCommand(ctx: CommandContext, action: string, options: { 
         });
       }
       // An app connected to another worktree's database (not through dbguard run) would lose it too.
-      const elsewhere = options.force ? [] : await sessionsOnOtherDatabases(server, settings.database.kind === 'embedded' ? settings.database.database : '');
+      const elsewhere = options.force ? [] : await sessionsOnOtherDatabases(server, ref.database);
       if (elsewhere.length > 0) {
         throw new DbguardError('SERVER_IN_USE', `the embedded database serves other worktrees' databases too, and ${elsewhere.join(', ')} ${elsewhere.length === 1 ? 'is' : 'are'} connected to them; it was left running`, {
           hint: 'close those connections first (the apps of the other worktrees), or dbguard db stop --force', details: { sessions: elsewhere },

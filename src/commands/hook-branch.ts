@@ -14,7 +14,7 @@ export async function branchDatabaseOnCheckout(settings: Settings, args: readonl
   markBranchDatabases(git.gitDir, settings.branchDatabases.enabled);
   if (!settings.branchDatabases.enabled || bisectInProgress(git.gitDir)) return;
   const ref = databaseRef(settings);
-  const database = ref.target?.database ?? (settings.database.kind === 'embedded' ? settings.database.database : '');
+  const { database } = ref;
   const deadline = Date.now() + settings.timeouts.hookMs;
   let owner = readBranchOwner(ref.paths.cacheFile, database);
   if (readPendingSwitch(ref.paths.cacheFile) !== null && databaseMayExist(ref)) {

@@ -13,7 +13,7 @@ export async function resetCommand(ctx: CommandContext, options: { yes?: boolean
   const settings = settingsFor(ctx);
   const ref = databaseRef(settings);
   if (ref.target) assertLocalOrAllowed(settings, ref.target);
-  const name = ref.target ? ref.target.database : settings.database.kind === 'embedded' ? settings.database.database : '';
+  const name = ref.database;
   const what = ref.kind === 'embedded' ? `the embedded database "${name}" (all its data)` : `every schema of "${name}" (all their data)`;
   const envConfirm = ctx.env.DBGUARD_CONFIRM_RESET;
 

@@ -276,6 +276,6 @@ function unfinishedSwitch(settings: Settings): { owner: string; branch: string }
   const git = findGitLocation(settings.root);
   const branch = git ? branchOfHead(headText(git.gitDir)) : null;
   const ref = databaseRef(settings);
-  const owner = readBranchOwner(ref.paths.cacheFile, ref.target?.database ?? (settings.database.kind === 'embedded' ? settings.database.database : ''));
+  const owner = readBranchOwner(ref.paths.cacheFile, ref.database);
   return branch !== null && owner !== null && owner.branch !== branch ? { owner: owner.branch, branch } : null;
 }

@@ -9,6 +9,8 @@ import { statePathsFor, EMBEDDED_IDENTITY, type StatePaths } from '../fs/state.j
 export interface DatabaseRef {
   readonly kind: 'embedded' | 'external';
   readonly identity: string;
+  /** The database's name on its server (the URL's, or the embedded one's). */
+  readonly database: string;
   readonly paths: StatePaths;
   /** External only. */
   readonly target: ConnectionTarget | undefined;
@@ -24,13 +26,13 @@ export function databaseRef(settings: Settings): DatabaseRef {
   if (settings.database.kind === 'external') {
     const target = parseDatabaseUrl(settings.database.url);
     const identity = databaseIdentity(target);
-    return { kind: 'external', identity, paths: statePathsFor(stateDir, identity), target, worktree: settings.worktree };
+    return { kind: 'external', identity, database: target.database, paths: statePathsFor(stateDir, identity), target, worktree: settings.worktree };
   }
   const identity = `${EMBEDDED_IDENTITY}:${settings.database.database}`;
   const own = statePathsFor(stateDir, identity);
   // The data dir and its password are the repository's one server's (§17); cache and lock stay this checkout's.
   const server = settings.serverStateDir === null ? own : statePathsFor(settings.serverStateDir, identity);
-  return { kind: 'embedded', identity, paths: { ...own, dataDir: server.dataDir, passwordFile: server.passwordFile }, target: undefined, worktree: settings.worktree };
+  return { kind: 'embedded', identity, database: settings.database.database, paths: { ...own, dataDir: server.dataDir, passwordFile: server.passwordFile }, target: undefined, worktree: settings.worktree };
 }
 
 /**
