@@ -7,16 +7,16 @@
 import { encodeKeptDatabaseComment, parseKeptDatabaseComment, type KeptDatabaseMeta } from '../core/kept-database.js';
 import { encodeSnapshotComment } from '../core/snapshot.js';
 import { quoteIdentifier, type PgClient } from './client.js';
+import { databaseComment } from './kept-databases.js';
 import { listCopyDatabases } from './snapshot.js';
 
 /** A saved branch database: whole (its comment says so), half made (a copy killed before its swap), or none. */
 export type SavedState = { readonly kind: 'whole'; readonly meta: KeptDatabaseMeta } | { readonly kind: 'half' } | { readonly kind: 'none' };
 
 export async function savedState(maintenance: PgClient, name: string): Promise<SavedState> {
-  const found = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [name]);
-  const row = found.rows[0];
-  if (row === undefined) return { kind: 'none' };
-  const meta = parseKeptDatabaseComment(row.comment);
+  const comment = await databaseComment(maintenance, name);
+  if (comment === undefined) return { kind: 'none' };
+  const meta = parseKeptDatabaseComment(comment);
   return meta?.kind === 'branch' ? { kind: 'whole', meta } : { kind: 'half' };
 }
 
@@ -44,8 +44,7 @@ function arrivingComment(worktreeComment: string | null, branch: string): string
  * between the two renames (a test pauses there to kill the run).
  */
 export async function swapBranchDatabases(maintenance: PgClient, swap: BranchSwap, between: () => Promise<void> = async () => undefined): Promise<void> {
-  const comment = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [swap.database]);
-  const worktreeComment = arrivingComment(comment.rows[0]?.comment ?? null, swap.arrivingBranch);
+  const worktreeComment = arrivingComment(await databaseComment(maintenance, swap.database) ?? null, swap.arrivingBranch);
   const snapshots = (await listCopyDatabases(maintenance)).filter((c) => c.meta !== null && (c.meta.of === swap.database || c.meta.of === swap.arriving));
   try {
     await maintenance.query('BEGIN');

@@ -102,11 +102,15 @@ export async function userSchemas(client: PgClient): Promise<string[]> {
   return result.rows.map((row) => row.name);
 }
 
-/** The server's other client sessions, of every database, as "psql (pid 42)" (dbguard's own included). */
-export async function otherClientSessions(client: PgClient): Promise<string[]> {
+/**
+ * The server's other client sessions, of every database, as "psql (pid 42)" (dbguard's own included);
+ * with `except`, only those of the other databases, as "psql (pid 42) on app".
+ */
+export async function otherClientSessions(client: PgClient, except?: string): Promise<string[]> {
   const result = await client.query<{ who: string }>(
-    `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ')' AS who
-     FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY pid`,
+    `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ')' || CASE WHEN $1::text IS NULL THEN '' ELSE ' on ' || datname END AS who
+     FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+       AND ($1::text IS NULL OR (datname IS NOT NULL AND datname <> $1)) ORDER BY pid`, [except ?? null],
   );
   return result.rows.map((row) => row.who);
 }

@@ -17,6 +17,12 @@ export interface KeptDatabase {
   readonly sessions: number;
 }
 
+/** A database's comment: null when it has none, undefined when there is no such database. */
+export async function databaseComment(maintenance: PgClient, database: string): Promise<string | null | undefined> {
+  const found = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [database]);
+  return found.rows[0] === undefined ? undefined : found.rows[0].comment;
+}
+
 export async function writeKeptComment(maintenance: PgClient, database: string, meta: KeptDatabaseMeta): Promise<void> {
   await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(database)} IS ${maintenance.escapeLiteral(encodeKeptDatabaseComment(meta))}`);
 }

@@ -167,10 +167,7 @@ export async function sessionsOnOtherDatabases(server: EmbeddedServer, own: stri
   const client = await connect({ ...server.target(running.port), database: 'postgres' }).catch(() => null);
   if (client === null) return [];
   try {
-    const result = await client.query<{ who: string }>(
-      `SELECT COALESCE(NULLIF(application_name, ''), 'a client') || ' (pid ' || pid || ') on ' || datname AS who
-       FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname IS NOT NULL AND datname <> $1 ORDER BY pid`, [own]);
-    return result.rows.map((row) => row.who);
+    return await otherClientSessions(client, own);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -15,7 +15,7 @@ import { parseKeptDatabaseComment, savedBranchDatabaseName, type KeptDatabaseMet
 import type { Settings, WorktreeTarget } from '../core/settings.js';
 import { connect, quoteIdentifier, type PgClient } from '../db/client.js';
 import { savedState } from '../db/branch-rename.js';
-import { writeKeptComment } from '../db/kept-databases.js';
+import { databaseComment, writeKeptComment } from '../db/kept-databases.js';
 import { copyDatabase, dropDatabase, listCopyDatabases, templateFacts, withDatabaseToItself } from '../db/snapshot.js';
 import { findGitLocation } from '../fs/git-dir.js';
 import { writeFileAtomic } from '../fs/state.js';
@@ -139,11 +139,11 @@ async function takeSaved(maintenance: PgClient, worktree: WorktreeTarget, branch
 async function copyIfMissing(settings: Settings, worktree: WorktreeTarget, server: ConnectionTarget): Promise<MadeCopy | null> {
   const maintenance = await connect(maintenanceOf(server, worktree.source), sessionLimits(settings, undefined));
   try {
-    const found = await maintenance.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [worktree.database]);
-    const left = found.rows[0] ? parseKeptDatabaseComment(found.rows[0].comment) : null;
+    const comment = await databaseComment(maintenance, worktree.database);
+    const left = comment === undefined ? null : parseKeptDatabaseComment(comment);
     if (left !== null && !madeBeforeThisWorktree(settings, left)) return null;
     // Its name (with the hash of the worktree's path) and no comment: a copy a kill cut short.
-    if (found.rows[0] && left === null) await dropDatabase(maintenance, worktree.database);
+    if (comment !== undefined && left === null) await dropDatabase(maintenance, worktree.database);
     const keptAside = left === null ? null : await keepAside(maintenance, worktree.database, left);
     const branch = branchOf(settings);
     const saved = settings.branchDatabases.enabled && branch !== null ? await takeSaved(maintenance, worktree, branch) : null;
