@@ -155,6 +155,9 @@ function unknownRemoved(format: MigrationFormat, removed: readonly string[], sum
 }
 
 export async function runHook(name: string, args: readonly string[], io: HookIo): Promise<0> {
+  const started = Date.now();
+  /** When the hook's time bound runs out (known once the settings are read). */
+  let deadline = Infinity;
   try {
     const revisions = hookRevisions(name, args, io.rewritten);
     // Two branches on one commit: with branch databases (§17) that checkout switches the database too.
@@ -169,6 +172,7 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     // applies back after this hook; the shim checks again then. Acting now rolled back that migration.
     if (git && autostashPending(git.gitDir)) return 0;
     const settings: Settings = loadSettings(io.cwd, io.env);
+    deadline = started + settings.timeouts.hookMs;
     // `git worktree add` checks the new worktree out from the null id: its own database is made now (§17).
     if (name === 'post-checkout' && revisions !== null && /^0+$/.test(revisions.prev) && settings.worktree !== null) {
       const { worktreeAdded } = await import('./hook-actions.js');
@@ -265,8 +269,9 @@ export async function runHook(name: string, args: readonly string[], io: HookIo)
     await mentionPending(io, format, fresh, listing.names, settings, ref, summary.filenames);
   } catch (error) {
     if (isDbguardError(error)) io.err(`dbguard: ${error.code}: ${error.message}${error.hint ? `\n  next: ${error.hint}` : ''}`);
-    // A statement the hook's time bound cancelled (PostgreSQL 57014): said as what it is, with a way on.
-    else if ((error as { code?: string }).code === '57014') io.err(`dbguard: HOOK_TIMEOUT: the hook's time bound ran out before its work was done (${(error as Error).message}); no step was left half done\n  next: dbguard status   (says where the database is; raise "timeouts": { "hookMs": … } for big databases)`);
+    // The hook's time bound ran out (a statement it cancelled, PostgreSQL 57014, or a connection it cut
+    // short): said as what it is, with a way on.
+    else if ((error as { code?: string }).code === '57014' || Date.now() >= deadline) io.err(`dbguard: HOOK_TIMEOUT: the hook's time bound ran out before its work was done (${(error as Error).message}); no step was left half done\n  next: dbguard status   (says where the database is; raise "timeouts": { "hookMs": … } for big databases)`);
     else io.err(`dbguard: hook failed: ${(error as Error).message ?? String(error)}\n  next: DEBUG=dbguard dbguard status`);
   }
   return 0;
