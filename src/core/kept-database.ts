@@ -3,6 +3,7 @@
  * with branch databases on, one saved per branch that is not checked out. Pure: their names and the
  * comment each carries, which makes the server the truth of what they are (like snapshots' comments).
  */
+import { shortHash } from './state-layout.js';
 
 /** PostgreSQL cuts identifiers at NAMEDATALEN - 1 bytes. */
 export const MAX_DATABASE_NAME_BYTES = 63;
@@ -43,16 +44,6 @@ export function parseKeptDatabaseComment(comment: string | null): KeptDatabaseMe
   } catch {
     return null;
   }
-}
-
-/** A short stable hash (FNV-1a over UTF-8 bytes, 8 hex digits): node:crypto costs the hook several ms to load. */
-export function shortHash(text: string): string {
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, '0');
 }
 
 /** Lowercase ASCII letters, digits and single underscores: safe unquoted, in any shell, in any URL. */

@@ -15,8 +15,8 @@ export interface StatePaths {
 
 export const EMBEDDED_IDENTITY = 'embedded';
 
-/** A short stable hash for folder names (FNV-1a): node:crypto costs the hook several ms to load. */
-function fnv1a(text: string): string {
+/** A short stable hash for folder and database names (FNV-1a, 8 hex digits): node:crypto costs the hook several ms to load. */
+export function shortHash(text: string): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
@@ -29,7 +29,7 @@ function fnv1a(text: string): string {
 export function statePathsFor(stateDir: string, identity: string): StatePaths {
   const base = identity.startsWith(EMBEDDED_IDENTITY)
     ? stateDir
-    : join(stateDir, 'external', `${identity.replace(/^postgres:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}-${fnv1a(identity)}`);
+    : join(stateDir, 'external', `${identity.replace(/^postgres:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}-${shortHash(identity)}`);
   return {
     stateDir,
     cacheFile: join(base, 'migration_cache.json'),
