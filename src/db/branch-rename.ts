@@ -6,7 +6,7 @@
  */
 import { encodeKeptDatabaseComment, parseKeptDatabaseComment, type KeptDatabaseMeta } from '../core/kept-database.js';
 import { encodeSnapshotComment } from '../core/snapshot.js';
-import { quoteIdentifier, type PgClient } from './client.js';
+import { quoteIdentifier, setDatabaseComment, type PgClient } from './client.js';
 import { databaseComment } from './kept-databases.js';
 import { listCopyDatabases } from './snapshot.js';
 
@@ -49,14 +49,14 @@ export async function swapBranchDatabases(maintenance: PgClient, swap: BranchSwa
   try {
     await maintenance.query('BEGIN');
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(swap.database)} RENAME TO ${quoteIdentifier(swap.leavingAs)}`);
-    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(swap.leavingAs)} IS ${maintenance.escapeLiteral(encodeKeptDatabaseComment(swap.leaving))}`);
+    await setDatabaseComment(maintenance, swap.leavingAs, encodeKeptDatabaseComment(swap.leaving));
     await between();
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(swap.arriving)} RENAME TO ${quoteIdentifier(swap.database)}`);
-    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(swap.database)} IS ${worktreeComment === null ? 'NULL' : maintenance.escapeLiteral(worktreeComment)}`);
+    await setDatabaseComment(maintenance, swap.database, worktreeComment);
     for (const snapshot of snapshots) {
       if (snapshot.meta === null) continue;
       const of = snapshot.meta.of === swap.database ? swap.leavingAs : swap.database;
-      await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(snapshot.datname)} IS ${maintenance.escapeLiteral(encodeSnapshotComment({ ...snapshot.meta, of }))}`);
+      await setDatabaseComment(maintenance, snapshot.datname, encodeSnapshotComment({ ...snapshot.meta, of }));
     }
     await maintenance.query('COMMIT');
   } catch (error) {

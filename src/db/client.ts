@@ -115,6 +115,11 @@ export async function otherClientSessions(client: PgClient, except?: string): Pr
   return result.rows.map((row) => row.who);
 }
 
+/** COMMENT ON DATABASE: what dbguard writes on the databases it makes (null: none). */
+export async function setDatabaseComment(client: PgClient, database: string, comment: string | null): Promise<void> {
+  await client.query(`COMMENT ON DATABASE ${quoteIdentifier(database)} IS ${comment === null ? 'NULL' : client.escapeLiteral(comment)}`);
+}
+
 /** The server's major version (15, 18, …), for features a version has or lacks. */
 export async function serverMajorVersion(client: PgClient): Promise<number> {
   const result = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");

@@ -4,7 +4,7 @@
  * exactly what dbguard made, with what it is.
  */
 import { encodeKeptDatabaseComment, parseKeptDatabaseComment, type KeptDatabaseMeta } from '../core/kept-database.js';
-import { queryError, quoteIdentifier, type PgClient } from './client.js';
+import { queryError, quoteIdentifier, setDatabaseComment, type PgClient } from './client.js';
 
 export interface KeptDatabase {
   readonly name: string;
@@ -24,7 +24,7 @@ export async function databaseComment(maintenance: PgClient, database: string): 
 }
 
 export async function writeKeptComment(maintenance: PgClient, database: string, meta: KeptDatabaseMeta): Promise<void> {
-  await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(database)} IS ${maintenance.escapeLiteral(encodeKeptDatabaseComment(meta))}`);
+  await setDatabaseComment(maintenance, database, encodeKeptDatabaseComment(meta));
 }
 
 /** Every database on the server whose comment says dbguard keeps it, in one query. */

@@ -4,7 +4,7 @@
  */
 import { SNAPSHOT_DATABASE_PREFIX, encodeSnapshotComment, parseSnapshotComment, type Snapshot, type SnapshotMeta } from '../core/snapshot.js';
 import { DbguardError } from '../core/errors.js';
-import { quoteIdentifier, serverMajorVersion, type PgClient } from './client.js';
+import { quoteIdentifier, serverMajorVersion, setDatabaseComment, type PgClient } from './client.js';
 
 const RESTORING_PREFIX = 'dbguard_restoring_';
 /** Serialises snapshot work on a server: advisory locks are per database, and this one is the maintenance one. */
@@ -127,7 +127,7 @@ export async function createCopy(maintenance: PgClient, meta: SnapshotMeta, clon
   await copyDatabase(maintenance, meta.location, meta.of, clone).catch((error: unknown) => {
     throw copyError(error, meta.of);
   });
-  await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(meta.location)} IS ${maintenance.escapeLiteral(encodeSnapshotComment(meta))}`);
+  await setDatabaseComment(maintenance, meta.location, encodeSnapshotComment(meta));
   const size = await maintenance.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [meta.location]);
   return { ...meta, bytes: Number(size.rows[0]?.bytes ?? 0) };
 }
@@ -168,7 +168,7 @@ const LIST_SETTINGS = new Set(['search_path', 'temp_tablespaces', 'session_prelo
 async function applyProperties(maintenance: PgClient, database: string, properties: DatabaseProperties): Promise<void> {
   const db = quoteIdentifier(database);
   if (properties.owner) await maintenance.query(`ALTER DATABASE ${db} OWNER TO ${quoteIdentifier(properties.owner)}`);
-  await maintenance.query(`COMMENT ON DATABASE ${db} IS ${properties.comment === null ? 'NULL' : maintenance.escapeLiteral(properties.comment)}`);
+  await setDatabaseComment(maintenance, database, properties.comment);
   if (properties.grants !== null) {
     await maintenance.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
     for (const grant of properties.grants) {
@@ -202,7 +202,7 @@ export async function swapInCopy(maintenance: PgClient, database: string, snapsh
   try {
     await maintenance.query('BEGIN');
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(database)} RENAME TO ${quoteIdentifier(replaced.location)}`);
-    await maintenance.query(`COMMENT ON DATABASE ${quoteIdentifier(replaced.location)} IS ${maintenance.escapeLiteral(encodeSnapshotComment(replaced))}`);
+    await setDatabaseComment(maintenance, replaced.location, encodeSnapshotComment(replaced));
     await maintenance.query(`ALTER DATABASE ${quoteIdentifier(restoring)} RENAME TO ${quoteIdentifier(database)}`);
     await applyProperties(maintenance, database, properties);
     await maintenance.query('COMMIT');
